@@ -1,0 +1,1 @@
+"""Operator and cashier HTTP API under `/admin/api/v1`."""

@@ -1,0 +1,1 @@
+"""The Official Account webhook and the mini-program message push, under `/wechat`."""

@@ -1,0 +1,1 @@
+"""The mini-program's HTTP API under `/api/v1`."""

@@ -1,0 +1,46 @@
+"""Member sessions for the mini-program API: `Authorization: Bearer <token>`.
+
+Routes are private by default; the few that are not (login) are marked `@public`.
+A token is bound to the member and their token version, so logout and account deletion
+revoke every token at once.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handlers.sessions import MEMBER_TOKEN_PURPOSE
+from wxmember import keys
+from wxmember.errors import Unauthorized
+from wxmember.models import Member
+from wxmember.web import Handler, bearer_token
+
+MEMBER = web.RequestKey("member", Member)
+PUBLIC_ATTR = "__wxmember_public__"
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a route as callable without a member session."""
+    setattr(handler, PUBLIC_ATTR, True)
+    return handler
+
+
+def current_member(request: web.Request) -> Member:
+    return request[MEMBER]
+
+
+@web.middleware
+async def member_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.match_info.http_exception is None and not getattr(
+        request.match_info.handler, PUBLIC_ATTR, False
+    ):
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("Log in first.", code="missing_token")
+        services = request.config_dict[keys.SERVICES]
+        claims = services.tokens.verify(token, MEMBER_TOKEN_PURPOSE)
+        member = await Member.get_or_none(id=claims.subject).prefetch_related("tier")
+        if member is None or member.deleted_at is not None or member.token_version != claims.version:
+            raise Unauthorized("The session has ended; log in again.", code="invalid_token")
+        request[MEMBER] = member
+    return await handler(request)

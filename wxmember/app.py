@@ -1,0 +1,92 @@
+"""The app factory: `create_app(config)` builds the service; every resource has a cleanup context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from wxmember import keys
+from wxmember.config import Config
+from wxmember.context import Services
+from wxmember.db import open_database
+from wxmember.metrics import Metrics
+from wxmember.ops import setup_ops_routes
+from wxmember.redis import open_redis
+from wxmember.security import DataCipher, TokenSigner
+from wxmember.web import error_middleware, request_context_middleware
+from wxmember.wechat import WeChatClient
+
+log = logging.getLogger(__name__)
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_database(app[keys.CONFIG]):
+        yield
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_redis(app[keys.CONFIG]) as client:
+        app[keys.REDIS] = client
+        yield
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    timeout = aiohttp.ClientTimeout(total=config.wechat.timeout_seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        app[keys.HTTP] = session
+        yield
+
+
+async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Wire the WeChat clients and crypto once Redis and the HTTP session exist."""
+    config = app[keys.CONFIG]
+    metrics = app[keys.METRICS]
+
+    def wechat(appid: str, secret: str) -> WeChatClient:
+        return WeChatClient(
+            session=app[keys.HTTP],
+            redis=app[keys.REDIS],
+            appid=appid,
+            secret=secret,
+            api_base=config.wechat.api_base,
+            timeout=config.wechat.timeout_seconds,
+            network_retries=config.wechat.network_retries,
+            on_call=metrics.count_wechat_call,
+        )
+
+    app[keys.SERVICES] = Services(
+        config=config,
+        redis=app[keys.REDIS],
+        miniapp=wechat(config.miniapp.appid, config.miniapp.secret.get_secret_value()),
+        official=wechat(config.official.appid, config.official.secret.get_secret_value()),
+        cipher=DataCipher(config.security),
+        tokens=TokenSigner(config.security.secret_key.get_secret_value()),
+    )
+    yield
+
+
+def create_app(config: Config) -> web.Application:
+    """Build the whole service for this config; nothing starts until the app does."""
+    from admin.routes import create_admin_app
+    from bot.routes import create_bot_app
+    from jobs.scheduler import scheduler_ctx
+    from miniapp_api.routes import create_miniapp_app
+
+    app = web.Application(
+        middlewares=[request_context_middleware, error_middleware],
+        client_max_size=config.server.max_body_bytes,
+    )
+    app[keys.CONFIG] = config
+    app[keys.METRICS] = Metrics()
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, http_ctx, services_ctx])
+    if config.scheduler.enabled:
+        app.cleanup_ctx.append(scheduler_ctx)
+    setup_ops_routes(app)
+    app.add_subapp("/api/v1/", create_miniapp_app())
+    app.add_subapp("/admin/api/v1/", create_admin_app())
+    app.add_subapp("/wechat/", create_bot_app())
+    return app
