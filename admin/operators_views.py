@@ -44,11 +44,13 @@ async def login(request: web.Request) -> web.Response:
     token, operator = await operators.login(
         services, body.username, body.password, request.remote or "unknown"
     )
-    return json_response({
-        "token": token,
-        "expires_in": services.config.security.operator_ttl_seconds,
-        "operator": operators.public(operator),
-    })
+    return json_response(
+        {
+            "token": token,
+            "expires_in": services.config.security.operator_ttl_seconds,
+            "operator": operators.public(operator),
+        }
+    )
 
 
 @allow(Role.OWNER, Role.OPERATOR, Role.CASHIER)

@@ -48,7 +48,9 @@ async def record(
     )
 
 
-async def entries(after_id: int | None, limit: int, target_type: str | None = None) -> list[AuditEntry]:
+async def entries(
+    after_id: int | None, limit: int, target_type: str | None = None
+) -> list[AuditEntry]:
     """Newest first, `limit + 1` rows so the caller knows whether there is a next page."""
     query = AuditEntry.all().order_by("-id")
     if after_id is not None:

@@ -58,15 +58,21 @@ async def create_operator(
             )
             if actor is not None:
                 await audit.record(
-                    actor, "operator.create", "operator", operator.id,
-                    after=public(operator), using_db=conn,
+                    actor,
+                    "operator.create",
+                    "operator",
+                    operator.id,
+                    after=public(operator),
+                    using_db=conn,
                 )
     except IntegrityError:
         raise Conflict(f"The username {username!r} is taken.", code="username_taken") from None
     return operator
 
 
-async def login(services: Services, username: str, password: str, client_ip: str) -> tuple[str, Operator]:
+async def login(
+    services: Services, username: str, password: str, client_ip: str
+) -> tuple[str, Operator]:
     """Check the password (rate-limited per username and per IP) and issue an operator token."""
     limit = services.config.security.login_attempts_per_minute
     await enforce(services.redis, f"oplogin:user:{username.lower()}", limit, 60)
@@ -76,7 +82,9 @@ async def login(services: Services, username: str, password: str, client_ip: str
     if not verify_password(stored, password) or operator is None or not operator.active:
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     token = services.tokens.sign(
-        TOKEN_PURPOSE, operator.id, operator.token_version,
+        TOKEN_PURPOSE,
+        operator.id,
+        operator.token_version,
         services.config.security.operator_ttl_seconds,
     )
     return token, operator
@@ -118,8 +126,15 @@ async def update_operator(
         operator.token_version += 1
         await operator.save(using_db=conn)
         after = public(operator) | ({"password": "changed"} if password is not None else {})
-        await audit.record(actor, "operator.update", "operator", operator.id,
-                           before=before, after=after, using_db=conn)
+        await audit.record(
+            actor,
+            "operator.update",
+            "operator",
+            operator.id,
+            before=before,
+            after=after,
+            using_db=conn,
+        )
     return operator
 
 

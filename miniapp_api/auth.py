@@ -40,7 +40,11 @@ async def member_auth_middleware(request: web.Request, handler: Handler) -> web.
         services = request.config_dict[keys.SERVICES]
         claims = services.tokens.verify(token, MEMBER_TOKEN_PURPOSE)
         member = await Member.get_or_none(id=claims.subject).prefetch_related("tier")
-        if member is None or member.deleted_at is not None or member.token_version != claims.version:
+        if (
+            member is None
+            or member.deleted_at is not None
+            or member.token_version != claims.version
+        ):
             raise Unauthorized("The session has ended; log in again.", code="invalid_token")
         request[MEMBER] = member
     return await handler(request)

@@ -111,9 +111,7 @@ def schema_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 async def _truncate_pg(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        )
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         names = ", ".join(f'"{row["tablename"]}"' for row in tables)
         if names:
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")

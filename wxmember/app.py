@@ -1,4 +1,4 @@
-"""The app factory: `create_app(config)` builds the service; every resource has a cleanup context."""
+"""The app factory: `create_app(config)` builds the service; each resource has a cleanup context."""
 
 from __future__ import annotations
 

@@ -252,9 +252,7 @@ def _env_value(value: str, annotation: Any) -> Any:
     return value
 
 
-def load_config(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read the TOML file (if any), apply environment overrides, validate."""
     environ = os.environ if environ is None else environ
     data: dict[str, Any] = {}

@@ -35,8 +35,11 @@ async def seed_staff(config: Config) -> None:
     from handlers.operators import create_operator
     from wxmember.models import Operator, Role
 
-    for username, role in (("owner", Role.OWNER), ("operator", Role.OPERATOR),
-                           ("cashier", Role.CASHIER)):
+    for username, role in (
+        ("owner", Role.OWNER),
+        ("operator", Role.OPERATOR),
+        ("cashier", Role.CASHIER),
+    ):
         if not await Operator.exists(username=username):
             await create_operator(username, DEMO_PASSWORD, role)
 
@@ -54,8 +57,12 @@ async def seed_tiers(config: Config) -> None:
     ]
     for name, level, color, threshold, retention, multiplier in ladder:
         await Tier.create(
-            name=name, level=level, color=color, growth_threshold=threshold,
-            retention_threshold=retention, multiplier_percent=multiplier,
+            name=name,
+            level=level,
+            color=color,
+            growth_threshold=threshold,
+            retention_threshold=retention,
+            multiplier_percent=multiplier,
             benefits=[{"title": f"积分 {multiplier / 100:g} 倍", "kind": "points_multiplier"}],
         )
 
@@ -66,17 +73,22 @@ SEEDS: list[Seed] = [seed_staff, seed_tiers]
 
 def demo_config(host: str, port: int, db_path: str) -> Config:
     return ensure_local_keys(
-        build_config({
-            "server": {"host": host, "port": port},
-            "database": {"url": f"sqlite://{db_path}"},
-            "brand": {"name": "茶语会员", "timezone": "Asia/Shanghai"},
-            "miniapp": {"appid": DEMO_MINIAPP[0], "secret": DEMO_MINIAPP[1]},
-            "official": {
-                "appid": DEMO_OFFICIAL[0], "secret": DEMO_OFFICIAL[1],
-                "token": DEMO_OFFICIAL_TOKEN, "encoding_aes_key": DEMO_AES_KEY, "mode": "safe",
-            },
-            "wechat": {"api_base": f"http://{host}:{port}/fake-wechat"},
-        })
+        build_config(
+            {
+                "server": {"host": host, "port": port},
+                "database": {"url": f"sqlite://{db_path}"},
+                "brand": {"name": "茶语会员", "timezone": "Asia/Shanghai"},
+                "miniapp": {"appid": DEMO_MINIAPP[0], "secret": DEMO_MINIAPP[1]},
+                "official": {
+                    "appid": DEMO_OFFICIAL[0],
+                    "secret": DEMO_OFFICIAL[1],
+                    "token": DEMO_OFFICIAL_TOKEN,
+                    "encoding_aes_key": DEMO_AES_KEY,
+                    "mode": "safe",
+                },
+                "wechat": {"api_base": f"http://{host}:{port}/fake-wechat"},
+            }
+        )
     )
 
 

@@ -34,8 +34,9 @@ async def readyz(request: web.Request) -> web.Response:
             log.warning("readiness check failed", extra={"check": name, "error": repr(exc)})
             checks[name] = "unavailable"
     ready = all(value == "ok" for value in checks.values())
-    return json_response({"status": "ok" if ready else "unavailable", "checks": checks},
-                         status=200 if ready else 503)
+    return json_response(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -20,9 +20,7 @@ async def open_redis(config: Config) -> AsyncIterator[Redis]:
     if config.redis.url:
         client: Redis = Redis.from_url(config.redis.url, decode_responses=False)
     else:
-        log.warning(
-            "redis.url is empty: using the in-process Redis stand-in, for one process only"
-        )
+        log.warning("redis.url is empty: using the in-process Redis stand-in, for one process only")
         client = FakeAsyncRedis()
     try:
         yield client

@@ -43,7 +43,10 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
     return web.json_response(
-        data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str), **kwargs
+        data,
+        status=status,
+        dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str),
+        **kwargs,
     )
 
 
@@ -101,7 +104,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
     """Parse and validate a JSON body; a clear 400 naming the first bad field otherwise."""
     if request.content_type != "application/json":
-        raise ValidationFailed("Send a JSON body (Content-Type: application/json).", code="not_json")
+        raise ValidationFailed(
+            "Send a JSON body (Content-Type: application/json).", code="not_json"
+        )
     try:
         raw = await request.json()
     except (ValueError, UnicodeDecodeError):

@@ -22,7 +22,10 @@ class TestLogin:
         body = await response.json()
         assert body["expires_in"] == 12 * 3600
         assert body["operator"] == {
-            "id": 1, "username": "alice", "display_name": "alice", "role": "operator",
+            "id": 1,
+            "username": "alice",
+            "display_name": "alice",
+            "role": "operator",
             "active": True,
         }
         me = await client.get(
@@ -40,7 +43,9 @@ class TestLogin:
     @pytest.mark.parametrize(
         ("username", "password"), [("alice", "wrong-password-1"), ("nobody", PASSWORD)]
     )
-    async def test_wrong_credentials(self, client: TestClient, username: str, password: str) -> None:
+    async def test_wrong_credentials(
+        self, client: TestClient, username: str, password: str
+    ) -> None:
         await create_operator("alice", PASSWORD, Role.OPERATOR)
         response = await client.post(
             "/admin/api/v1/login", json={"username": username, "password": password}

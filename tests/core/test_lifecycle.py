@@ -57,7 +57,9 @@ class TestOpsEndpoints:
         await client.get("/healthz")
         await client.get("/no-such-page")
         text = await (await client.get("/metrics")).text()
-        assert 'wxmember_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+        assert (
+            'wxmember_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+        )
         assert 'route="unmatched",status="404"' in text
         assert "wxmember_http_request_seconds_bucket" in text
         assert "wxmember_wechat_api_calls" in text
