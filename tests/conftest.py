@@ -11,119 +11,53 @@ Every test gets a fresh database and Redis, and a fake WeChat API server of its 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from tortoise import Tortoise
 
+from tests.support.databases import build_schema, recreate_pg_database, truncate_pg
+from tests.support.settings import (
+    MINIAPP_APPID,
+    MINIAPP_SECRET,
+    OFFICIAL_APPID,
+    OFFICIAL_SECRET,
+    PG_URL,
+    REDIS_URL,
+    base_settings,
+    requires_postgres,
+)
 from wxmember import keys
 from wxmember.app import create_app
 from wxmember.config import Config, build_config
 from wxmember.context import Services
-from wxmember.db import tortoise_config
 from wxmember.fake_wechat import FakeWeChat, create_fake_wechat_app
 
-PG_URL = os.environ.get("WXMEMBER_TEST_DATABASE_URL", "")
-REDIS_URL = os.environ.get("WXMEMBER_TEST_REDIS_URL", "")
-
-MINIAPP_APPID = "wxminiapp0000001"
-MINIAPP_SECRET = "miniapp-secret-0123456789abcdef"
-OFFICIAL_APPID = "wxofficial000001"
-OFFICIAL_SECRET = "official-secret-0123456789abcdef"
-OFFICIAL_TOKEN = "pamtest"
-OFFICIAL_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-SECRET_KEY = "test-secret-key-0123456789abcdef"
-DATA_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-
-requires_postgres = pytest.mark.skipif(not PG_URL, reason="needs WXMEMBER_TEST_DATABASE_URL")
-
-
-def base_settings(database_url: str, api_base: str) -> dict[str, dict[str, Any]]:
-    """The config every test starts from; tests override sections as they need."""
-    return {
-        "database": {"url": database_url, "pool_max": 20},
-        "redis": {"url": REDIS_URL},
-        "brand": {"name": "测试品牌", "timezone": "Asia/Shanghai"},
-        "miniapp": {"appid": MINIAPP_APPID, "secret": MINIAPP_SECRET},
-        "official": {
-            "appid": OFFICIAL_APPID,
-            "secret": OFFICIAL_SECRET,
-            "token": OFFICIAL_TOKEN,
-            "encoding_aes_key": OFFICIAL_AES_KEY,
-            "mode": "safe",
-        },
-        "wechat": {"api_base": api_base, "timeout_seconds": 2.0, "network_retries": 1},
-        "security": {"secret_key": SECRET_KEY, "data_key": DATA_KEY},
-        "scheduler": {"enabled": False},
-    }
-
-
-async def _build_schema(database_url: str) -> None:
-    config = build_config(base_settings(database_url, "http://127.0.0.1:9"))
-    await Tortoise.init(config=tortoise_config(config))
-    try:
-        await Tortoise.generate_schemas(safe=False)
-    finally:
-        await Tortoise.close_connections()
-
-
-def _pg_admin_url(url: str) -> tuple[str, str]:
-    base, _, name = url.rpartition("/")
-    return base + "/postgres", name.split("?")[0]
-
-
-async def _recreate_pg_database(url: str) -> None:
-    admin_url, name = _pg_admin_url(url)
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-def _worker_pg_url() -> str:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    base, _, name = PG_URL.rpartition("/")
-    return f"{base}/{name}{('_' + worker) if worker else ''}"
+__all__ = ["requires_postgres"]
 
 
 @pytest.fixture(scope="session")
 def schema_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database with the full schema: a SQLite file path, or the test PostgreSQL URL."""
     if PG_URL:
-        url = _worker_pg_url()
-        asyncio.run(_recreate_pg_database(url))
-        asyncio.run(_build_schema(url))
+        url = PG_URL
+        asyncio.run(recreate_pg_database(url))
+        asyncio.run(build_schema(url))
         return url
     path = tmp_path_factory.mktemp("schema") / "template.db"
-    asyncio.run(_build_schema(f"sqlite://{path}"))
+    asyncio.run(build_schema(f"sqlite://{path}"))
     return str(path)
-
-
-async def _truncate_pg(url: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-        if names:
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
 async def database_url(schema_template: str, tmp_path: Path) -> str:
     """A fresh database for this test, with the schema and no rows."""
     if PG_URL:
-        await _truncate_pg(schema_template)
+        await truncate_pg(schema_template)
         return schema_template
     path = tmp_path / "test.db"
     shutil.copyfile(schema_template, path)

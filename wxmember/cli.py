@@ -52,6 +52,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_makemigrations(args: argparse.Namespace) -> int:
+    from wxmember.db import model_changes
+
+    written = asyncio.run(model_changes(_config(args), write=True))
+    print("\n".join(written) if written else "no model changes")
+    return 0
+
+
 def cmd_create_operator(args: argparse.Namespace) -> int:
     from handlers.operators import create_operator
     from wxmember.db import open_database
@@ -102,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
         run=cmd_migrate
     )
+
+    commands.add_parser(
+        "makemigrations", help="write migrations for model changes (development)"
+    ).set_defaults(run=cmd_makemigrations)
 
     create = commands.add_parser("create-operator", help="create an admin or cashier account")
     create.add_argument("--username", required=True)

@@ -253,8 +253,12 @@ def _env_value(value: str, annotation: Any) -> Any:
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read the TOML file (if any), apply environment overrides, validate."""
+    """Read the TOML file (if any), apply environment overrides, validate.
+
+    The file is `path`, else `$WXMEMBER_CONFIG`, else `./config.toml` when it exists.
+    """
     environ = os.environ if environ is None else environ
+    path = path or environ.get(ENV_PREFIX + "CONFIG") or None
     data: dict[str, Any] = {}
     config_path = Path(path) if path else DEFAULT_CONFIG_PATH
     if path and not config_path.exists():

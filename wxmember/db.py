@@ -97,3 +97,20 @@ async def transaction(
         return
     async with in_transaction() as conn:
         yield conn
+
+
+async def model_changes(config: Config, *, write: bool = False) -> list[str]:
+    """Model changes that no migration covers yet; with `write`, new migration files for them."""
+    from tortoise.context import TortoiseContext
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    tortoise = tortoise_config(config)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=tortoise)
+        if ctx.apps is None:
+            raise RuntimeError("Tortoise apps are not initialised")
+        detector = MigrationAutodetector(ctx.apps, tortoise["apps"])
+        writers = await detector.changes()
+        if write:
+            return [str(writer.write()) for writer in writers]
+        return [f"{writer.app_label}.{writer.name}" for writer in writers]

@@ -1,0 +1,61 @@
+"""Migrations: they build the schema on an empty database, and they cover every model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from tortoise import Tortoise
+
+from tests.support.databases import recreate_pg_database
+from tests.support.settings import PG_URL, base_settings, requires_postgres
+from wxmember.config import build_config
+from wxmember.db import apply_migrations, model_changes, model_modules, open_database
+
+
+def _expected_tables() -> set[str]:
+    import importlib
+
+    from tortoise.models import Model
+
+    tables = set()
+    for module_name in model_modules():
+        module = importlib.import_module(module_name)
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Model) and value is not Model:
+                meta = getattr(value, "Meta", None)
+                if meta is not None and not getattr(meta, "abstract", False):
+                    tables.add(value._meta.db_table)
+    return tables
+
+
+class TestMigrations:
+    async def test_models_have_no_change_without_a_migration(self, tmp_path: Path) -> None:
+        config = build_config(base_settings(f"sqlite://{tmp_path / 'm.db'}", "http://x"))
+        assert await model_changes(config) == []
+
+    async def test_apply_on_empty_sqlite(self, tmp_path: Path) -> None:
+        config = build_config(base_settings(f"sqlite://{tmp_path / 'empty.db'}", "http://x"))
+        await apply_migrations(config)
+        await apply_migrations(config)  # a second run finds nothing to do
+        async with open_database(config):
+            conn = Tortoise.get_connection("default")
+            _, rows = await conn.execute_query(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        tables = {row["name"] for row in rows}
+        assert _expected_tables() <= tables
+
+    @requires_postgres
+    async def test_apply_on_empty_postgres(self) -> None:
+        url = PG_URL.rsplit("/", 1)[0] + "/wxmember_migration_check"
+        await recreate_pg_database(url)
+        config = build_config(base_settings(url, "http://x"))
+        await apply_migrations(config)
+        await apply_migrations(config)
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        finally:
+            await conn.close()
+        assert _expected_tables() <= {row["tablename"] for row in rows}

@@ -1,0 +1,22 @@
+"""Entry point for gunicorn's aiohttp worker in production.
+
+    gunicorn 'wxmember.serving:app' --worker-class aiohttp.GunicornWebWorker --workers 4
+
+Configuration comes from `$WXMEMBER_CONFIG` (a TOML path) and `WXMEMBER_*` variables. Workers
+never run the scheduler: run exactly one `wxmember scheduler` beside them.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from wxmember.app import create_app
+from wxmember.config import ensure_local_keys, load_config
+from wxmember.log import setup_logging
+
+
+async def app() -> web.Application:
+    """Build the service for one gunicorn worker process."""
+    setup_logging("INFO")
+    config = ensure_local_keys(load_config())
+    return create_app(config.replace(scheduler={"enabled": False}))
