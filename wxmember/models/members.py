@@ -1,4 +1,4 @@
-"""Members: the WeChat identity, the member card and the personal fields (encrypted where private)."""
+"""Members: the WeChat identity, the member card, the personal fields (encrypted where private)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class Member(Model):
     token_version = fields.IntField(default=1)
 
     name = fields.CharField(max_length=32, null=True)
-    gender = fields.CharField(max_length=8, null=True)
+    gender = fields.CharField(max_length=16, null=True)  # male, female, undisclosed
     birthday = fields.DateField(null=True)
     birth_month = fields.SmallIntField(null=True)
     birth_day = fields.SmallIntField(null=True)

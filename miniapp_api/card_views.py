@@ -1,0 +1,108 @@
+"""The member card: open it, show it, its image and the dynamic member code."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+from cards.card_image import card_image_etag, card_image_png
+from cards.member_code import STEP_SECONDS, issue_member_code
+from handlers import members
+from miniapp_api.auth import current_member
+from wxmember import keys
+from wxmember.web import json_response, read_json
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("a real date written YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# The name's real rules (trimmed length, characters) are the handler's; this only bounds input.
+NameInput = Annotated[str, StringConstraints(max_length=256)]
+PhoneCode = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+
+
+class OpenCardBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: NameInput
+    birthday: IsoDate
+    gender: Annotated[str, StringConstraints(max_length=32)] | None = None
+    phone_code: PhoneCode | None = None
+
+
+async def open_card(request: web.Request) -> web.Response:
+    body = await read_json(request, OpenCardBody)
+    services = request.config_dict[keys.SERVICES]
+    member = await members.open_card(
+        services,
+        current_member(request),
+        name=body.name,
+        birthday=body.birthday,
+        gender=body.gender,
+        phone_code=body.phone_code,
+    )
+    return json_response(await members.card_view(services, member), status=201, headers=NO_STORE)
+
+
+async def show_card(request: web.Request) -> web.Response:
+    member = current_member(request)
+    members.require_card(member)
+    services = request.config_dict[keys.SERVICES]
+    return json_response(await members.card_view(services, member), headers=NO_STORE)
+
+
+def _etag_matches(request: web.Request, etag: str) -> bool:
+    wanted = request.if_none_match
+    return bool(wanted) and any(tag.value in (etag, "*") for tag in wanted or ())
+
+
+async def card_image(request: web.Request) -> web.Response:
+    member = current_member(request)
+    members.require_card(member)
+    services = request.config_dict[keys.SERVICES]
+    # the face must be redrawn when the tier or the name changes: always revalidate
+    headers = {"Cache-Control": "private, no-cache"}
+    etag = await card_image_etag(services, member)
+    if _etag_matches(request, etag):
+        response = web.Response(status=304, headers=headers)
+    else:
+        etag, png = await card_image_png(services, member)
+        response = web.Response(body=png, content_type="image/png", headers=headers)
+    response.etag = etag
+    return response
+
+
+async def member_code(request: web.Request) -> web.Response:
+    member = current_member(request)
+    members.require_card(member)
+    code = issue_member_code(request.config_dict[keys.SERVICES], member)
+    return json_response(
+        {
+            "code": code.payload,
+            "expires_at": code.expires_at.isoformat(),
+            "refresh_at": code.refresh_at.isoformat(),
+            "period_seconds": STEP_SECONDS,
+            "qr_svg": code.qr_svg(),
+        },
+        headers=NO_STORE,
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/card", open_card)
+    app.router.add_get("/card", show_card)
+    app.router.add_get("/card/image", card_image)
+    app.router.add_get("/card/code", member_code)
