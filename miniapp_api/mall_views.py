@@ -1,0 +1,116 @@
+"""The points mall for members: browse items, redeem with an Idempotency-Key, my orders."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from handlers import mall, mall_orders, mall_redemption
+from miniapp_api.auth import current_member
+from wxmember import keys
+from wxmember.errors import ValidationFailed
+from wxmember.models.mall import ItemKind, OrderState
+from wxmember.web import json_response, page_body, page_query, path_id, read_json
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class MemberCancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+def _enum_query(request: web.Request, name: str, enum: type[E], code: str) -> E | None:
+    raw = request.query.get(name, "")
+    if not raw:
+        return None
+    try:
+        return enum(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ValidationFailed(f"{name} must be one of {allowed}.", code=code) from None
+
+
+def _flag_query(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "")
+    if raw in ("", "0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    raise ValidationFailed(f"{name} must be 1 or 0.", code=f"invalid_{name}")
+
+
+async def list_items(request: web.Request) -> web.Response:
+    after_id, limit = page_query(request)
+    items, ids = await mall.browse(
+        request.config_dict[keys.SERVICES],
+        current_member(request),
+        after_id,
+        limit,
+        kind=_enum_query(request, "kind", ItemKind, "invalid_kind"),
+        affordable=_flag_query(request, "affordable"),
+    )
+    return json_response(page_body(items, ids, limit))
+
+
+async def get_item(request: web.Request) -> web.Response:
+    view = await mall.item_for_member(
+        request.config_dict[keys.SERVICES], current_member(request), path_id(request, "item_id")
+    )
+    return json_response(view)
+
+
+async def redeem(request: web.Request) -> web.Response:
+    key = mall_redemption.check_idempotency_key(request.headers.get("Idempotency-Key"))
+    body = await read_json(request, mall_redemption.Redemption)
+    services = request.config_dict[keys.SERVICES]
+    order, created = await mall_redemption.redeem(services, current_member(request), body, key)
+    return json_response(
+        mall_orders.order_view(services, order),
+        status=201 if created else 200,
+        headers={} if created else {"Idempotent-Replayed": "true"},
+    )
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    after_id, limit = page_query(request)
+    orders = await mall_orders.member_orders(
+        current_member(request),
+        after_id,
+        limit,
+        _enum_query(request, "state", OrderState, "invalid_state_filter"),
+    )
+    services = request.config_dict[keys.SERVICES]
+    items = [mall_orders.order_view(services, order) for order in orders]
+    return json_response(page_body(items, [order.id for order in orders], limit))
+
+
+async def get_order(request: web.Request) -> web.Response:
+    order = await mall_orders.member_order(current_member(request), path_id(request, "order_id"))
+    return json_response(mall_orders.order_view(request.config_dict[keys.SERVICES], order))
+
+
+async def cancel_order(request: web.Request) -> web.Response:
+    body = (
+        await read_json(request, MemberCancelBody) if request.can_read_body else MemberCancelBody()
+    )
+    services = request.config_dict[keys.SERVICES]
+    order = await mall_orders.cancel_order(
+        services,
+        path_id(request, "order_id"),
+        member=current_member(request),
+        reason=body.reason or "cancelled by the member",
+    )
+    return json_response(mall_orders.order_view(services, order))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/mall/items", list_items)
+    app.router.add_get("/mall/items/{item_id}", get_item)
+    app.router.add_post("/mall/redemptions", redeem)
+    app.router.add_get("/mall/redemptions", list_orders)
+    app.router.add_get("/mall/redemptions/{order_id}", get_order)
+    app.router.add_post("/mall/redemptions/{order_id}/cancel", cancel_order)

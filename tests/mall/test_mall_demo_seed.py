@@ -1,0 +1,22 @@
+"""The demo brand's mall: one item of each kind, seeded once."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from wxmember.config import Config
+from wxmember.demo import SEEDS, seed_mall
+from wxmember.models.mall import MallCode, MallItem
+
+
+class TestSeedMall:
+    async def test_one_item_of_each_kind_once(self, client: TestClient, config: Config) -> None:
+        assert seed_mall in SEEDS
+        await seed_mall(config)
+        await seed_mall(config)
+        items = {item.kind: item for item in await MallItem.all()}
+        assert sorted(items) == ["coupon", "physical", "virtual"]
+        assert all(item.active for item in items.values())
+        virtual = items["virtual"]
+        assert virtual.stock == await MallCode.filter(item_id=virtual.id).count() == 5
+        assert items["coupon"].coupon_template_id is not None
