@@ -1,0 +1,50 @@
+"""The coupon centre and the member's own coupons."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handlers import coupon_claims, coupon_codes, coupons
+from miniapp_api.auth import current_member
+from wxmember import keys
+from wxmember.errors import ValidationFailed
+from wxmember.models.coupons import CouponStatus
+from wxmember.web import json_response, page_body, page_query, path_id
+
+
+async def coupon_centre(request: web.Request) -> web.Response:
+    services = request.config_dict[keys.SERVICES]
+    after_id, limit = page_query(request)
+    entries = await coupon_claims.coupon_centre(services, current_member(request), after_id, limit)
+    items = [coupon_claims.centre_public(services, entry) for entry in entries]
+    return json_response(page_body(items, [entry.template.id for entry in entries], limit))
+
+
+async def claim_coupon(request: web.Request) -> web.Response:
+    services = request.config_dict[keys.SERVICES]
+    template_id = path_id(request, "template_id")
+    coupon = await coupon_claims.claim(services, current_member(request), template_id)
+    return json_response(coupon_codes.coupon_public(services, coupon, coupon.template), status=201)
+
+
+async def my_coupons(request: web.Request) -> web.Response:
+    services = request.config_dict[keys.SERVICES]
+    raw_status = request.query.get("status", "")
+    try:
+        status = CouponStatus(raw_status) if raw_status else None
+    except ValueError:
+        raise ValidationFailed(
+            "status must be unused, used or expired.", code="invalid_status"
+        ) from None
+    after_id, limit = page_query(request)
+    found = await coupons.member_coupons(
+        services, current_member(request).id, status, after_id, limit
+    )
+    items = [coupon_codes.coupon_public(services, coupon, coupon.template) for coupon in found]
+    return json_response(page_body(items, [coupon.id for coupon in found], limit))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/coupons/center", coupon_centre)
+    app.router.add_post("/coupons/center/{template_id}/claim", claim_coupon)
+    app.router.add_get("/coupons", my_coupons)

@@ -1,0 +1,154 @@
+"""Real `wxmember serve` processes for tests that need several workers.
+
+    env = service_env(database_url=..., redis_url=..., wechat_api_base=...)
+    async with running_services(2, env, tmp_path) as urls:
+        ...  # urls: ["http://127.0.0.1:P1", "http://127.0.0.1:P2"], each answering /healthz
+
+Configuration reaches the processes only through `WXMEMBER_*` environment variables (the
+parent's are dropped), and they run in `workdir`, so no `config.toml` is picked up by accident.
+Every process is stopped when the block ends, whatever happened inside it; its output is in
+`workdir/service-<n>.log` and quoted in the error when it fails to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+
+from tests.support.settings import (
+    DATA_KEY,
+    MINIAPP_APPID,
+    MINIAPP_SECRET,
+    OFFICIAL_AES_KEY,
+    OFFICIAL_APPID,
+    OFFICIAL_SECRET,
+    OFFICIAL_TOKEN,
+    SECRET_KEY,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def service_env(
+    *, database_url: str, redis_url: str, wechat_api_base: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a service process: the test keys and app ids, plus `settings`.
+
+    `settings` are extra variables, e.g. `WXMEMBER_COUPONS_REDIS_PRECHECK="false"`.
+    """
+    env = {name: value for name, value in os.environ.items() if not name.startswith("WXMEMBER_")}
+    env |= {
+        "PYTHONPATH": str(REPO_ROOT),
+        "WXMEMBER_DATABASE_URL": database_url,
+        "WXMEMBER_DATABASE_POOL_MAX": "10",
+        "WXMEMBER_REDIS_URL": redis_url,
+        "WXMEMBER_SECURITY_SECRET_KEY": SECRET_KEY,
+        "WXMEMBER_SECURITY_DATA_KEY": DATA_KEY,
+        "WXMEMBER_SCHEDULER_ENABLED": "false",
+        "WXMEMBER_WECHAT_API_BASE": wechat_api_base,
+        "WXMEMBER_MINIAPP_APPID": MINIAPP_APPID,
+        "WXMEMBER_MINIAPP_SECRET": MINIAPP_SECRET,
+        "WXMEMBER_OFFICIAL_APPID": OFFICIAL_APPID,
+        "WXMEMBER_OFFICIAL_SECRET": OFFICIAL_SECRET,
+        "WXMEMBER_OFFICIAL_TOKEN": OFFICIAL_TOKEN,
+        "WXMEMBER_OFFICIAL_ENCODING_AES_KEY": OFFICIAL_AES_KEY,
+    }
+    return env | settings
+
+
+@dataclass
+class ServiceProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    def log_tail(self, lines: int = 40) -> str:
+        self.log_file.flush()
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _start(index: int, env: Mapping[str, str], workdir: Path) -> ServiceProcess:
+    port = free_port()
+    log_path = workdir / f"service-{index}.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wxmember", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=workdir,
+        env=dict(env),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    return ServiceProcess(f"http://127.0.0.1:{port}", process, log_path, log_file)
+
+
+async def _wait_healthy(service: ServiceProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while True:
+            if service.process.poll() is not None:
+                raise RuntimeError(
+                    f"service at {service.url} exited with {service.process.returncode}:\n"
+                    + service.log_tail()
+                )
+            try:
+                async with session.get(service.url + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"service at {service.url} not healthy after {timeout}s:\n" + service.log_tail()
+                )
+            await asyncio.sleep(0.2)
+
+
+def _stop(service: ServiceProcess) -> None:
+    process = service.process
+    try:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        service.log_file.close()
+
+
+@asynccontextmanager
+async def running_services(
+    count: int, env: Mapping[str, str], workdir: Path, startup_timeout: float = 60.0
+) -> AsyncIterator[list[str]]:
+    """Start `count` service processes, wait until each answers /healthz, stop them after."""
+    services: list[ServiceProcess] = []
+    try:
+        for index in range(count):
+            services.append(_start(index, env, workdir))
+        await asyncio.gather(*(_wait_healthy(s, startup_timeout) for s in services))
+        yield [service.url for service in services]
+    finally:
+        await asyncio.gather(*(asyncio.to_thread(_stop, s) for s in services))
