@@ -1,0 +1,132 @@
+"""`python -m bench`: run a scenario against the baseline and the service, or list scenarios.
+
+    python -m bench list
+    python -m bench run healthz [--backend sqlite|postgres] [--connections 64] [--duration 10]
+                                [--warmup 2] [--workers 1] [--generator auto|wrk|python]
+
+Prints the side-by-side table and the paths of the report files. Exit status 2 for bad usage,
+1 when the run fails (the message names the step and shows the end of the failing log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from asyncpg import PostgresError
+from redis.exceptions import RedisError
+from tortoise.exceptions import BaseORMException
+
+from bench.harness import DEFAULT_POSTGRES_URL, DEFAULT_REPORTS_DIR, RunOptions, run_benchmark
+from bench.load import GENERATOR_CHOICES
+from bench.processes import ProcessFailed
+from bench.report import render_table
+from bench.scenarios import SCENARIOS
+
+DATABASE_URL_ENV = "WXMEMBER_BENCH_DATABASE_URL"
+# a step of the run failed: one line (plus the failing log's tail), no traceback
+RUN_FAILURES = (
+    ProcessFailed,
+    RuntimeError,
+    OSError,
+    ValueError,
+    RedisError,
+    PostgresError,
+    BaseORMException,
+)
+MULTI_WORKER_HINT = (
+    "--workers: `wxmember serve` runs one process (it has no SO_REUSEPORT option); "
+    "multi-worker runs go through gunicorn, see bench/README.md"
+)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the scenarios")
+    run = commands.add_parser("run", help="run one scenario")
+    run.add_argument("scenario")
+    run.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    run.add_argument("--connections", type=_positive_int, default=64)
+    run.add_argument("--duration", type=_positive_float, default=10.0, help="seconds measured")
+    run.add_argument("--warmup", type=float, default=2.0, help="seconds of load not measured")
+    run.add_argument("--workers", type=_positive_int, default=1)
+    run.add_argument("--generator", choices=GENERATOR_CHOICES, default="auto")
+    run.add_argument(
+        "--database-url",
+        default=os.environ.get(DATABASE_URL_ENV, ""),
+        help=f"PostgreSQL database, dropped and created again (env {DATABASE_URL_ENV}; "
+        f"default {DEFAULT_POSTGRES_URL})",
+    )
+    run.add_argument(
+        "--redis-url",
+        default=None,
+        help="Redis for the service (default: in-process stand-in on sqlite, "
+        "redis://127.0.0.1:56379/15 on postgres)",
+    )
+    run.add_argument("--reports-dir", type=Path, default=DEFAULT_REPORTS_DIR)
+    return parser
+
+
+def _list() -> int:
+    width = max(len(name) for name in SCENARIOS)
+    for name, scenario in sorted(SCENARIOS.items()):
+        print(f"{name.ljust(width)}  {scenario.description}")
+    return 0
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.workers != 1:
+        print(MULTI_WORKER_HINT, file=sys.stderr)
+        return 2
+    if args.scenario not in SCENARIOS:
+        print(f"unknown scenario {args.scenario!r}; see `python -m bench list`", file=sys.stderr)
+        return 2
+    options = RunOptions(
+        scenario=args.scenario,
+        backend=args.backend,
+        connections=args.connections,
+        duration=args.duration,
+        warmup=max(0.0, args.warmup),
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        generator=args.generator,
+        reports_dir=args.reports_dir,
+        command=shlex.join(["python", "-m", "bench", *argv]),
+    )
+    try:
+        outcome = asyncio.run(run_benchmark(options))
+    except RUN_FAILURES as exc:
+        print(f"bench: failed: {exc}", file=sys.stderr)
+        return 1
+    print(render_table(outcome.report))
+    for note in outcome.report.notes:
+        print(f"note: {note}")
+    print(f"report: {outcome.files[0]}  {outcome.files[1]}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        return _list()
+    return _run(args, argv)

@@ -1,0 +1,118 @@
+"""Load generation: settings in, a `LoadResult` out, from wrk or the built-in Python generator.
+
+Both generators run in a process of their own, keep `connections` connections busy for `warmup`
+seconds (discarded) and then for `duration` seconds (measured), and spread the prepared requests
+over the connections the same way. wrk is preferred: the Python generator costs far more CPU per
+request and, on a small machine, competes with the server it measures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from bench.processes import run_captured
+
+GeneratorName = Literal["wrk", "python"]
+GENERATOR_CHOICES = ("auto", "wrk", "python")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REQUEST_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    base_url: str
+    requests_file: Path  # JSON list of bench.prepared.Request.to_json()
+    connections: int
+    duration: float
+    warmup: float
+    ok_statuses: frozenset[int]
+    timeout: float = REQUEST_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one measured run did; `errors` counts failures and statuses outside the OK set."""
+
+    generator: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    errors: int
+    statuses: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "rps": round(self.rps, 1)}
+
+
+def percentile(sorted_samples: list[float], pct: float) -> float:
+    """Nearest-rank percentile of samples sorted ascending; 0 for no samples."""
+    if not sorted_samples:
+        return 0.0
+    rank = max(1, math.ceil(pct / 100 * len(sorted_samples)))
+    return sorted_samples[min(rank, len(sorted_samples)) - 1]
+
+
+def count_errors(statuses: dict[str, int], failures: dict[str, int], ok: frozenset[int]) -> int:
+    bad_statuses = sum(n for code, n in statuses.items() if int(code) not in ok)
+    return bad_statuses + sum(failures.values())
+
+
+def choose_generator(preference: str) -> GeneratorName:
+    """`auto` means wrk when it is on the PATH, else the Python generator."""
+    if preference == "python":
+        return "python"
+    if preference == "wrk" or shutil.which("wrk"):
+        if not shutil.which("wrk"):
+            raise RuntimeError("wrk is not installed (apt-get install wrk), use --generator python")
+        return "wrk"
+    return "python"
+
+
+async def run_load(generator: GeneratorName, settings: LoadSettings) -> LoadResult:
+    if generator == "wrk":
+        from bench.wrk import run_wrk  # bench.wrk builds on this module's types
+
+        return await run_wrk(settings)
+    return await run_python_generator(settings)
+
+
+async def run_python_generator(settings: LoadSettings) -> LoadResult:
+    """Run `python -m bench.pyload` in its own process and read its JSON result."""
+    job = {
+        "base_url": settings.base_url,
+        "requests_file": str(settings.requests_file),
+        "connections": settings.connections,
+        "duration": settings.duration,
+        "warmup": settings.warmup,
+        "timeout": settings.timeout,
+    }
+    job_file = settings.requests_file.with_suffix(".pyload.json")
+    job_file.write_text(json.dumps(job), encoding="utf-8")
+    out = await run_captured([sys.executable, "-m", "bench.pyload", str(job_file)], cwd=REPO_ROOT)
+    data = json.loads(out)
+    return LoadResult(
+        generator="python",
+        requests=data["requests"],
+        seconds=data["seconds"],
+        p50_ms=data["p50_ms"],
+        p99_ms=data["p99_ms"],
+        mean_ms=data["mean_ms"],
+        max_ms=data["max_ms"],
+        errors=count_errors(data["statuses"], data["failures"], settings.ok_statuses),
+        statuses=data["statuses"],
+        failures=data["failures"],
+    )

@@ -1,0 +1,125 @@
+"""The benchmark harness: a one-second run of `healthz` on the real processes, the command line,
+and the seeding helpers scenarios are built from.
+
+The runs check only that both targets were measured and answered; they never judge a figure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bench.cli import main
+from bench.harness import Backend, RunOptions, run_benchmark
+from bench.load import percentile
+from bench.scenarios import SCENARIOS, SetupContext, member_requests
+from bench.seed import member_token, seed_members
+from cards.numbers import is_card_number
+from tests.support.settings import PG_URL, REDIS_URL, requires_postgres
+from wxmember.config import Config
+
+
+async def _run_healthz(
+    tmp_path: Path,
+    backend: Backend = "sqlite",
+    database_url: str = "",
+    redis_url: str | None = None,
+) -> dict:
+    options = RunOptions(
+        scenario="healthz",
+        backend=backend,
+        connections=4,
+        duration=1.0,
+        warmup=0.0,
+        database_url=database_url,
+        redis_url=redis_url,
+        generator="python",
+        reports_dir=tmp_path,
+        progress=False,
+    )
+    outcome = await run_benchmark(options)
+    markdown, data = outcome.files
+    assert markdown.exists()
+    return json.loads(data.read_text(encoding="utf-8"))
+
+
+def _assert_both_targets_answered(report: dict, service_target: str) -> None:
+    results = {row["target"]: row for row in report["results"]}
+    assert list(results) == ["bare aiohttp", service_target]
+    for row in results.values():
+        assert row["generator"] == "python"
+        assert row["requests"] > 0
+        assert row["errors"] == 0
+        assert row["statuses"] == {"200": row["requests"]}
+
+
+class TestRun:
+    async def test_healthz_on_sqlite(self, tmp_path: Path) -> None:
+        report = await _run_healthz(tmp_path)
+
+        _assert_both_targets_answered(report, "wxmember/sqlite")
+        assert report["machine"]["cores"] >= 1
+        assert report["settings"]["connections"] == 4
+
+    @requires_postgres
+    async def test_healthz_on_postgres(self, tmp_path: Path) -> None:
+        database_url = PG_URL.split("?")[0] + "_bench"
+        report = await _run_healthz(
+            tmp_path, backend="postgres", database_url=database_url, redis_url=REDIS_URL
+        )
+
+        _assert_both_targets_answered(report, "wxmember/postgres")
+
+
+class TestCommandLine:
+    def test_unknown_scenario_is_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["run", "no-such-scenario"]) == 2
+        assert "unknown scenario" in capsys.readouterr().err
+
+    def test_several_workers_are_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["run", "healthz", "--workers", "2"]) == 2
+        assert "gunicorn" in capsys.readouterr().err
+
+    def test_list_names_every_scenario(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["list"]) == 0
+        names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+        assert names == sorted(SCENARIOS)
+        assert "healthz" in names
+
+
+@pytest.mark.usefixtures("client")  # the service's database, open
+class TestSeeding:
+    async def test_seeded_members_are_served_their_cards(
+        self, client: TestClient, config: Config
+    ) -> None:
+        members = await seed_members(3)
+
+        for member in members:
+            token = member_token(config, member)
+            response = await client.get(
+                "/api/v1/card", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status == 200, await response.text()
+            card = await response.json()
+            assert card["card_no"] == member.card_no
+            assert is_card_number(card["card_no"])
+        assert len({member.card_no for member in members}) == 3
+
+    async def test_member_requests_carry_one_token_per_member(self, config: Config) -> None:
+        ctx = SetupContext(config, connections=4, duration=1.0)
+        requests = await member_requests(ctx, 5, "POST", "/api/v1/x", {"a": 1})
+
+        assert len({request.headers for request in requests}) == 5
+        assert all(request.body == b'{"a":1}' for request in requests)
+
+
+class TestPercentile:
+    def test_nearest_rank(self) -> None:
+        samples = [float(n) for n in range(1, 101)]
+        assert percentile(samples, 50) == 50.0
+        assert percentile(samples, 99) == 99.0
+        assert percentile([7.0], 99) == 7.0
+        assert percentile([], 50) == 0.0
