@@ -1,0 +1,77 @@
+"""Each push is handled once, however often WeChat delivers it.
+
+WeChat re-sends a push it got no answer to within 5 s. The first delivery claims the push's key
+in Redis (SET NX, 60 s) and stores the rendered reply there when done; a delivery that finds
+the key claimed waits for that reply (polling, up to its own deadline) and answers the same, or
+`success` when it cannot. Redis is shared by every worker process, so a retry landing on
+another process is recognised too. The key is the MsgId, or for events (which have none)
+FromUserName + CreateTime + Event + EventKey.
+
+Redis only accelerates: when it fails the push is answered anyway, without deduplication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.push import SUCCESS
+
+log = logging.getLogger(__name__)
+
+CLAIM_TTL_SECONDS = 60
+_WORKING = b"\x00"
+_FIRST_POLL_SECONDS = 0.005
+_MAX_POLL_SECONDS = 0.1
+
+
+def push_key(channel: str, fields: dict[str, str]) -> str:
+    """The deduplication key of a push on a channel (`official` or `miniapp`)."""
+    msg_id = fields.get("MsgId") or fields.get("MsgID")
+    if msg_id:
+        return f"wxmember:bot:push:{channel}:m:{msg_id[:64]}"
+    parts = [fields.get(name, "") for name in ("FromUserName", "CreateTime", "Event", "EventKey")]
+    digest = hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
+    return f"wxmember:bot:push:{channel}:e:{digest}"
+
+
+async def claim(redis: Redis, key: str) -> bool:
+    """True for the first delivery of a push (it must answer); False for a repeat."""
+    try:
+        return bool(await redis.set(key, _WORKING, nx=True, ex=CLAIM_TTL_SECONDS))
+    except RedisError:
+        log.warning("push dedup unavailable; answering without it", exc_info=True)
+        return True
+
+
+async def remember(redis: Redis, key: str, reply: str) -> None:
+    """Keep the answer for repeats of the push (plain reply XML, or `success`)."""
+    try:
+        await redis.set(key, reply.encode(), ex=CLAIM_TTL_SECONDS)
+    except RedisError:
+        log.warning("push dedup unavailable; a repeat will get success", exc_info=True)
+
+
+async def answer_of_first(redis: Redis, key: str, deadline: float) -> str:
+    """The first delivery's answer once it is there; `success` if not before the deadline."""
+    loop = asyncio.get_running_loop()
+    pause = _FIRST_POLL_SECONDS
+    while True:
+        try:
+            value = await redis.get(key)
+        except RedisError:
+            log.warning("push dedup unavailable while waiting", exc_info=True)
+            return SUCCESS
+        if value is None:
+            return SUCCESS
+        if value != _WORKING:
+            return value.decode() if isinstance(value, bytes) else str(value)
+        left = deadline - loop.time()
+        if left <= 0:
+            return SUCCESS
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, _MAX_POLL_SECONDS)

@@ -1,0 +1,1 @@
+"""Bot features, one module each; every module owns a `router` that `bot.dispatch` composes."""

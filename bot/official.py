@@ -1,0 +1,173 @@
+"""`GET/POST /wechat/official`: the Official Account webhook.
+
+GET is WeChat's URL verification: a good signature gets `echostr` back, byte for byte.
+POST is a message or event push, in the configured mode (`official.mode`):
+
+- plain: the body is the message XML, replies are plain;
+- compatible: plaintext fields plus `<Encrypt>`; when the request says `encrypt_type=aes` the
+  encrypted copy is the one trusted and the reply is encrypted, else both are plain;
+- safe: only `<Encrypt>`; a plaintext push is refused and replies are always encrypted.
+
+Every push is answered once (`bot.dedup`) and within the deadline
+(`official.reply_deadline_seconds`): past it the webhook answers `success` and the answer goes
+out as a customer-service message when ready (`bot.background`). Answers that depend on the
+message alone (`pure` routes: the help text) skip both, as a repeat gets the same answer anyway;
+that keeps the commonest push free of Redis round trips. Messages wechatpy does not know, and
+events without a handler, get `success`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from wechatpy import parse_message
+from wechatpy.messages import BaseMessage, UnknownMessage
+
+from bot import dedup
+from bot.background import spawn
+from bot.crypto import PushCrypto
+from bot.dispatch import BotContext, run, select_route
+from bot.push import (
+    SUCCESS,
+    decrypt,
+    fields,
+    parse_xml,
+    read_body,
+    refuse,
+    verify_query,
+)
+from bot.replies import Reply, send_later
+from bot.replies import render as render_reply
+from wxmember import keys
+from wxmember.config import Config
+from wxmember.context import Services
+from wxmember.errors import ValidationFailed
+from wxmember.wechat import WeChatError
+
+log = logging.getLogger(__name__)
+
+
+def _crypto(config: Config) -> PushCrypto | None:
+    official = config.official
+    key = official.encoding_aes_key.get_secret_value()
+    if not key:
+        return None
+    return PushCrypto(official.token.get_secret_value(), key, official.appid)
+
+
+async def verify_url(request: web.Request) -> web.StreamResponse:
+    config = request.config_dict[keys.CONFIG]
+    services = request.config_dict[keys.SERVICES]
+    verify_query(
+        request.query,
+        config.official.token.get_secret_value(),
+        config.official.timestamp_window_seconds,
+        services.clock.now().timestamp(),
+    )
+    echostr = request.query.get("echostr")
+    if not echostr:
+        raise refuse(ValidationFailed("echostr is missing.", code="missing_echostr"))
+    return web.Response(text=echostr, content_type="text/plain")
+
+
+async def receive(request: web.Request) -> web.StreamResponse:
+    loop = asyncio.get_running_loop()
+    config = request.config_dict[keys.CONFIG]
+    services = request.config_dict[keys.SERVICES]
+    deadline = loop.time() + config.official.reply_deadline_seconds
+    query = verify_query(
+        request.query,
+        config.official.token.get_secret_value(),
+        config.official.timestamp_window_seconds,
+        services.clock.now().timestamp(),
+    )
+    body = await read_body(request, config.bot.max_body_bytes)
+    root = parse_xml(body)
+    encrypted = query.encrypted and config.official.mode != "plain"
+    crypto = _crypto(config)
+    if encrypted:
+        text = decrypt(crypto, fields(root).get("Encrypt", ""), query)
+        root = parse_xml(text)
+    elif config.official.mode == "safe":
+        raise refuse(
+            ValidationFailed("Safe mode takes encrypted pushes only.", code="encryption_required")
+        )
+    else:
+        text = _utf8(body)
+    push = fields(root)
+    message = _parse(text)
+    if isinstance(message, UnknownMessage) or not push.get("FromUserName"):
+        log.warning("push ignored: unknown message type %r", push.get("MsgType", "")[:32])
+        return _success()
+    reply = await _answer(request, services, message, push, deadline)
+    if reply == SUCCESS:
+        return _success()
+    if encrypted:
+        assert crypto is not None
+        reply = crypto.encrypt(reply, query.nonce, query.timestamp)
+    return web.Response(text=reply, content_type="application/xml")
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse(ValidationFailed("The body is not UTF-8.", code="malformed_xml")) from None
+
+
+def _parse(text: str) -> BaseMessage:
+    try:
+        return parse_message(text)
+    except Exception:  # xmltodict/wechatpy on a well-formed but odd document (no MsgType, ...)
+        raise refuse(ValidationFailed("The push is not a message.", code="malformed_xml")) from None
+
+
+def _success() -> web.Response:
+    return web.Response(text=SUCCESS, content_type="text/plain")
+
+
+async def _answer(
+    request: web.Request,
+    services: Services,
+    message: BaseMessage,
+    push: dict[str, str],
+    deadline: float,
+) -> str:
+    """The reply XML (plain) or `success`; runs the feature once per push, within the deadline."""
+    route = select_route(message, services.config.bot)
+    if route is None:
+        return SUCCESS
+    openid, unionid = push["FromUserName"], push.get("UnionId") or None
+    context = BotContext(services, openid=openid, unionid=unionid)
+    now = int(services.clock.now().timestamp())
+    if route.pure:  # the same message always gets the same answer: nothing to deduplicate
+        return render_reply(await run(route, message, context), message, now) or SUCCESS
+    key = dedup.push_key("official", push)
+    if not await dedup.claim(services.redis, key):
+        return await dedup.answer_of_first(services.redis, key, deadline)
+    work = spawn(request.app, run(route, message, context))
+    remaining = deadline - asyncio.get_running_loop().time()
+    done, _ = await asyncio.wait({work}, timeout=max(0.0, remaining))
+    if work not in done:
+        log.info("bot answer late; it goes out as a customer-service message")
+        await dedup.remember(services.redis, key, SUCCESS)
+        spawn(request.app, _deliver_late(services, openid, work))
+        return SUCCESS
+    reply = render_reply(work.result(), message, now) or SUCCESS
+    await dedup.remember(services.redis, key, reply)
+    return reply
+
+
+async def _deliver_late(services: Services, openid: str, work: asyncio.Task[Reply]) -> None:
+    reply = await work
+    try:
+        await send_later(services.official, openid, reply)
+    except WeChatError as exc:
+        log.warning("late bot answer not delivered: %s", exc)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/official", verify_url)
+    app.router.add_post("/official", receive)

@@ -1,0 +1,37 @@
+"""`POST /api/v1/subscriptions`: one-time grants the mini-program got from
+`wx.requestSubscribeMessage` (the template ids the member accepted)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from handlers.subscriptions import SOURCE_CLIENT, record_grants
+from miniapp_api.auth import current_member
+from wxmember import keys
+from wxmember.ratelimit import enforce
+from wxmember.web import json_response, read_json
+
+REPORTS_PER_MINUTE = 20
+
+TemplateId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class GrantsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    template_ids: Annotated[list[TemplateId], Field(min_length=1, max_length=10)]
+
+
+async def record_subscriptions(request: web.Request) -> web.Response:
+    body = await read_json(request, GrantsBody)
+    services = request.config_dict[keys.SERVICES]
+    member = current_member(request)
+    await enforce(services.redis, f"subscriptions:{member.id}", REPORTS_PER_MINUTE, 60)
+    grants = await record_grants(services, member.id, body.template_ids, source=SOURCE_CLIENT)
+    return json_response({"grants": grants})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/subscriptions", record_subscriptions)

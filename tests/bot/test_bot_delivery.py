@@ -1,0 +1,165 @@
+"""Delivery rules: a retried push is answered once, and a slow answer goes out later, once.
+
+The slow handler is real: an unlinked follower's keyword makes the bot ask WeChat for the
+follower's unionid, and the fake WeChat is told to take its time answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
+from tests.support.settings import REDIS_URL
+from tests.support.wechat_push import OfficialPusher, text_xml
+from wxmember.app import create_app
+from wxmember.config import Config
+from wxmember.context import Services
+from wxmember.fake_wechat import FakeWeChat, SentMessage
+from wxmember.models import Member
+from wxmember.models.bot import Follower
+
+USER_INFO = "/cgi-bin/user/info"
+
+requires_real_redis = pytest.mark.skipif(
+    not REDIS_URL, reason="workers share only a real Redis (WXMEMBER_TEST_REDIS_URL)"
+)
+
+
+async def sent_messages(fake: FakeWeChat, count: int) -> list[SentMessage]:
+    """The customer-service messages sent, once `count` messages have arrived (or 5 s passed)."""
+    for _ in range(100):
+        if len(fake.sent) >= count:
+            break
+        await asyncio.sleep(0.05)
+    return [message for message in fake.sent if message.kind == "custom"]
+
+
+class TestRetries:
+    async def test_concurrent_retry_gets_the_same_reply_and_runs_once(
+        self, pusher: OfficialPusher, fake_wechat: FakeWeChat
+    ) -> None:
+        fake_wechat.inject(USER_INFO, delay=0.5)
+        xml = text_xml(UNBOUND_OPENID, "积分", msg_id=9_100_000_001)
+        first, retry = await asyncio.gather(pusher.send(xml), pusher.send(xml))
+        assert first.status == retry.status == 200
+        assert first.content == retry.content
+        assert "您还没有绑定会员卡" in first.content
+        assert fake_wechat.calls[USER_INFO] == 1
+        assert await Follower.filter(openid=UNBOUND_OPENID).count() == 1
+
+    async def test_later_retry_gets_the_stored_reply(
+        self, pusher: OfficialPusher, fake_wechat: FakeWeChat
+    ) -> None:
+        xml = text_xml(UNBOUND_OPENID, "签到", msg_id=9_100_000_002)
+        first = await pusher.send(xml)
+        again = await pusher.send(xml)
+        assert again.content == first.content
+        assert again.message == first.message
+        assert fake_wechat.calls[USER_INFO] == 1
+
+    async def test_events_are_deduplicated_by_sender_time_and_key(
+        self, pusher: OfficialPusher, fake_wechat: FakeWeChat
+    ) -> None:
+        from tests.support.wechat_push import push_xml
+
+        click = push_xml(UNBOUND_OPENID, "event", 1_800_000_000, Event="CLICK", EventKey="TIER")
+        other = push_xml(UNBOUND_OPENID, "event", 1_800_000_000, Event="CLICK", EventKey="CARD")
+        first = await pusher.send(click)
+        assert (await pusher.send(click)).content == first.content
+        await pusher.send(other)
+        assert fake_wechat.calls[USER_INFO] == 1  # asked once, then remembered for 10 minutes
+        tokens = {first.content, (await pusher.send(other)).content}
+        assert len(tokens) == 2
+
+    async def test_different_messages_are_not_confused(self, pusher: OfficialPusher) -> None:
+        one = await pusher.send(text_xml(UNBOUND_OPENID, "帮助", msg_id=9_100_000_003))
+        two = await pusher.send(text_xml(UNBOUND_OPENID, "积分", msg_id=9_100_000_004))
+        assert one.content != two.content
+
+
+class TestDeadline:
+    @pytest.fixture
+    def bot_settings(self) -> dict[str, dict[str, Any]]:
+        return {"official": {"reply_deadline_seconds": 0.2}}
+
+    async def test_late_answer_goes_out_once_as_a_customer_service_message(
+        self, client: TestClient, pusher: OfficialPusher, fake_wechat: FakeWeChat
+    ) -> None:
+        fake_wechat.inject(USER_INFO, delay=0.6)
+        xml = text_xml(UNBOUND_OPENID, "积分", msg_id=9_200_000_001)
+        reply = await pusher.send(xml)
+        assert reply.is_success
+        retry = await pusher.send(xml)  # WeChat's retry while the work is still running
+        assert retry.is_success
+        sent = await sent_messages(fake_wechat, 1)
+        assert len(sent) == 1
+        assert sent[0].touser == UNBOUND_OPENID
+        assert sent[0].extra["msgtype"] == "text"
+        assert "您还没有绑定会员卡" in sent[0].data["content"]
+        await client.close()  # lets every background task finish
+        assert len([message for message in fake_wechat.sent if message.kind == "custom"]) == 1
+        assert fake_wechat.calls[USER_INFO] == 1
+
+    async def test_fast_answers_are_still_passive_replies(
+        self, pusher: OfficialPusher, fake_wechat: FakeWeChat
+    ) -> None:
+        reply = await pusher.text(UNBOUND_OPENID, "帮助")
+        assert "会员小助手" in reply.content
+        assert fake_wechat.sent == []
+
+    async def test_work_still_running_at_shutdown_is_finished(
+        self, client: TestClient, pusher: OfficialPusher, fake_wechat: FakeWeChat
+    ) -> None:
+        fake_wechat.inject(USER_INFO, delay=0.5)
+        reply = await pusher.text(UNBOUND_OPENID, "等级")
+        assert reply.is_success
+        await client.close()
+        custom = [message for message in fake_wechat.sent if message.kind == "custom"]
+        assert len(custom) == 1
+
+    async def test_late_answer_outside_the_window_is_dropped_quietly(
+        self, client: TestClient, pusher: OfficialPusher, fake_wechat: FakeWeChat
+    ) -> None:
+        pusher.fake = None  # the follower opened no customer-service window
+        fake_wechat.inject(USER_INFO, delay=0.5)
+        assert (await pusher.text(UNBOUND_OPENID, "积分")).is_success
+        await client.close()
+        assert fake_wechat.sent == []
+        assert fake_wechat.calls["/cgi-bin/message/custom/send"] == 1
+
+
+class TestWithoutRedis:
+    async def test_pushes_are_answered_when_redis_fails(
+        self, pusher: OfficialPusher, services: Services, bound_member: Member
+    ) -> None:
+        working = services.redis
+        services.redis = Redis.from_url("redis://127.0.0.1:9/0")  # nothing listens there
+        try:
+            reply = await pusher.text(BOUND_OPENID, "积分")
+        finally:
+            await services.redis.aclose()
+            services.redis = working
+        assert reply.content.startswith("您当前有 0 积分")
+
+
+@requires_real_redis
+class TestTwoWorkers:
+    async def test_retry_landing_on_another_worker_is_answered_once(
+        self,
+        config: Config,
+        pusher: OfficialPusher,
+        fake_wechat: FakeWeChat,
+        aiohttp_client: Callable[..., Awaitable[TestClient]],
+    ) -> None:
+        other = OfficialPusher(await aiohttp_client(create_app(config)), config, fake_wechat)
+        fake_wechat.inject(USER_INFO, delay=0.5)
+        xml = text_xml(UNBOUND_OPENID, "积分", msg_id=9_300_000_001)
+        first, retry = await asyncio.gather(pusher.send(xml), other.send(xml))
+        assert first.content == retry.content
+        assert fake_wechat.calls[USER_INFO] == 1
