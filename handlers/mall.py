@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from wxmember.context import Services
@@ -20,16 +19,6 @@ from wxmember.models.mall import ItemKind, LimitPeriod, MallItem, MallRedemption
 
 LOW_STOCK = 10
 LIFETIME = "lifetime"
-
-
-async def lock_member(conn: BaseDBAsyncClient, member_id: int) -> None:
-    """Take the member's row lock first, as the points ledger will (FOR UPDATE).
-
-    Rows inserted on the way (the order, the counters) hold a key-share lock on the member
-    row through their foreign key; had two transactions of one member each inserted first,
-    neither could then take the ledger's lock. Locking first makes them queue instead.
-    """
-    await Member.select_for_update().using_db(conn).get_or_none(id=member_id)
 
 
 def _iso(value: datetime | None) -> str | None:

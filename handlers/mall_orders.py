@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from tortoise.expressions import F
 
 from handlers import audit, points
-from handlers.mall import LIFETIME, lock_member
+from handlers.mall import LIFETIME
 from handlers.mall_redemption import spend_key
+from handlers.points_lots import lock_member
 from wxmember.context import Services
 from wxmember.db import transaction
 from wxmember.errors import Conflict, NotFound

@@ -31,12 +31,12 @@ from handlers import coupons, points
 from handlers.mall import (
     LIFETIME,
     eligible,
-    lock_member,
     member_level,
     month_key,
     on_sale,
     period_of,
 )
+from handlers.points_lots import lock_member
 from wxmember.context import Services
 from wxmember.db import is_postgres, transaction
 from wxmember.errors import Conflict, DomainError, NotFound, ValidationFailed

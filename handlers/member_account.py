@@ -17,6 +17,7 @@ from uuid import UUID
 
 from tortoise.expressions import F
 from tortoise.fields.relational import BackwardFKRelation
+from tortoise.transactions import in_transaction
 
 from handlers.members import (
     MAX_BIRTHDAY_CHANGES,
@@ -151,23 +152,40 @@ async def export_member_data(services: Services, member: Member) -> dict[str, An
 
 
 async def delete_account(services: Services, member: Member) -> None:
-    """Wipe the member's personal fields and end their sessions; ledgers stay, anonymous."""
-    await Member.filter(id=member.id, deleted_at=None).update(
-        openid=None,
-        unionid=None,
-        official_openid=None,
-        session_key_enc=None,
-        name=None,
-        gender=None,
-        birthday=None,
-        birth_month=None,
-        birth_day=None,
-        phone_enc=None,
-        phone_hash=None,
-        card_no=None,
-        code_secret=None,
-        card_version=F("card_version") + 1,
-        token_version=F("token_version") + 1,
-        deleted_at=services.clock.now(),
-    )
+    """Wipe the member's personal fields everywhere and end their sessions.
+
+    Ledgers, coupons and orders stay, anonymous. Pending mall shipments are cancelled (points and
+    stock go back) and every shipping address is wiped; followers of the Official Account stay
+    followers, no longer linked; subscribe grants are dropped.
+    """
+    from handlers.followers import unlink_member
+    from handlers.mall_orders import forget_member as forget_mall_orders
+    from handlers.subscriptions import forget_member as forget_grants
+
+    await forget_mall_orders(services, member.id)
+    async with in_transaction() as conn:
+        await (
+            Member.filter(id=member.id, deleted_at=None)
+            .using_db(conn)
+            .update(
+                openid=None,
+                unionid=None,
+                official_openid=None,
+                session_key_enc=None,
+                name=None,
+                gender=None,
+                birthday=None,
+                birth_month=None,
+                birth_day=None,
+                phone_enc=None,
+                phone_hash=None,
+                card_no=None,
+                code_secret=None,
+                card_version=F("card_version") + 1,
+                token_version=F("token_version") + 1,
+                deleted_at=services.clock.now(),
+            )
+        )
+        await unlink_member(member.id, using_db=conn)
+        await forget_grants(member.id, using_db=conn)
     log.info("member account deleted", extra={"member_id": member.id})

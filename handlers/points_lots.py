@@ -80,7 +80,7 @@ def shown_expiry(expires_at: datetime | None) -> str | None:
 
 async def lock_member(conn: BaseDBAsyncClient, member_id: int) -> Member:
     """The member row, locked until the transaction ends (every ledger change takes it first)."""
-    member = await Member.select_for_update().using_db(conn).get_or_none(id=member_id)
+    member = await Member.select_for_update(no_key=True).using_db(conn).get_or_none(id=member_id)
     if member is None:
         raise NotFound("No such member.", code="member_not_found")
     return member

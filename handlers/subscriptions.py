@@ -75,6 +75,11 @@ async def revoke(
     )
 
 
+async def forget_member(member_id: int, using_db: BaseDBAsyncClient | None = None) -> None:
+    """On account deletion: the member's grants go with their account."""
+    await SubscribeGrant.filter(member_id=member_id).using_db(using_db).delete()
+
+
 async def _add_one(member_id: int, template_id: str, now: datetime) -> None:
     query = SubscribeGrant.filter(member_id=member_id, template_id=template_id)
     if await query.update(remaining=F("remaining") + 1, updated_at=now):

@@ -244,6 +244,38 @@ class TestDeleteAccount:
         assert await PointsEntry.filter(member_id=member.id).count() == 1
         assert (await Member.get(id=member.id)).points_balance == 30
 
+    async def test_reaches_orders_followers_and_grants(
+        self, client: TestClient, services: Services
+    ) -> None:
+        from handlers.subscriptions import record_grants
+        from tests.mall.kit import MallKit
+        from wxmember.models.bot import Follower
+        from wxmember.models.mall import MallOrder, OrderState
+        from wxmember.models.subscriptions import SubscribeGrant
+
+        mall = MallKit(client, services)
+        shopper = await mall.shopper(points_balance=500)
+        item = await mall.item(points_price=200)
+        address = {
+            "recipient": "李四",
+            "phone": "13900001111",
+            "region": "上海",
+            "detail": "路 1 号",
+        }
+        order = await mall.redeemed(shopper, item.id, address=address)
+        await Follower.create(openid="oa-del", member_id=shopper.id, subscribed=True)
+        await record_grants(services, shopper.id, ["tmpl-a"], source="test")
+
+        assert (await client.delete("/api/v1/me", headers=shopper.headers)).status == 204
+
+        wiped = await MallOrder.get(id=order["id"])
+        assert wiped.state == OrderState.CANCELLED
+        assert (wiped.recipient, wiped.phone_enc, wiped.address_detail) == (None, None, None)
+        assert (await Member.get(id=shopper.id)).points_balance == 500
+        follower = await Follower.get(openid="oa-del")
+        assert follower.member_id is None and follower.subscribed
+        assert not await SubscribeGrant.filter(member_id=shopper.id).exists()
+
 
 class TestPhonePrivacy:
     @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ class CouponSource(StrEnum):
 class CouponTemplate(Model):
     """What a coupon is worth, how many exist, who may claim it and for how long it is valid.
 
-    `value` is fen off for cash coupons and percent off (1..99) for discount coupons; gift
+    `value` is fen off for cash coupons and percent off (1..99) for discount coupons — gift
     coupons have value 0. `remaining` is what is left of `total_stock` (both null: unlimited)
     and `claimed` counts every coupon handed out, claimed or issued. Validity is either fixed
     (`valid_from`..`valid_until`) or `valid_days` local days from the claim day.
@@ -92,7 +92,7 @@ class CouponClaimCounter(Model):
 class Coupon(Model):
     """One coupon in a member's hands, with its cashier code and, once used, the order.
 
-    `status` is what was last written; an unused coupon past `valid_until` is expired whether
+    `status` is what was last written — an unused coupon past `valid_until` is expired whether
     or not the expiry job has marked it yet. `issue_key` makes issuing idempotent.
     """
 

@@ -41,7 +41,7 @@ class GrowthEntry(Model):
 
 
 class MemberPeriodGrowth(Model):
-    """A member's net growth in one month; changed only by atomic increments."""
+    """A member's net growth in one month — changed only by atomic increments."""
 
     id = fields.BigIntField(primary_key=True)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(

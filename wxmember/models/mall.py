@@ -31,7 +31,7 @@ class OrderState(StrEnum):
 class MallItem(Model):
     """Something members buy with points.
 
-    `stock` is what is left to redeem; for virtual items it equals the unassigned codes of the
+    `stock` is what is left to redeem — for virtual items it equals the unassigned codes of the
     pool and only grows by uploading codes. `sold` counts units redeemed and not cancelled.
     """
 
@@ -106,7 +106,7 @@ class MallOrder(Model):
 
 
 class MallCode(Model):
-    """One code of a virtual item's pool; `order` is set once, when a redemption takes it."""
+    """One code of a virtual item's pool — `order` is set once, when a redemption takes it."""
 
     id = fields.BigIntField(primary_key=True)
     item: fields.ForeignKeyRelation[MallItem] = fields.ForeignKeyField(

@@ -9,10 +9,10 @@ from wxmember.models.tiers import Tier
 
 
 class Member(Model):
-    """A person known by their mini-program openid; a card once they open one.
+    """A person known by their mini-program openid — a card once they open one.
 
     Personal fields are wiped on account deletion (`deleted_at` set, `openid` cleared so the
-    same WeChat account starts fresh); the row stays so the ledgers keep their references.
+    same WeChat account starts fresh) — the row stays so the ledgers keep their references.
     """
 
     id = fields.IntField(primary_key=True)

@@ -34,7 +34,7 @@ class EntryKind(StrEnum):
 
 
 class PointsEntry(Model):
-    """One change of a member's points; never updated or deleted once written.
+    """One change of a member's points — never updated or deleted once written.
 
     `amount` is the change of the balance (signed). `debt_change` is the change of the debt:
     negative when a credit settled debt (the credit's gross value is `amount - debt_change`),
@@ -73,7 +73,7 @@ class PointsEntry(Model):
 
 
 class PointsLot(Model):
-    """Points earned together, expiring together; `remaining` falls as they are spent."""
+    """Points earned together, expiring together — `remaining` falls as they are spent."""
 
     id = fields.BigIntField(primary_key=True)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
 
 class Tier(Model):
-    """A rung of the ladder. Level orders tiers; the entry tier has level 0 and growth 0.
+    """A rung of the ladder. Level orders tiers — the entry tier has level 0 and growth 0.
 
-    `benefits` is a list of `{"title", "kind", ...params}` (kinds in handlers/tier_ladder.py);
+    `benefits` is a list of `{"title", "kind", ...params}` (kinds in handlers/tier_ladder.py) —
     `upgrade_gift_points` are granted once per member the first time they reach the tier.
     """
 
