@@ -7,6 +7,7 @@ is sent, so a reminder goes out at most once whatever crashes or however many wo
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -51,7 +52,7 @@ class ReminderRule(Model):
     days_before = fields.SmallIntField(default=0)
     channel = fields.CharEnumField(Channel, max_length=24)
     template_id = fields.CharField(max_length=64)
-    mapping = fields.JSONField(default=dict)
+    mapping: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     page = fields.CharField(max_length=200, null=True)
     gift_coupon_template_id = fields.IntField(null=True)
     gift_points = fields.IntField(null=True)
@@ -86,7 +87,7 @@ class ReminderDelivery(Model):
     channel = fields.CharEnumField(Channel, max_length=24)
     template_id = fields.CharField(max_length=64)
     page = fields.CharField(max_length=200, null=True)
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)
     state = fields.CharEnumField(DeliveryState, max_length=16, default=DeliveryState.CLAIMED)
     reason = fields.CharField(max_length=48, null=True)
     errcode = fields.IntField(null=True)

@@ -1,0 +1,77 @@
+"""The scheduler's leader lease in Redis: of several scheduler processes, exactly one runs jobs.
+
+`SET key <holder> NX PX <lease>` takes the lease when nobody holds it. The holder renews it with
+a compare-and-renew (WATCH the key, check it still names this holder, PEXPIRE in MULTI), so a
+process that lost the lease (it stalled past the expiry and another took over) can never extend
+the new holder's lease; release is a compare-and-delete the same way. A holder that dies stops
+renewing; the key expires and the next process to try takes over.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+LEASE_KEY = "wxmember:scheduler:leader"
+
+
+def process_holder_id() -> str:
+    """Names this process in the lease: host, pid and a random part (pids get reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class LeaderLease:
+    """One process's view of the lease; every method asks Redis."""
+
+    def __init__(self, redis: Redis, *, holder: str, seconds: float, key: str = LEASE_KEY) -> None:
+        self.redis = redis
+        self.holder = holder
+        self.seconds = seconds
+        self.key = key
+        self._mine = holder.encode()
+
+    @property
+    def _ms(self) -> int:
+        return max(1, int(self.seconds * 1000))
+
+    async def acquire(self) -> bool:
+        """Take the lease if free (or keep it if already ours); True when we hold it."""
+        if await self.redis.set(self.key, self._mine, nx=True, px=self._ms):
+            return True
+        return await self.renew()
+
+    async def renew(self) -> bool:
+        """Extend the lease if it is still ours; False when someone else holds it or none."""
+        return await self._if_mine(lambda pipe: pipe.pexpire(self.key, self._ms))
+
+    async def release(self) -> bool:
+        """Give the lease up if it is ours, so another process need not wait for the expiry."""
+        return await self._if_mine(lambda pipe: pipe.delete(self.key))
+
+    async def held(self) -> bool:
+        """Whether the lease names this process right now."""
+        return await self.redis.get(self.key) == self._mine
+
+    async def holder_now(self) -> str | None:
+        """Who holds the lease, if anyone."""
+        value = await self.redis.get(self.key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def _if_mine(self, action: Callable[[Pipeline], object]) -> bool:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(self.key)
+                if await pipe.get(self.key) != self._mine:
+                    return False
+                pipe.multi()
+                action(pipe)
+                await pipe.execute()
+            except WatchError:  # the key changed between the check and the write
+                return False
+        return True

@@ -1,0 +1,54 @@
+"""Housekeeping jobs: points and coupon expiry, tier retention at the end of a period."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.triggers.cron import CronTrigger
+
+from handlers.coupons import mark_expired_coupons
+from handlers.points import expire_due_lots
+from handlers.tiers import evaluate_tiers
+from jobs.base import JobContext, TriggerFactory, job
+from wxmember.config import Config
+
+log = logging.getLogger(__name__)
+
+
+def hourly_at(minute: int) -> TriggerFactory:
+    def trigger(config: Config) -> CronTrigger:
+        return CronTrigger(minute=minute, timezone=config.brand.tz)
+
+    return trigger
+
+
+def daily_after_midnight(config: Config) -> CronTrigger:
+    return CronTrigger(hour=0, minute=30, timezone=config.brand.tz)
+
+
+# Points expire at the end of a local day (handlers/points_lots.py); coupons at local midnight.
+# Hourly runs keep the balance shown close to the truth; spending expires due lots anyway.
+@job(id="points.expire", trigger=hourly_at(5), coalesce=True, max_instances=1)
+async def expire_points(ctx: JobContext) -> None:
+    """Expire every points lot past its date."""
+    expired = await expire_due_lots(ctx.services)
+    if expired:
+        log.info("points lots expired", extra={"lots": expired})
+
+
+@job(id="coupons.expire", trigger=hourly_at(10), coalesce=True, max_instances=1)
+async def expire_coupons(ctx: JobContext) -> None:
+    """Mark unused coupons past their validity as expired."""
+    marked = await mark_expired_coupons(ctx.services)
+    if marked:
+        log.info("coupons marked expired", extra={"coupons": marked})
+
+
+# Daily rather than only on the 1st: a period is judged on the first day of the next one, or
+# on the first day the scheduler runs after it; once judged, a run is one query.
+@job(id="tiers.evaluate", trigger=daily_after_midnight, coalesce=True, max_instances=1)
+async def evaluate_closed_period(ctx: JobContext) -> None:
+    """Judge tier retention for the period that just closed (idempotent, resumable)."""
+    report = await evaluate_tiers(ctx.services)
+    if report.status != "already_finished":
+        log.info("tiers evaluated", extra=report.as_dict())

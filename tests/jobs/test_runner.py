@@ -1,0 +1,134 @@
+"""The CLI's runners: `wxmember run-reminders` and `wxmember scheduler`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from handlers.operators import create_operator
+from handlers.reminder_rules import RuleCreate, create_rule
+from jobs.runner import run_rule_now, run_scheduler, running_services
+from tests.factories import create_member
+from wxmember.config import Config
+from wxmember.fake_wechat import FakeWeChat
+from wxmember.models import Role
+from wxmember.models.subscriptions import SubscribeGrant
+from wxmember.web import validate
+
+DAY = date(2030, 1, 15)
+
+
+async def arrange(config: Config, fake: FakeWeChat, *, granted: int = 1) -> int:
+    """A birthday rule and members born on DAY; `granted` of them hold a grant."""
+    fake.register_subscribe_template("tpl-cli", ["name1", "date2"])
+    async with running_services(config):
+        owner = await create_operator("cli-owner", "correct-horse-battery", Role.OWNER)
+        rule = await create_rule(
+            owner,
+            validate(
+                RuleCreate,
+                {
+                    "name": "生日",
+                    "kind": "birthday",
+                    "send_time": "23:59",
+                    "days_before": 0,
+                    "channel": "miniapp_subscribe",
+                    "template_id": "tpl-cli",
+                    "mapping": {"name1": "member_name", "date2": "birthday"},
+                },
+            ),
+        )
+        for n in range(2):
+            member = await create_member(birthday=date(1990 + n, 1, 15))
+            if n < granted:
+                await SubscribeGrant.create(member=member, template_id="tpl-cli", remaining=1)
+                fake.grant_subscription(member.openid or "", "tpl-cli")
+    return rule.id
+
+
+class TestRunRule:
+    async def test_runs_the_rule_for_the_day_now(
+        self, config: Config, fake_wechat: FakeWeChat
+    ) -> None:
+        rule_id = await arrange(config, fake_wechat)
+        counts = await run_rule_now(config, rule_id, DAY)
+        assert counts == {"claimed": 0, "sending": 0, "sent": 1, "skipped": 1, "failed": 0}
+        assert [m.data["date2"] for m in fake_wechat.sent] == ["2030年1月15日"]
+        assert await run_rule_now(config, rule_id, DAY) == counts
+        assert len(fake_wechat.sent) == 1
+
+
+class TestCommand:
+    async def _run(
+        self, settings: dict[str, Any], tmp_path: Path, *args: str
+    ) -> tuple[int, str, str]:
+        config_file = tmp_path / "config.toml"
+        security = settings["security"]
+        config_file.write_text(
+            f'[database]\nurl = "{settings["database"]["url"]}"\n'
+            f'[redis]\nurl = "{settings["redis"]["url"]}"\n'
+            f'[miniapp]\nappid = "{settings["miniapp"]["appid"]}"\n'
+            f'secret = "{settings["miniapp"]["secret"]}"\n'
+            f'[wechat]\napi_base = "{settings["wechat"]["api_base"]}"\n'
+            f'[security]\nsecret_key = "{security["secret_key"]}"\n'
+            f'data_key = "{security["data_key"]}"\n',
+            encoding="utf-8",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wxmember",
+            "--config",
+            str(config_file),
+            "run-reminders",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    async def test_run_reminders_prints_the_outcome(
+        self, config: Config, settings: dict[str, Any], fake_wechat: FakeWeChat, tmp_path: Path
+    ) -> None:
+        rule_id = await arrange(config, fake_wechat)
+        code, out, err = await self._run(
+            settings, tmp_path, "--rule", str(rule_id), "--date", DAY.isoformat()
+        )
+        assert code == 0, err
+        assert f"rule {rule_id} on 2030-01-15: 2 reminders" in out
+        assert "  sent: 1" in out and "  skipped: 1" in out
+        assert len(fake_wechat.sent) == 1
+
+    async def test_bad_arguments(
+        self, config: Config, settings: dict[str, Any], tmp_path: Path
+    ) -> None:
+        code, _, err = await self._run(settings, tmp_path, "--rule", "1", "--date", "15/01/2030")
+        assert code == 2 and "YYYY-MM-DD" in err
+        code, _, err = await self._run(settings, tmp_path, "--rule", "99", "--date", "2030-01-15")
+        assert code == 1 and "No such reminder rule" in err
+
+
+class TestSchedulerProcess:
+    async def test_runs_until_stopped_and_leads(
+        self, config: Config, log_lines: Callable[[], str]
+    ) -> None:
+        stop = asyncio.Event()
+        process = asyncio.create_task(
+            run_scheduler(config.replace(scheduler={"enabled": True, "lease_seconds": 3}), stop)
+        )
+
+        async def leading() -> None:
+            while "scheduler leader" not in log_lines():
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(leading(), 20)
+        assert not process.done()
+        stop.set()
+        await asyncio.wait_for(process, 20)
+        assert "scheduler process stopped" in log_lines()
