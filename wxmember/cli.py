@@ -1,4 +1,7 @@
-"""The `wxmember` command: serve, migrate, create-operator, demo, keygen.
+"""The `wxmember` command line: the service, the scheduler, and operations tasks.
+
+Commands: serve, scheduler, migrate, makemigrations, create-operator, demo, evaluate-tiers,
+run-reminders, keygen.
 
 Configuration errors print one line (`config: database.url: ...`) and exit 2, never a traceback.
 """
@@ -88,6 +91,71 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(host=args.host or "127.0.0.1", port=args.port or 8080, db_path=args.db)
 
 
+def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
+    import json
+    from datetime import date
+
+    from handlers.tiers import evaluate_tiers
+    from jobs.runner import running_services
+    from wxmember import keys
+    from wxmember.errors import DomainError
+
+    try:
+        period_end = date.fromisoformat(args.period_end) if args.period_end else None
+    except ValueError:
+        print("error: --period-end must be a date, YYYY-MM-DD", file=sys.stderr)
+        return 2
+    config = _config(args)
+
+    async def run() -> dict[str, object]:
+        async with running_services(config) as app:
+            report = await evaluate_tiers(
+                app[keys.SERVICES], period_end, dry_run=args.dry_run, batch_size=args.batch_size
+            )
+        return report.as_dict()
+
+    try:
+        result = asyncio.run(run())
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from jobs.runner import run_scheduler
+    from wxmember.db import apply_migrations
+
+    config = _config(args).replace(scheduler={"enabled": True})
+    if config.database.is_sqlite:
+        asyncio.run(apply_migrations(config))
+    asyncio.run(run_scheduler(config))
+    return 0
+
+
+def cmd_run_reminders(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from jobs.runner import run_rule_now
+    from wxmember.errors import DomainError
+
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        print("error: --date must be a date, YYYY-MM-DD", file=sys.stderr)
+        return 2
+    try:
+        counts = asyncio.run(run_rule_now(_config(args), args.rule, day))
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"rule {args.rule} on {day.isoformat()}: {sum(counts.values())} reminders")
+    for state, count in counts.items():
+        print(f"  {state}: {count}")
+    return 0
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     import secrets
 
@@ -129,6 +197,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int)
     demo.add_argument("--db", default="wxmember-demo.db", help="SQLite file for the demo")
     demo.set_defaults(run=cmd_demo)
+
+    evaluate = commands.add_parser(
+        "evaluate-tiers", help="judge tier retention for a closed period (idempotent, resumable)"
+    )
+    evaluate.add_argument("--period-end", help="YYYY-MM-DD (default: the latest closed period)")
+    evaluate.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    evaluate.add_argument("--batch-size", type=int, default=1000)
+    evaluate.set_defaults(run=cmd_evaluate_tiers)
+
+    commands.add_parser(
+        "scheduler", help="run the scheduler alone (one leader among several, by a Redis lease)"
+    ).set_defaults(run=cmd_scheduler)
+
+    reminders = commands.add_parser(
+        "run-reminders", help="run one reminder rule for a day now and print the outcome"
+    )
+    reminders.add_argument("--rule", type=int, required=True, help="reminder rule id")
+    reminders.add_argument("--date", required=True, help="the send day, YYYY-MM-DD")
+    reminders.set_defaults(run=cmd_run_reminders)
 
     commands.add_parser("keygen", help="print fresh security keys").set_defaults(run=cmd_keygen)
     return parser

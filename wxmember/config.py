@@ -126,6 +126,49 @@ class OfficialConfig(_Section):
         return value
 
 
+BotAction = Literal["checkin", "points", "coupons", "card", "tier", "help"]
+
+_BOT_HELP = (
+    "您好，我是会员小助手～回复关键词即可：\n"
+    "签到：每日签到领积分\n"
+    "积分：查看积分和即将到期的积分\n"
+    "优惠券：查看可用的优惠券\n"
+    "会员卡：获取会员卡图片\n"
+    "等级：查看会员等级和升级进度\n"
+    "帮助：再看一次这份菜单"
+)
+_BOT_WELCOME = "感谢关注{brand}！回复「签到」每天领积分，回复「帮助」查看全部功能。"
+
+
+class BotConfig(_Section):
+    """The Official Account chat assistant: keywords, texts and the mini-program binding page."""
+
+    keywords: dict[str, BotAction] = {}
+    help_text: str = Field(_BOT_HELP, min_length=1, max_length=600)
+    welcome_text: str = Field(_BOT_WELCOME, min_length=1, max_length=600)
+    miniapp_binding_path: str = Field("pages/member/bind", min_length=1, max_length=128)
+    max_body_bytes: int = Field(65536, ge=1024, le=1_048_576)
+
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _keywords_table(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from an environment variable: a JSON object
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('must be a JSON object like {"qd": "checkin"}') from None
+        if isinstance(value, dict) and any(not str(k).strip() or len(k) > 32 for k in value):
+            raise ValueError("keywords must be 1..32 characters")
+        return value
+
+    @field_validator("miniapp_binding_path")
+    @classmethod
+    def _page_path(cls, value: str) -> str:
+        if value.startswith("/") or "?" in value:
+            raise ValueError("must be a page path like pages/member/bind (no leading /, no query)")
+        return value
+
+
 class WeChatConfig(_Section):
     api_base: str = "https://api.weixin.qq.com"
     timeout_seconds: float = Field(5.0, gt=0)
@@ -168,8 +211,29 @@ class PointsConfig(_Section):
     welcome_points: int = Field(0, ge=0)
 
 
+class TiersConfig(_Section):
+    period: Literal["calendar_year", "rolling_12_months"] = "calendar_year"
+    max_downgrade_levels: int = Field(1, ge=0, le=20)
+    checkin_growth: int = Field(0, ge=0, le=1000)
+
+
 class SchedulerConfig(_Section):
     enabled: bool = True
+    lease_seconds: float = Field(30.0, ge=0.3, le=3600)
+    shutdown_grace_seconds: float = Field(10.0, ge=0, le=600)
+
+
+class RemindersConfig(_Section):
+    sends_per_second: int = Field(20, ge=1, le=1000)
+    max_attempts: int = Field(5, ge=1, le=20)
+    retry_base_seconds: float = Field(60.0, ge=0, le=3600)
+    sending_timeout_seconds: float = Field(120.0, ge=1, le=86400)
+    batch_size: int = Field(500, ge=1, le=10000)
+
+
+class CouponsConfig(_Section):
+    redis_precheck: bool = True
+    soldout_flag_seconds: int = Field(300, ge=1, le=86400)
 
 
 class Config(_Section):
@@ -179,10 +243,14 @@ class Config(_Section):
     brand: BrandConfig = BrandConfig()
     miniapp: MiniappConfig = MiniappConfig()
     official: OfficialConfig = OfficialConfig()
+    bot: BotConfig = BotConfig()
     wechat: WeChatConfig = WeChatConfig()
     security: SecurityConfig = SecurityConfig()
     points: PointsConfig = PointsConfig()
+    tiers: TiersConfig = TiersConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    coupons: CouponsConfig = CouponsConfig()
 
     def replace(self, **sections: Mapping[str, Any]) -> Config:
         """A copy with some keys of some sections changed, validated again."""
