@@ -204,7 +204,7 @@ def require_card(member: Member) -> None:
 
 async def load_member(member_id: int) -> Member:
     """A live member with their tier; NotFound `member_not_found` otherwise."""
-    member = await Member.get_or_none(id=member_id, deleted_at=None).prefetch_related("tier")
+    member = await Member.get_or_none(id=member_id, deleted_at=None).select_related("tier")
     if member is None:
         raise NotFound("No such member.", code="member_not_found")
     return member

@@ -39,7 +39,7 @@ async def member_auth_middleware(request: web.Request, handler: Handler) -> web.
             raise Unauthorized("Log in first.", code="missing_token")
         services = request.config_dict[keys.SERVICES]
         claims = services.tokens.verify(token, MEMBER_TOKEN_PURPOSE)
-        member = await Member.get_or_none(id=claims.subject).prefetch_related("tier")
+        member = await Member.get_or_none(id=claims.subject).select_related("tier")
         if (
             member is None
             or member.deleted_at is not None
