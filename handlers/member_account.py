@@ -156,10 +156,12 @@ async def delete_account(services: Services, member: Member) -> None:
 
     Ledgers, coupons and orders stay, anonymous. Pending mall shipments are cancelled (points and
     stock go back) and every shipping address is wiped; followers of the Official Account stay
-    followers, no longer linked; subscribe grants are dropped.
+    followers, no longer linked; subscribe grants are dropped; reminders lose their rendered
+    text and those still waiting are skipped.
     """
     from handlers.followers import unlink_member
     from handlers.mall_orders import forget_member as forget_mall_orders
+    from handlers.reminder_delivery import forget_member as forget_reminders
     from handlers.subscriptions import forget_member as forget_grants
 
     await forget_mall_orders(services, member.id)
@@ -188,4 +190,5 @@ async def delete_account(services: Services, member: Member) -> None:
         )
         await unlink_member(member.id, using_db=conn)
         await forget_grants(member.id, using_db=conn)
+        await forget_reminders(member.id, using_db=conn)
     log.info("member account deleted", extra={"member_id": member.id})

@@ -60,6 +60,7 @@ class DatabaseConfig(_Section):
 
 class RedisConfig(_Section):
     url: str = ""
+    max_connections: int = Field(100, ge=1, le=10_000)
 
     @field_validator("url")
     @classmethod

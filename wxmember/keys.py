@@ -5,20 +5,16 @@ Channels read them with `request.config_dict[KEY]`, so sub-applications see the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
 from wxmember.config import Config
+from wxmember.context import Services
 from wxmember.metrics import Metrics
-
-if TYPE_CHECKING:
-    from wxmember.context import Services
 
 CONFIG = web.AppKey("config", Config)
 REDIS = web.AppKey("redis", Redis)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 METRICS = web.AppKey("metrics", Metrics)
-SERVICES = web.AppKey("services", "Services")
+SERVICES = web.AppKey("services", Services)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fakeredis import FakeAsyncRedis
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from wxmember.config import Config
 
@@ -18,7 +18,11 @@ log = logging.getLogger(__name__)
 async def open_redis(config: Config) -> AsyncIterator[Redis]:
     """A Redis client for the life of the block, closed after."""
     if config.redis.url:
-        client: Redis = Redis.from_url(config.redis.url, decode_responses=False)
+        # A blocking pool makes a burst wait for a free connection instead of failing.
+        pool = BlockingConnectionPool.from_url(
+            config.redis.url, max_connections=config.redis.max_connections, timeout=5
+        )
+        client: Redis = Redis(connection_pool=pool)
     else:
         log.warning("redis.url is empty: using the in-process Redis stand-in, for one process only")
         client = FakeAsyncRedis()

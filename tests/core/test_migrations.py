@@ -43,6 +43,13 @@ class TestMigrations:
             _, rows = await conn.execute_query(
                 "SELECT name FROM sqlite_master WHERE type = 'table'"
             )
+            _, indexes = await conn.execute_query(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+            # SQLite takes an unknown quoted column for a string constant: check each one.
+            for index in indexes:
+                _, columns = await conn.execute_query(f'PRAGMA index_info("{index["name"]}")')
+                assert all(column["name"] for column in columns), index["name"]
         tables = {row["name"] for row in rows}
         assert _expected_tables() <= tables
 

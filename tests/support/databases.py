@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import asyncpg
-from tortoise import Tortoise
 
 from tests.support.settings import base_settings
 from wxmember.config import build_config
-from wxmember.db import tortoise_config
+from wxmember.db import apply_migrations
 
 
 async def build_schema(database_url: str) -> None:
-    config = build_config(base_settings(database_url, "http://127.0.0.1:9"))
-    await Tortoise.init(config=tortoise_config(config))
-    try:
-        await Tortoise.generate_schemas(safe=False)
-    finally:
-        await Tortoise.close_connections()
+    """The schema the way production gets it: by applying the migrations."""
+    await apply_migrations(build_config(base_settings(database_url, "http://127.0.0.1:9")))
 
 
 def _pg_admin_url(url: str) -> tuple[str, str]:

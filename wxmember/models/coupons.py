@@ -86,7 +86,7 @@ class CouponClaimCounter(Model):
 
     class Meta:
         table = "coupon_claim_counters"
-        unique_together = (("member", "template"),)
+        unique_together = (("member_id", "template_id"),)
 
 
 class Coupon(Model):

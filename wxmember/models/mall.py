@@ -101,8 +101,8 @@ class MallOrder(Model):
 
     class Meta:
         table = "mall_orders"
-        unique_together = (("member", "idempotency_key"),)
-        indexes = (("member", "id"), ("state", "id"))
+        unique_together = (("member_id", "idempotency_key"),)
+        indexes = (("member_id", "id"), ("state", "id"))
 
 
 class MallCode(Model):
@@ -121,8 +121,8 @@ class MallCode(Model):
 
     class Meta:
         table = "mall_codes"
-        unique_together = (("item", "code"),)
-        indexes = (("item", "order"),)
+        unique_together = (("item_id", "code"),)
+        indexes = (("item_id", "order_id"),)
 
 
 class MallRedemptionCount(Model):
@@ -144,4 +144,4 @@ class MallRedemptionCount(Model):
 
     class Meta:
         table = "mall_redemption_counts"
-        unique_together = (("member", "item", "period"),)
+        unique_together = (("member_id", "item_id", "period"),)

@@ -106,7 +106,7 @@ class ReminderDelivery(Model):
 
     class Meta:
         table = "reminder_deliveries"
-        unique_together = (("rule", "member", "occasion"),)
+        unique_together = (("rule_id", "member_id", "occasion"),)
         indexes = (
             ("state", "next_attempt_at"),
             ("state", "sending_at"),

@@ -27,4 +27,4 @@ class SubscribeGrant(Model):
 
     class Meta:
         table = "subscribe_grants"
-        unique_together = (("member", "template_id"),)
+        unique_together = (("member_id", "template_id"),)
