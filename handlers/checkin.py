@@ -27,8 +27,8 @@ from tortoise.transactions import in_transaction
 from handlers import points
 from handlers.checkin_calendar import current_streak, month_bounds
 from handlers.checkin_rules import CheckinRules, local_today, rules_for
-from handlers.points_growth import add_growth
 from handlers.points_lots import lock_member
+from handlers.tiers import add_growth
 from wxmember.context import Services
 from wxmember.errors import Conflict, ValidationFailed
 from wxmember.models import Member
@@ -165,15 +165,17 @@ async def _reward(
             reference=reference,
             using_db=conn,
         )
-    await add_growth(
-        services,
-        member_id,
-        checkin_growth(services, rules),
-        reason=reason,
-        idempotency_key=key,
-        reference=reference,
-        using_db=conn,
-    )
+    growth = checkin_growth(services, rules)
+    if growth:
+        await add_growth(
+            services,
+            member_id,
+            growth,
+            reason=reason,
+            idempotency_key=key,
+            reference=reference,
+            using_db=conn,
+        )
 
 
 async def check_in(services: Services, member: Member) -> CheckinResult:

@@ -19,7 +19,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from handlers import audit, points
-from handlers.points_growth import add_growth, multiplier_percent
+from handlers.tiers import add_growth, multiplier_percent
 from wxmember.context import Services
 from wxmember.errors import Conflict, NotFound, ValidationFailed
 from wxmember.models import Member, Operator, Tier
@@ -134,15 +134,16 @@ async def record_purchase(
                     reference=reference,
                     using_db=conn,
                 )
-            await add_growth(
-                services,
-                member.id,
-                purchase.growth,
-                reason="purchase",
-                idempotency_key=key,
-                reference=reference,
-                using_db=conn,
-            )
+            if purchase.growth:
+                await add_growth(
+                    services,
+                    member.id,
+                    purchase.growth,
+                    reason="purchase",
+                    idempotency_key=key,
+                    reference=reference,
+                    using_db=conn,
+                )
             await audit.record(
                 actor,
                 "pos.purchase",
@@ -231,15 +232,16 @@ async def refund_purchase(
                     using_db=conn,
                 )
                 shortfall = entry.debt_change
-            await add_growth(
-                services,
-                member_id,
-                -growth,
-                reason="purchase_refund",
-                idempotency_key=key,
-                reference=f"order:{order_no}",
-                using_db=conn,
-            )
+            if growth:
+                await add_growth(
+                    services,
+                    member_id,
+                    -growth,
+                    reason="purchase_refund",
+                    idempotency_key=key,
+                    reference=f"order:{order_no}",
+                    using_db=conn,
+                )
             locked.refunded_fen = refunded
             locked.points_taken_back += take
             locked.growth_taken_back += growth
