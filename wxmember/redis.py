@@ -22,7 +22,7 @@ async def open_redis(config: Config) -> AsyncIterator[Redis]:
         pool = BlockingConnectionPool.from_url(
             config.redis.url, max_connections=config.redis.max_connections, timeout=5
         )
-        client: Redis = Redis(connection_pool=pool)
+        client: Redis = Redis.from_pool(pool)
     else:
         log.warning("redis.url is empty: using the in-process Redis stand-in, for one process only")
         client = FakeAsyncRedis()
