@@ -13,8 +13,8 @@ from wxmember.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from wxmember.models import Operator, Role
 from wxmember.ratelimit import enforce
 from wxmember.security import (
-    DUMMY_PASSWORD_HASH,
     TokenSigner,
+    dummy_password_hash,
     hash_password,
     verify_password,
 )
@@ -78,7 +78,7 @@ async def login(
     await enforce(services.redis, f"oplogin:user:{username.lower()}", limit, 60)
     await enforce(services.redis, f"oplogin:ip:{client_ip}", limit * 5, 60)
     operator = await Operator.get_or_none(username=username)
-    stored = operator.password_hash if operator else DUMMY_PASSWORD_HASH
+    stored = operator.password_hash if operator else dummy_password_hash()
     if not verify_password(stored, password) or operator is None or not operator.active:
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     token = services.tokens.sign(

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -41,8 +42,10 @@ def verify_password(stored: str, password: str) -> bool:
         return False
 
 
-# A hash to verify against when the account does not exist, so timing does not reveal it.
-DUMMY_PASSWORD_HASH = _hasher.hash("not-a-real-password")
+@functools.cache
+def dummy_password_hash() -> str:
+    """A hash to verify against when the account does not exist, so timing does not reveal it."""
+    return _hasher.hash("not-a-real-password")
 
 
 def _b64(data: bytes) -> str:

@@ -210,7 +210,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('deleted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'members', 'app': 'models', 'indexes': [Index(fields=['birth_month', 'birth_day'])], 'pk_attr': 'id', 'table_description': 'A person known by their mini-program openid — a card once they open one.'},
+            options={'table': 'members', 'app': 'models', 'indexes': [Index(fields=['birth_month', 'birth_day', 'id'])], 'pk_attr': 'id', 'table_description': 'A person known by their mini-program openid — a card once they open one.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -49,7 +49,8 @@ class Member(Model):
 
     class Meta:
         table = "members"
-        indexes = (("birth_month", "birth_day"),)
+        # `id` last: the birthday pages of a reminder run walk this index in id order.
+        indexes = (("birth_month", "birth_day", "id"),)
 
     @property
     def has_card(self) -> bool:
