@@ -3,9 +3,12 @@
     python -m bench list
     python -m bench run healthz [--backend sqlite|postgres] [--connections 64] [--duration 10]
                                 [--warmup 2] [--workers 1] [--generator auto|wrk|python]
+                                [--requests N] [--env WXMEMBER_SECTION_KEY=value ...]
+    python -m bench setup-werobot [--venv PATH]
 
 Prints the side-by-side table and the paths of the report files. Exit status 2 for bad usage,
-1 when the run fails (the message names the step and shows the end of the failing log).
+1 when the run fails (the message names the step and shows the end of the failing log) or when
+the scenario's check of the database after the run fails (the report is written all the same).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from bench.load import GENERATOR_CHOICES
 from bench.processes import ProcessFailed
 from bench.report import render_table
 from bench.scenarios import SCENARIOS
+from bench.werobot import DEFAULT_VENV, setup_werobot
 
 DATABASE_URL_ENV = "WXMEMBER_BENCH_DATABASE_URL"
 # a step of the run failed: one line (plus the failing log's tail), no traceback
@@ -37,6 +41,17 @@ RUN_FAILURES = (
     RedisError,
     PostgresError,
     BaseORMException,
+)
+# set by the harness for every run; --env may not change them
+HARNESS_SETTINGS = frozenset(
+    {
+        "WXMEMBER_DATABASE_URL",
+        "WXMEMBER_REDIS_URL",
+        "WXMEMBER_SECURITY_SECRET_KEY",
+        "WXMEMBER_SECURITY_DATA_KEY",
+        "WXMEMBER_SCHEDULER_ENABLED",
+        "WXMEMBER_WECHAT_API_BASE",
+    }
 )
 MULTI_WORKER_HINT = (
     "--workers: `wxmember serve` runs one process (it has no SO_REUSEPORT option); "
@@ -56,6 +71,15 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
     return value
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("WXMEMBER_"):
+        raise argparse.ArgumentTypeError(f"expected WXMEMBER_SECTION_KEY=value, got {text!r}")
+    if name in HARNESS_SETTINGS:
+        raise argparse.ArgumentTypeError(f"{name} is set by the harness")
+    return name, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +106,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="Redis for the service (default: in-process stand-in on sqlite, "
         "redis://127.0.0.1:56379/15 on postgres)",
     )
+    run.add_argument(
+        "--requests",
+        type=_positive_int,
+        default=None,
+        help="send exactly N requests and stop (Python generator, no warm-up) instead of "
+        "loading for --duration",
+    )
+    run.add_argument(
+        "--env",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="WXMEMBER_SECTION_KEY=VALUE",
+        help="a setting of the service, e.g. WXMEMBER_COUPONS_REDIS_PRECHECK=false (repeatable)",
+    )
     run.add_argument("--reports-dir", type=Path, default=DEFAULT_REPORTS_DIR)
+    werobot = commands.add_parser(
+        "setup-werobot", help="build the WeRoBot + gunicorn environment the bot scenarios compare"
+    )
+    werobot.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     return parser
 
 
@@ -96,6 +139,9 @@ def _list() -> int:
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.workers != 1:
         print(MULTI_WORKER_HINT, file=sys.stderr)
+        return 2
+    if args.requests is not None and args.generator == "wrk":
+        print("--requests needs the Python generator; wrk runs for a duration", file=sys.stderr)
         return 2
     if args.scenario not in SCENARIOS:
         print(f"unknown scenario {args.scenario!r}; see `python -m bench list`", file=sys.stderr)
@@ -111,6 +157,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         generator=args.generator,
         reports_dir=args.reports_dir,
         command=shlex.join(["python", "-m", "bench", *argv]),
+        requests=args.requests,
+        service_env=tuple(args.env),
     )
     try:
         outcome = asyncio.run(run_benchmark(options))
@@ -121,6 +169,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     for note in outcome.report.notes:
         print(f"note: {note}")
     print(f"report: {outcome.files[0]}  {outcome.files[1]}")
+    if outcome.failed_check is not None:
+        print(f"bench: check failed: {outcome.failed_check}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -129,4 +180,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "list":
         return _list()
+    if args.command == "setup-werobot":
+        return setup_werobot(args.venv)
     return _run(args, argv)

@@ -1,17 +1,14 @@
 """The benchmark database: a fresh one per run, migrated by the service's own command, seeded.
 
 SQLite lives in the run's temporary directory. PostgreSQL is dropped and created again (the URL
-names a database of its own, never a shared one). When the migrations do not yet build every
-model's table, the missing tables are created from the models and the report says so.
+names a database of its own, never a shared one). The schema is the migrations' alone
+(`wxmember migrate`), as in production.
 """
 
 from __future__ import annotations
 
 import asyncpg
 from redis.asyncio import Redis
-from tortoise import Tortoise
-
-from wxmember.config import Config
 
 
 def _admin_url(url: str) -> tuple[str, str]:
@@ -46,26 +43,3 @@ async def flush_redis(url: str) -> None:
         await client.flushdb()
     finally:
         await client.aclose()
-
-
-async def _existing_tables(config: Config) -> set[str]:
-    conn = Tortoise.get_connection("default")
-    if config.database.is_sqlite:
-        query = "SELECT name FROM sqlite_master WHERE type = 'table'"
-    else:
-        query = "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
-    _, rows = await conn.execute_query(query)
-    return {row["name"] for row in rows}
-
-
-async def complete_schema(config: Config) -> str:
-    """Create model tables the migrations left out; describe how the schema was built.
-
-    Runs with Tortoise open on the benchmark database.
-    """
-    expected = {model._meta.db_table for model in Tortoise.apps["models"].values()}
-    missing = expected - await _existing_tables(config)
-    if not missing:
-        return "migrations"
-    await Tortoise.generate_schemas(safe=True)
-    return f"migrations, then {len(missing)} of {len(expected)} tables from the models"

@@ -2,7 +2,8 @@
 
 Order of a run: start the fake WeChat; create the database and run `wxmember migrate` on it;
 seed it through the scenario's setup; write the prepared requests; start the baseline, load it,
-stop it; start `wxmember serve`, load it, stop it; write the report. The two targets run one after
+stop it; the same for any comparison server the scenario names; start `wxmember serve`, load it,
+stop it; run the scenario's check on the database; write the report. The targets run one after
 the other, never together, with the same generator, connections, warm-up and duration.
 """
 
@@ -10,19 +11,32 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Literal
 
-from bench.database import complete_schema, flush_redis, postgres_version, recreate_postgres
-from bench.load import REPO_ROOT, LoadSettings, choose_generator, run_load
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from bench.database import flush_redis, postgres_version, recreate_postgres
+from bench.load import (
+    REPO_ROOT,
+    GeneratorName,
+    LoadResult,
+    LoadSettings,
+    choose_generator,
+    run_load,
+)
 from bench.machine import machine_info
 from bench.prepared import Request, write_requests
+from bench.prime import prime
 from bench.processes import free_port, run_captured, running_server
+from bench.registry import CheckFailed, Scenario, SetupContext, Target
 from bench.report import Report, Row, write_report
-from bench.scenarios import Scenario, SetupContext, get_scenario
+from bench.scenarios import get_scenario  # importing the package registers every scenario
 from bench.service import (
     baseline_command,
     empty_config_file,
@@ -32,6 +46,7 @@ from bench.service import (
     service_environment,
     wxmember_command,
 )
+from wxmember.config import Config
 from wxmember.db import open_database
 
 Backend = Literal["sqlite", "postgres"]
@@ -39,6 +54,7 @@ DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:55432/wxmember_bench"
 DEFAULT_POSTGRES_REDIS_URL = "redis://127.0.0.1:56379/15"
 DEFAULT_REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 BASELINE_TARGET = "bare aiohttp"
+BASELINE_OK = frozenset({200})
 
 
 @dataclass(frozen=True)
@@ -54,17 +70,40 @@ class RunOptions:
     reports_dir: Path = DEFAULT_REPORTS_DIR
     command: str = ""
     progress: bool = True
+    requests: int | None = None  # a request-count run (Python generator, no warm-up)
+    service_env: tuple[tuple[str, str], ...] = ()  # WXMEMBER_* settings of the service
 
     def resolved_redis_url(self) -> str:
         if self.redis_url is not None:
             return self.redis_url
         return DEFAULT_POSTGRES_REDIS_URL if self.backend == "postgres" else ""
 
+    @property
+    def effective_warmup(self) -> float:
+        return 0.0 if self.requests is not None else self.warmup
+
 
 @dataclass(frozen=True)
 class Outcome:
     report: Report
     files: tuple[Path, Path]
+    failed_check: str | None = None
+
+
+@asynccontextmanager
+async def _database(config: Config) -> AsyncIterator[None]:
+    """Tortoise open on the run's database, in this process (the setup and the check).
+
+    Tortoise caches each model's INSERT statement by connection name, not by dialect: a process
+    that opens SQLite and then PostgreSQL (the test suite does) would send `?` placeholders to
+    PostgreSQL. The cache is emptied on the way in and out.
+    """
+    EXECUTOR_CACHE.clear()
+    try:
+        async with open_database(config):
+            yield
+    finally:
+        EXECUTOR_CACHE.clear()
 
 
 def _say(options: RunOptions, message: str) -> None:
@@ -88,23 +127,83 @@ async def _prepare_database(options: RunOptions, workdir: Path) -> tuple[str, li
 
 async def _seed(
     options: RunOptions, scenario: Scenario, env: dict[str, str], config_file: Path
-) -> tuple[list[Request], str]:
-    """Migrate with the service's command, complete the schema if needed, run the setup."""
+) -> tuple[list[Request], SetupContext]:
+    """Migrate with the service's command, then run the setup."""
     await run_captured(wxmember_command(config_file, "migrate"), cwd=config_file.parent, env=env)
     config = service_config(env, config_file)
-    async with open_database(config):
-        schema = await complete_schema(config)
-        ctx = SetupContext(config, options.connections, options.duration)
+    ctx = SetupContext(
+        config,
+        options.connections,
+        options.duration,
+        warmup=options.effective_warmup,
+        requests=options.requests,
+    )
+    async with _database(config):
         requests = await scenario.setup(ctx)
     if not requests:
         raise ValueError(f"scenario {scenario.name} prepared no requests")
-    return requests, schema
+    return requests, ctx
+
+
+async def _check(scenario: Scenario, ctx: SetupContext, result: LoadResult) -> str | None:
+    """Run the scenario's check on the database after the load; the failure, if any."""
+    if scenario.check is None:
+        return None
+    ctx.facts["service_result"] = result
+    async with _database(ctx.config):
+        try:
+            ctx.notes.extend(await scenario.check(ctx))
+        except CheckFailed as exc:
+            ctx.notes.append(f"CHECK FAILED: {exc}")
+            return str(exc)
+    return None
+
+
+async def _load_target(
+    target: Target,
+    *,
+    is_service: bool = False,
+    scenario: Scenario,
+    generator: GeneratorName,
+    settings: Callable[..., LoadSettings],
+    env: dict[str, str],
+    workdir: Path,
+    requests: list[Request],
+    notes: list[str],
+) -> LoadResult:
+    """Start one target, prime it if the scenario asks, load it, stop it."""
+    port = free_port()
+    async with running_server(
+        target.name,
+        target.command(port),
+        port=port,
+        cwd=target.cwd,
+        env={**env, **target.env},
+        log_file=workdir / f"server-{port}.log",
+        ready_path="/readyz" if is_service else None,
+    ) as server:
+        if scenario.prime:
+            notes.append(
+                f"{target.name}: priming pass answered {await prime(server.url, requests)}"
+            )
+        # the stand-ins answer 200 to everything: only the service has the scenario's statuses
+        ok = scenario.ok_statuses if is_service else BASELINE_OK
+        result = await run_load(generator, settings(base_url=server.url, ok_statuses=ok))
+    if server.exit_code != 0:
+        notes.append(f"{target.name} exited with status {server.exit_code} when stopped")
+    if is_service and scenario.once and result.repeated:
+        notes.append(
+            f"{target.name}: {result.repeated} requests went round the list again (a "
+            f"connection's share of the {len(requests)} prepared ran out): those repeated "
+            "an earlier request"
+        )
+    return result
 
 
 async def run_benchmark(options: RunOptions) -> Outcome:
     """Run one scenario against the baseline and the service; write and return the report."""
     scenario = get_scenario(options.scenario)
-    generator = choose_generator(options.generator)
+    generator = choose_generator(options.generator, counted=options.requests is not None)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     machine = machine_info(generator)
     with tempfile.TemporaryDirectory(prefix="wxmember-bench-") as tmp:
@@ -112,43 +211,39 @@ async def run_benchmark(options: RunOptions) -> Outcome:
         async with fake_wechat_server() as (_fake, api_base):
             database_url, notes = await _prepare_database(options, workdir)
             env = service_environment(database_url, options.resolved_redis_url(), api_base)
+            env.update(options.service_env)
             config_file = empty_config_file(workdir)
             _say(options, f"seeding {scenario.name} on {options.backend}")
-            requests, schema = await _seed(options, scenario, env, config_file)
-            notes.append(f"schema built by {schema}")
+            requests, ctx = await _seed(options, scenario, env, config_file)
             requests_file = workdir / "requests.json"
             write_requests(requests_file, requests)
-
-            def settings(url: str) -> LoadSettings:
-                return LoadSettings(
-                    base_url=url,
+            load = partial(
+                _load_target,
+                scenario=scenario,
+                generator=generator,
+                settings=partial(
+                    LoadSettings,
                     requests_file=requests_file,
                     connections=options.connections,
                     duration=options.duration,
-                    warmup=options.warmup,
-                    ok_statuses=scenario.ok_statuses,
-                )
-
+                    warmup=options.effective_warmup,
+                    requests=options.requests,
+                ),
+                env=env,
+                workdir=workdir,
+                requests=requests,
+                notes=notes,
+            )
+            service = Target(
+                f"wxmember/{options.backend}", partial(serve_command, config_file), workdir
+            )
+            baseline = Target(BASELINE_TARGET, baseline_command, REPO_ROOT)
+            others = scenario.targets(ctx) if scenario.targets else []
             rows: list[Row] = []
-            service = partial(serve_command, config_file)
-            for target, command, cwd, ready_path in (
-                (BASELINE_TARGET, baseline_command, REPO_ROOT, None),
-                (f"wxmember/{options.backend}", service, workdir, "/readyz"),
-            ):
-                _say(options, f"loading {target} with {generator}")
-                port = free_port()
-                async with running_server(
-                    target,
-                    command(port),
-                    port=port,
-                    cwd=cwd,
-                    env=env,
-                    log_file=workdir / f"server-{port}.log",
-                    ready_path=ready_path,
-                ) as server:
-                    rows.append(Row(target, await run_load(generator, settings(server.url))))
-                if server.exit_code != 0:
-                    notes.append(f"{target} exited with status {server.exit_code} when stopped")
+            for target in (baseline, *others, service):
+                _say(options, f"loading {target.name} with {generator}")
+                rows.append(Row(target.name, await load(target, is_service=target is service)))
+            failed = await _check(scenario, ctx, rows[-1].result)
     report = Report(
         scenario=scenario.name,
         backend=options.backend,
@@ -156,17 +251,21 @@ async def run_benchmark(options: RunOptions) -> Outcome:
         started_at=started_at,
         settings={
             "connections": options.connections,
-            "duration s": options.duration,
-            "warm-up s": options.warmup,
+            **(
+                {"requests (count run)": options.requests}
+                if options.requests is not None
+                else {"duration s": options.duration, "warm-up s": options.effective_warmup}
+            ),
             "workers": 1,
             "generator": generator,
             "prepared requests": len(requests),
             "success statuses": sorted(scenario.ok_statuses),
             "redis": options.resolved_redis_url() or "in-process stand-in",
+            "service settings": dict(options.service_env) or "defaults",
         },
         machine=machine,
         rows=rows,
-        notes=notes,
+        notes=[*notes, *ctx.notes],
     )
     files = write_report(report, options.reports_dir)
-    return Outcome(report=report, files=files)
+    return Outcome(report=report, files=files, failed_check=failed)

@@ -2,8 +2,11 @@
 
 Both generators run in a process of their own, keep `connections` connections busy for `warmup`
 seconds (discarded) and then for `duration` seconds (measured), and spread the prepared requests
-over the connections the same way. wrk is preferred: the Python generator costs far more CPU per
-request and, on a small machine, competes with the server it measures.
+over the connections the same way; the measured part goes on where the warm-up stopped in each
+connection's share, so requests meant to be sent once are not sent again. wrk is preferred: the
+Python generator costs far more CPU per request and, on a small machine, competes with the
+server it measures. A request-count run (`requests`: send exactly that many, no warm-up, time
+until the last answer) is the Python generator's only.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class LoadSettings:
     warmup: float
     ok_statuses: frozenset[int]
     timeout: float = REQUEST_TIMEOUT_SECONDS
+    requests: int | None = None  # a request-count run: exactly this many, then stop
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class LoadResult:
     errors: int
     statuses: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    # requests sent (warm-up included) after a connection's share of the list ran out
+    repeated: int = 0
 
     @property
     def rps(self) -> float:
@@ -71,8 +77,15 @@ def count_errors(statuses: dict[str, int], failures: dict[str, int], ok: frozens
     return bad_statuses + sum(failures.values())
 
 
-def choose_generator(preference: str) -> GeneratorName:
-    """`auto` means wrk when it is on the PATH, else the Python generator."""
+def choose_generator(preference: str, counted: bool = False) -> GeneratorName:
+    """`auto` means wrk when it is on the PATH, else the Python generator.
+
+    A request-count run (`counted`) needs the Python generator: wrk only runs for a time.
+    """
+    if counted:
+        if preference == "wrk":
+            raise ValueError("--requests needs the Python generator; wrk runs for a duration")
+        return "python"
     if preference == "python":
         return "python"
     if preference == "wrk" or shutil.which("wrk"):
@@ -99,6 +112,7 @@ async def run_python_generator(settings: LoadSettings) -> LoadResult:
         "duration": settings.duration,
         "warmup": settings.warmup,
         "timeout": settings.timeout,
+        "requests": settings.requests,
     }
     job_file = settings.requests_file.with_suffix(".pyload.json")
     job_file.write_text(json.dumps(job), encoding="utf-8")
@@ -115,4 +129,5 @@ async def run_python_generator(settings: LoadSettings) -> LoadResult:
         errors=count_errors(data["statuses"], data["failures"], settings.ok_statuses),
         statuses=data["statuses"],
         failures=data["failures"],
+        repeated=data["repeated"],
     )

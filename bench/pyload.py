@@ -3,9 +3,14 @@
     python -m bench.pyload JOB.json   (written by bench.load; prints one JSON object)
 
 Each coroutine stands for one connection: it sends its share of the prepared requests in turn
-(requests k, k+N, k+2N, ...) back to back until the deadline. Every latency is kept and sorted at
-the end, so the percentiles are exact. Requests started before the deadline are waited for and
-counted; the rate is divided by the time until the last of them finished.
+(requests k, k+N, k+2N, ...) back to back until the deadline, the measured part going on where
+the warm-up stopped. Every latency is kept and sorted at the end, so the percentiles are exact.
+Requests started before the deadline are waited for and counted; the rate is divided by the
+time until the last of them finished.
+
+A request-count job (`requests`: R) sends exactly R requests, the first R of the list (going
+round it when it is shorter), each connection its share, with no warm-up, and measures the time
+until the last answer.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import cycle
 from pathlib import Path
 from typing import Any
 
@@ -33,69 +38,108 @@ class Tally:
     failures: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass
+class Share:
+    """One connection's requests, and where it is in them (across warm-up and measurement)."""
+
+    requests: list[Request]
+    sent: int = 0
+    repeated: int = 0
+
+    def __iter__(self) -> Iterator[Request]:
+        while True:
+            if self.sent >= len(self.requests):
+                self.repeated += 1
+            request = self.requests[self.sent % len(self.requests)]
+            self.sent += 1
+            yield request
+
+
 def share(requests: list[Request], index: int, connections: int) -> list[Request]:
     """The requests connection `index` sends: every N-th one, or all when there are fewer."""
     mine = requests[index::connections]
     return mine or requests
 
 
-async def _connection(
+async def _send(
+    session: aiohttp.ClientSession, base_url: str, request: Request, tally: Tally | None
+) -> None:
+    started = time.perf_counter()
+    try:
+        async with session.request(
+            request.method,
+            base_url + request.path,
+            headers=request.headers,
+            data=request.body or None,
+        ) as response:
+            await response.read()
+            status = str(response.status)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        if tally is not None:
+            tally.failures[type(exc).__name__] += 1
+        return
+    if tally is not None:
+        tally.samples.append(time.perf_counter() - started)
+        tally.statuses[status] += 1
+
+
+async def _until(
     session: aiohttp.ClientSession,
     base_url: str,
-    requests: list[Request],
+    requests: Iterator[Request],
     deadline: float,
     tally: Tally | None,
 ) -> None:
-    for request in cycle(requests):
-        if time.perf_counter() >= deadline:
-            return
-        started = time.perf_counter()
-        try:
-            async with session.request(
-                request.method,
-                base_url + request.path,
-                headers=request.headers,
-                data=request.body or None,
-            ) as response:
-                await response.read()
-                status = str(response.status)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            if tally is not None:
-                tally.failures[type(exc).__name__] += 1
-            continue
-        if tally is not None:
-            tally.samples.append(time.perf_counter() - started)
-            tally.statuses[status] += 1
+    while time.perf_counter() < deadline:
+        await _send(session, base_url, next(requests), tally)
 
 
 async def _phase(
     session: aiohttp.ClientSession,
-    job: dict[str, Any],
-    requests: list[Request],
+    base_url: str,
+    shares: list[Iterator[Request]],
     seconds: float,
     tally: Tally | None,
 ) -> float:
-    connections = job["connections"]
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(
-        *(
-            _connection(session, job["base_url"], share(requests, k, connections), deadline, tally)
-            for k in range(connections)
-        )
-    )
+    await asyncio.gather(*(_until(session, base_url, it, deadline, tally) for it in shares))
+    return time.perf_counter() - started
+
+
+async def _counted(
+    session: aiohttp.ClientSession, base_url: str, lists: list[list[Request]], tally: Tally
+) -> float:
+    async def connection(requests: list[Request]) -> None:
+        for request in requests:
+            await _send(session, base_url, request, tally)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection(requests) for requests in lists))
     return time.perf_counter() - started
 
 
 async def run(job: dict[str, Any]) -> dict[str, Any]:
     requests = read_requests(Path(job["requests_file"]))
-    connector = aiohttp.TCPConnector(limit=job["connections"])
+    connections = job["connections"]
+    connector = aiohttp.TCPConnector(limit=connections)
     timeout = aiohttp.ClientTimeout(total=job["timeout"])
+    tally = Tally()
+    repeated = 0
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        if job["warmup"] > 0:
-            await _phase(session, job, requests, job["warmup"], None)
-        tally = Tally()
-        seconds = await _phase(session, job, requests, job["duration"], tally)
+        if job.get("requests"):
+            count = job["requests"]
+            repeated = max(0, count - len(requests))
+            batch = [requests[n % len(requests)] for n in range(count)]
+            lists = [batch[k::connections] for k in range(min(connections, count))]
+            seconds = await _counted(session, job["base_url"], lists, tally)
+        else:
+            shares = [Share(share(requests, k, connections)) for k in range(connections)]
+            iterators = [iter(s) for s in shares]
+            if job["warmup"] > 0:
+                await _phase(session, job["base_url"], iterators, job["warmup"], None)
+            seconds = await _phase(session, job["base_url"], iterators, job["duration"], tally)
+            repeated = sum(s.repeated for s in shares)
     samples = sorted(tally.samples)
     return {
         "requests": len(samples),
@@ -106,6 +150,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
         "max_ms": samples[-1] * 1000 if samples else 0.0,
         "statuses": dict(tally.statuses),
         "failures": dict(tally.failures),
+        "repeated": repeated,
     }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.load import LoadResult
 
-HEADERS = ("scenario", "target", "rps", "p50 ms", "p99 ms", "errors")
+HEADERS = ("scenario", "target", "rps", "p50 ms", "p99 ms", "errors", "statuses")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def _cells(scenario: str, row: Row) -> tuple[str, ...]:
         f"{result.p50_ms:.1f}",
         f"{result.p99_ms:.1f}",
         str(result.errors),
+        " ".join(f"{code}:{n}" for code, n in sorted(result.statuses.items())),
     )
 
 

@@ -1,7 +1,8 @@
-"""Seeding for scenarios: members with open cards, straight into the database, and their tokens.
+"""Seeding for scenarios: members with open cards, tiers, a cashier, and their tokens.
 
 Runs in the harness with Tortoise open on the benchmark database (before the service starts).
-Tokens are signed with the service's own secret key, as a login would issue them.
+Rows go straight in by bulk insert where a handler would be too slow for tens of thousands;
+tokens are signed with the service's own secret key, as a login would issue them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from datetime import UTC, date, datetime
 
 from cards.member_code import new_code_secret
 from cards.numbers import luhn_check_digit
+from handlers.operators import TOKEN_PURPOSE as OPERATOR_TOKEN_PURPOSE
+from handlers.operators import create_operator
 from handlers.sessions import MEMBER_TOKEN_PURPOSE
 from wxmember.config import Config
-from wxmember.models import Member, Tier
+from wxmember.demo import seed_tiers
+from wxmember.models import Member, Operator, Role, Tier
 from wxmember.security import TokenSigner
 
 # card numbers of seeded members: this 15-digit body plus n, then the Luhn digit
@@ -35,8 +39,18 @@ async def entry_tier() -> Tier:
     return tier
 
 
-async def seed_members(count: int) -> list[Member]:
-    """`count` new members with open cards in the entry tier, in id order."""
+async def tier_ladder(config: Config) -> list[Tier]:
+    """The demo brand's four tiers (entry, silver, gold, diamond), seeded when there are none."""
+    await seed_tiers(config)
+    return await Tier.all().order_by("level")
+
+
+async def seed_members(count: int, *, official: bool = False) -> list[Member]:
+    """`count` new members with open cards in the entry tier, in id order.
+
+    `official` links each to an Official Account follower openid (`official-<tag>-<n>`), as a
+    member bound in the chat is.
+    """
     tier = await entry_tier()
     tag = secrets.token_hex(4)
     first = await Member.all().count()
@@ -45,6 +59,7 @@ async def seed_members(count: int) -> list[Member]:
     rows = [
         Member(
             openid=f"bench-{tag}-{n}",
+            official_openid=f"official-{tag}-{n}" if official else None,
             name=f"会员{n}",
             birthday=birthday,
             birth_month=birthday.month,
@@ -65,3 +80,17 @@ def member_token(config: Config, member: Member) -> str:
     signer = TokenSigner(config.security.secret_key.get_secret_value())
     ttl = config.security.session_ttl_seconds
     return signer.sign(MEMBER_TOKEN_PURPOSE, member.id, member.token_version, ttl)
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("Authorization", f"Bearer {token}"),)
+
+
+async def cashier_token(config: Config) -> str:
+    """A new cashier account (through the handler, as the CLI creates one) and its token."""
+    operator: Operator = await create_operator(
+        f"bench-cashier-{secrets.token_hex(4)}", secrets.token_urlsafe(16), Role.CASHIER
+    )
+    signer = TokenSigner(config.security.secret_key.get_secret_value())
+    ttl = config.security.operator_ttl_seconds
+    return signer.sign(OPERATOR_TOKEN_PURPOSE, operator.id, operator.token_version, ttl)

@@ -1,7 +1,8 @@
 """Load with wrk: the prepared requests become a Lua data file for bench/wrk_requests.lua.
 
 wrk takes whole seconds, so durations are rounded (at least 1 s); the report keeps the time wrk
-actually measured. wrk uses one thread per core (never more than connections).
+actually measured. wrk uses one thread per core (never more than connections). The warm-up is a
+wrk run of its own; the measured run starts each thread where the warm-up left it in its share.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from bench.load import LoadResult, LoadSettings, count_errors
 from bench.prepared import Request, read_requests
@@ -16,6 +18,7 @@ from bench.processes import run_captured
 
 SCRIPT = Path(__file__).with_name("wrk_requests.lua")
 RESULT_MARK = "WXBENCH "
+LUA_CHUNK = 2000
 
 
 def lua_string(value: str | bytes) -> str:
@@ -32,15 +35,24 @@ def lua_string(value: str | bytes) -> str:
 
 
 def lua_requests(requests: list[Request]) -> str:
-    """A Lua chunk returning the requests as {method, path, headers, body} lists."""
-    lines = ["return {"]
-    for request in requests:
-        headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in request.headers)
-        lines.append(
-            f"  {{{lua_string(request.method)}, {lua_string(request.path)}, "
-            f"{{{headers}}}, {lua_string(request.body)}}},"
-        )
-    lines.append("}")
+    """A Lua chunk returning the requests as {method, path, headers, body} lists.
+
+    Lua allows at most 65,536 constants per function, and each request brings a few of its own
+    (path, token, body), so the list is built by one small function per `LUA_CHUNK` requests.
+    """
+    lines = ["local data = {}", "local function put(list)"]
+    lines.append("  for _, entry in ipairs(list) do data[#data + 1] = entry end")
+    lines.append("end")
+    for start in range(0, len(requests), LUA_CHUNK):
+        lines.append("put((function() return {")
+        for request in requests[start : start + LUA_CHUNK]:
+            headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in request.headers)
+            lines.append(
+                f"  {{{lua_string(request.method)}, {lua_string(request.path)}, "
+                f"{{{headers}}}, {lua_string(request.body)}}},"
+            )
+        lines.append("} end)())")
+    lines.append("return data")
     return "\n".join(lines) + "\n"
 
 
@@ -52,7 +64,10 @@ def wrk_seconds(seconds: float) -> int:
     return max(1, round(seconds))
 
 
-async def _wrk(settings: LoadSettings, data_file: Path, seconds: float) -> str:
+async def _wrk(
+    settings: LoadSettings, data_file: Path, seconds: float, starts: list[int] | None = None
+) -> dict[str, Any]:
+    """One wrk run; its result line as a dict."""
     threads = wrk_threads(settings.connections)
     command = [
         "wrk",
@@ -66,19 +81,24 @@ async def _wrk(settings: LoadSettings, data_file: Path, seconds: float) -> str:
         str(data_file),
         str(threads),
     ]
-    return await run_captured(command, cwd=data_file.parent)
+    if starts:
+        command.append(",".join(str(n) for n in starts))
+    out = await run_captured(command, cwd=data_file.parent)
+    line = next((x for x in out.splitlines() if x.startswith(RESULT_MARK)), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    data: dict[str, Any] = json.loads(line.removeprefix(RESULT_MARK))
+    return data
 
 
 async def run_wrk(settings: LoadSettings) -> LoadResult:
     data_file = settings.requests_file.with_suffix(".wrk.lua")
-    data_file.write_text(lua_requests(read_requests(settings.requests_file)), encoding="utf-8")
+    if not data_file.exists():  # the same for every target of the run
+        data_file.write_text(lua_requests(read_requests(settings.requests_file)), encoding="utf-8")
+    starts = None
     if settings.warmup > 0:
-        await _wrk(settings, data_file, settings.warmup)
-    out = await _wrk(settings, data_file, settings.duration)
-    line = next((x for x in out.splitlines() if x.startswith(RESULT_MARK)), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no result:\n{out}")
-    data = json.loads(line.removeprefix(RESULT_MARK))
+        starts = (await _wrk(settings, data_file, settings.warmup))["positions"]
+    data = await _wrk(settings, data_file, settings.duration, starts)
     failures = {kind: data[kind] for kind in ("connect", "read", "write", "timeout") if data[kind]}
     statuses = {str(code): n for code, n in data["statuses"].items()}
     return LoadResult(
@@ -92,4 +112,5 @@ async def run_wrk(settings: LoadSettings) -> LoadResult:
         errors=count_errors(statuses, failures, settings.ok_statuses),
         statuses=statuses,
         failures=failures,
+        repeated=data["repeated"],
     )

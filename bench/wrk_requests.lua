@@ -1,11 +1,14 @@
 -- wrk script of the benchmark harness (bench/wrk.py writes the data file and reads the result).
 --
---   wrk ... -s bench/wrk_requests.lua URL -- REQUESTS.lua THREADS
+--   wrk ... -s bench/wrk_requests.lua URL -- REQUESTS.lua THREADS [STARTS]
 --
 -- REQUESTS.lua returns a list of {method, path, headers, body}. Thread k of THREADS sends
 -- entries k+1, k+1+THREADS, ... in turn (all of them when there are fewer entries than threads),
--- so a list with one entry per member keeps members apart across threads. Every response
--- status is counted; done() prints one line "WXBENCH {json}" with the counts and latencies.
+-- so a list with one entry per member keeps members apart across threads. STARTS, when given,
+-- is one number per thread, comma-separated: how many of its entries that thread sent in an
+-- earlier run (the warm-up), so this run goes on from there instead of sending them again.
+-- Every response status is counted; done() prints one line "WXBENCH {json}" with the counts,
+-- the latencies, each thread's position and how many requests went round the list again.
 
 local threads = {}
 
@@ -15,7 +18,8 @@ function setup(thread)
 end
 
 local prepared = {}
-local position = 0
+position = 0
+repeated = 0
 statuses = {}
 
 local function format(entry)
@@ -33,11 +37,19 @@ function init(args)
   if #prepared == 0 then
     for _, entry in ipairs(data) do table.insert(prepared, format(entry)) end
   end
+  if args[3] then
+    local k = 0
+    for value in string.gmatch(args[3], "[^,]+") do
+      if k == index then position = tonumber(value) end
+      k = k + 1
+    end
+  end
 end
 
 function request()
-  position = position % #prepared + 1
-  return prepared[position]
+  position = position + 1
+  if position > #prepared then repeated = repeated + 1 end
+  return prepared[(position - 1) % #prepared + 1]
 end
 
 function response(status, headers, body)
@@ -46,10 +58,14 @@ end
 
 function done(summary, latency, requests)
   local counts = {}
+  local positions = {}
+  local again = 0
   for _, thread in ipairs(threads) do
     for status, n in pairs(thread:get("statuses") or {}) do
       counts[status] = (counts[status] or 0) + n
     end
+    table.insert(positions, string.format("%d", thread:get("position") or 0))
+    again = again + (thread:get("repeated") or 0)
   end
   local parts = {}
   for status, n in pairs(counts) do
@@ -58,7 +74,9 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'WXBENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f,' ..
-    '"max_us":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"statuses":{%s}}\n',
+    '"max_us":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"statuses":{%s},' ..
+    '"positions":[%s],"repeated":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.mean, latency.max, e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
+    latency.mean, latency.max, e.connect, e.read, e.write, e.timeout, table.concat(parts, ","),
+    table.concat(positions, ","), again))
 end

@@ -1,5 +1,6 @@
-"""The benchmark harness: a one-second run of `healthz` on the real processes, the command line,
-and the seeding helpers scenarios are built from.
+"""The benchmark harness: a one-second run of `healthz` on the real processes, a short run of a
+once-only scenario (check-in) and of a request-count run, the command line, and the seeding
+helpers scenarios are built from.
 
 The runs check only that both targets were measured and answered; they never judge a figure.
 """
@@ -22,23 +23,27 @@ from tests.support.settings import PG_URL, REDIS_URL, requires_postgres
 from wxmember.config import Config
 
 
-async def _run_healthz(
+async def _run(
     tmp_path: Path,
+    scenario: str = "healthz",
     backend: Backend = "sqlite",
     database_url: str = "",
     redis_url: str | None = None,
+    warmup: float = 0.0,
+    requests: int | None = None,
 ) -> dict:
     options = RunOptions(
-        scenario="healthz",
+        scenario=scenario,
         backend=backend,
         connections=4,
         duration=1.0,
-        warmup=0.0,
+        warmup=warmup,
         database_url=database_url,
         redis_url=redis_url,
         generator="python",
         reports_dir=tmp_path,
         progress=False,
+        requests=requests,
     )
     outcome = await run_benchmark(options)
     markdown, data = outcome.files
@@ -58,7 +63,7 @@ def _assert_both_targets_answered(report: dict, service_target: str) -> None:
 
 class TestRun:
     async def test_healthz_on_sqlite(self, tmp_path: Path) -> None:
-        report = await _run_healthz(tmp_path)
+        report = await _run(tmp_path)
 
         _assert_both_targets_answered(report, "wxmember/sqlite")
         assert report["machine"]["cores"] >= 1
@@ -67,11 +72,31 @@ class TestRun:
     @requires_postgres
     async def test_healthz_on_postgres(self, tmp_path: Path) -> None:
         database_url = PG_URL.split("?")[0] + "_bench"
-        report = await _run_healthz(
+        report = await _run(
             tmp_path, backend="postgres", database_url=database_url, redis_url=REDIS_URL
         )
 
         _assert_both_targets_answered(report, "wxmember/postgres")
+
+    async def test_once_only_requests_are_not_sent_again_after_the_warm_up(
+        self, tmp_path: Path
+    ) -> None:
+        report = await _run(tmp_path, "checkin", warmup=0.5)
+
+        service = report["results"][-1]
+        # a member checking in a second time would get 409 already_checked_in
+        assert service["requests"] > 0
+        assert service["statuses"] == {"201": service["requests"]}
+        assert service["repeated"] == 0
+        assert not any("round the list" in note for note in report["notes"])
+
+    async def test_a_request_count_run_sends_exactly_that_many(self, tmp_path: Path) -> None:
+        report = await _run(tmp_path, requests=30, warmup=2.0)
+
+        for row in report["results"]:
+            assert row["statuses"] == {"200": 30}
+        assert report["settings"]["requests (count run)"] == 30
+        assert "warm-up s" not in report["settings"]
 
 
 class TestCommandLine:
@@ -82,6 +107,19 @@ class TestCommandLine:
     def test_several_workers_are_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["run", "healthz", "--workers", "2"]) == 2
         assert "gunicorn" in capsys.readouterr().err
+
+    def test_settings_the_harness_owns_are_refused(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["run", "healthz", "--env", "WXMEMBER_DATABASE_URL=sqlite://x.db"])
+
+        assert exit_info.value.code == 2
+        assert "set by the harness" in capsys.readouterr().err
+
+    def test_wrk_cannot_count_requests(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["run", "healthz", "--requests", "10", "--generator", "wrk"]) == 2
+        assert "Python generator" in capsys.readouterr().err
 
     def test_list_names_every_scenario(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["list"]) == 0
