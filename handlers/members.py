@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 
 from cards.member_code import new_code_secret, resolve_member_code
 from cards.numbers import is_card_number, new_card_number
+from handlers.tiers import entry_tier
 from wxmember.context import Services
 from wxmember.errors import (
     Conflict,
@@ -213,16 +214,6 @@ async def load_member(member_id: int) -> Member:
 # ----------------------------------------------------------------- opening the card
 
 
-async def configured_entry_tier() -> Tier:
-    """The lowest tier of the ladder; 503 `no_tier_configured` while the ladder is empty."""
-    tier = await Tier.filter().order_by("level").first()
-    if tier is None:
-        raise UpstreamUnavailable(
-            "Member cards cannot be opened yet: no tier is configured.", code="no_tier_configured"
-        )
-    return tier
-
-
 async def _card_exists(services: Services, member_id: int) -> DomainError:
     existing = await load_member(member_id)
     if existing.card_no is None:
@@ -274,7 +265,7 @@ async def open_card(
     gender = check_gender(gender)
     if member.card_no is not None:
         raise await _card_exists(services, member.id)
-    tier = await configured_entry_tier()
+    tier = await entry_tier()
 
     phone_enc = phone_hash = None
     if phone_code is not None:

@@ -23,7 +23,7 @@ from handlers.tier_evaluation import EvaluationReport, evaluate_tiers
 from handlers.tier_periods import Period, current_period, month_key
 from wxmember.context import Services
 from wxmember.db import transaction
-from wxmember.errors import Conflict, NotFound, ValidationFailed
+from wxmember.errors import Conflict, NotFound, UpstreamUnavailable, ValidationFailed
 from wxmember.models.growth import GrowthEntry, MemberPeriodGrowth
 from wxmember.models.members import Member
 from wxmember.models.operators import Operator
@@ -44,7 +44,6 @@ __all__ = [
     "tier_overview",
 ]
 
-DEFAULT_ENTRY_NAME = "普通会员"
 MAX_AMOUNT = 100_000_000
 UPGRADE_GIFT_REASON = "tier_upgrade"
 
@@ -66,13 +65,12 @@ class GrowthResult:
 
 
 async def entry_tier(using_db: BaseDBAsyncClient | None = None) -> Tier:
-    """The lowest tier, where cards start; a default one is created if the ladder is empty."""
+    """The lowest tier, where cards start; 503 `no_tier_configured` while the ladder is empty."""
     tier = await Tier.all().using_db(using_db).order_by("level").first()
     if tier is None:
-        default = Tier(name=DEFAULT_ENTRY_NAME, level=0, growth_threshold=0)
-        await Tier.bulk_create([default], ignore_conflicts=True, using_db=using_db)
-        tier = await Tier.all().using_db(using_db).order_by("level").first()
-    assert tier is not None
+        raise UpstreamUnavailable(
+            "Member cards cannot be opened yet: no tier is configured.", code="no_tier_configured"
+        )
     return tier
 
 
