@@ -11,11 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers.operators import authenticate
-from wxmember import keys
-from wxmember.errors import Forbidden, Unauthorized
-from wxmember.models import Operator, Role
-from wxmember.web import Handler, bearer_token
+from handlers.operators.accounts import authenticate
+from wxmember.core import keys
+from wxmember.core.errors import Forbidden, Unauthorized
+from wxmember.core.models import Operator, Role
+from wxmember.core.web import Handler, bearer_token
 
 OPERATOR = web.RequestKey("operator", Operator)
 ROLES_ATTR = "__wxmember_roles__"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin.auth import STAFF, allow, current_operator
-from handlers import checkin_rules
-from wxmember import keys
-from wxmember.web import json_response, read_json
+from handlers.checkin import rules as checkin_rules
+from wxmember.core import keys
+from wxmember.core.web import json_response, read_json
 
 
 @allow(*STAFF)

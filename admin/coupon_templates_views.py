@@ -9,11 +9,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from admin.auth import STAFF, allow, current_operator
-from handlers import coupon_templates
-from wxmember import keys
-from wxmember.errors import ValidationFailed
-from wxmember.models.coupons import CouponKind, Obtain
-from wxmember.web import json_response, page_body, page_query, path_id, read_json
+from handlers.coupons import templates as coupon_templates
+from wxmember.core import keys
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models.coupons import CouponKind, Obtain
+from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
 
 MAX_FEN = 100_000_000
 

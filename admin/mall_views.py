@@ -8,12 +8,13 @@ from typing import TypeVar
 from aiohttp import web
 
 from admin.auth import STAFF, allow, current_operator
-from handlers import mall_items, mall_orders
-from wxmember import keys
-from wxmember.errors import ValidationFailed
-from wxmember.models import Role
-from wxmember.models.mall import ItemKind, OrderState
-from wxmember.web import json_response, page_body, page_query, path_id, query_int, read_json
+from handlers.mall import items as mall_items
+from handlers.mall import orders as mall_orders
+from wxmember.core import keys
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models import Role
+from wxmember.core.models.mall import ItemKind, OrderState
+from wxmember.core.web import json_response, page_body, page_query, path_id, query_int, read_json
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -10,12 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from admin.auth import STAFF, allow, current_operator
-from handlers import coupon_codes, coupons
-from wxmember import keys
-from wxmember.errors import NotFound, ValidationFailed
-from wxmember.models import Member
-from wxmember.models.coupons import CouponStatus
-from wxmember.web import json_response, page_body, page_query, path_id, read_json
+from handlers import coupons
+from handlers.coupons import codes as coupon_codes
+from wxmember.core import keys
+from wxmember.core.errors import NotFound, ValidationFailed
+from wxmember.core.models import Member
+from wxmember.core.models.coupons import CouponStatus
+from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 

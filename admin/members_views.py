@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin.auth import allow, current_operator
-from handlers import member_lookup
-from wxmember import keys
-from wxmember.errors import ValidationFailed
-from wxmember.models import Role
-from wxmember.web import json_response, page_body, page_query, path_id
+from handlers.members import lookup as member_lookup
+from wxmember.core import keys
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models import Role
+from wxmember.core.web import json_response, page_body, page_query, path_id
 
 
 @allow(Role.OWNER, Role.OPERATOR)

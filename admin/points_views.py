@@ -10,11 +10,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from admin.auth import STAFF, allow, current_operator
-from handlers import points, points_queries
-from wxmember import keys
-from wxmember.errors import NotFound, ValidationFailed
-from wxmember.models import Member
-from wxmember.web import json_response, page_body, page_query, path_id, read_json
+from handlers import points
+from handlers.points import queries as points_queries
+from wxmember.core import keys
+from wxmember.core.errors import NotFound, ValidationFailed
+from wxmember.core.models import Member
+from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
 
 MAX_ADJUSTMENT = 1_000_000
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -8,10 +8,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from admin.auth import EVERYONE, allow, current_operator
-from handlers import coupon_writeoff
-from handlers.coupon_codes import coupon_public
-from wxmember import keys
-from wxmember.web import json_response, query_int, read_json
+from handlers.coupons import writeoff as coupon_writeoff
+from handlers.coupons.codes import coupon_public
+from wxmember.core import keys
+from wxmember.core.web import json_response, query_int, read_json
 
 MAX_ORDER_FEN = 1_000_000_000
 

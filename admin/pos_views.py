@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from admin.auth import EVERYONE, allow, current_operator
 from handlers import pos
-from handlers.pos import MAX_FEN, MAX_NUMBER
-from wxmember import keys
-from wxmember.models import Member
-from wxmember.web import json_response, read_json
+from handlers.pos.purchases import MAX_FEN, MAX_NUMBER
+from wxmember.core import keys
+from wxmember.core.models import Member
+from wxmember.core.web import json_response, read_json
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 # Order and refund numbers end up in ledger references ("order:<no>", at most 64 characters).

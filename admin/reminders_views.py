@@ -7,12 +7,14 @@ from datetime import date
 from aiohttp import web
 
 from admin.auth import STAFF, allow, current_operator
-from handlers import reminder_reports, reminder_rules, reminders
-from handlers.reminder_fields import catalogue_view
-from wxmember import keys
-from wxmember.errors import ValidationFailed
-from wxmember.models.reminders import DeliveryState
-from wxmember.web import (
+from handlers import reminders
+from handlers.reminders import reports as reminder_reports
+from handlers.reminders import rules as reminder_rules
+from handlers.reminders.fields import catalogue_view
+from wxmember.core import keys
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models.reminders import DeliveryState
+from wxmember.core.web import (
     encode_cursor,
     json_response,
     page_body,

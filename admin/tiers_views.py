@@ -8,12 +8,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from admin.auth import STAFF, allow, current_operator
-from handlers import tier_ladder, tiers
-from wxmember import keys
-from wxmember.models.tiers import EvaluationRun, TierChange
-from wxmember.web import json_response, page_body, page_query, path_id, query_int, read_json
+from handlers import tiers
+from handlers.tiers import ladder as tier_ladder
+from wxmember.core import keys
+from wxmember.core.models.tiers import EvaluationRun, TierChange
+from wxmember.core.web import json_response, page_body, page_query, path_id, query_int, read_json
 
-# Shapes and database-safe bounds here; the ladder's rules live in handlers/tier_ladder.py.
+# Shapes and database-safe bounds here; the ladder's rules live in handlers/tiers/ladder.py.
 Whole = Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
 Text = Annotated[StrictStr, Field(max_length=64)]
 Benefits = Annotated[list[Any], Field(max_length=50)]

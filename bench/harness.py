@@ -46,8 +46,8 @@ from bench.service import (
     service_environment,
     wxmember_command,
 )
-from wxmember.config import Config
-from wxmember.db import open_database
+from wxmember.core.config import Config
+from wxmember.core.db import open_database
 
 Backend = Literal["sqlite", "postgres"]
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:55432/wxmember_bench"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.prepared import Request
-from wxmember.config import Config
+from wxmember.core.config import Config
 
 OK = frozenset({200})
 # Requests prepared per request/s a scenario might reach, over warm-up plus duration: a margin,

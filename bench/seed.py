@@ -10,15 +10,15 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime
 
-from cards.member_code import new_code_secret
-from cards.numbers import luhn_check_digit
-from handlers.operators import TOKEN_PURPOSE as OPERATOR_TOKEN_PURPOSE
-from handlers.operators import create_operator
-from handlers.sessions import MEMBER_TOKEN_PURPOSE
-from wxmember.config import Config
+from handlers.members.member_code import new_code_secret
+from handlers.members.numbers import luhn_check_digit
+from handlers.members.sessions import MEMBER_TOKEN_PURPOSE
+from handlers.operators.accounts import TOKEN_PURPOSE as OPERATOR_TOKEN_PURPOSE
+from handlers.operators.accounts import create_operator
+from wxmember.core.config import Config
+from wxmember.core.models import Member, Operator, Role, Tier
+from wxmember.core.security import TokenSigner
 from wxmember.demo import seed_tiers
-from wxmember.models import Member, Operator, Role, Tier
-from wxmember.security import TokenSigner
 
 # card numbers of seeded members: this 15-digit body plus n, then the Luhn digit
 CARD_BODY_BASE = 880_000_000_000_000

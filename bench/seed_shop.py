@@ -1,7 +1,7 @@
 """Seeding for the shop scenarios: points that the ledger agrees with, coupon templates, mall items.
 
 Points go in by bulk insert (one earn entry and one lot per member, and the balance column), the
-same rows `handlers.points.earn` writes for a fresh member, so the ledger invariant holds:
+same rows `handlers.points.ledger.earn` writes for a fresh member, so the ledger invariant holds:
 balance == sum(entries) == sum(lot remaining). `ledger_mismatches` checks it after a run.
 """
 
@@ -15,12 +15,12 @@ from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from bench.seed import BATCH_SIZE
-from handlers.points_lots import expiry_for
-from wxmember.config import Config
-from wxmember.models import Member
-from wxmember.models.coupons import CouponKind, CouponTemplate, Obtain
-from wxmember.models.mall import ItemKind, MallItem
-from wxmember.models.points import EntryKind, PointsEntry, PointsLot
+from handlers.points.lots import expiry_for
+from wxmember.core.config import Config
+from wxmember.core.models import Member
+from wxmember.core.models.coupons import CouponKind, CouponTemplate, Obtain
+from wxmember.core.models.mall import ItemKind, MallItem
+from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot
 
 
 async def grant_points(config: Config, members: Sequence[Member], amount: int) -> None:

@@ -2,8 +2,8 @@
 
 The service is configured only through `WXMEMBER_*` environment variables (plus an empty config
 file, so a developer's ./config.toml is never picked up); the harness reads the same environment
-with `wxmember.config.load_config`, so seeding signs tokens with the very keys the service uses.
-"""
+with `wxmember.core.config.load_config`, so seeding signs tokens with the very keys the service
+uses."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.load import REPO_ROOT
-from wxmember.config import ENV_PREFIX, Config, generate_data_key, load_config
-from wxmember.fake_wechat import FakeWeChat, create_fake_wechat_app
+from wxmember.core.config import ENV_PREFIX, Config, generate_data_key, load_config
+from wxmember.core.fake_wechat import FakeWeChat, create_fake_wechat_app
 
 MINIAPP = ("wxbenchminiapp001", "bench-miniapp-secret-0123456789")
 OFFICIAL = ("wxbenchofficial01", "bench-official-secret-012345678")

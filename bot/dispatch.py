@@ -19,13 +19,13 @@ from bot import texts
 from bot.features import card, checkin, coupons, follow, help, points, tier
 from bot.replies import Reply, Text
 from bot.router import Route, Router, normalize
-from handlers.followers import resolve_member
-from wxmember.config import BotConfig
-from wxmember.context import Services
-from wxmember.errors import DomainError
-from wxmember.models import Member
-from wxmember.models.bot import Follower
-from wxmember.wechat import WeChatError
+from handlers.followers.links import resolve_member
+from wxmember.core.config import BotConfig
+from wxmember.core.context import Services
+from wxmember.core.errors import DomainError
+from wxmember.core.models import Member
+from wxmember.core.models.bot import Follower
+from wxmember.core.wechat import WeChatError
 
 log = logging.getLogger(__name__)
 

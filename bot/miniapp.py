@@ -34,12 +34,12 @@ from bot.push import (
     refuse,
     verify_query,
 )
-from handlers.subscriptions import SOURCE_PUSH, record_grants, revoke
-from wxmember import keys
-from wxmember.config import Config
-from wxmember.context import Services
-from wxmember.errors import ValidationFailed
-from wxmember.models import Member
+from handlers.subscriptions.grants import SOURCE_PUSH, record_grants, revoke
+from wxmember.core import keys
+from wxmember.core.config import Config
+from wxmember.core.context import Services
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models import Member
 
 log = logging.getLogger(__name__)
 

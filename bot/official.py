@@ -40,11 +40,11 @@ from bot.push import (
 )
 from bot.replies import Reply, send_later
 from bot.replies import render as render_reply
-from wxmember import keys
-from wxmember.config import Config
-from wxmember.context import Services
-from wxmember.errors import ValidationFailed
-from wxmember.wechat import WeChatError
+from wxmember.core import keys
+from wxmember.core.config import Config
+from wxmember.core.context import Services
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.wechat import WeChatError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from bot.crypto import DecryptFailed, PushCrypto, WrongAppId, signature, signature_matches
-from wxmember.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from wxmember.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from wechatpy.messages import BaseMessage
 from wechatpy.replies import ImageReply, TextReply
 
-from wxmember.wechat import WeChatClient
+from wxmember.core.wechat import WeChatClient
 
 
 @dataclass(frozen=True)

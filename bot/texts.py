@@ -6,9 +6,9 @@ from datetime import date, datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from handlers.followers import create_binding_token
-from wxmember.context import Services
-from wxmember.errors import DomainError
+from handlers.followers.links import create_binding_token
+from wxmember.core.context import Services
+from wxmember.core.errors import DomainError
 
 SORRY = "系统开小差了，请稍后再试～"
 

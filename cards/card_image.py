@@ -17,9 +17,9 @@ from redis.exceptions import RedisError
 
 from cards.face import RENDER_VERSION, CardFace, render_card_face
 from cards.fonts import card_font_path
-from handlers.members import tier_of
-from wxmember.context import Services
-from wxmember.models import Member, Tier
+from handlers.members.cards import tier_of
+from wxmember.core.context import Services
+from wxmember.core.models import Member, Tier
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import segno
 from PIL import Image, ImageDraw, ImageFont
 
 from cards.fonts import load_font
-from cards.numbers import group_card_number
+from handlers.members.numbers import group_card_number
 
 WIDTH = 1000
 HEIGHT = 630

@@ -8,8 +8,8 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from wxmember.log import request_id_var
-from wxmember.models import AuditEntry, Operator
+from wxmember.core.log import request_id_var
+from wxmember.core.models import AuditEntry, Operator
 
 
 def snapshot(values: dict[str, Any]) -> dict[str, Any]:

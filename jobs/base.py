@@ -15,8 +15,8 @@ from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 
-from wxmember.config import Config
-from wxmember.context import Services
+from wxmember.core.config import Config
+from wxmember.core.context import Services
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ import logging
 
 from apscheduler.triggers.cron import CronTrigger
 
-from handlers.coupons import mark_expired_coupons
-from handlers.points import expire_due_lots
-from handlers.tiers import evaluate_tiers
+from handlers.coupons.issuing import mark_expired_coupons
+from handlers.points.ledger import expire_due_lots
+from handlers.tiers.growth import evaluate_tiers
 from jobs.base import JobContext, TriggerFactory, job
-from wxmember.config import Config
+from wxmember.core.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def daily_after_midnight(config: Config) -> CronTrigger:
     return CronTrigger(hour=0, minute=30, timezone=config.brand.tz)
 
 
-# Points expire at the end of a local day (handlers/points_lots.py); coupons at local midnight.
+# Points expire at the end of a local day (handlers/points/lots.py); coupons at local midnight.
 # Hourly runs keep the balance shown close to the truth; spending expires due lots anyway.
 @job(id="points.expire", trigger=hourly_at(5), coalesce=True, max_instances=1)
 async def expire_points(ctx: JobContext) -> None:

@@ -6,9 +6,9 @@ import logging
 
 from apscheduler.triggers.cron import CronTrigger
 
-from handlers.reminders import run_due_reminders
+from handlers.reminders.runs import run_due_reminders
 from jobs.base import JobContext, job
-from wxmember.config import Config
+from wxmember.core.config import Config
 
 log = logging.getLogger(__name__)
 

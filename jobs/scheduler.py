@@ -26,8 +26,8 @@ from redis.exceptions import RedisError
 from jobs import maintenance, reminders
 from jobs.base import Job, JobContext
 from jobs.lease import LeaderLease, process_holder_id
-from wxmember import keys
-from wxmember.context import Services
+from wxmember.core import keys
+from wxmember.core.context import Services
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers.sessions import MEMBER_TOKEN_PURPOSE
-from wxmember import keys
-from wxmember.errors import Unauthorized
-from wxmember.models import Member
-from wxmember.web import Handler, bearer_token
+from handlers.members.sessions import MEMBER_TOKEN_PURPOSE
+from wxmember.core import keys
+from wxmember.core.errors import Unauthorized
+from wxmember.core.models import Member
+from wxmember.core.web import Handler, bearer_token
 
 MEMBER = web.RequestKey("member", Member)
 PUBLIC_ATTR = "__wxmember_public__"

@@ -7,10 +7,10 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from handlers.followers import complete_binding
+from handlers.followers.links import complete_binding
 from miniapp_api.auth import current_member
-from wxmember import keys
-from wxmember.web import json_response, read_json
+from wxmember.core import keys
+from wxmember.core.web import json_response, read_json
 
 
 class BindingBody(BaseModel):

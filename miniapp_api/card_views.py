@@ -10,11 +10,11 @@ from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from cards.card_image import card_image_etag, card_image_png
-from cards.member_code import STEP_SECONDS, issue_member_code
 from handlers import members
+from handlers.members.member_code import STEP_SECONDS, issue_member_code
 from miniapp_api.auth import current_member
-from wxmember import keys
-from wxmember.web import json_response, read_json
+from wxmember.core import keys
+from wxmember.core.web import json_response, read_json
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NO_STORE = {"Cache-Control": "no-store"}

@@ -9,11 +9,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from handlers import checkin
-from handlers.checkin_calendar import month_calendar
+from handlers.checkin.month import month_calendar
 from miniapp_api.auth import current_member
-from wxmember import keys
-from wxmember.errors import ValidationFailed
-from wxmember.web import json_response, read_json
+from wxmember.core import keys
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.web import json_response, read_json
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 

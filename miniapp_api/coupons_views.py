@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers import coupon_claims, coupon_codes, coupons
+from handlers import coupons
+from handlers.coupons import claims as coupon_claims
+from handlers.coupons import codes as coupon_codes
 from miniapp_api.auth import current_member
-from wxmember import keys
-from wxmember.errors import ValidationFailed
-from wxmember.models.coupons import CouponStatus
-from wxmember.web import json_response, page_body, page_query, path_id
+from wxmember.core import keys
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models.coupons import CouponStatus
+from wxmember.core.web import json_response, page_body, page_query, path_id
 
 
 async def coupon_centre(request: web.Request) -> web.Response:

@@ -8,12 +8,14 @@ from typing import Annotated, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from handlers import mall, mall_orders, mall_redemption
+from handlers import mall
+from handlers.mall import orders as mall_orders
+from handlers.mall import redemption as mall_redemption
 from miniapp_api.auth import current_member
-from wxmember import keys
-from wxmember.errors import ValidationFailed
-from wxmember.models.mall import ItemKind, OrderState
-from wxmember.web import json_response, page_body, page_query, path_id, read_json
+from wxmember.core import keys
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models.mall import ItemKind, OrderState
+from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -8,11 +8,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from cards.card_image import forget_card_image
-from handlers import member_account, members
+from handlers import members
+from handlers.members import account as member_account
 from miniapp_api.auth import current_member
 from miniapp_api.card_views import NO_STORE, IsoDate, NameInput
-from wxmember import keys
-from wxmember.web import json_response, read_json
+from wxmember.core import keys
+from wxmember.core.web import json_response, read_json
 
 
 class ProfilePatchBody(BaseModel):

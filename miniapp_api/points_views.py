@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers import points_queries
+from handlers.points import queries as points_queries
 from miniapp_api.auth import current_member
-from wxmember import keys
-from wxmember.web import json_response, page_body, page_query
+from wxmember.core import keys
+from wxmember.core.web import json_response, page_body, page_query
 
 
 async def points_summary(request: web.Request) -> web.Response:

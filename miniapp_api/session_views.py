@@ -7,10 +7,11 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from handlers import members, sessions
+from handlers import members
+from handlers.members import sessions as sessions
 from miniapp_api.auth import current_member, public
-from wxmember import keys
-from wxmember.web import json_response, read_json
+from wxmember.core import keys
+from wxmember.core.web import json_response, read_json
 
 
 class LoginBody(BaseModel):

@@ -8,11 +8,11 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from handlers.subscriptions import SOURCE_CLIENT, record_grants
+from handlers.subscriptions.grants import SOURCE_CLIENT, record_grants
 from miniapp_api.auth import current_member
-from wxmember import keys
-from wxmember.ratelimit import enforce
-from wxmember.web import json_response, read_json
+from wxmember.core import keys
+from wxmember.core.ratelimit import enforce
+from wxmember.core.web import json_response, read_json
 
 REPORTS_PER_MINUTE = 20
 

@@ -8,9 +8,9 @@ from aiohttp import web
 
 from handlers import tiers
 from miniapp_api.auth import current_member
-from wxmember import keys
-from wxmember.models.tiers import Tier
-from wxmember.web import json_response
+from wxmember.core import keys
+from wxmember.core.models.tiers import Tier
+from wxmember.core.web import json_response
 
 
 def _tier(tier: Tier, current: Tier | None) -> dict[str, Any]:

@@ -31,11 +31,11 @@ from tests.support.settings import (
     base_settings,
     requires_postgres,
 )
-from wxmember import keys
 from wxmember.app import create_app
-from wxmember.config import Config, build_config
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat, create_fake_wechat_app
+from wxmember.core import keys
+from wxmember.core.config import Config, build_config
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat, create_fake_wechat_app
 
 __all__ = ["requires_postgres"]
 
@@ -122,7 +122,7 @@ def log_lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]
     """Everything the service logged so far (JSON lines on stderr), as one string."""
     import logging
 
-    from wxmember.log import JsonFormatter
+    from wxmember.core.log import JsonFormatter
 
     stream_records: list[str] = []
 
@@ -147,8 +147,8 @@ StaffLogin = Callable[..., Awaitable[dict[str, str]]]
 @pytest.fixture
 def login_as(client: TestClient) -> StaffLogin:
     """Create a staff account of a role and return the headers of its session."""
-    from handlers.operators import create_operator
-    from wxmember.models import Role
+    from handlers.operators.accounts import create_operator
+    from wxmember.core.models import Role
 
     async def login(role: str, username: str | None = None) -> dict[str, str]:
         username = username or f"{role}-user"

@@ -6,9 +6,9 @@ import itertools
 import secrets
 from datetime import date
 
-from handlers.sessions import issue_member_token
-from wxmember.context import Services
-from wxmember.models import Member, Tier
+from handlers.members.sessions import issue_member_token
+from wxmember.core.context import Services
+from wxmember.core.models import Member, Tier
 
 _numbers = itertools.count(1)
 

@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from wxmember import keys
-from wxmember.config import Config
-from wxmember.context import Services
-from wxmember.db import open_database
-from wxmember.metrics import Metrics
+from wxmember.core import keys
+from wxmember.core.config import Config
+from wxmember.core.context import Services
+from wxmember.core.db import open_database
+from wxmember.core.metrics import Metrics
+from wxmember.core.redis import open_redis
+from wxmember.core.security import DataCipher, TokenSigner
+from wxmember.core.web import error_middleware, request_context_middleware
+from wxmember.core.wechat import WeChatClient
 from wxmember.ops import setup_ops_routes
-from wxmember.redis import open_redis
-from wxmember.security import DataCipher, TokenSigner
-from wxmember.web import error_middleware, request_context_middleware
-from wxmember.wechat import WeChatClient
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,14 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from wxmember.config import Config, ConfigError, ensure_local_keys, generate_data_key, load_config
-from wxmember.log import setup_logging
+from wxmember.core.config import (
+    Config,
+    ConfigError,
+    ensure_local_keys,
+    generate_data_key,
+    load_config,
+)
+from wxmember.core.log import setup_logging
 
 log = logging.getLogger("wxmember")
 
@@ -29,7 +35,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from wxmember.app import create_app
-    from wxmember.db import apply_migrations
+    from wxmember.core.db import apply_migrations
 
     config = _config(args)
     if config.database.is_sqlite:
@@ -48,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from wxmember.db import apply_migrations
+    from wxmember.core.db import apply_migrations
 
     asyncio.run(apply_migrations(_config(args)))
     print("migrations applied")
@@ -56,7 +62,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_makemigrations(args: argparse.Namespace) -> int:
-    from wxmember.db import model_changes
+    from wxmember.core.db import model_changes
 
     written = asyncio.run(model_changes(_config(args), write=True))
     print("\n".join(written) if written else "no model changes")
@@ -64,10 +70,10 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
 
 
 def cmd_create_operator(args: argparse.Namespace) -> int:
-    from handlers.operators import create_operator
-    from wxmember.db import open_database
-    from wxmember.errors import DomainError
-    from wxmember.models import Role
+    from handlers.operators.accounts import create_operator
+    from wxmember.core.db import open_database
+    from wxmember.core.errors import DomainError
+    from wxmember.core.models import Role
 
     config = _config(args)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
@@ -95,10 +101,10 @@ def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
     import json
     from datetime import date
 
-    from handlers.tiers import evaluate_tiers
-    from jobs.runner import running_services
-    from wxmember import keys
-    from wxmember.errors import DomainError
+    from handlers.tiers.growth import evaluate_tiers
+    from wxmember.core import keys
+    from wxmember.core.errors import DomainError
+    from wxmember.runner import running_services
 
     try:
         period_end = date.fromisoformat(args.period_end) if args.period_end else None
@@ -124,8 +130,8 @@ def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from jobs.runner import run_scheduler
-    from wxmember.db import apply_migrations
+    from wxmember.core.db import apply_migrations
+    from wxmember.runner import run_scheduler
 
     config = _config(args).replace(scheduler={"enabled": True})
     if config.database.is_sqlite:
@@ -137,8 +143,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_run_reminders(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from jobs.runner import run_rule_now
-    from wxmember.errors import DomainError
+    from wxmember.core.errors import DomainError
+    from wxmember.runner import run_rule_now
 
     try:
         day = date.fromisoformat(args.date)

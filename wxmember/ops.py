@@ -7,10 +7,10 @@ import logging
 
 from aiohttp import web
 
-from wxmember import keys
-from wxmember.db import ping
-from wxmember.metrics import CONTENT_TYPE_LATEST
-from wxmember.web import json_response
+from wxmember.core import keys
+from wxmember.core.db import ping
+from wxmember.core.metrics import CONTENT_TYPE_LATEST
+from wxmember.core.web import json_response
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from wxmember.app import create_app
-from wxmember.config import ensure_local_keys, load_config
-from wxmember.log import setup_logging
+from wxmember.core.config import ensure_local_keys, load_config
+from wxmember.core.log import setup_logging
 
 
 async def app() -> web.Application:

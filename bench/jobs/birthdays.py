@@ -9,9 +9,9 @@ from bench.jobs.context import Context, Prepared, Sizes, check
 from bench.jobs.people import MemberFactory
 from bench.jobs.plans import explain, statement
 from bench.jobs.seed_birthdays import BirthdaySeed, BirthdaySeeder, create_birthday_rule
-from handlers.reminder_candidates import birthdays_on
-from wxmember.models.members import Member
-from wxmember.models.reminders import ReminderDelivery
+from handlers.reminders.candidates import birthdays_on
+from wxmember.core.models.members import Member
+from wxmember.core.models.reminders import ReminderDelivery
 
 DEFAULT_MEMBERS = 1_000_000
 
@@ -45,7 +45,7 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
 
 
 def _selection(day: date, after: int, limit: int) -> Any:
-    """The query handlers/reminder_candidates.py runs for one page of birthdays."""
+    """The query handlers/reminders/candidates.py runs for one page of birthdays."""
     month, days = birthdays_on(day)
     return (
         Member.filter(birth_month=month, birth_day__in=days, deleted_at__isnull=True, id__gt=after)

@@ -1,7 +1,7 @@
 """The measured process: `python -m bench.jobs.child` runs one job and prints its figures.
 
 It reads the request (service settings, job name, parameters) as JSON on stdin, opens the
-service's resources the way `wxmember` does (`jobs.runner.running_services`), runs the job and
+service's resources the way `wxmember` does (`wxmember.runner.running_services`), runs the job and
 prints one JSON line on stdout. Nothing else runs in this process. Once the service is up the
 high-water mark of resident memory is reset, so `job_peak_rss_kib` (ru_maxrss after the job) is
 the peak while the job ran, the service's baseline included; start-up's own peak is reported
@@ -20,9 +20,9 @@ from typing import Any
 
 from bench.jobs.child_jobs import JOBS
 from bench.jobs.probe import RssSampler, memory_kib, reset_peak
-from jobs.runner import running_services
-from wxmember import keys
-from wxmember.config import build_config
+from wxmember.core import keys
+from wxmember.core.config import build_config
+from wxmember.runner import running_services
 
 
 async def run(request: dict[str, Any]) -> dict[str, Any]:

@@ -9,16 +9,16 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
-import handlers.points
-import handlers.reminders
+import handlers.points.ledger
+import handlers.reminders.runs
 from bench.jobs.probe import Timed, summary
-from handlers.points import expire_due_lots
-from handlers.reminder_candidates import find_candidates
-from handlers.reminders import claim_rule_day
-from handlers.tier_evaluation import BatchDone
-from handlers.tiers import evaluate_tiers
-from wxmember.context import Services
-from wxmember.models.reminders import ReminderRule
+from handlers.points.ledger import expire_due_lots
+from handlers.reminders.candidates import find_candidates
+from handlers.reminders.runs import claim_rule_day
+from handlers.tiers.evaluation import BatchDone
+from handlers.tiers.growth import evaluate_tiers
+from wxmember.core.context import Services
+from wxmember.core.models.reminders import ReminderRule
 
 Job = Callable[[Services, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -56,8 +56,8 @@ async def birthdays(services: Services, params: dict[str, Any]) -> dict[str, Any
             break
         cursor = next_cursor
     selection = time.perf_counter() - started
-    finding = Timed(handlers.reminders, "find_candidates")
-    claiming = Timed(handlers.reminders, "claim")
+    finding = Timed(handlers.reminders.runs, "find_candidates")
+    claiming = Timed(handlers.reminders.runs, "claim")
     started = time.perf_counter()
     try:
         claimed = await claim_rule_day(services, rule, day)
@@ -82,7 +82,7 @@ async def birthdays(services: Services, params: dict[str, Any]) -> dict[str, Any
 
 async def points_expiry(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     """Expire every lot past its date, one transaction per member."""
-    due_query = Timed(handlers.points, "due_member_ids")
+    due_query = Timed(handlers.points.ledger, "due_member_ids")
     try:
         expired = await expire_due_lots(
             services, now=datetime.fromisoformat(params["now"]), batch_size=params["batch_size"]

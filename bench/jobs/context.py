@@ -12,7 +12,7 @@ import asyncpg
 from bench.jobs.bulk import Loader
 from bench.jobs.ladder import Rung
 from bench.jobs.setup import RunSettings
-from wxmember.config import Config
+from wxmember.core.config import Config
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wxmember.config import Config
+from wxmember.core.config import Config
+from wxmember.core.models.tiers import Tier
 from wxmember.demo import seed_tiers
-from wxmember.models.tiers import Tier
 
 # Share of card holders in each tier, entry tier first.
 TIER_WEIGHTS = (0.55, 0.25, 0.15, 0.05)

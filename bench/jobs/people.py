@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from cards.numbers import luhn_check_digit
+from handlers.members.numbers import luhn_check_digit
 
 MEMBER_COLUMNS = (
     "id",

@@ -9,8 +9,8 @@ from bench.jobs.context import Context, Prepared, Sizes, check
 from bench.jobs.people import MemberFactory, Shares
 from bench.jobs.plans import explain, statement
 from bench.jobs.seed_points import PointsSeed, PointsSeeder
-from handlers.points_lots import whole_second
-from wxmember.models.points import PointsLot
+from handlers.points.lots import whole_second
+from wxmember.core.models.points import PointsLot
 
 DEFAULT_LOTS = 1_000_000
 LOTS_PER_MEMBER = 5
@@ -65,7 +65,7 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
 
 
 def _due(now: datetime, limit: int) -> Any:
-    """The query of handlers.points_lots.due_member_ids."""
+    """The query of handlers.points.lots.due_member_ids."""
     lots = PointsLot.filter(remaining__gt=0, expires_at__lt=whole_second(now))
     return lots.order_by("expires_at", "id").limit(limit).values_list("member_id", flat=True)
 

@@ -26,7 +26,7 @@ from bench.jobs.setup import (
     set_plan_cache_mode,
 )
 from bench.jobs.spawn import run_job
-from wxmember.db import open_database
+from wxmember.core.db import open_database
 
 BENCHMARKS: dict[str, ModuleType] = {
     "tiers": tiers,

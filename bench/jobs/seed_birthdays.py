@@ -1,7 +1,7 @@
 """Seeding for birthday reminders: one rule with its past years, and a million birthdays.
 
 The rule is the demo's birthday greeting (a mini-program subscribe message with a points
-gift), created through `handlers.reminder_rules.create_rule` by an owner account, as an
+gift), created through `handlers.reminders.rules.create_rule` by an owner account, as an
 operator would. A rule in service has delivered every past year: `history_years` years of
 deliveries (sent, skipped for want of a grant, or refused) are seeded for it, without gifts
 (the gift was added to the rule this year, so the points ledger has nothing to match). The
@@ -20,12 +20,12 @@ from bench.jobs.bulk import Loader, Record
 from bench.jobs.ladder import Rung, pick_tier
 from bench.jobs.people import MEMBER_COLUMNS, MemberFactory
 from bench.jobs.progress import say
-from handlers.operators import create_operator
-from handlers.reminder_candidates import birthdays_on
-from handlers.reminder_rules import RuleCreate, create_rule
-from jobs.demo_reminders import DEMO_RULES
-from wxmember.models.operators import Role
-from wxmember.models.reminders import ReminderRule
+from handlers.operators.accounts import create_operator
+from handlers.reminders.candidates import birthdays_on
+from handlers.reminders.rules import RuleCreate, create_rule
+from wxmember.core.models.operators import Role
+from wxmember.core.models.reminders import ReminderRule
+from wxmember.demo.reminders import DEMO_RULES
 
 CHUNK = 50_000
 DELIVERY_COLUMNS = tuple(

@@ -1,7 +1,7 @@
 """Seeding for points expiry: members with earn lots, some partly spent, a share past expiry.
 
 Each member's history is built in time order the way the ledger writes it: one earn entry and
-one lot per purchase (expiry by the configured policy, `handlers.points_lots.expiry_for`), and
+one lot per purchase (expiry by the configured policy, `handlers.points.lots.expiry_for`), and
 for some members a spend that took points from their lots earliest expiry first, recorded as
 allocations. So `points_balance == sum(entries.amount) == sum(lots.remaining)` for every member.
 Lots were earned over a window long enough that the chosen share is past expiry now: the
@@ -18,8 +18,8 @@ from bench.jobs.bulk import Loader, Record
 from bench.jobs.ladder import Rung, pick_tier
 from bench.jobs.people import MEMBER_COLUMNS, MemberFactory
 from bench.jobs.progress import say
-from handlers.points_lots import expiry_for
-from wxmember.config import Config
+from handlers.points.lots import expiry_for
+from wxmember.core.config import Config
 
 ENTRY_COLUMNS = tuple(
     "id member_id kind amount balance_after debt_change debt_after reason reference"

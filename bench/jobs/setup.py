@@ -15,8 +15,8 @@ from typing import Any
 
 import asyncpg
 
-from wxmember.config import Config, build_config
-from wxmember.db import apply_migrations
+from wxmember.core.config import Config, build_config
+from wxmember.core.db import apply_migrations
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:55432/wxmember_jobs_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:56379/12"

@@ -11,10 +11,10 @@ from bench.jobs.context import Context, Prepared, Sizes, check
 from bench.jobs.people import MemberFactory
 from bench.jobs.plans import explain, statement
 from bench.jobs.seed_tiers import TierSeed, TierSeeder
-from handlers.tier_periods import period_ending
-from wxmember.models.growth import MemberPeriodGrowth
-from wxmember.models.members import Member
-from wxmember.models.tiers import TierChange
+from handlers.tiers.periods import period_ending
+from wxmember.core.models.growth import MemberPeriodGrowth
+from wxmember.core.models.members import Member
+from wxmember.core.models.tiers import TierChange
 
 DEFAULT_MEMBERS = 100_000
 TABLES = ("members", "growth_entries", "member_period_growth", "tier_changes")

@@ -7,7 +7,7 @@ from typing import Any
 from bench.prepared import Request, json_request
 from bench.registry import SetupContext
 from bench.seed import bearer, member_token, seed_members
-from wxmember.models import Member
+from wxmember.core.models import Member
 
 
 def as_member(

@@ -11,8 +11,8 @@ from bench.scenarios.common import as_member, member_requests
 from bench.seed import seed_members, tier_ladder
 from cards.card_image import etag_of, face_of
 from cards.fonts import card_font_path
-from handlers.members import tier_of
-from wxmember.context import Services
+from handlers.members.cards import tier_of
+from wxmember.core.context import Services
 
 # Members per connection for reads: enough that connections do not share a member.
 MEMBERS_PER_CONNECTION = 4

@@ -16,8 +16,8 @@ from bench.registry import CheckFailed, SetupContext, scenario
 from bench.scenarios.common import as_member
 from bench.seed import bearer, cashier_token, seed_members
 from bench.seed_shop import coupon_items, coupon_template, grant_points, ledger_mismatches
-from wxmember.models.coupons import Coupon, CouponTemplate
-from wxmember.models.mall import MallItem, MallOrder
+from wxmember.core.models.coupons import Coupon, CouponTemplate
+from wxmember.core.models.mall import MallItem, MallOrder
 
 PURCHASE_MAX_RPS = 1500
 PURCHASE_MEMBERS = 1000

@@ -9,7 +9,7 @@ from wechatpy.messages import BaseMessage
 from bot import texts
 from bot.replies import Reply, Text
 from bot.router import Router
-from handlers.checkin import check_in
+from handlers.checkin.daily import check_in
 
 if TYPE_CHECKING:
     from bot.dispatch import BotContext

@@ -9,9 +9,9 @@ from wechatpy.messages import BaseMessage
 from bot import texts
 from bot.replies import Reply, Text
 from bot.router import Router
-from handlers.coupon_codes import describe
-from handlers.coupons import member_coupons
-from wxmember.models.coupons import CouponStatus
+from handlers.coupons.codes import describe
+from handlers.coupons.issuing import member_coupons
+from wxmember.core.models.coupons import CouponStatus
 
 if TYPE_CHECKING:
     from bot.dispatch import BotContext

@@ -9,7 +9,7 @@ from wechatpy.messages import BaseMessage
 from bot import texts
 from bot.replies import Reply, Text
 from bot.router import Router
-from handlers.followers import record_scan, record_subscribe, record_unsubscribe
+from handlers.followers.links import record_scan, record_subscribe, record_unsubscribe
 
 if TYPE_CHECKING:
     from bot.dispatch import BotContext

@@ -10,7 +10,7 @@ from wechatpy.messages import BaseMessage
 from bot import texts
 from bot.replies import Reply, Text
 from bot.router import Router
-from handlers import points_queries
+from handlers.points import queries as points_queries
 
 if TYPE_CHECKING:
     from bot.dispatch import BotContext

@@ -9,7 +9,7 @@ from wechatpy.messages import BaseMessage
 from bot import texts
 from bot.replies import Reply, Text
 from bot.router import Router
-from handlers.tiers import tier_overview
+from handlers.tiers.growth import tier_overview
 
 if TYPE_CHECKING:
     from bot.dispatch import BotContext

@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_member
-from wxmember.context import Services
-from wxmember.models import AuditEntry, Member
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry, Member
 
 PHONE = "13812345678"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handlers.operators import create_operator
-from wxmember.models import AuditEntry, Operator, Role
-from wxmember.security import verify_password
+from handlers.operators.accounts import create_operator
+from wxmember.core.models import AuditEntry, Operator, Role
+from wxmember.core.security import verify_password
 
 PASSWORD = "correct-horse-battery"
 

@@ -18,9 +18,9 @@ from bench.harness import Backend, RunOptions, run_benchmark
 from bench.load import percentile
 from bench.scenarios import SCENARIOS, SetupContext, member_requests
 from bench.seed import member_token, seed_members
-from cards.numbers import is_card_number
+from handlers.members.numbers import is_card_number
 from tests.support.settings import PG_URL, REDIS_URL, requires_postgres
-from wxmember.config import Config
+from wxmember.core.config import Config
 
 
 async def _run(

@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import create_member
 from tests.support.wechat_push import OfficialPusher
-from wxmember.config import Config
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
+from wxmember.core.config import Config
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
 
 BOUND_OPENID = "oOfficial-bound-0001"
 UNBOUND_OPENID = "oOfficial-unbound-0002"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wxmember.config import ConfigError, build_config, load_config
+from wxmember.core.config import ConfigError, build_config, load_config
 
 
 class TestBotSection:

@@ -18,11 +18,11 @@ from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
 from tests.support.settings import REDIS_URL
 from tests.support.wechat_push import OfficialPusher, text_xml
 from wxmember.app import create_app
-from wxmember.config import Config
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat, SentMessage
-from wxmember.models import Member
-from wxmember.models.bot import Follower
+from wxmember.core.config import Config
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat, SentMessage
+from wxmember.core.models import Member
+from wxmember.core.models.bot import Follower
 
 USER_INFO = "/cgi-bin/user/info"
 

@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.coupons import issue_coupon
-from handlers.points import earn
+from handlers.coupons.issuing import issue_coupon
+from handlers.points.ledger import earn
 from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
 from tests.support.settings import MINIAPP_APPID
 from tests.support.wechat_push import OfficialPusher, PushReply, push_xml
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member, Tier
-from wxmember.models.coupons import CouponKind, CouponTemplate
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member, Tier
+from wxmember.core.models.coupons import CouponKind, CouponTemplate
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 12, 20, 10, 0, tzinfo=SHANGHAI)

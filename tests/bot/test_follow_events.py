@@ -6,13 +6,13 @@ import time
 
 from aiohttp.test_utils import TestClient
 
-from handlers.followers import link_member_follower, unlink_member
+from handlers.followers.links import link_member_follower, unlink_member
 from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
 from tests.factories import create_member
 from tests.support.wechat_push import OfficialPusher, event_xml, push_xml
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
-from wxmember.models.bot import Follower
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
+from wxmember.core.models.bot import Follower
 
 USER_INFO = "/cgi-bin/user/info"
 WELCOME = "感谢关注测试品牌！"

@@ -10,10 +10,10 @@ from aiohttp.test_utils import TestClient
 from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
 from tests.factories import auth_headers, create_member
 from tests.support.wechat_push import OfficialPusher
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
-from wxmember.models.bot import Follower
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
+from wxmember.core.models.bot import Follower
 
 PATH = "/api/v1/official-binding"
 TOKEN = re.compile(r"token=([A-Za-z0-9_-]+)")

@@ -12,8 +12,8 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from bot.crypto import DecryptFailed, PushCrypto, WrongAppId, signature
 from tests.support.wechat_push import sign
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
 
 KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient
 
 from tests.bot.conftest import UNBOUND_OPENID
 from tests.support.wechat_push import OfficialPusher, push_xml, sign, text_xml
-from wxmember.clock import FrozenClock
-from wxmember.config import Config
-from wxmember.context import Services
+from wxmember.core.clock import FrozenClock
+from wxmember.core.config import Config
+from wxmember.core.context import Services
 
 PATH = "/wechat/official"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Tier
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Tier
 
 ENTRY_COLOR = "#6B7280"
 GOLD_COLOR = "#D4A017"

@@ -11,9 +11,9 @@ from PIL import Image
 
 from cards.face import HEIGHT, WIDTH, hex_to_rgb
 from tests.cards.flows import ENTRY_COLOR, GOLD_COLOR, cardholder, seed_tiers
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +88,6 @@ class TestCardImage:
 
 
 async def _gold_tier() -> int:
-    from wxmember.models import Tier
+    from wxmember.core.models import Tier
 
     return (await Tier.get(level=2)).id

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp.test_utils import TestClient
 
-from cards.member_code import (
+from handlers.members.cards import find_member_for_pos
+from handlers.members.member_code import (
     DIGITS,
     MAX_MEMBER_ID,
     code_for_step,
@@ -18,12 +19,11 @@ from cards.member_code import (
     time_step,
     to_base36,
 )
-from handlers.members import find_member_for_pos
 from tests.factories import create_member
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.errors import NotFound
-from wxmember.models import Member
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.errors import NotFound
+from wxmember.core.models import Member
 
 AT = datetime(2024, 5, 1, 2, 0, 10, tzinfo=UTC)
 

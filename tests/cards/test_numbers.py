@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from cards.numbers import (
+from handlers.members.numbers import (
     group_card_number,
     is_card_number,
     luhn_check_digit,

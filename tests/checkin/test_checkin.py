@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.exceptions import IntegrityError
 
-from handlers.checkin import check_in
+from handlers.checkin.daily import check_in
 from tests.factories import auth_headers, create_member
 from tests.points.kit import (
     assert_ledger_consistent,
@@ -18,10 +18,10 @@ from tests.points.kit import (
     local,
     set_checkin_rules,
 )
-from wxmember.context import Services
-from wxmember.models import Member
-from wxmember.models.checkins import Checkin
-from wxmember.models.points import PointsEntry
+from wxmember.core.context import Services
+from wxmember.core.models import Member
+from wxmember.core.models.checkins import Checkin
+from wxmember.core.models.points import PointsEntry
 
 URL = "/api/v1/checkins"
 

@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import auth_headers, create_member
 from tests.points.kit import error_code, freeze, local, set_checkin_rules
-from wxmember.context import Services
+from wxmember.core.context import Services
 
 URL = "/api/v1/checkins"
 

@@ -17,11 +17,11 @@ from tests.points.kit import (
     local,
     set_checkin_rules,
 )
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models import Member
-from wxmember.models.checkins import Checkin
-from wxmember.models.points import EntryKind, PointsEntry
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models import Member
+from wxmember.core.models.checkins import Checkin
+from wxmember.core.models.points import EntryKind, PointsEntry
 
 URL = "/api/v1/checkins"
 MAKEUP = "/api/v1/checkins/makeup"

@@ -9,9 +9,9 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import auth_headers, create_member
 from tests.points.kit import error_code, freeze, local
-from wxmember.context import Services
-from wxmember.models import AuditEntry
-from wxmember.models.checkins import CheckinRule
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry
+from wxmember.core.models.checkins import CheckinRule
 
 URL = "/admin/api/v1/checkin-rules"
 RULES = {

@@ -9,9 +9,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from tortoise.context import get_current_context
 
-from wxmember import keys
 from wxmember.app import create_app
-from wxmember.config import Config
+from wxmember.core import keys
+from wxmember.core.config import Config
 
 
 class TestLifecycle:

@@ -9,8 +9,8 @@ from tortoise import Tortoise
 
 from tests.support.databases import recreate_pg_database
 from tests.support.settings import PG_URL, base_settings, requires_postgres
-from wxmember.config import build_config
-from wxmember.db import apply_migrations, model_changes, model_modules, open_database
+from wxmember.core.config import build_config
+from wxmember.core.db import apply_migrations, model_changes, model_modules, open_database
 
 
 def _expected_tables() -> set[str]:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from handlers.coupon_templates import create_template
+from handlers.coupons.templates import create_template
 from tests.factories import auth_headers, create_member
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models import Member, Tier
-from wxmember.models.coupons import CouponTemplate
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models import Member, Tier
+from wxmember.core.models.coupons import CouponTemplate
 
 # 2025-03-10 10:00 in Shanghai.
 NOW = datetime(2025, 3, 10, 2, 0, tzinfo=UTC)

@@ -17,14 +17,14 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from handlers.coupon_templates import create_template
-from handlers.coupons import soldout_key
+from handlers.coupons.issuing import soldout_key
+from handlers.coupons.templates import create_template
 from tests.coupons.conftest import cash_fields
 from tests.factories import auth_headers, create_member
 from tests.support.processes import running_services, service_env
 from tests.support.settings import REDIS_URL, requires_postgres
-from wxmember.context import Services
-from wxmember.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
+from wxmember.core.context import Services
+from wxmember.core.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
 
 STOCK = 100
 LIMIT = 2

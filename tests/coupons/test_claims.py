@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handlers.coupons import soldout_key
+from handlers.coupons.issuing import soldout_key
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
 
 CENTRE = "/api/v1/coupons/center"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from handlers.coupon_templates import FIELDS, check_fields
+from handlers.coupons.templates import FIELDS, check_fields
 from tests.coupons.conftest import MemberMaker
-from wxmember.config import Config
-from wxmember.context import Services
+from wxmember.core.config import Config
+from wxmember.core.context import Services
+from wxmember.core.models.coupons import CouponTemplate
 from wxmember.demo import seed_coupons, seed_tiers
-from wxmember.models.coupons import CouponTemplate
 
 
 class TestSeedCoupons:

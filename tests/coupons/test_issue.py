@@ -9,13 +9,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.transactions import in_transaction
 
-from handlers.coupons import issue_coupon, soldout_key
+from handlers.coupons.issuing import issue_coupon, soldout_key
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.errors import Conflict, NotFound, ValidationFailed
-from wxmember.models import AuditEntry, Member
-from wxmember.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.models import AuditEntry, Member
+from wxmember.core.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
 
 
 class TestIssueCoupon:

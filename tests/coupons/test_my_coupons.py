@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
 
-from handlers.coupons import issue_coupon, mark_expired_coupons
+from handlers.coupons.issuing import issue_coupon, mark_expired_coupons
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models.coupons import Coupon, CouponStatus
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models.coupons import Coupon, CouponStatus
 
 MINE = "/api/v1/coupons"
 

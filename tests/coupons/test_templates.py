@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handlers.coupons import issue_coupon
+from handlers.coupons.issuing import issue_coupon
 from tests.coupons.conftest import MemberMaker, TemplateMaker, cash_fields
-from wxmember.context import Services
-from wxmember.models import AuditEntry, Tier
-from wxmember.models.coupons import CouponTemplate
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry, Tier
+from wxmember.core.models.coupons import CouponTemplate
 
 BASE = "/admin/api/v1/coupon-templates"
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handlers.coupons import issue_coupon
+from handlers.coupons.issuing import issue_coupon
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models import AuditEntry
-from wxmember.models.coupons import Coupon, CouponStatus
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry
+from wxmember.core.models.coupons import Coupon, CouponStatus
 
 REDEEM = "/admin/api/v1/pos/coupons/redeem"
 VOID = "/admin/api/v1/pos/coupons/void"

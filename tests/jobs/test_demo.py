@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from handlers.reminders import run_due_reminders
-from jobs.demo_reminders import BIRTHDAY_OPENID, BIRTHDAY_TEMPLATE
-from wxmember.config import Config
-from wxmember.context import Services
+from handlers.reminders.runs import run_due_reminders
+from wxmember.core.config import Config
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
+from wxmember.core.models.reminders import ReminderRule
 from wxmember.demo import FAKE_SETUPS, SEEDS
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
-from wxmember.models.reminders import ReminderRule
+from wxmember.demo.reminders import BIRTHDAY_OPENID, BIRTHDAY_TEMPLATE
 
 
 class TestDemoReminders:

@@ -14,7 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from jobs.base import Job, JobContext, job
 from jobs.lease import LEASE_KEY, LeaderLease
 from jobs.scheduler import SchedulerService
-from wxmember.context import Services
+from wxmember.core.context import Services
 
 LEASE = 0.6
 

@@ -11,12 +11,12 @@ from jobs.base import JobContext
 from jobs.maintenance import evaluate_closed_period, expire_coupons, expire_points
 from tests.factories import create_member
 from tests.reminders.kit import coupon_template, give_coupon
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models import Member
-from wxmember.models.coupons import Coupon
-from wxmember.models.points import PointsLot
-from wxmember.models.tiers import EvaluationRun
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models import Member
+from wxmember.core.models.coupons import Coupon
+from wxmember.core.models.points import PointsLot
+from wxmember.core.models.tiers import EvaluationRun
 
 NOW = datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
 

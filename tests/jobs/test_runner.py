@@ -9,15 +9,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from handlers.operators import create_operator
-from handlers.reminder_rules import RuleCreate, create_rule
-from jobs.runner import run_rule_now, run_scheduler, running_services
+from handlers.operators.accounts import create_operator
+from handlers.reminders.rules import RuleCreate, create_rule
 from tests.factories import create_member
-from wxmember.config import Config
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Role
-from wxmember.models.subscriptions import SubscribeGrant
-from wxmember.web import validate
+from wxmember.core.config import Config
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Role
+from wxmember.core.models.subscriptions import SubscribeGrant
+from wxmember.core.web import validate
+from wxmember.runner import run_rule_now, run_scheduler, running_services
 
 DAY = date(2030, 1, 15)
 

@@ -6,7 +6,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.mall.kit import MallKit
-from wxmember.context import Services
+from wxmember.core.context import Services
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from aiohttp.test_utils import TestClient
 
 from handlers import points
 from tests.factories import auth_headers, create_member
-from wxmember.context import Services
-from wxmember.models import Member, Tier
-from wxmember.models.coupons import CouponKind, CouponTemplate, Obtain
-from wxmember.models.mall import ItemKind, MallCode, MallItem
-from wxmember.models.points import PointsEntry, PointsLot
+from wxmember.core.context import Services
+from wxmember.core.models import Member, Tier
+from wxmember.core.models.coupons import CouponKind, CouponTemplate, Obtain
+from wxmember.core.models.mall import ItemKind, MallCode, MallItem
+from wxmember.core.models.points import PointsEntry, PointsLot
 
 ADDRESS = {
     "recipient": "李四",

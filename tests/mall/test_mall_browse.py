@@ -9,9 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.mall.kit import ADDRESS, MallKit, Shopper, error_code
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models.mall import ItemKind, LimitPeriod
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models.mall import ItemKind, LimitPeriod
 
 ITEMS = "/api/v1/mall/items"
 NOW = datetime(2025, 3, 10, 4, 0, tzinfo=UTC)

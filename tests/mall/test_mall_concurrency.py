@@ -8,9 +8,9 @@ from collections import Counter
 from aiohttp import ClientResponse
 
 from tests.mall.kit import MallKit, assert_ledger_holds, balance, error_code
-from wxmember.models.coupons import Coupon
-from wxmember.models.mall import ItemKind, MallCode, MallItem, MallOrder
-from wxmember.models.points import EntryKind, PointsEntry
+from wxmember.core.models.coupons import Coupon
+from wxmember.core.models.mall import ItemKind, MallCode, MallItem, MallOrder
+from wxmember.core.models.points import EntryKind, PointsEntry
 
 
 async def outcomes(responses: list[ClientResponse]) -> Counter[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from wxmember.config import Config
+from wxmember.core.config import Config
+from wxmember.core.models.mall import MallCode, MallItem
 from wxmember.demo import SEEDS, seed_mall
-from wxmember.models.mall import MallCode, MallItem
 
 
 class TestSeedMall:

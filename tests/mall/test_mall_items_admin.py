@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.mall.kit import MallKit, error_code
-from wxmember.models import AuditEntry, Tier
-from wxmember.models.mall import MallCode, MallItem
+from wxmember.core.models import AuditEntry, Tier
+from wxmember.core.models.mall import MallCode, MallItem
 
 ITEMS = "/admin/api/v1/mall/items"
 

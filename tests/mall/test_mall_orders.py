@@ -17,11 +17,11 @@ from tests.mall.kit import (
     balance,
     error_code,
 )
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models import AuditEntry
-from wxmember.models.mall import ItemKind, MallItem, MallOrder
-from wxmember.models.points import EntryKind, PointsEntry, PointsLot
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry
+from wxmember.core.models.mall import ItemKind, MallItem, MallOrder
+from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot
 
 MINE = "/api/v1/mall/redemptions"
 ADMIN = "/admin/api/v1/mall/redemptions"
@@ -331,7 +331,7 @@ class TestForgetMember:
     async def test_account_deletion_wipes_addresses_and_cancels_pending(
         self, client: TestClient, mall: MallKit, login_as, services: Services
     ) -> None:
-        from handlers.mall_orders import forget_member
+        from handlers.mall.orders import forget_member
 
         shopper = await mall.shopper(1000)
         shipped = await physical_order(mall, shopper)

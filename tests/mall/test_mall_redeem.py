@@ -17,10 +17,10 @@ from tests.mall.kit import (
     error_code,
     new_key,
 )
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models.coupons import Coupon, CouponTemplate
-from wxmember.models.mall import (
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models.coupons import Coupon, CouponTemplate
+from wxmember.core.models.mall import (
     ItemKind,
     LimitPeriod,
     MallCode,
@@ -28,7 +28,7 @@ from wxmember.models.mall import (
     MallOrder,
     MallRedemptionCount,
 )
-from wxmember.models.points import EntryKind, PointsEntry
+from wxmember.core.models.points import EntryKind, PointsEntry
 
 REDEEM = "/api/v1/mall/redemptions"
 

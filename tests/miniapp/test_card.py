@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from cards.member_code import resolve_member_code
-from cards.numbers import is_card_number
-from handlers.members import find_member_for_pos, open_card
+from handlers.members.cards import find_member_for_pos, open_card
+from handlers.members.member_code import resolve_member_code
+from handlers.members.numbers import is_card_number
 from tests.cards.flows import (
     ENTRY_COLOR,
     cardholder,
     login_headers,
     seed_tiers,
 )
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
 
 PHONE = "13812345678"
 # 2024-06-01 01:00 in Shanghai, still May 31st in UTC
@@ -235,7 +235,7 @@ class TestOpenCard:
     async def test_no_tier_configured_is_503(
         self, client: TestClient, fake_wechat: FakeWeChat
     ) -> None:
-        from wxmember.models import Tier
+        from wxmember.core.models import Tier
 
         await Tier.all().delete()
         headers = await login_headers(client, fake_wechat)
@@ -261,7 +261,7 @@ class TestOpenCard:
         _, taken = await cardholder(client, fake_wechat, "o-old")
         await login_headers(client, fake_wechat, "o-new")
         member = await Member.get(openid="o-new")
-        from wxmember.errors import UpstreamUnavailable
+        from wxmember.core.errors import UpstreamUnavailable
 
         with pytest.raises(UpstreamUnavailable) as refused:
             await open_card(
@@ -284,7 +284,7 @@ class TestWelcomeGift:
     async def test_welcome_points_come_with_the_card(
         self, client: TestClient, fake_wechat: FakeWeChat
     ) -> None:
-        from wxmember.models.points import PointsEntry
+        from wxmember.core.models.points import PointsEntry
 
         headers, card = await cardholder(client, fake_wechat, "o-gift")
         assert card["points"] == 100

@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.cards.flows import bearer, cardholder, login, login_headers, seed_tiers
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
 
 PHONE = "13812345678"
 
@@ -160,7 +160,7 @@ class TestExport:
     async def test_encrypted_columns_of_other_records_are_exported_readable(
         self, client: TestClient, fake_wechat: FakeWeChat, services: Services
     ) -> None:
-        from wxmember.models.mall import ItemKind, MallItem, MallOrder, OrderState
+        from wxmember.core.models.mall import ItemKind, MallItem, MallOrder, OrderState
 
         headers, _ = await cardholder(client, fake_wechat, "o-ship")
         member = await Member.get(openid="o-ship")
@@ -235,7 +235,7 @@ class TestDeleteAccount:
         self, client: TestClient, fake_wechat: FakeWeChat, services: Services
     ) -> None:
         from handlers import points
-        from wxmember.models.points import PointsEntry
+        from wxmember.core.models.points import PointsEntry
 
         headers, _ = await cardholder(client, fake_wechat, "o-led")
         member = await Member.get(openid="o-led")
@@ -247,11 +247,11 @@ class TestDeleteAccount:
     async def test_reaches_orders_followers_and_grants(
         self, client: TestClient, services: Services
     ) -> None:
-        from handlers.subscriptions import record_grants
+        from handlers.subscriptions.grants import record_grants
         from tests.mall.kit import MallKit
-        from wxmember.models.bot import Follower
-        from wxmember.models.mall import MallOrder, OrderState
-        from wxmember.models.subscriptions import SubscribeGrant
+        from wxmember.core.models.bot import Follower
+        from wxmember.core.models.mall import MallOrder, OrderState
+        from wxmember.core.models.subscriptions import SubscribeGrant
 
         mall = MallKit(client, services)
         shopper = await mall.shopper(points_balance=500)

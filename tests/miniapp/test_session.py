@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.cards.flows import bearer, login
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
 
 SESSION_KEY = base64.b64encode(b"0123456789abcdef").decode()
 CODE2SESSION = "/sns/jscode2session"

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import ClientResponse
 from tortoise.functions import Sum
 
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models import Member
-from wxmember.models.checkins import CheckinRule
-from wxmember.models.points import PointsAllocation, PointsEntry, PointsLot
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models import Member
+from wxmember.core.models.checkins import CheckinRule
+from wxmember.core.models.points import PointsAllocation, PointsEntry, PointsLot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -66,7 +66,7 @@ async def assert_ledger_consistent(member_id: int) -> Member:
 
 async def set_checkin_rules(**changes: object) -> CheckinRule:
     """Rules in force since long ago: the defaults with some fields changed."""
-    from handlers.checkin_rules import DEFAULT_RULES
+    from handlers.checkin.rules import DEFAULT_RULES
 
     values = DEFAULT_RULES.model_dump(mode="json") | changes
     return await CheckinRule.create(effective_from=date(2000, 1, 1), **values)

@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient
 from handlers import points
 from tests.factories import create_member
 from tests.points.kit import assert_ledger_consistent, error_code
-from wxmember.context import Services
-from wxmember.models import AuditEntry, Member
-from wxmember.models.points import EntryKind, PointsEntry
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry, Member
+from wxmember.core.models.points import EntryKind, PointsEntry
 
 
 def _path(member_id: int | str) -> str:

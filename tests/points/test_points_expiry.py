@@ -8,13 +8,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers import points
-from handlers.points_lots import add_months, expiry_for
+from handlers.points.lots import add_months, expiry_for
 from tests.factories import auth_headers, create_member
 from tests.points.kit import assert_ledger_consistent, freeze, local
-from wxmember.config import Config
-from wxmember.context import Services
-from wxmember.models import Member
-from wxmember.models.points import NEVER_EXPIRES, PointsLot
+from wxmember.core.config import Config
+from wxmember.core.context import Services
+from wxmember.core.models import Member
+from wxmember.core.models.points import NEVER_EXPIRES, PointsLot
 
 
 def _policy(config: Config, policy: str, months: int = 12) -> Config:

@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from handlers import points
-from handlers.points_lots import expiry_for, whole_second
+from handlers.points.lots import expiry_for, whole_second
 from tests.factories import create_member
 from tests.points.kit import assert_ledger_consistent, freeze, local
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.errors import Conflict
-from wxmember.models.points import PointsEntry, PointsLot
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.errors import Conflict
+from wxmember.core.models.points import PointsEntry, PointsLot
 
 OPERATIONS = 500
 

@@ -10,10 +10,10 @@ import pytest
 from handlers import points
 from tests.factories import create_member
 from tests.points.kit import assert_ledger_consistent, freeze, local
-from wxmember.context import Services
-from wxmember.errors import Conflict, NotFound, ValidationFailed
-from wxmember.models import Member
-from wxmember.models.points import (
+from wxmember.core.context import Services
+from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.models import Member
+from wxmember.core.models.points import (
     NEVER_EXPIRES,
     EntryKind,
     PointsAllocation,

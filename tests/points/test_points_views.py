@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient
 from handlers import points
 from tests.factories import auth_headers, create_member
 from tests.points.kit import error_code, freeze, local
-from wxmember.context import Services
+from wxmember.core.context import Services
 
 
 class TestPointsSummary:

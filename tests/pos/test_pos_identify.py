@@ -6,12 +6,12 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from cards.member_code import issue_member_code
-from cards.numbers import new_card_number
+from handlers.members.member_code import issue_member_code
+from handlers.members.numbers import new_card_number
 from tests.factories import create_member
 from tests.points.kit import error_code
-from wxmember.context import Services
-from wxmember.models import Member
+from wxmember.core.context import Services
+from wxmember.core.models import Member
 
 URL = "/admin/api/v1/pos/identify"
 

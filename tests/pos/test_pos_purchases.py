@@ -11,10 +11,10 @@ from aiohttp.test_utils import TestClient
 from handlers import points
 from tests.factories import create_member
 from tests.points.kit import assert_ledger_consistent, error_code
-from wxmember.context import Services
-from wxmember.models import AuditEntry, Member, Tier
-from wxmember.models.points import PointsEntry
-from wxmember.models.pos import Purchase
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry, Member, Tier
+from wxmember.core.models.points import PointsEntry
+from wxmember.core.models.pos import Purchase
 
 URL = "/admin/api/v1/pos/purchases"
 

@@ -11,10 +11,10 @@ from aiohttp.test_utils import TestClient
 from handlers import points
 from tests.factories import create_member
 from tests.points.kit import assert_ledger_consistent, error_code, freeze, local
-from wxmember.context import Services
-from wxmember.models import AuditEntry, Member
-from wxmember.models.points import EntryKind, PointsEntry, PointsLot
-from wxmember.models.pos import Purchase, PurchaseRefund
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry, Member
+from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot
+from wxmember.core.models.pos import Purchase, PurchaseRefund
 
 PURCHASES = "/admin/api/v1/pos/purchases"
 URL = "/admin/api/v1/pos/refunds"

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from handlers.operators import create_operator
-from handlers.reminder_rules import RuleCreate, create_rule
+from handlers.operators.accounts import create_operator
+from handlers.reminders.rules import RuleCreate, create_rule
 from tests.factories import create_member
 from tests.reminders.kit import NOW, MemberMaker, RuleMaker, register, rule_fields
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member, Operator, Role
-from wxmember.models.reminders import ReminderRule
-from wxmember.models.subscriptions import SubscribeGrant
-from wxmember.web import validate
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member, Operator, Role
+from wxmember.core.models.reminders import ReminderRule
+from wxmember.core.models.subscriptions import SubscribeGrant
+from wxmember.core.web import validate
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
-from wxmember.models.coupons import Coupon, CouponKind, CouponSource, CouponTemplate, Obtain
-from wxmember.models.reminders import ReminderRule
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
+from wxmember.core.models.coupons import Coupon, CouponKind, CouponSource, CouponTemplate, Obtain
+from wxmember.core.models.reminders import ReminderRule
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-05-17 09:00 in Shanghai (01:00 UTC); 2026 is not a leap year.

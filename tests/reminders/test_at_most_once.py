@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from handlers.reminders import claim_rule_day, run_due_reminders
+from handlers.reminders.runs import claim_rule_day, run_due_reminders
 from tests.reminders.kit import TODAY, MemberMaker, RuleMaker
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models.bot import Follower
-from wxmember.models.reminders import ReminderDelivery
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models.bot import Follower
+from wxmember.core.models.reminders import ReminderDelivery
 
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
 TEMPLATE = "/cgi-bin/message/template/send"

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handlers.reminders import run_due_reminders
+from handlers.reminders.runs import run_due_reminders
 from tests.reminders.kit import MemberMaker, RuleMaker
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models.bot import Follower
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models.bot import Follower
 
 BASE = "/admin/api/v1"
 

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from handlers.reminder_delivery import forget_member
-from handlers.reminders import claim_rule_day, run_due_reminders
+from handlers.reminders.delivery import forget_member
+from handlers.reminders.runs import claim_rule_day, run_due_reminders
 from tests.reminders.kit import TODAY, MemberMaker, RuleMaker, coupon_template
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.models import Member
-from wxmember.models.bot import Follower
-from wxmember.models.coupons import Coupon
-from wxmember.models.reminders import ReminderDelivery
-from wxmember.models.subscriptions import SubscribeGrant
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Member
+from wxmember.core.models.bot import Follower
+from wxmember.core.models.coupons import Coupon
+from wxmember.core.models.reminders import ReminderDelivery
+from wxmember.core.models.subscriptions import SubscribeGrant
 
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
 TEMPLATE = "/cgi-bin/message/template/send"

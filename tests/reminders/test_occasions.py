@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers import points
-from handlers.reminders import run_due_reminders
+from handlers.reminders.runs import run_due_reminders
 from tests.reminders.kit import (
     MemberMaker,
     RuleMaker,
@@ -20,9 +20,9 @@ from tests.reminders.kit import (
     give_coupon,
     local,
 )
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from handlers.reminders import run_due_reminders
+from handlers.reminders.runs import run_due_reminders
 from tests.reminders.kit import MemberMaker, RuleMaker
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.fake_wechat import FakeWeChat
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.fake_wechat import FakeWeChat
 
 RATE = 4
 

@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.reminders.kit import rule_fields
-from wxmember.models import AuditEntry
-from wxmember.models.reminders import ReminderRule
+from wxmember.core.models import AuditEntry
+from wxmember.core.models.reminders import ReminderRule
 
 URL = "/admin/api/v1/reminder-rules"
 

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import create_member
 from tests.support.wechat_push import MINIAPP_AES_KEY, MINIAPP_TOKEN, MiniappPusher
-from wxmember.config import Config
-from wxmember.models import Member
+from wxmember.core.config import Config
+from wxmember.core.models import Member
 
 MEMBER_OPENID = "oMiniapp-member-0001"
 

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from wechatpy.crypto import WeChatCrypto
 
-from handlers.subscriptions import remaining_grants
+from handlers.subscriptions.grants import remaining_grants
 from tests.subscriptions.conftest import MEMBER_OPENID
 from tests.support.wechat_push import (
     MINIAPP_AES_KEY,
@@ -19,7 +19,7 @@ from tests.support.wechat_push import (
     sign,
     subscribe_event,
 )
-from wxmember.models import Member
+from wxmember.core.models import Member
 
 PATH = "/wechat/miniapp"
 T1 = "VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc"

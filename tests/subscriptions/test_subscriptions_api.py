@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.transactions import in_transaction
 
-from handlers.subscriptions import (
+from handlers.subscriptions.grants import (
     SOURCE_CLIENT,
     SOURCE_PUSH,
     consume_grant,
@@ -20,8 +20,8 @@ from handlers.subscriptions import (
 from tests.factories import auth_headers
 from tests.subscriptions.conftest import MEMBER_OPENID
 from tests.support.wechat_push import MiniappPusher, popup_event
-from wxmember.context import Services
-from wxmember.models import Member
+from wxmember.core.context import Services
+from wxmember.core.models import Member
 
 PATH = "/api/v1/subscriptions"
 T1, T2 = "tmpl_points_expiring", "tmpl-birthday-2"

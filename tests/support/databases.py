@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from tests.support.settings import base_settings
-from wxmember.config import build_config
-from wxmember.db import apply_migrations
+from wxmember.core.config import build_config
+from wxmember.core.db import apply_migrations
 
 
 async def build_schema(database_url: str) -> None:

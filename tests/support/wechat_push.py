@@ -24,8 +24,8 @@ from aiohttp.test_utils import TestClient
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from wxmember.config import Config
-from wxmember.fake_wechat import FakeWeChat
+from wxmember.core.config import Config
+from wxmember.core.fake_wechat import FakeWeChat
 
 OA_ID = "gh_0123456789ab"
 MINIAPP_TOKEN = "miniapppushtoken"

@@ -9,10 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_member
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models.members import Member
-from wxmember.models.tiers import Tier
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models.members import Member
+from wxmember.core.models.tiers import Tier
 
 # name, level, colour, growth threshold, retention threshold, multiplier %, upgrade gift points
 LADDER = [

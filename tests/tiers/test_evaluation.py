@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from handlers.tier_evaluation import BatchDone
-from handlers.tiers import add_growth, evaluate_tiers
+from handlers.tiers.evaluation import BatchDone
+from handlers.tiers.growth import add_growth, evaluate_tiers
 from tests.tiers.conftest import MemberIn
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.errors import ValidationFailed
-from wxmember.models.members import Member
-from wxmember.models.tiers import EvaluationRun, Tier, TierChange
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models.members import Member
+from wxmember.core.models.tiers import EvaluationRun, Tier, TierChange
 
 # 1 January 2026, 03:00 in Shanghai: the calendar year 2025 is due.
 NEW_YEAR = datetime(2025, 12, 31, 19, 0, tzinfo=UTC)

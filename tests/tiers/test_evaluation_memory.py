@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.tiers import evaluate_tiers
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models.growth import MemberPeriodGrowth
-from wxmember.models.members import Member
-from wxmember.models.tiers import EvaluationRun, Tier, TierChange
+from handlers.tiers.growth import evaluate_tiers
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models.growth import MemberPeriodGrowth
+from wxmember.core.models.members import Member
+from wxmember.core.models.tiers import EvaluationRun, Tier, TierChange
 
 NEW_YEAR = datetime(2025, 12, 31, 19, 0, tzinfo=UTC)
 BATCH = 1000

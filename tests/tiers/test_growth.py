@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 import pytest
 
 from handlers import points
-from handlers.tiers import add_growth, multiplier_percent
+from handlers.tiers.growth import add_growth, multiplier_percent
 from tests.factories import create_member
 from tests.tiers.conftest import MemberIn
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.errors import Conflict, NotFound, ValidationFailed
-from wxmember.models.growth import GrowthEntry, MemberPeriodGrowth
-from wxmember.models.members import Member
-from wxmember.models.points import PointsEntry
-from wxmember.models.tiers import Tier, TierChange
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.models.growth import GrowthEntry, MemberPeriodGrowth
+from wxmember.core.models.members import Member
+from wxmember.core.models.points import PointsEntry
+from wxmember.core.models.tiers import Tier, TierChange
 
 pytestmark = pytest.mark.usefixtures("clock")
 

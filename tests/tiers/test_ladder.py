@@ -9,10 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.tiers.conftest import MemberIn
-from wxmember.config import Config
-from wxmember.models.members import Member
-from wxmember.models.operators import AuditEntry
-from wxmember.models.tiers import Tier, TierChange
+from wxmember.core.config import Config
+from wxmember.core.models.members import Member
+from wxmember.core.models.operators import AuditEntry
+from wxmember.core.models.tiers import Tier, TierChange
 
 BASE = "/admin/api/v1/tiers"
 
@@ -247,10 +247,10 @@ class TestLadderRules:
     async def test_unknown_or_missing_fields_are_refused_by_the_handler(
         self, client: TestClient, ladder: dict[str, Tier]
     ) -> None:
-        from handlers.operators import create_operator
-        from handlers.tier_ladder import create_tier
-        from wxmember.errors import ValidationFailed
-        from wxmember.models.operators import Role
+        from handlers.operators.accounts import create_operator
+        from handlers.tiers.ladder import create_tier
+        from wxmember.core.errors import ValidationFailed
+        from wxmember.core.models.operators import Role
 
         actor = await create_operator("owner-1", "correct-horse-battery", Role.OWNER)
         with pytest.raises(ValidationFailed) as unknown:
@@ -261,7 +261,7 @@ class TestLadderRules:
         assert missing.value.code == "invalid_growth_threshold"
 
     async def test_demo_ladder_keeps_the_rules(self, client: TestClient, config: Config) -> None:
-        from handlers.tier_ladder import Rung, validate_ladder
+        from handlers.tiers.ladder import Rung, validate_ladder
         from wxmember.demo import seed_tiers
 
         await seed_tiers(config)
@@ -371,7 +371,7 @@ class TestConcurrentEdits:
     async def test_changes_valid_alone_but_not_together_keep_the_ladder_valid(
         self, client: TestClient, staff: dict[str, str], ladder: dict[str, Tier]
     ) -> None:
-        from handlers.tier_ladder import Rung, validate_ladder
+        from handlers.tiers.ladder import Rung, validate_ladder
 
         # Each is valid against the ladder as it stands; any two together are not.
         bodies = [

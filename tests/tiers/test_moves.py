@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handlers.tiers import evaluate_tiers
+from handlers.tiers.growth import evaluate_tiers
 from tests.factories import create_member
 from tests.tiers.conftest import NOW, MemberIn
-from wxmember.clock import FrozenClock
-from wxmember.context import Services
-from wxmember.models.members import Member
-from wxmember.models.operators import AuditEntry
-from wxmember.models.tiers import Tier, TierChange
+from wxmember.core.clock import FrozenClock
+from wxmember.core.context import Services
+from wxmember.core.models.members import Member
+from wxmember.core.models.operators import AuditEntry
+from wxmember.core.models.tiers import Tier, TierChange
 
 pytestmark = pytest.mark.usefixtures("clock")
 

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from handlers.tier_periods import current_period, last_closed_period, month_key, period_ending
-from wxmember.errors import ValidationFailed
+from handlers.tiers.periods import current_period, last_closed_period, month_key, period_ending
+from wxmember.core.errors import ValidationFailed
 
 
 class TestPeriods:

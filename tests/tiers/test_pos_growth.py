@@ -8,9 +8,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.tiers.conftest import MemberIn
-from wxmember.models.growth import GrowthEntry
-from wxmember.models.members import Member
-from wxmember.models.tiers import Tier
+from wxmember.core.models.growth import GrowthEntry
+from wxmember.core.models.members import Member
+from wxmember.core.models.tiers import Tier
 
 pytestmark = pytest.mark.usefixtures("clock")
 

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handlers.tiers import add_growth
+from handlers.tiers.growth import add_growth
 from tests.factories import auth_headers, create_member
 from tests.tiers.conftest import MemberIn
-from wxmember.context import Services
-from wxmember.models.members import Member
-from wxmember.models.tiers import Tier
+from wxmember.core.context import Services
+from wxmember.core.models.members import Member
+from wxmember.core.models.tiers import Tier
 
 pytestmark = pytest.mark.usefixtures("clock")
 

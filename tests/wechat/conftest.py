@@ -17,8 +17,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.wechat import WeChatClient
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.wechat import WeChatClient
 
 APPID = "wx0123456789abcdef"
 SECRET = "s3cret-7f1c9a0b2d4e6f8a"

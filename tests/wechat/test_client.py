@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from wxmember.fake_wechat import FakeWeChat
-from wxmember.wechat import (
+from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.wechat import (
     ERROR_CLASSES,
     NETWORK_ERRCODE,
     WeChatBusy,

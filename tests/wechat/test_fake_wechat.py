@@ -10,7 +10,7 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from wxmember.fake_wechat import FakeAPIError, FakeWeChat, create_fake_wechat_app, value_ok
+from wxmember.core.fake_wechat import FakeAPIError, FakeWeChat, create_fake_wechat_app, value_ok
 
 STABLE = "/cgi-bin/stable_token"
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"

@@ -1,0 +1,33 @@
+"""Coupons: templates, the coupon centre and claims, coupons in members' hands, the cashier's
+write-off.
+"""
+
+from __future__ import annotations
+
+from handlers.coupons.issuing import (
+    clear_sold_out,
+    flag_sold_out,
+    flagged_sold_out,
+    grant_coupon,
+    insert_coupon,
+    issue,
+    issue_coupon,
+    mark_expired_coupons,
+    member_coupons,
+    soldout_key,
+    take_stock,
+)
+
+__all__ = [
+    "clear_sold_out",
+    "flag_sold_out",
+    "flagged_sold_out",
+    "grant_coupon",
+    "insert_coupon",
+    "issue",
+    "issue_coupon",
+    "mark_expired_coupons",
+    "member_coupons",
+    "soldout_key",
+    "take_stock",
+]

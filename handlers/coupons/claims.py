@@ -1,0 +1,226 @@
+"""The coupon centre (领券中心): what a member may claim now, and claiming under flash-sale load.
+
+A claim is one transaction that the database judges: the member's counter row for the template
+goes up only while below the per-member limit, the template's stock goes down only while above
+zero, then the coupon row is written. Several worker processes and any number of concurrent
+requests cannot oversell or exceed a limit. In front of it, a Redis flag set when the database
+first says "sold out" turns the rest of a flash sale away without touching the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+from handlers.coupons.codes import validity_for
+from handlers.coupons.issuing import (
+    flag_sold_out,
+    flagged_sold_out,
+    insert_coupon,
+    take_stock,
+)
+from handlers.coupons.templates import template_public
+from wxmember.core.context import Services
+from wxmember.core.errors import Conflict, NotFound
+from wxmember.core.models import Member, Tier
+from wxmember.core.models.coupons import (
+    Coupon,
+    CouponClaimCounter,
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+    Obtain,
+)
+
+_MESSAGES = {
+    "not_claimable": "This coupon is not handed out in the coupon centre.",
+    "not_started": "Claiming has not started yet.",
+    "ended": "Claiming has ended.",
+    "not_eligible": "This coupon is for other member tiers.",
+    "limit_reached": "You already hold as many of this coupon as allowed.",
+    "sold_out": "This coupon is sold out.",
+}
+
+
+def refusal(code: str) -> Conflict:
+    """The 409 for a claim refused with this code."""
+    return Conflict(_MESSAGES[code], code=code)
+
+
+async def tier_level(member: Member) -> int | None:
+    """The level of the member's tier (fetched if the caller did not load it)."""
+    tier = member.tier
+    if tier is not None and not isinstance(tier, Tier):
+        tier = await tier
+    return tier.level if isinstance(tier, Tier) else None
+
+
+def window_refusal(template: CouponTemplate, now: datetime) -> str | None:
+    """Why the template cannot be claimed at `now` regardless of who asks, or None."""
+    if template.obtain != Obtain.CLAIMABLE:
+        return "not_claimable"
+    if template.stopped:
+        return "ended"
+    if template.claim_ends_at is not None and now >= template.claim_ends_at:
+        return "ended"
+    if template.valid_until is not None and now >= template.valid_until:
+        return "ended"
+    if template.claim_starts_at is not None and now < template.claim_starts_at:
+        return "not_started"
+    return None
+
+
+def eligible(template: CouponTemplate, level: int | None) -> bool:
+    """Whether a member of this tier level may claim (no tiers listed: everyone)."""
+    return not template.eligible_tiers or level in template.eligible_tiers
+
+
+@dataclass(frozen=True)
+class CentreEntry:
+    """A template in the coupon centre, as this member sees it."""
+
+    template: CouponTemplate
+    claimed: int
+    held: int
+    claimable_count: int
+    reason: str | None
+
+
+async def coupon_centre(
+    services: Services, member: Member, after_id: int | None, limit: int
+) -> list[CentreEntry]:
+    """Claimable templates not yet ended, newest first (`limit + 1`), with this member's counts.
+
+    Two queries: the templates, and the member's coupons of those templates counted by kind.
+    """
+    now = services.clock.now()
+    query = (
+        CouponTemplate.filter(obtain=Obtain.CLAIMABLE, stopped=False)
+        .filter(Q(claim_ends_at__isnull=True) | Q(claim_ends_at__gt=now))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .order_by("-id")
+    )
+    if after_id is not None:
+        query = query.filter(id__lt=after_id)
+    templates = await query.limit(limit + 1)
+    counts: dict[int, dict[str, int]] = {}
+    if templates:
+        rows = (
+            await Coupon.filter(member_id=member.id, template_id__in=[t.id for t in templates])
+            .annotate(
+                claims=Count("id", _filter=Q(source=CouponSource.CLAIM)),
+                held=Count("id", _filter=Q(status=CouponStatus.UNUSED, valid_until__gt=now)),
+            )
+            .group_by("template_id")
+            .values("template_id", "claims", "held")
+        )
+        counts = {row["template_id"]: row for row in rows}
+    level = await tier_level(member)
+    entries = []
+    for template in templates:
+        row = counts.get(template.id, {})
+        claimed, held = int(row.get("claims", 0)), int(row.get("held", 0))
+        left_for_me = max(template.per_member_limit - claimed, 0)
+        reason = window_refusal(template, now)
+        if reason is None and not eligible(template, level):
+            reason = "not_eligible"
+        if reason is None and left_for_me == 0:
+            reason = "limit_reached"
+        if reason is None and template.remaining == 0:
+            reason = "sold_out"
+        if template.remaining is not None:
+            left_for_me = min(left_for_me, template.remaining)
+        entries.append(CentreEntry(template, claimed, held, left_for_me, reason))
+    return entries
+
+
+async def claim(services: Services, member: Member, template_id: int) -> Coupon:
+    """Claim one coupon of a template in the coupon centre; refusals are 409s with a code."""
+    if await flagged_sold_out(services, template_id):
+        raise refusal("sold_out")
+    template = await CouponTemplate.get_or_none(id=template_id)
+    if template is None:
+        raise NotFound("No such coupon.", code="template_not_found")
+    now = services.clock.now()
+    reason = window_refusal(template, now)
+    if reason is None and not eligible(template, await tier_level(member)):
+        reason = "not_eligible"
+    if reason is None and template.remaining == 0:
+        reason = "sold_out"
+    try:
+        if reason is not None:
+            raise refusal(reason)
+        try:
+            return await _claim_once(services, member.id, template, now)
+        except IntegrityError:
+            # The only constraint a claim can break is a foreign key: the template was deleted.
+            if not await CouponTemplate.exists(id=template_id):
+                raise NotFound("No such coupon.", code="template_not_found") from None
+            raise
+    except Conflict as exc:
+        if exc.code == "sold_out":
+            await flag_sold_out(services, template_id)
+        raise
+
+
+async def _claim_once(
+    services: Services, member_id: int, template: CouponTemplate, now: datetime
+) -> Coupon:
+    async with in_transaction() as conn:
+        await CouponClaimCounter.bulk_create(
+            [CouponClaimCounter(member_id=member_id, template_id=template.id, count=0)],
+            ignore_conflicts=True,
+            using_db=conn,
+        )
+        counted = (
+            await CouponClaimCounter.filter(
+                member_id=member_id, template_id=template.id, count__lt=template.per_member_limit
+            )
+            .using_db(conn)
+            .update(count=F("count") + 1)
+        )
+        if not counted:
+            raise refusal("limit_reached")
+        if not await take_stock(conn, template.id, claim_at=now):
+            fresh = await CouponTemplate.get_or_none(id=template.id, using_db=conn)
+            if fresh is None:
+                raise NotFound("No such coupon.", code="template_not_found")
+            raise refusal(window_refusal(fresh, now) or "sold_out")
+        return await insert_coupon(
+            services,
+            conn,
+            template,
+            member_id,
+            source=CouponSource.CLAIM,
+            reason="claim",
+            issue_key=None,
+            now=now,
+        )
+
+
+def centre_public(services: Services, entry: CentreEntry) -> dict[str, Any]:
+    """A coupon centre card: the template, the stock left and what this member may do."""
+    template = entry.template
+    tz = services.config.brand.tz
+    body = template_public(services, template)
+    body.pop("claimed", None)
+    body.pop("total_stock", None)
+    now = services.clock.now()
+    coupon_until = None
+    if template.valid_days is None:
+        coupon_until = validity_for(template, now, tz)[1].astimezone(tz).isoformat()
+    return body | {
+        "remaining": template.remaining,
+        "held": entry.held,
+        "claimed_by_me": entry.claimed,
+        "can_claim": entry.reason is None,
+        "claimable_count": entry.claimable_count if entry.reason is None else 0,
+        "reason": entry.reason,
+        "coupon_valid_until": coupon_until,
+    }

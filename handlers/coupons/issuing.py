@@ -1,0 +1,326 @@
+"""Coupons in members' hands: issuing, the member's list, expiry, and the shared stock rules.
+
+Claiming in the coupon centre lives in `handlers.coupons.claims`, templates in
+`handlers.coupons.templates`, the cashier's write-off in `handlers.coupons.writeoff`.
+
+Stock is taken by one conditional update of the template row (`remaining >= 1`), in the same
+transaction as the coupon row, so the database alone decides whether a coupon exists. Redis
+only keeps a short-lived "sold out" flag per template that lets claims be refused without a
+database round trip; losing it costs load, never correctness.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from handlers import audit
+from handlers.coupons.codes import new_code, validity_for
+from wxmember.core.context import Services
+from wxmember.core.db import transaction
+from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.models import Member, Operator
+from wxmember.core.models.coupons import (
+    Coupon,
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+)
+
+log = logging.getLogger(__name__)
+
+CODE_ATTEMPTS = 5
+MAX_REASON_LENGTH = 64
+MAX_KEY_LENGTH = 160
+
+
+def soldout_key(template_id: int) -> str:
+    """The Redis key of a template's sold-out flag."""
+    return f"coupon:{template_id}:soldout"
+
+
+async def flag_sold_out(services: Services, template_id: int) -> None:
+    """Remember in Redis that the database said "sold out" (best effort)."""
+    if not services.config.coupons.redis_precheck:
+        return
+    try:
+        await services.redis.set(
+            soldout_key(template_id), b"1", ex=services.config.coupons.soldout_flag_seconds
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("could not set the sold-out flag", extra={"error": repr(exc)})
+
+
+async def flagged_sold_out(services: Services, template_id: int) -> bool:
+    """Whether Redis says the template sold out; False when Redis cannot answer."""
+    if not services.config.coupons.redis_precheck:
+        return False
+    try:
+        return bool(await services.redis.exists(soldout_key(template_id)))
+    except (RedisError, OSError) as exc:
+        log.warning("could not read the sold-out flag", extra={"error": repr(exc)})
+        return False
+
+
+async def clear_sold_out(services: Services, template_id: int) -> None:
+    """Forget the flag after stock was added."""
+    try:
+        await services.redis.delete(soldout_key(template_id))
+    except (RedisError, OSError) as exc:
+        log.warning("could not clear the sold-out flag", extra={"error": repr(exc)})
+
+
+def _savepoint(conn: BaseDBAsyncClient) -> Any:
+    # Tortoise opens a SAVEPOINT when a transaction is entered again; an error inside rolls
+    # back to it and leaves the enclosing transaction usable (PostgreSQL aborts it otherwise).
+    return conn._in_transaction()
+
+
+async def take_stock(
+    conn: BaseDBAsyncClient, template_id: int, *, claim_at: datetime | None = None
+) -> bool:
+    """Take one coupon from the template's stock, or False (sold out, stopped, or not claimable).
+
+    `claim_at` adds the claim rules (claimable, within the claim window) to the condition so
+    that a template changed meanwhile cannot be claimed.
+    """
+    query = CouponTemplate.filter(
+        Q(remaining__isnull=True) | Q(remaining__gte=1), id=template_id, stopped=False
+    )
+    if claim_at is not None:
+        query = query.filter(
+            Q(claim_starts_at__isnull=True) | Q(claim_starts_at__lte=claim_at),
+            Q(claim_ends_at__isnull=True) | Q(claim_ends_at__gt=claim_at),
+            Q(valid_until__isnull=True) | Q(valid_until__gt=claim_at),
+            obtain="claimable",
+        )
+    updated = await query.using_db(conn).update(
+        remaining=F("remaining") - 1, claimed=F("claimed") + 1
+    )
+    return updated == 1
+
+
+async def insert_coupon(
+    services: Services,
+    conn: BaseDBAsyncClient,
+    template: CouponTemplate,
+    member_id: int,
+    *,
+    source: CouponSource,
+    reason: str,
+    issue_key: str | None,
+    now: datetime,
+) -> Coupon:
+    """Create the coupon row with a fresh unique code (a new code on the rare collision).
+
+    Raises IntegrityError when `issue_key` is already taken.
+    """
+    valid_from, valid_until = validity_for(template, now, services.config.brand.tz)
+    for _ in range(CODE_ATTEMPTS):
+        try:
+            async with _savepoint(conn):
+                return await Coupon.create(
+                    code=new_code(),
+                    template=template,
+                    member_id=member_id,
+                    source=source,
+                    reason=reason,
+                    issue_key=issue_key,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    using_db=conn,
+                )
+        except IntegrityError:
+            if issue_key is not None:
+                taken = await Coupon.filter(issue_key=issue_key).using_db(conn).exists()
+                if taken:
+                    raise
+    raise RuntimeError("could not find a free coupon code")
+
+
+def _check_issue_args(reason: str, idempotency_key: str) -> None:
+    if not reason or len(reason) > MAX_REASON_LENGTH:
+        raise ValidationFailed(
+            f"reason must be 1..{MAX_REASON_LENGTH} characters.", code="invalid_reason"
+        )
+    if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            f"The idempotency key must be 1..{MAX_KEY_LENGTH} characters.",
+            code="invalid_idempotency_key",
+        )
+
+
+def _replayed(coupon: Coupon, member_id: int, template_id: int) -> Coupon:
+    if coupon.member_id != member_id or coupon.template_id != template_id:
+        raise Conflict(
+            "This idempotency key was used for a different coupon.",
+            code="idempotency_key_reused",
+        )
+    return coupon
+
+
+async def issue(
+    services: Services,
+    member_id: int,
+    template_id: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+    using_db: BaseDBAsyncClient | None = None,
+) -> tuple[Coupon, bool]:
+    """`issue_coupon`, also telling whether this call created the coupon (False: a replay)."""
+    _check_issue_args(reason, idempotency_key)
+    async with transaction(using_db) as conn:
+        existing = await Coupon.get_or_none(issue_key=idempotency_key, using_db=conn)
+        if existing is not None:
+            return _replayed(existing, member_id, template_id), False
+        template = await CouponTemplate.get_or_none(id=template_id, using_db=conn)
+        if template is None:
+            raise NotFound("No such coupon template.", code="template_not_found")
+        if template.stopped:
+            raise Conflict("This coupon has been stopped.", code="template_stopped")
+        now = services.clock.now()
+        if validity_for(template, now, services.config.brand.tz)[1] <= now:
+            raise Conflict("This coupon's validity is over.", code="template_expired")
+        member = await Member.get_or_none(id=member_id, using_db=conn)
+        if member is None or member.deleted_at is not None:
+            raise NotFound("No such member.", code="member_not_found")
+        try:
+            async with _savepoint(conn):
+                coupon = await insert_coupon(
+                    services,
+                    conn,
+                    template,
+                    member_id,
+                    source=CouponSource.ISSUE,
+                    reason=reason,
+                    issue_key=idempotency_key,
+                    now=now,
+                )
+                if not await take_stock(conn, template_id):
+                    raise Conflict("This coupon is sold out.", code="sold_out")
+        except IntegrityError:
+            # Another transaction issued under the same key first and has committed.
+            winner = await Coupon.get(issue_key=idempotency_key, using_db=conn)
+            return _replayed(winner, member_id, template_id), False
+        except Conflict as exc:
+            if exc.code == "sold_out":
+                await flag_sold_out(services, template_id)
+            raise
+    return coupon, True
+
+
+async def issue_coupon(
+    services: Services,
+    member_id: int,
+    template_id: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+    using_db: BaseDBAsyncClient | None = None,
+) -> Coupon:
+    """Give a member a coupon from any flow (welcome, tier, birthday, mall, operator grant).
+
+    Takes stock when the template has a limited stock (Conflict `sold_out`), but ignores the
+    claim window, the claimable flag, eligible tiers and the per-member claim limit: those
+    govern the coupon centre. Joins the caller's transaction; the same key returns the first
+    coupon.
+    """
+    coupon, _ = await issue(
+        services,
+        member_id,
+        template_id,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        using_db=using_db,
+    )
+    return coupon
+
+
+async def grant_coupon(
+    services: Services,
+    actor: Operator,
+    member_id: int,
+    template_id: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+) -> tuple[Coupon, bool]:
+    """An operator gives a member a coupon; audited. True when this call created it."""
+    async with in_transaction() as conn:
+        coupon, created = await issue(
+            services,
+            member_id,
+            template_id,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            using_db=conn,
+        )
+        if created:
+            await audit.record(
+                actor,
+                "coupon.grant",
+                "coupon",
+                coupon.id,
+                after={
+                    "member_id": member_id,
+                    "template_id": template_id,
+                    "code": coupon.code,
+                    "reason": reason,
+                },
+                using_db=conn,
+            )
+    return coupon, created
+
+
+def _status_filter(status: CouponStatus, now: datetime) -> Q:
+    if status == CouponStatus.UNUSED:
+        return Q(status=CouponStatus.UNUSED, valid_until__gt=now)
+    if status == CouponStatus.EXPIRED:
+        return Q(status=CouponStatus.EXPIRED) | Q(status=CouponStatus.UNUSED, valid_until__lte=now)
+    return Q(status=CouponStatus.USED)
+
+
+async def member_coupons(
+    services: Services,
+    member_id: int,
+    status: CouponStatus | None,
+    after_id: int | None,
+    limit: int,
+) -> list[Coupon]:
+    """A member's coupons, newest first, `limit + 1` of them (the caller pages)."""
+    query = Coupon.filter(member_id=member_id).select_related("template").order_by("-id")
+    if status is not None:
+        query = query.filter(_status_filter(status, services.clock.now()))
+    if after_id is not None:
+        query = query.filter(id__lt=after_id)
+    return await query.limit(limit + 1)
+
+
+async def mark_expired_coupons(
+    services: Services, now: datetime | None = None, batch_size: int = 1000
+) -> int:
+    """Mark unused coupons past their validity as expired, in batches; returns how many."""
+    now = now or services.clock.now()
+    total = 0
+    while True:
+        ids = await (
+            Coupon.filter(status=CouponStatus.UNUSED, valid_until__lte=now)
+            .order_by("id")
+            .limit(batch_size)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return total
+        total += await Coupon.filter(
+            id__in=ids, status=CouponStatus.UNUSED, valid_until__lte=now
+        ).update(status=CouponStatus.EXPIRED, status_changed_at=now)
+        if len(ids) < batch_size:
+            return total

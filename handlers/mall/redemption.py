@@ -1,0 +1,299 @@
+"""Redeeming in the points mall: points, stock, the member's limit and the order, in one go.
+
+A redemption carries the client's idempotency key; a retry of a committed request finds its
+order and returns it. Otherwise one transaction, in this order:
+
+1. locks the member row (as the ledger will), so one member's redemptions queue;
+2. inserts the order under a unique `(member, idempotency_key)`: a concurrent retry of the
+   same request fails here once the first commits, and reads the first's order instead;
+3. increments the member's counters, conditionally on the item's limit;
+4. takes the stock by a conditional update (`stock >= quantity`);
+5. spends the points through the ledger;
+6. hands the item over: coupons issued, or codes assigned from the pool.
+
+Any refusal rolls back everything. Cancelling takes its locks in the same order (member,
+order, counters, item), so redemptions and cancels queue rather than deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from handlers import coupons, points
+from handlers.mall.catalogue import (
+    LIFETIME,
+    eligible,
+    member_level,
+    month_key,
+    on_sale,
+    period_of,
+)
+from handlers.points.lots import lock_member
+from wxmember.core.context import Services
+from wxmember.core.db import is_postgres, transaction
+from wxmember.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from wxmember.core.models import Member
+from wxmember.core.models.mall import (
+    ItemKind,
+    MallCode,
+    MallItem,
+    MallOrder,
+    MallRedemptionCount,
+    OrderState,
+)
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MAX_QUANTITY = 10
+CODE_ATTEMPTS = 50
+# What issue_coupon says when the template behind a coupon item cannot be issued any more.
+_COUPON_GONE = {"template_not_found", "template_stopped", "template_expired"}
+
+
+class Address(BaseModel):
+    """A mainland shipping address; the phone is stored encrypted."""
+
+    model_config = ConfigDict(extra="forbid")
+    recipient: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1[3-9]\d{9}$")]
+    region: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class Redemption(BaseModel):
+    """What the member asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+    item_id: Annotated[int, Field(strict=True, ge=1)]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)] = 1
+    address: Address | None = None
+
+
+def check_idempotency_key(raw: str | None) -> str:
+    """The `Idempotency-Key` header, 8..64 of [A-Za-z0-9_-]; 400 `idempotency_key_required`."""
+    if not raw:
+        raise ValidationFailed(
+            "Send an Idempotency-Key header so a retried request never redeems twice.",
+            code="idempotency_key_required",
+        )
+    if not IDEMPOTENCY_KEY.match(raw):
+        raise ValidationFailed(
+            "The Idempotency-Key must be 8 to 64 letters, digits, '_' or '-'.",
+            code="idempotency_key_required",
+        )
+    return raw
+
+
+def request_hash(body: Redemption) -> str:
+    """A digest of the request as understood (formatting and key order do not count)."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def spend_key(member_id: int, idempotency_key: str) -> str:
+    """The ledger idempotency key of an order's spend; its refund names it."""
+    return f"mall:{member_id}:{idempotency_key}"
+
+
+async def _replay(member_id: int, key: str, digest: str) -> MallOrder | None:
+    order = await MallOrder.get_or_none(member_id=member_id, idempotency_key=key).select_related(
+        "item"
+    )
+    if order is not None and order.request_hash != digest:
+        raise Conflict(
+            "This Idempotency-Key was used for a different request.",
+            code="idempotency_key_reused",
+        )
+    return order
+
+
+async def redeem(
+    services: Services, member: Member, body: Redemption, idempotency_key: str
+) -> tuple[MallOrder, bool]:
+    """Redeem an item; returns the order and whether this call created it (False: a retry)."""
+    digest = request_hash(body)
+    existing = await _replay(member.id, idempotency_key, digest)
+    if existing is not None:
+        return existing, False
+    item = await MallItem.get_or_none(id=body.item_id)
+    if item is None:
+        raise NotFound("No such mall item.", code="item_not_found")
+    _precheck(services, item, body)
+    if not eligible(item, await member_level(member)):
+        raise Conflict("Your tier cannot redeem this item.", code="not_eligible")
+    total = item.points_price * body.quantity
+    # Fast refusals that need no transaction; the conditional updates below are what decide.
+    if item.stock < body.quantity:
+        raise Conflict("This item is sold out.", code="sold_out")
+    if member.points_balance < total:
+        raise _insufficient(total, member.points_balance)
+    try:
+        async with transaction() as conn:
+            await lock_member(conn, member.id)
+            order = await _create_order(services, conn, member, item, body, idempotency_key)
+            order.item = item
+            await _count(conn, member.id, item, body.quantity, order.limit_month)
+            taken = (
+                await MallItem.filter(id=item.id, stock__gte=body.quantity)
+                .using_db(conn)
+                .update(stock=F("stock") - body.quantity, sold=F("sold") + body.quantity)
+            )
+            if not taken:
+                raise Conflict("This item is sold out.", code="sold_out")
+            await points.spend(
+                services,
+                member.id,
+                total,
+                reason="mall_redemption",
+                idempotency_key=spend_key(member.id, idempotency_key),
+                reference=f"mall_order:{order.id}",
+                using_db=conn,
+            )
+            await _hand_over(services, conn, order, item)
+    except IntegrityError:
+        # Unique (member, key): the same request committed first in another worker or task.
+        existing = await _replay(member.id, idempotency_key, digest)
+        if existing is None:
+            raise
+        return existing, False
+    return order, True
+
+
+def _precheck(services: Services, item: MallItem, body: Redemption) -> None:
+    if not on_sale(item, services.clock.now()):
+        raise Conflict("This item is not on sale.", code="not_on_sale")
+    if item.kind == ItemKind.PHYSICAL and body.address is None:
+        raise ValidationFailed("A physical item needs a shipping address.", code="address_required")
+
+
+def _insufficient(needed: int, balance: int) -> Conflict:
+    return Conflict(
+        "Not enough points for this redemption.",
+        code="insufficient_points",
+        details={"needed": needed, "balance": balance},
+    )
+
+
+async def _create_order(
+    services: Services,
+    conn: BaseDBAsyncClient,
+    member: Member,
+    item: MallItem,
+    body: Redemption,
+    idempotency_key: str,
+) -> MallOrder:
+    physical = item.kind == ItemKind.PHYSICAL
+    address = body.address if physical else None
+    now = services.clock.now()
+    return await MallOrder.create(
+        member_id=member.id,
+        item_id=item.id,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash(body),
+        kind=item.kind,
+        item_title=item.title,
+        quantity=body.quantity,
+        unit_price=item.points_price,
+        points_total=item.points_price * body.quantity,
+        limit_month=month_key(services),
+        state=OrderState.PENDING if physical else OrderState.COMPLETED,
+        completed_at=None if physical else now,
+        created_at=now,
+        recipient=address.recipient if address else None,
+        phone_enc=services.cipher.encrypt(address.phone) if address else None,
+        region=address.region if address else None,
+        address_detail=address.detail if address else None,
+        using_db=conn,
+    )
+
+
+async def _count(
+    conn: BaseDBAsyncClient, member_id: int, item: MallItem, quantity: int, month: str
+) -> None:
+    """Increment the member's lifetime and monthly counters; the item's limit bounds one."""
+    await MallRedemptionCount.bulk_create(
+        [
+            MallRedemptionCount(member_id=member_id, item_id=item.id, period=period, count=0)
+            for period in (LIFETIME, month)
+        ],
+        ignore_conflicts=True,
+        using_db=conn,
+    )
+    limited = period_of(item, month) if item.limit_count is not None else None
+    for period in (LIFETIME, month):
+        query = MallRedemptionCount.filter(member_id=member_id, item_id=item.id, period=period)
+        if period == limited:
+            query = query.filter(count__lte=item.limit_count - quantity)
+        if not await query.using_db(conn).update(count=F("count") + quantity):
+            raise Conflict("You have reached this item's redemption limit.", code="limit_reached")
+
+
+async def _hand_over(
+    services: Services, conn: BaseDBAsyncClient, order: MallOrder, item: MallItem
+) -> None:
+    """Issue the coupons or assign the codes of a completed order."""
+    fulfilment: dict[str, Any] = {}
+    if item.kind == ItemKind.COUPON:
+        if item.coupon_template_id is None:
+            raise Conflict("This item is not on sale.", code="not_on_sale")
+        issued = []
+        for n in range(order.quantity):
+            try:
+                coupon = await coupons.issue_coupon(
+                    services,
+                    order.member_id,
+                    item.coupon_template_id,
+                    reason="mall_redemption",
+                    idempotency_key=f"mall:{order.id}:{n}",
+                    using_db=conn,
+                )
+            except DomainError as exc:
+                if exc.code in _COUPON_GONE:
+                    raise Conflict(
+                        "This item's coupon is no longer available.", code="not_on_sale"
+                    ) from exc
+                raise
+            issued.append({"id": coupon.id, "code": coupon.code})
+        fulfilment["coupons"] = issued
+    elif item.kind == ItemKind.VIRTUAL:
+        fulfilment["codes"] = await _assign_codes(services, conn, order, item.id)
+    else:
+        return
+    order.fulfilment = fulfilment
+    await order.save(using_db=conn, update_fields=["fulfilment"])
+
+
+async def _assign_codes(
+    services: Services, conn: BaseDBAsyncClient, order: MallOrder, item_id: int
+) -> list[str]:
+    """Take `quantity` unassigned codes, each by a conditional update of its row."""
+    now = services.clock.now()
+    taken: list[str] = []
+    for _ in range(CODE_ATTEMPTS):
+        need = order.quantity - len(taken)
+        query = MallCode.filter(item_id=item_id, order_id=None).order_by("id").limit(need)
+        if is_postgres(services.config):
+            query = query.select_for_update(skip_locked=True)
+        # Model rows, not values_list(): only a model query carries FOR UPDATE in Tortoise.
+        candidates = await query.using_db(conn)
+        if not candidates:
+            break
+        for candidate in candidates:
+            if (
+                await MallCode.filter(id=candidate.id, order_id=None)
+                .using_db(conn)
+                .update(order_id=order.id, assigned_at=now)
+            ):
+                taken.append(candidate.code)
+        if len(taken) == order.quantity:
+            return taken
+    # The stock taken above counts unassigned codes, so the pool cannot run dry here unless
+    # the two disagree; refuse rather than hand over fewer codes than paid for.
+    raise Conflict("This item is sold out.", code="sold_out")

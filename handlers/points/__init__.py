@@ -1,0 +1,27 @@
+"""The points ledger: earning, spending, refunds, adjustments and expiry of lots."""
+
+from __future__ import annotations
+
+from handlers.points.ledger import (
+    MAX_AMOUNT,
+    adjust,
+    earn,
+    expire_due_lots,
+    expire_member,
+    insufficient,
+    refund_spend,
+    spend,
+    take_back,
+)
+
+__all__ = [
+    "MAX_AMOUNT",
+    "adjust",
+    "earn",
+    "expire_due_lots",
+    "expire_member",
+    "insufficient",
+    "refund_spend",
+    "spend",
+    "take_back",
+]

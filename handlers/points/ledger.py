@@ -1,0 +1,305 @@
+"""The points ledger: earning, spending, giving back, taking back, adjusting, expiring.
+
+Every change is one immutable `PointsEntry` with a unique idempotency key: the same key again
+returns the first entry and changes nothing (the same key for a different member, kind or
+amount is a 409 `idempotency_key_reused`). Each operation is one transaction, or joins the
+caller's (`using_db`), and in it: locks the member row, expires the member's lots that are
+past their date, writes the entry (inside a savepoint, so a concurrent insert of the same key
+is caught and answered with the row that won), changes the balance by a conditional update
+that cannot go below zero, and creates or consumes lots (earliest expiry first).
+
+Points debt (`config.points.refund_shortfall = "debt"`): a take-back larger than the balance
+takes what there is and records the rest as debt; credits settle debt before the balance
+grows. See wxmember/core/models/points.py for the invariants.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from handlers import audit
+from handlers.points.entries import (
+    MAX_AMOUNT,
+    check,
+    credit,
+    debit,
+    insufficient,
+    key_reused,
+    open_account,
+    prior_entry,
+)
+from handlers.points.lots import (
+    due_member_ids,
+    expire_member_lots,
+    expiry_for,
+    lock_member,
+    whole_second,
+)
+from wxmember.core.context import Services
+from wxmember.core.db import transaction
+from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.models import Member, Operator
+from wxmember.core.models.points import EntryKind, PointsAllocation, PointsEntry, PointsLot
+
+__all__ = [
+    "MAX_AMOUNT",
+    "adjust",
+    "earn",
+    "expire_due_lots",
+    "expire_member",
+    "insufficient",
+    "refund_spend",
+    "spend",
+    "take_back",
+]
+
+
+async def earn(
+    services: Services,
+    member_id: int,
+    amount: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+    reference: str | None = None,
+    expires_at: datetime | None = None,
+    using_db: BaseDBAsyncClient | None = None,
+) -> PointsEntry:
+    """Credit points as a new lot (expiring by policy unless given); debt is settled first."""
+    check(amount, reason, idempotency_key, reference)
+    existing = await prior_entry(idempotency_key, member_id, EntryKind.EARN, amount, using_db)
+    if existing is not None:
+        return existing
+    now = services.clock.now()
+    expiry = whole_second(expires_at) if expires_at else expiry_for(services.config, now)
+    async with transaction(using_db) as conn:
+        member = await open_account(conn, services, member_id)
+        entry, _ = await credit(
+            conn,
+            member,
+            now,
+            EntryKind.EARN,
+            [(expiry, amount)],
+            reason=reason,
+            key=idempotency_key,
+            reference=reference,
+        )
+    return entry
+
+
+async def spend(
+    services: Services,
+    member_id: int,
+    amount: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+    reference: str | None = None,
+    using_db: BaseDBAsyncClient | None = None,
+) -> PointsEntry:
+    """Spend points from the earliest-expiring lots; 409 `insufficient_points` if short."""
+    check(amount, reason, idempotency_key, reference)
+    existing = await prior_entry(idempotency_key, member_id, EntryKind.SPEND, -amount, using_db)
+    if existing is not None:
+        return existing
+    async with transaction(using_db) as conn:
+        member = await open_account(conn, services, member_id)
+        entry, _ = await debit(
+            conn,
+            member,
+            services.clock.now(),
+            EntryKind.SPEND,
+            amount,
+            reason=reason,
+            key=idempotency_key,
+            reference=reference,
+        )
+    return entry
+
+
+async def refund_spend(
+    services: Services,
+    spend_idempotency_key: str,
+    *,
+    idempotency_key: str,
+    reason: str,
+    using_db: BaseDBAsyncClient | None = None,
+) -> PointsEntry:
+    """Give a whole spend back; each part keeps its lot's expiry if still in the future."""
+    check(1, reason, idempotency_key)
+    spent = await (
+        PointsEntry.filter(idempotency_key=spend_idempotency_key, kind=EntryKind.SPEND)
+        .using_db(using_db)
+        .first()
+    )
+    if spent is None:
+        raise NotFound("No such points spend.", code="spend_not_found")
+    member_id: int = spent.member_id  # type: ignore[attr-defined]
+    existing = await prior_entry(idempotency_key, member_id, EntryKind.REFUND, None, using_db)
+    if existing is not None:
+        if existing.refund_of_id != spent.id:  # type: ignore[attr-defined]
+            raise key_reused()
+        return existing
+    now = services.clock.now()
+    async with transaction(using_db) as conn:
+        member = await open_account(conn, services, member_id)
+        given_back = await PointsEntry.filter(refund_of_id=spent.id).using_db(conn).first()
+        if given_back is not None:
+            if given_back.idempotency_key == idempotency_key:
+                return given_back
+            raise Conflict("This spend was given back already.", code="spend_already_refunded")
+        parts = await (
+            PointsAllocation.filter(entry_id=spent.id)
+            .using_db(conn)
+            .values_list("amount", "lot__expires_at")
+        )
+        fresh = expiry_for(services.config, now)
+        portions: dict[datetime, int] = {}
+        for amount, lot_expiry in parts:
+            expiry = lot_expiry if lot_expiry > whole_second(now) else fresh
+            portions[expiry] = portions.get(expiry, 0) + amount
+        entry, _ = await credit(
+            conn,
+            member,
+            now,
+            EntryKind.REFUND,
+            sorted(portions.items()),
+            reason=reason,
+            key=idempotency_key,
+            reference=spent.reference,
+            refund_of=spent,
+        )
+    return entry
+
+
+async def take_back(
+    services: Services,
+    member_id: int,
+    amount: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+    reference: str | None = None,
+    from_entry: PointsEntry | None = None,
+    using_db: BaseDBAsyncClient | None = None,
+) -> PointsEntry:
+    """Take earned points back (a refunded purchase): `from_entry`'s lots first, then FIFO.
+
+    What the balance cannot cover becomes debt, or is refused with 409 `insufficient_points`,
+    per `config.points.refund_shortfall`.
+    """
+    check(amount, reason, idempotency_key, reference)
+    existing = await prior_entry(idempotency_key, member_id, EntryKind.REFUND, -amount, using_db)
+    if existing is not None:
+        return existing
+    async with transaction(using_db) as conn:
+        member = await open_account(conn, services, member_id)
+        entry, _ = await debit(
+            conn,
+            member,
+            services.clock.now(),
+            EntryKind.REFUND,
+            amount,
+            reason=reason,
+            key=idempotency_key,
+            reference=reference,
+            allow_debt=services.config.points.refund_shortfall == "debt",
+            first_from_entry_id=from_entry.id if from_entry is not None else None,
+        )
+    return entry
+
+
+def _account(member: Member) -> dict[str, int]:
+    return {"points_balance": member.points_balance, "points_debt": member.points_debt}
+
+
+async def adjust(
+    services: Services,
+    actor: Operator,
+    member_id: int,
+    amount: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+) -> PointsEntry:
+    """An operator's correction, positive or negative (never below zero), audited."""
+    if amount == 0:
+        raise ValidationFailed("amount must not be zero.", code="invalid_amount")
+    check(abs(amount), reason, idempotency_key)
+    existing = await prior_entry(idempotency_key, member_id, EntryKind.ADJUST, amount, None)
+    if existing is not None:
+        return existing
+    now = services.clock.now()
+    async with in_transaction() as conn:
+        member = await open_account(conn, services, member_id)
+        if member.deleted_at is not None:
+            raise NotFound("No such member.", code="member_not_found")
+        before = _account(member)
+        if amount > 0:
+            entry, created = await credit(
+                conn,
+                member,
+                now,
+                EntryKind.ADJUST,
+                [(expiry_for(services.config, now), amount)],
+                reason=reason,
+                key=idempotency_key,
+                reference=None,
+                operator=actor,
+            )
+        else:
+            entry, created = await debit(
+                conn,
+                member,
+                now,
+                EntryKind.ADJUST,
+                -amount,
+                reason=reason,
+                key=idempotency_key,
+                reference=None,
+                operator=actor,
+            )
+        if created:
+            await audit.record(
+                actor,
+                "points.adjust",
+                "member",
+                member.id,
+                before=before,
+                after=_account(member) | {"amount": amount, "reason": reason, "entry": entry.id},
+                using_db=conn,
+            )
+    return entry
+
+
+async def expire_member(services: Services, member_id: int) -> int:
+    """Expire one member's lots that are past their date; the number of lots expired."""
+    now = services.clock.now()
+    if not await _has_due_lots(member_id, now):
+        return 0
+    async with in_transaction() as conn:
+        member = await lock_member(conn, member_id)
+        return await expire_member_lots(conn, member, now)
+
+
+async def _has_due_lots(member_id: int, now: datetime) -> bool:
+    return await PointsLot.filter(
+        member_id=member_id, remaining__gt=0, expires_at__lt=whole_second(now)
+    ).exists()
+
+
+async def expire_due_lots(
+    services: Services, *, now: datetime | None = None, batch_size: int = 1000
+) -> int:
+    """Expire every lot past its date, one transaction per member; the number of lots expired."""
+    moment = now or services.clock.now()
+    expired = 0
+    while member_ids := await due_member_ids(moment, batch_size):
+        for member_id in member_ids:
+            async with in_transaction() as conn:
+                member = await lock_member(conn, member_id)
+                expired += await expire_member_lots(conn, member, moment)
+    return expired

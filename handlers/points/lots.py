@@ -1,0 +1,246 @@
+"""Point lots: when earned points expire, and taking points out of lots in expiry order.
+
+Expiry policies (`config.points.expiry_policy`), all in the brand's local time:
+
+- `rolling`: `rolling_months` after the day of earning, at the end (23:59:59) of that local day;
+  a month-end date is clamped (Aug 31 + 6 months is the end of Feb 28, or 29 in a leap year);
+- `year_end`: points earned in local year Y expire at the last second of Dec 31 of Y+1;
+- `never`: lots carry `NEVER_EXPIRES`.
+
+A lot counts as expired once the clock is past `expires_at` (whole seconds), so points can be
+used during the last second of their day. Everything here runs inside the caller's transaction,
+with the member's row already locked (`lock_member`), which is what makes reading the lots and
+then updating them safe; the conditional updates are a second guard.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+
+from wxmember.core.config import Config
+from wxmember.core.errors import NotFound
+from wxmember.core.models import Member
+from wxmember.core.models.points import (
+    NEVER_EXPIRES,
+    EntryKind,
+    PointsAllocation,
+    PointsEntry,
+    PointsLot,
+)
+
+_LOT_PAGE = 20
+
+
+class LedgerBroken(RuntimeError):
+    """A conditional update found the rows different from what the locked read showed."""
+
+
+def whole_second(moment: datetime) -> datetime:
+    """The moment in UTC without its fraction: expiry compares whole seconds."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the end of a shorter month."""
+    years, month_index = divmod(day.month - 1 + months, 12)
+    year, month = day.year + years, month_index + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def end_of_local_day(day: date, tz: ZoneInfo) -> datetime:
+    """The last second of a local day, in UTC."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=tz).astimezone(UTC)
+
+
+def expiry_for(config: Config, earned_at: datetime) -> datetime:
+    """When points earned at this moment expire under the configured policy."""
+    policy = config.points.expiry_policy
+    if policy == "never":
+        return NEVER_EXPIRES
+    tz = config.brand.tz
+    local_day = earned_at.astimezone(tz).date()
+    if policy == "year_end":
+        return end_of_local_day(date(local_day.year + 1, 12, 31), tz)
+    return end_of_local_day(add_months(local_day, config.points.rolling_months), tz)
+
+
+def shown_expiry(expires_at: datetime | None) -> str | None:
+    """An expiry for the API: ISO 8601 in UTC, or null for points that never expire."""
+    if expires_at is None or expires_at >= NEVER_EXPIRES:
+        return None
+    return expires_at.astimezone(UTC).isoformat()
+
+
+async def lock_member(conn: BaseDBAsyncClient, member_id: int) -> Member:
+    """The member row, locked until the transaction ends (every ledger change takes it first)."""
+    member = await Member.select_for_update(no_key=True).using_db(conn).get_or_none(id=member_id)
+    if member is None:
+        raise NotFound("No such member.", code="member_not_found")
+    return member
+
+
+async def create_lots(
+    conn: BaseDBAsyncClient,
+    member_id: int,
+    entry: PointsEntry,
+    portions: Sequence[tuple[datetime, int]],
+    now: datetime,
+) -> None:
+    """Credit portions (expiry, points) as lots of this entry; empty portions are skipped."""
+    lots = [
+        PointsLot(
+            member_id=member_id,
+            entry_id=entry.id,
+            amount=amount,
+            remaining=amount,
+            expires_at=expires_at,
+            created_at=now,
+        )
+        for expires_at, amount in portions
+        if amount > 0
+    ]
+    if lots:
+        await PointsLot.bulk_create(lots, using_db=conn)
+
+
+def settle_portions(
+    portions: Sequence[tuple[datetime, int]], settle: int
+) -> list[tuple[datetime, int]]:
+    """Remove `settle` points from credit portions, earliest expiry first (they pay the debt)."""
+    kept: list[tuple[datetime, int]] = []
+    for expires_at, amount in sorted(portions, key=lambda portion: portion[0]):
+        used = min(amount, settle)
+        settle -= used
+        if amount - used:
+            kept.append((expires_at, amount - used))
+    return kept
+
+
+async def take_from_lots(
+    conn: BaseDBAsyncClient,
+    member_id: int,
+    amount: int,
+    entry: PointsEntry,
+    *,
+    first_from_entry_id: int | None = None,
+) -> None:
+    """Take `amount` points out of the member's lots and record where they came from.
+
+    Earliest expiry first, then oldest lot. With `first_from_entry_id` the lots that entry
+    created go first (a refunded purchase takes back its own points before any others).
+    """
+    need = amount
+    allocations: list[PointsAllocation] = []
+    sources = [None] if first_from_entry_id is None else [first_from_entry_id, None]
+    for source in sources:
+        while need > 0:
+            query = PointsLot.filter(member_id=member_id, remaining__gt=0)
+            if source is not None:
+                query = query.filter(entry_id=source)
+            lots = await query.order_by("expires_at", "id").limit(_LOT_PAGE).using_db(conn)
+            if not lots:
+                break
+            need = await _consume(conn, lots, need, entry, allocations)
+    if need > 0:
+        raise LedgerBroken(f"member {member_id}: lots hold less than the balance")
+    await PointsAllocation.bulk_create(allocations, using_db=conn)
+
+
+async def _consume(
+    conn: BaseDBAsyncClient,
+    lots: list[PointsLot],
+    need: int,
+    entry: PointsEntry,
+    allocations: list[PointsAllocation],
+) -> int:
+    emptied: list[int] = []
+    for lot in lots:
+        if need == 0:
+            break
+        take = min(lot.remaining, need)
+        need -= take
+        allocations.append(PointsAllocation(entry_id=entry.id, lot_id=lot.id, amount=take))
+        if take == lot.remaining:
+            emptied.append(lot.id)
+        else:
+            changed = await (
+                PointsLot.filter(id=lot.id, remaining__gte=take)
+                .using_db(conn)
+                .update(remaining=F("remaining") - take)
+            )
+            if changed != 1:
+                raise LedgerBroken(f"lot {lot.id} changed under a lock")
+    if emptied:
+        changed = await (
+            PointsLot.filter(id__in=emptied, remaining__gt=0).using_db(conn).update(remaining=0)
+        )
+        if changed != len(emptied):
+            raise LedgerBroken("lots changed under a lock")
+    return need
+
+
+async def expire_member_lots(
+    conn: BaseDBAsyncClient, member: Member, now: datetime, reason: str = "points_expired"
+) -> int:
+    """Expire the locked member's lots that are past their date; the number of lots expired.
+
+    Writes one `expire` entry for all of them and lowers `member.points_balance` (the row and
+    the instance) by what they still held.
+    """
+    cutoff = whole_second(now)
+    due = await (
+        PointsLot.filter(member_id=member.id, remaining__gt=0, expires_at__lt=cutoff)
+        .order_by("expires_at", "id")
+        .using_db(conn)
+    )
+    if not due:
+        return 0
+    total = sum(lot.remaining for lot in due)
+    # A lot expires once (its remaining drops to zero for good), so its id names the expiry.
+    entry = await PointsEntry.create(
+        member_id=member.id,
+        kind=EntryKind.EXPIRE,
+        amount=-total,
+        balance_after=member.points_balance - total,
+        debt_after=member.points_debt,
+        reason=reason,
+        idempotency_key=f"expire:{member.id}:{due[0].id}",
+        created_at=now,
+        using_db=conn,
+    )
+    changed = await (
+        Member.filter(id=member.id, points_balance__gte=total)
+        .using_db(conn)
+        .update(points_balance=F("points_balance") - total)
+    )
+    if changed != 1:
+        raise LedgerBroken(f"member {member.id}: balance below its lots")
+    member.points_balance -= total
+    allocations: list[PointsAllocation] = []
+    await _consume(conn, due, total, entry, allocations)
+    await PointsAllocation.bulk_create(allocations, using_db=conn)
+    return len(due)
+
+
+async def due_member_ids(now: datetime, limit: int) -> list[int]:
+    """Members with lots past their date (oldest first), at most `limit` lots looked at."""
+    rows = await (
+        PointsLot.filter(remaining__gt=0, expires_at__lt=whole_second(now))
+        .order_by("expires_at", "id")
+        .limit(limit)
+        .values_list("member_id", flat=True)
+    )
+    return list(dict.fromkeys(cast(list[int], rows)))
+
+
+def expiring_window(now: datetime, days: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """From now to the end of the local day `days` days ahead: "expiring within 30 days"."""
+    last_day = now.astimezone(tz).date() + timedelta(days=days)
+    return whole_second(now), end_of_local_day(last_day, tz)

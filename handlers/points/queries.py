@@ -1,0 +1,74 @@
+"""What a member (or an operator) sees of the points ledger: balance, soon-expiring points, rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.functions import Sum
+
+from handlers.points.ledger import expire_member
+from handlers.points.lots import expiring_window, shown_expiry
+from wxmember.core.context import Services
+from wxmember.core.models import Member
+from wxmember.core.models.points import PointsEntry, PointsLot
+
+EXPIRING_WITHIN_DAYS = 30
+
+
+def entry_public(entry: PointsEntry) -> dict[str, Any]:
+    """A ledger row for the API."""
+    return {
+        "id": entry.id,
+        "kind": str(entry.kind),
+        "amount": entry.amount,
+        "balance_after": entry.balance_after,
+        "debt_change": entry.debt_change,
+        "debt_after": entry.debt_after,
+        "reason": entry.reason,
+        "reference": entry.reference,
+        "expires_at": shown_expiry(entry.expires_at) if entry.amount > 0 else None,
+        "created_at": entry.created_at.isoformat(),
+    }
+
+
+async def summary(services: Services, member: Member) -> dict[str, Any]:
+    """Balance, debt and the points expiring within 30 days, grouped by local expiry date."""
+    await expire_member(services, member.id)
+    account = await Member.get(id=member.id).values("points_balance", "points_debt")
+    tz = services.config.brand.tz
+    start, end = expiring_window(services.clock.now(), EXPIRING_WITHIN_DAYS, tz)
+    rows = await (
+        PointsLot.filter(
+            member_id=member.id, remaining__gt=0, expires_at__gte=start, expires_at__lte=end
+        )
+        .annotate(points=Sum("remaining"))
+        .group_by("expires_at")
+        .values("expires_at", "points")
+    )
+    by_date: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["expires_at"]):
+        expires_at: datetime = row["expires_at"]
+        day = expires_at.astimezone(tz).date().isoformat()
+        group = by_date.setdefault(day, {"date": day, "expires_at": None, "points": 0})
+        # Lots of one local day normally share its last second; show the latest instant.
+        group["expires_at"] = shown_expiry(expires_at)
+        group["points"] += int(row["points"])
+    expiring = list(by_date.values())
+    return {
+        "balance": account["points_balance"],
+        "debt": account["points_debt"],
+        "expiring": {
+            "within_days": EXPIRING_WITHIN_DAYS,
+            "total": sum(group["points"] for group in expiring),
+            "items": expiring,
+        },
+    }
+
+
+async def ledger(member_id: int, before_id: int | None, limit: int) -> list[PointsEntry]:
+    """The member's ledger, newest first; `limit + 1` rows so the caller can tell if more exist."""
+    query = PointsEntry.filter(member_id=member_id)
+    if before_id is not None:
+        query = query.filter(id__lt=before_id)
+    return await query.order_by("-id").limit(limit + 1)

@@ -1,0 +1,13 @@
+"""The cashier's till: identify a member, credit a purchase, refund it."""
+
+from __future__ import annotations
+
+from handlers.pos.purchases import (
+    identify,
+    purchase_public,
+    record_purchase,
+    refund_public,
+    refund_purchase,
+)
+
+__all__ = ["identify", "purchase_public", "record_purchase", "refund_public", "refund_purchase"]

@@ -1,0 +1,85 @@
+"""What operators see of reminder deliveries: the list, and counts per rule and state for a day."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from tortoise.functions import Count
+
+from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery, ReminderRule
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def delivery_view(row: ReminderDelivery) -> dict[str, Any]:
+    """A delivery as operators see it."""
+    return {
+        "id": row.id,
+        "rule_id": row.rule_id,  # type: ignore[attr-defined]
+        "member_id": row.member_id,  # type: ignore[attr-defined]
+        "occasion": row.occasion,
+        "day": row.day.isoformat(),
+        "channel": Channel(row.channel).value,
+        "template_id": row.template_id,
+        "page": row.page,
+        "data": row.payload,
+        "state": DeliveryState(row.state).value,
+        "reason": row.reason,
+        "errcode": row.errcode,
+        "attempts": row.attempts,
+        "next_attempt_at": _iso(row.next_attempt_at),
+        "gift_state": row.gift_state,
+        "gift_ref": row.gift_ref,
+        "msgid": row.msgid,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "finished_at": _iso(row.finished_at),
+    }
+
+
+async def list_deliveries(
+    *,
+    rule_id: int | None,
+    state: DeliveryState | None,
+    day: date | None,
+    before_id: int | None,
+    limit: int,
+) -> list[ReminderDelivery]:
+    """Newest first, filtered, `limit + 1` rows (the caller pages)."""
+    query = ReminderDelivery.all().order_by("-id")
+    if rule_id is not None:
+        query = query.filter(rule_id=rule_id)
+    if state is not None:
+        query = query.filter(state=state)
+    if day is not None:
+        query = query.filter(day=day)
+    if before_id is not None:
+        query = query.filter(id__lt=before_id)
+    return await query.limit(limit + 1)
+
+
+async def delivery_stats(day: date) -> list[dict[str, Any]]:
+    """For a send day: per rule, how many deliveries are in each state."""
+    rows = await (
+        ReminderDelivery.filter(day=day)
+        .annotate(n=Count("id"))
+        .group_by("rule_id", "state")
+        .values("rule_id", "state", "n")
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: {s.value: 0 for s in DeliveryState})
+    for row in rows:
+        counts[row["rule_id"]][DeliveryState(row["state"]).value] = int(row["n"])
+    names = dict(await ReminderRule.filter(id__in=list(counts)).values_list("id", "name"))
+    return [
+        {
+            "rule_id": rule_id,
+            "rule_name": names.get(rule_id, ""),
+            "counts": counts[rule_id],
+            "total": sum(counts[rule_id].values()),
+        }
+        for rule_id in sorted(counts)
+    ]

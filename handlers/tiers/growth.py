@@ -1,0 +1,333 @@
+"""Tiers and growth: growth in, upgrades at once, the multiplier, operator moves, the tier view.
+
+Growth of the current period (handlers/tiers/periods.py) decides upgrades, and growth of a closed
+period decides retention at its evaluation (handlers/tiers/evaluation.py); `growth_total` on the
+member is the lifetime running total, for display. An upgrade happens in the transaction that
+adds the growth; a downgrade only at an evaluation. Every tier change bumps the member's
+`card_version` (the card face shows the tier) and writes a TierChange row.
+
+The ladder itself (rules, benefits, operator CRUD) lives in handlers/tiers/ladder.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from handlers import audit
+from handlers.tiers.evaluation import EvaluationReport, evaluate_tiers
+from handlers.tiers.periods import Period, current_period, month_key
+from wxmember.core.context import Services
+from wxmember.core.db import transaction
+from wxmember.core.errors import Conflict, NotFound, UpstreamUnavailable, ValidationFailed
+from wxmember.core.models.growth import GrowthEntry, MemberPeriodGrowth
+from wxmember.core.models.members import Member
+from wxmember.core.models.operators import Operator
+from wxmember.core.models.tiers import EvaluationRun, Tier, TierChange, TierChangeReason
+
+__all__ = [
+    "EvaluationReport",
+    "GrowthResult",
+    "TierOverview",
+    "add_growth",
+    "entry_tier",
+    "evaluate_tiers",
+    "evaluation_runs",
+    "move_member",
+    "multiplier_percent",
+    "period_growth",
+    "tier_changes",
+    "tier_overview",
+]
+
+MAX_AMOUNT = 100_000_000
+UPGRADE_GIFT_REASON = "tier_upgrade"
+
+
+@dataclass(frozen=True)
+class GrowthResult:
+    """What `add_growth` did: the ledger row and the member's standing after it."""
+
+    entry: GrowthEntry
+    replayed: bool
+    growth_total: int
+    period_growth: int
+    tier_id: int | None
+    upgrade: TierChange | None = None
+
+    @property
+    def upgraded(self) -> bool:
+        return self.upgrade is not None
+
+
+async def entry_tier(using_db: BaseDBAsyncClient | None = None) -> Tier:
+    """The lowest tier, where cards start; 503 `no_tier_configured` while the ladder is empty."""
+    tier = await Tier.all().using_db(using_db).order_by("level").first()
+    if tier is None:
+        raise UpstreamUnavailable(
+            "Member cards cannot be opened yet: no tier is configured.", code="no_tier_configured"
+        )
+    return tier
+
+
+async def multiplier_percent(member: Member, using_db: BaseDBAsyncClient | None = None) -> int:
+    """The points multiplier of the member's tier in percent (100 = x1; no tier: 100)."""
+    if member.tier_id is None:
+        return 100
+    loaded = member.__dict__.get("_tier")
+    if isinstance(loaded, Tier) and loaded.id == member.tier_id:
+        return loaded.multiplier_percent
+    tier = await Tier.filter(id=member.tier_id).using_db(using_db).first()
+    return 100 if tier is None else tier.multiplier_percent
+
+
+async def period_growth(
+    member_id: int, period: Period, using_db: BaseDBAsyncClient | None = None
+) -> int:
+    """A member's net growth over the twelve months of a period."""
+    totals: list[int] = await (
+        MemberPeriodGrowth.filter(
+            member_id=member_id, period__gte=period.first_month, period__lte=period.last_month
+        )
+        .using_db(using_db)
+        .values_list("total", flat=True)
+    )  # type: ignore[assignment]
+    return sum(totals)
+
+
+def _check_text(value: str | None, name: str, limit: int, required: bool = True) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not (1 if required else 0) <= len(value) <= limit:
+        raise ValidationFailed(f"{name} needs 1..{limit} characters.", code=f"invalid_{name}")
+
+
+async def add_growth(
+    services: Services,
+    member_id: int,
+    amount: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+    reference: str | None = None,
+    using_db: BaseDBAsyncClient | None = None,
+) -> GrowthResult:
+    """Record growth (negative for refunds) and upgrade at once if the period growth allows."""
+    _check_text(reason, "reason", 32)
+    _check_text(idempotency_key, "idempotency_key", 128)
+    _check_text(reference, "reference", 64, required=False)
+    if isinstance(amount, bool) or not isinstance(amount, int) or abs(amount) > MAX_AMOUNT:
+        raise ValidationFailed(
+            f"amount must be a whole number within ±{MAX_AMOUNT}.", code="invalid_amount"
+        )
+    now = services.clock.now()
+    today = services.clock.local_today(services.config.brand.tz)
+    period = current_period(services.config.tiers.period, today)
+    async with transaction(using_db) as conn:
+        # The member row lock serialises every growth change of this member.
+        member = (
+            await Member.select_for_update(no_key=True)
+            .using_db(conn)
+            .get_or_none(id=member_id, deleted_at__isnull=True)
+        )
+        if member is None:
+            raise NotFound("No such member.", code="member_not_found")
+        existing = await GrowthEntry.filter(idempotency_key=idempotency_key).using_db(conn).first()
+        if existing is not None:
+            if existing.member_id != member_id or existing.amount != amount:
+                raise Conflict(
+                    "This idempotency key was used for another change.",
+                    code="idempotency_key_reused",
+                )
+            growth = await period_growth(member_id, period, conn)
+            return GrowthResult(existing, True, member.growth_total, growth, member.tier_id)
+        try:
+            entry = await GrowthEntry.create(
+                member_id=member_id,
+                amount=amount,
+                reason=reason,
+                reference=reference,
+                idempotency_key=idempotency_key,
+                period=month_key(today),
+                created_at=now,
+                using_db=conn,
+            )
+        except IntegrityError:
+            # The same key, committed meanwhile for another member (this member's are locked).
+            raise Conflict(
+                "This idempotency key was used for another change.",
+                code="idempotency_key_reused",
+            ) from None
+        await (
+            Member.filter(id=member_id)
+            .using_db(conn)
+            .update(growth_total=F("growth_total") + amount)
+        )
+        bucket = MemberPeriodGrowth(member_id=member_id, period=month_key(today), total=0)
+        await MemberPeriodGrowth.bulk_create([bucket], ignore_conflicts=True, using_db=conn)
+        await (
+            MemberPeriodGrowth.filter(member_id=member_id, period=month_key(today))
+            .using_db(conn)
+            .update(total=F("total") + amount)
+        )
+        growth = await period_growth(member_id, period, conn)
+        upgrade = None
+        if amount > 0 and member.tier_id is not None:
+            upgrade = await _upgrade(services, member, growth, conn)
+        tier_id = upgrade.to_tier_id if upgrade else member.tier_id
+        return GrowthResult(entry, False, member.growth_total + amount, growth, tier_id, upgrade)
+
+
+async def _upgrade(
+    services: Services, member: Member, growth: int, conn: BaseDBAsyncClient
+) -> TierChange | None:
+    """Move the member to the highest tier their period growth reaches, if above their own."""
+    ladder = await Tier.all().using_db(conn).order_by("level")
+    current = next((t for t in ladder if t.id == member.tier_id), None)
+    reached = [t for t in ladder if t.growth_threshold <= growth]
+    if current is None or not reached or reached[-1].level <= current.level:
+        return None
+    target = reached[-1]
+    moved = (
+        await Member.filter(id=member.id, tier_id=current.id)
+        .using_db(conn)
+        .update(tier_id=target.id, card_version=F("card_version") + 1)
+    )
+    if moved != 1:
+        return None
+    change = await TierChange.create(
+        member_id=member.id,
+        from_tier_id=current.id,
+        to_tier_id=target.id,
+        from_name=current.name,
+        to_name=target.name,
+        reason=TierChangeReason.UPGRADE,
+        growth=growth,
+        created_at=services.clock.now(),
+        using_db=conn,
+    )
+    gifts = [t for t in reached if t.level > current.level and t.upgrade_gift_points > 0]
+    if gifts:
+        from handlers import points
+
+        for tier in gifts:
+            # Once per member and tier for life: a member who drops and climbs back gets no more.
+            await points.earn(
+                services,
+                member.id,
+                tier.upgrade_gift_points,
+                reason=UPGRADE_GIFT_REASON,
+                idempotency_key=f"tier-upgrade:{member.id}:{tier.id}",
+                reference=f"tier:{tier.id}",
+                using_db=conn,
+            )
+    return change
+
+
+async def move_member(
+    services: Services, actor: Operator, member_id: int, tier_id: int, *, note: str = ""
+) -> TierChange:
+    """An operator puts a member in a tier (up or down); audited, the card is redrawn."""
+    async with transaction() as conn:
+        member = (
+            await Member.select_for_update(no_key=True)
+            .using_db(conn)
+            .get_or_none(id=member_id, deleted_at__isnull=True)
+        )
+        if member is None or member.tier_id is None:
+            raise NotFound("No such member with a card.", code="member_not_found")
+        target = await Tier.filter(id=tier_id).using_db(conn).first()
+        if target is None:
+            raise NotFound("No such tier.", code="tier_not_found")
+        if target.id == member.tier_id:
+            raise Conflict("The member is already in this tier.", code="already_in_tier")
+        current = await Tier.filter(id=member.tier_id).using_db(conn).get()
+        await (
+            Member.filter(id=member_id)
+            .using_db(conn)
+            .update(tier_id=target.id, card_version=F("card_version") + 1)
+        )
+        change = await TierChange.create(
+            member_id=member_id,
+            from_tier_id=current.id,
+            to_tier_id=target.id,
+            from_name=current.name,
+            to_name=target.name,
+            reason=TierChangeReason.OPERATOR,
+            operator=actor,
+            note=note,
+            created_at=services.clock.now(),
+            using_db=conn,
+        )
+        await audit.record(
+            actor,
+            "member.tier_move",
+            "member",
+            member_id,
+            before={"tier_id": current.id, "tier": current.name},
+            after={"tier_id": target.id, "tier": target.name, "note": note},
+            using_db=conn,
+        )
+    return change
+
+
+@dataclass(frozen=True)
+class TierOverview:
+    """The tier view of one member: the ladder, where they stand, what is next."""
+
+    tiers: list[Tier]
+    current: Tier | None
+    next_tier: Tier | None
+    period: Period
+    period_growth: int
+    growth_total: int
+    growth_to_next: int | None
+    growth_to_retain: int
+    next_evaluation: date
+
+
+async def tier_overview(services: Services, member: Member) -> TierOverview:
+    """The ladder with benefits, the member's tier, growth this period and what it takes next."""
+    today = services.clock.local_today(services.config.brand.tz)
+    period = current_period(services.config.tiers.period, today)
+    ladder = await Tier.all().order_by("level")
+    fresh = await Member.get(id=member.id)
+    growth = await period_growth(member.id, period)
+    current = next((t for t in ladder if t.id == fresh.tier_id), None)
+    higher = [t for t in ladder if current is not None and t.level > current.level]
+    next_tier = higher[0] if higher else None
+    return TierOverview(
+        tiers=ladder,
+        current=current,
+        next_tier=next_tier,
+        period=period,
+        period_growth=growth,
+        growth_total=fresh.growth_total,
+        growth_to_next=max(0, next_tier.growth_threshold - growth) if next_tier else None,
+        growth_to_retain=max(0, current.retention_threshold - growth) if current else 0,
+        next_evaluation=period.evaluation_date,
+    )
+
+
+async def tier_changes(
+    member_id: int | None, before_id: int | None, limit: int
+) -> list[TierChange]:
+    """Tier history, newest first, `limit + 1` rows so the caller knows if a page follows."""
+    query = TierChange.all().order_by("-id")
+    if member_id is not None:
+        query = query.filter(member_id=member_id)
+    if before_id is not None:
+        query = query.filter(id__lt=before_id)
+    return await query.limit(limit + 1)
+
+
+async def evaluation_runs(before_id: int | None, limit: int) -> list[EvaluationRun]:
+    """Evaluation runs, newest first, `limit + 1` rows."""
+    query = EvaluationRun.all().order_by("-id")
+    if before_id is not None:
+        query = query.filter(id__lt=before_id)
+    return await query.limit(limit + 1)

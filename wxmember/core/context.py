@@ -1,0 +1,25 @@
+"""`Services`: what business operations need from the outside world, injected in one piece."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from wxmember.core.clock import Clock
+from wxmember.core.config import Config
+from wxmember.core.security import DataCipher, TokenSigner
+from wxmember.core.wechat import WeChatClient
+
+
+@dataclass
+class Services:
+    """Handed to every handler: config, Redis, the WeChat clients, crypto and the clock."""
+
+    config: Config
+    redis: Redis
+    miniapp: WeChatClient
+    official: WeChatClient
+    cipher: DataCipher
+    tokens: TokenSigner
+    clock: Clock = field(default_factory=Clock)

@@ -1,0 +1,116 @@
+"""The database: Tortoise ORM set up from config, migrations applied with Tortoise's own tools."""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.migrations.api import migrate
+from tortoise.transactions import in_transaction
+
+from wxmember.core.config import Config
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_MODULE = "wxmember.core.migrations"
+
+
+def model_modules() -> list[str]:
+    """Every module of the `wxmember.core.models` package: one per capability."""
+    import wxmember.core.models as package
+
+    names = sorted(info.name for info in pkgutil.iter_modules(package.__path__))
+    return [f"{package.__name__}.{name}" for name in names]
+
+
+def _connection(url: str, pool_max: int) -> str | dict[str, Any]:
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("asyncpg://"):
+        sep = "&" if "?" in url else "?"
+        if "maxsize=" not in url:
+            url = f"{url}{sep}minsize=1&maxsize={pool_max}"
+    return url
+
+
+def tortoise_config(config: Config) -> dict[str, Any]:
+    """The Tortoise config dict for this service (one app, `models`)."""
+    return {
+        "connections": {
+            "default": _connection(config.database.url, config.database.pool_max),
+        },
+        "apps": {
+            "models": {
+                "models": model_modules(),
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def apply_migrations(config: Config) -> None:
+    """Apply every pending migration, then close the connections it opened."""
+    try:
+        await migrate(config=tortoise_config(config))
+    finally:
+        await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def open_database(config: Config) -> AsyncIterator[None]:
+    """Tortoise initialised for the life of the block, reachable from every task."""
+    await Tortoise.init(config=tortoise_config(config), _enable_global_fallback=True)
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
+async def ping() -> None:
+    """Raise if the database does not answer."""
+    await Tortoise.get_connection("default").execute_query("SELECT 1")
+
+
+def is_postgres(config: Config) -> bool:
+    return not config.database.is_sqlite
+
+
+@asynccontextmanager
+async def transaction(
+    using_db: BaseDBAsyncClient | None = None,
+) -> AsyncIterator[BaseDBAsyncClient]:
+    """Join the caller's transaction when given one, else open a new one.
+
+    Operations take `using_db` so that a flow (a mall redemption spends points, takes stock and
+    issues a coupon) commits or rolls back as one.
+    """
+    if using_db is not None:
+        yield using_db
+        return
+    async with in_transaction() as conn:
+        yield conn
+
+
+async def model_changes(config: Config, *, write: bool = False) -> list[str]:
+    """Model changes that no migration covers yet; with `write`, new migration files for them."""
+    from tortoise.context import TortoiseContext
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    tortoise = tortoise_config(config)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=tortoise)
+        if ctx.apps is None:
+            raise RuntimeError("Tortoise apps are not initialised")
+        detector = MigrationAutodetector(ctx.apps, tortoise["apps"])
+        writers = await detector.changes()
+        if write:
+            return [str(writer.write()) for writer in writers]
+        return [f"{writer.app_label}.{writer.name}" for writer in writers]
