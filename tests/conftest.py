@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.databases import build_schema, recreate_pg_database, truncate_pg
+from tests.support.http import bearer
 from tests.support.settings import (
     MINIAPP_APPID,
     MINIAPP_SECRET,
@@ -158,6 +159,6 @@ def login_as(client: TestClient) -> StaffLogin:
         )
         assert response.status == 200, await response.text()
         token = (await response.json())["token"]
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(token)
 
     return login

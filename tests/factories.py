@@ -7,6 +7,7 @@ import secrets
 from datetime import date
 
 from handlers.members.sessions import issue_member_token
+from tests.support.http import bearer
 from wxmember.core.context import Services
 from wxmember.core.models import Member, Tier
 
@@ -45,4 +46,4 @@ async def create_member(
 
 def auth_headers(services: Services, member: Member) -> dict[str, str]:
     token, _ = issue_member_token(services, member)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(token)

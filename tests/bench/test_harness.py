@@ -19,6 +19,7 @@ from bench.load import percentile
 from bench.scenarios import SCENARIOS, SetupContext, member_requests
 from bench.seed import member_token, seed_members
 from handlers.members.numbers import is_card_number
+from tests.support.http import bearer
 from tests.support.settings import PG_URL, REDIS_URL, requires_postgres
 from wxmember.core.config import Config
 
@@ -137,9 +138,7 @@ class TestSeeding:
 
         for member in members:
             token = member_token(config, member)
-            response = await client.get(
-                "/api/v1/card", headers={"Authorization": f"Bearer {token}"}
-            )
+            response = await client.get("/api/v1/card", headers=bearer(token))
             assert response.status == 200, await response.text()
             card = await response.json()
             assert card["card_no"] == member.card_no

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from handlers.coupons.issuing import issue_coupon
 from handlers.points.ledger import earn
 from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
+from tests.support.localtime import freeze, local
 from tests.support.settings import MINIAPP_APPID
 from tests.support.wechat_push import OfficialPusher, PushReply, push_xml
-from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member, Tier
 from wxmember.core.models.coupons import CouponKind, CouponTemplate
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2025, 12, 20, 10, 0, tzinfo=SHANGHAI)
-YEAR_END = datetime(2025, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
+NOW = local(2025, 12, 20, 10, 0)
+YEAR_END = local(2025, 12, 31, 23, 59, 59)
 BINDING_LINK = re.compile(
     r'<a data-miniprogram-appid="(?P<appid>[^"]+)" '
     r'data-miniprogram-path="pages/member/bind\?token=(?P<token>[A-Za-z0-9_-]+)"'
@@ -64,7 +62,7 @@ MEMBER_ACTIONS = {"checkin", "points", "coupons", "card", "tier"}
 @pytest.fixture
 async def member_with_things(services: Services, bound_member: Member) -> Member:
     """The bound member on 20 December: points expiring at year end, two coupons, a tier above."""
-    services.clock = FrozenClock(NOW)
+    freeze(services, NOW)
     await Tier.create(name="银卡会员", level=1, growth_threshold=1000, color="#9CA3AF")
     await earn(
         services,
@@ -80,7 +78,7 @@ async def member_with_things(services: Services, bound_member: Member) -> Member
         value=5000,
         threshold_fen=30000,
         valid_from=NOW - timedelta(days=1),
-        valid_until=datetime(2026, 1, 31, 23, 59, tzinfo=SHANGHAI),
+        valid_until=local(2026, 1, 31, 23, 59),
     )
     sooner = await CouponTemplate.create(
         title="岁末券",

@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
 from tests.factories import auth_headers, create_member
+from tests.support.http import error_code
 from tests.support.wechat_push import OfficialPusher
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
@@ -153,7 +154,7 @@ class TestRefusals:
         member = await create_member()
         response = await client.post(PATH, json=body, headers=auth_headers(services, member))
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
     async def test_needs_a_member_session(self, client: TestClient) -> None:
         response = await client.post(PATH, json={"token": "A" * 24})

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from PIL import Image
 
 from cards.face import HEIGHT, WIDTH, hex_to_rgb
-from tests.cards.flows import ENTRY_COLOR, GOLD_COLOR, cardholder, seed_tiers
+from tests.members.flows import ENTRY_COLOR, GOLD_COLOR, cardholder, seed_tiers
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member

@@ -10,14 +10,11 @@ from aiohttp.test_utils import TestClient
 from tortoise.exceptions import IntegrityError
 
 from handlers.checkin.daily import check_in
+from tests.checkin.kit import set_checkin_rules
 from tests.factories import auth_headers, create_member
-from tests.points.kit import (
-    assert_ledger_consistent,
-    error_code,
-    freeze,
-    local,
-    set_checkin_rules,
-)
+from tests.support.http import error_code
+from tests.support.ledger import assert_ledger_consistent
+from tests.support.localtime import freeze, local
 from wxmember.core.context import Services
 from wxmember.core.models import Member
 from wxmember.core.models.checkins import Checkin

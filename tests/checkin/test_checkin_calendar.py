@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.checkin.kit import set_checkin_rules
 from tests.factories import auth_headers, create_member
-from tests.points.kit import error_code, freeze, local, set_checkin_rules
+from tests.support.http import error_code
+from tests.support.localtime import freeze, local
 from wxmember.core.context import Services
 
 URL = "/api/v1/checkins"

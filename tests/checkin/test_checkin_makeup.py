@@ -9,14 +9,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers import points
+from tests.checkin.kit import set_checkin_rules
 from tests.factories import auth_headers, create_member
-from tests.points.kit import (
-    assert_ledger_consistent,
-    error_code,
-    freeze,
-    local,
-    set_checkin_rules,
-)
+from tests.support.http import error_code
+from tests.support.ledger import assert_ledger_consistent
+from tests.support.localtime import freeze, local
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models import Member

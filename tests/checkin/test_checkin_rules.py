@@ -8,7 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.factories import auth_headers, create_member
-from tests.points.kit import error_code, freeze, local
+from tests.support.http import error_code
+from tests.support.localtime import freeze, local
 from wxmember.core.context import Services
 from wxmember.core.models import AuditEntry
 from wxmember.core.models.checkins import CheckinRule

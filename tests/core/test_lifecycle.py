@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from tortoise.context import get_current_context
 
+from tests.support.http import error_code
 from wxmember.app import create_app
 from wxmember.core import keys
 from wxmember.core.config import Config
@@ -73,7 +74,7 @@ class TestOpsEndpoints:
     async def test_unknown_route_is_json_404(self, client: TestClient) -> None:
         response = await client.get("/api/v1/nothing-here")
         assert response.status == 404
-        assert (await response.json())["error"]["code"] == "not_found"
+        assert await error_code(response) == "not_found"
 
     async def test_unexpected_error_is_500_with_request_id_only(
         self, config: Config, aiohttp_client

@@ -10,6 +10,7 @@ import pytest
 
 from handlers.coupons.templates import create_template
 from tests.factories import auth_headers, create_member
+from tests.support.localtime import freeze
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models import Member, Tier
@@ -37,9 +38,7 @@ def cash_fields(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def clock(services: Services) -> FrozenClock:
-    frozen = FrozenClock(NOW)
-    services.clock = frozen
-    return frozen
+    return freeze(services, NOW)
 
 
 @pytest.fixture

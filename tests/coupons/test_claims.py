@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from handlers.coupons.issuing import soldout_key
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
+from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
@@ -173,7 +174,7 @@ class TestClaim:
         _, headers = await new_member()
         response = await client.post(claim_url(template.id), headers=headers)
         assert response.status == 409
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
         assert await Coupon.all().count() == 0
         assert (await CouponTemplate.get(id=template.id)).remaining == 100
 
@@ -229,7 +230,7 @@ class TestClaim:
         _, headers = await new_member()
         responses = [await client.post(claim_url(template.id), headers=headers) for _ in range(3)]
         assert [r.status for r in responses] == [201, 201, 409]
-        assert (await responses[2].json())["error"]["code"] == "limit_reached"
+        assert await error_code(responses[2]) == "limit_reached"
         codes = {c.code for c in await Coupon.all()}
         assert len(codes) == 2
 
@@ -246,7 +247,7 @@ class TestClaim:
         _, second = await new_member()
         assert (await client.post(claim_url(template.id), headers=first)).status == 201
         refused = await client.post(claim_url(template.id), headers=second)
-        assert (await refused.json())["error"]["code"] == "sold_out"
+        assert await error_code(refused) == "sold_out"
         assert await services.redis.exists(soldout_key(template.id))
         assert 0 < await services.redis.ttl(soldout_key(template.id)) <= 300
 
@@ -263,7 +264,7 @@ class TestClaim:
         # A flag the database disagrees with shows the answer came from Redis alone.
         await services.redis.set(soldout_key(template.id), b"1")
         response = await client.post(claim_url(template.id), headers=headers)
-        assert (await response.json())["error"]["code"] == "sold_out"
+        assert await error_code(response) == "sold_out"
         assert (await CouponTemplate.get(id=template.id)).claimed == 0
 
     async def test_raising_stock_clears_the_flag(
@@ -297,7 +298,7 @@ class TestClaim:
         _, headers = await new_member()
         await client.post(f"/admin/api/v1/coupon-templates/{template.id}/stop", headers=staff)
         response = await client.post(claim_url(template.id), headers=headers)
-        assert (await response.json())["error"]["code"] == "ended"
+        assert await error_code(response) == "ended"
 
     async def test_unknown_template(
         self, client: TestClient, clock: FrozenClock, new_member: MemberMaker
@@ -305,7 +306,7 @@ class TestClaim:
         _, headers = await new_member()
         response = await client.post(claim_url(999), headers=headers)
         assert response.status == 404
-        assert (await response.json())["error"]["code"] == "template_not_found"
+        assert await error_code(response) == "template_not_found"
         assert (await client.post(claim_url("x1"), headers=headers)).status == 404
 
 
@@ -328,7 +329,7 @@ class TestPrecheckSwitch:
         assert (await client.post(claim_url(template.id), headers=headers)).status == 201
         _, other = await new_member()
         refused = await client.post(claim_url(template.id), headers=other)
-        assert (await refused.json())["error"]["code"] == "sold_out"
+        assert await error_code(refused) == "sold_out"
 
 
 class TestRedisUnavailable:
@@ -352,4 +353,4 @@ class TestRedisUnavailable:
         assert (await client.post(claim_url(template.id), headers=first)).status == 201
         refused = await client.post(claim_url(template.id), headers=second)
         assert refused.status == 409
-        assert (await refused.json())["error"]["code"] == "sold_out"
+        assert await error_code(refused) == "sold_out"

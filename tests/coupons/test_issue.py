@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from handlers.coupons.issuing import issue_coupon, soldout_key
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
+from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, NotFound, ValidationFailed
@@ -269,7 +270,7 @@ class TestOperatorGrant:
             f"/admin/api/v1/members/{member.id}/coupons", json=body, headers=staff | headers
         )
         assert response.status == status
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
     async def test_unknown_member(
         self, client: TestClient, staff: dict[str, str], new_template: TemplateMaker
@@ -280,9 +281,9 @@ class TestOperatorGrant:
             json={"template_id": template.id, "reason": "x"},
             headers=staff,
         )
-        assert (await grant.json())["error"]["code"] == "member_not_found"
+        assert await error_code(grant) == "member_not_found"
         listing = await client.get("/admin/api/v1/members/999/coupons", headers=staff)
-        assert (await listing.json())["error"]["code"] == "member_not_found"
+        assert await error_code(listing) == "member_not_found"
 
     async def test_cashier_may_not_grant(
         self,

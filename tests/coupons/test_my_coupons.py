@@ -8,6 +8,7 @@ from aiohttp.test_utils import TestClient
 
 from handlers.coupons.issuing import issue_coupon, mark_expired_coupons
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
+from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models.coupons import Coupon, CouponStatus
@@ -125,9 +126,9 @@ class TestMyCoupons:
     async def test_bad_status_and_cursor(self, client: TestClient, new_member: MemberMaker) -> None:
         _, headers = await new_member()
         bad = await client.get(MINE + "?status=lost", headers=headers)
-        assert (await bad.json())["error"]["code"] == "invalid_status"
+        assert await error_code(bad) == "invalid_status"
         cursor = await client.get(MINE + "?cursor=zz", headers=headers)
-        assert (await cursor.json())["error"]["code"] == "invalid_cursor"
+        assert await error_code(cursor) == "invalid_cursor"
 
 
 class TestMarkExpired:
@@ -145,9 +146,9 @@ class TestMarkExpired:
         for i in range(5):
             await issue_coupon(services, member.id, short.id, reason="t", idempotency_key=f"s{i}")
         await issue_coupon(services, member.id, long.id, reason="t", idempotency_key="l")
-        first = await Coupon.filter(template_id=short.id).order_by("id").first()
-        assert first is not None
-        await Coupon.filter(id=first.id).update(status=CouponStatus.USED)
+        shorts = await Coupon.filter(template_id=short.id).order_by("id")
+        assert len(shorts) == 5
+        await Coupon.filter(id=shorts[0].id).update(status=CouponStatus.USED)
 
         assert await mark_expired_coupons(services) == 0
         later = NOW + timedelta(days=2)

@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from handlers.coupons.issuing import issue_coupon
 from tests.coupons.conftest import MemberMaker, TemplateMaker, cash_fields
+from tests.support.http import error_code
 from wxmember.core.context import Services
 from wxmember.core.models import AuditEntry, Tier
 from wxmember.core.models.coupons import CouponTemplate
@@ -150,7 +151,7 @@ class TestCreate:
     ) -> None:
         response = await client.post(BASE, json=cash_fields(**fields), headers=staff)
         assert response.status == 400, await response.text()
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
         assert await CouponTemplate.all().count() == 0
 
     async def test_missing_title_and_kind_and_non_object(
@@ -162,7 +163,7 @@ class TestCreate:
             ([1, 2], "validation_failed"),
         ):
             response = await client.post(BASE, json=body, headers=staff)
-            assert (await response.json())["error"]["code"] == code
+            assert await error_code(response) == code
 
     @pytest.mark.parametrize(("role", "status"), [("owner", 201), ("cashier", 403)])
     async def test_roles(self, client: TestClient, login_as, role: str, status: int) -> None:
@@ -192,10 +193,10 @@ class TestReadAndList:
         self, client: TestClient, staff: dict[str, str]
     ) -> None:
         missing = await client.get(f"{BASE}/999", headers=staff)
-        assert (await missing.json())["error"]["code"] == "template_not_found"
+        assert await error_code(missing) == "template_not_found"
         assert (await client.get(f"{BASE}/abc", headers=staff)).status == 404
         bad = await client.get(f"{BASE}?obtain=everything", headers=staff)
-        assert (await bad.json())["error"]["code"] == "invalid_obtain"
+        assert await error_code(bad) == "invalid_obtain"
 
 
 class TestUpdate:
@@ -250,7 +251,7 @@ class TestUpdate:
         template = await new_template()
         response = await client.patch(f"{BASE}/{template.id}", json=fields, headers=staff)
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
     @pytest.mark.parametrize(
         "fields",
@@ -270,7 +271,7 @@ class TestUpdate:
         await issue_coupon(services, member.id, template.id, reason="test", idempotency_key="k1")
         response = await client.patch(f"{BASE}/{template.id}", json=fields, headers=staff)
         assert response.status == 409
-        assert (await response.json())["error"]["code"] == "template_locked"
+        assert await error_code(response) == "template_locked"
         same = await client.patch(
             f"{BASE}/{template.id}", json={"value": 1000, "title": "改名"}, headers=staff
         )
@@ -289,7 +290,7 @@ class TestUpdate:
         for key in ("a", "b", "c"):
             await issue_coupon(services, member.id, template.id, reason="t", idempotency_key=key)
         low = await client.patch(f"{BASE}/{template.id}", json={"total_stock": 2}, headers=staff)
-        assert (await low.json())["error"]["code"] == "stock_below_claimed"
+        assert await error_code(low) == "stock_below_claimed"
         more = await client.patch(f"{BASE}/{template.id}", json={"total_stock": 10}, headers=staff)
         assert (await more.json())["remaining"] == 7
         unlimited = await client.patch(
@@ -300,7 +301,7 @@ class TestUpdate:
 
     async def test_unknown_template(self, client: TestClient, staff: dict[str, str]) -> None:
         response = await client.patch(f"{BASE}/999", json={"title": "x"}, headers=staff)
-        assert (await response.json())["error"]["code"] == "template_not_found"
+        assert await error_code(response) == "template_not_found"
 
 
 class TestStopAndDelete:
@@ -314,7 +315,7 @@ class TestStopAndDelete:
             assert (await response.json())["status"] == "stopped"
         assert await AuditEntry.filter(action="coupon_template.stop").count() == 1
         missing = await client.post(f"{BASE}/999/stop", headers=staff)
-        assert (await missing.json())["error"]["code"] == "template_not_found"
+        assert await error_code(missing) == "template_not_found"
 
     async def test_unused_template_can_be_deleted(
         self, client: TestClient, staff: dict[str, str], new_template: TemplateMaker
@@ -325,7 +326,7 @@ class TestStopAndDelete:
         assert not await CouponTemplate.exists(id=template.id)
         assert await AuditEntry.filter(action="coupon_template.delete").count() == 1
         again = await client.delete(f"{BASE}/{template.id}", headers=staff)
-        assert (await again.json())["error"]["code"] == "template_not_found"
+        assert await error_code(again) == "template_not_found"
 
     async def test_template_with_coupons_cannot_be_deleted(
         self,
@@ -340,6 +341,6 @@ class TestStopAndDelete:
         await issue_coupon(services, member.id, template.id, reason="t", idempotency_key="k")
         response = await client.delete(f"{BASE}/{template.id}", headers=staff)
         assert response.status == 409
-        assert (await response.json())["error"]["code"] == "template_in_use"
+        assert await error_code(response) == "template_in_use"
         assert await CouponTemplate.exists(id=template.id)
         assert await AuditEntry.filter(action="coupon_template.delete").count() == 0

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from handlers.coupons.issuing import issue_coupon
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
+from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models import AuditEntry
@@ -133,7 +134,7 @@ class TestRedeem:
             body["code"] = "0000-0000-0000"
         response = await client.post(REDEEM, json=body, headers=cashier)
         assert response.status == (404 if case == "unknown" else 409)
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
         assert (await Coupon.get(id=coupon.id)).order_no is None
 
     @pytest.mark.parametrize(
@@ -156,7 +157,7 @@ class TestRedeem:
         body = {"code": "ABCD-EFGH-JKMN", "order_no": "SO-1", "order_amount_fen": 100}
         response = await client.post(REDEEM, json=body | {field: value}, headers=cashier)
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
     async def test_two_cashiers_at_once_one_wins(
         self,
@@ -180,7 +181,7 @@ class TestRedeem:
             statuses = sorted(r.status for r in responses)
             assert statuses == [200, 409]
             loser = next(r for r in responses if r.status == 409)
-            assert (await loser.json())["error"]["code"] == "already_used"
+            assert await error_code(loser) == "already_used"
             assert await AuditEntry.filter(action="coupon.redeem").count() == 1
             winner = next(r for r in responses if r.status == 200)
             order_no = (await winner.json())["order_no"]
@@ -209,7 +210,7 @@ class TestRedeem:
         other_order = await client.post(
             REDEEM, json=redeem_body(coupon, order_no="SO-2"), headers=cashier
         )
-        assert (await other_order.json())["error"]["code"] == "already_used"
+        assert await error_code(other_order) == "already_used"
         assert await AuditEntry.filter(action="coupon.redeem").count() == 1
 
     async def test_look_up_before_redeeming(
@@ -230,7 +231,7 @@ class TestRedeem:
         low = await (await client.get(url + "?order_amount_fen=100", headers=cashier)).json()
         assert (low["usable"], low["reason"]) == (False, "below_threshold")
         missing = await client.get("/admin/api/v1/pos/coupons/0000-0000-0000", headers=cashier)
-        assert (await missing.json())["error"]["code"] == "coupon_not_found"
+        assert await error_code(missing) == "coupon_not_found"
 
     async def test_needs_staff(
         self, client: TestClient, services: Services, new_member: MemberMaker
@@ -266,7 +267,7 @@ class TestVoid:
         twice = await client.post(
             VOID, json={"code": coupon.code, "order_no": "SO-1"}, headers=cashier
         )
-        assert (await twice.json())["error"]["code"] == "not_used"
+        assert await error_code(twice) == "not_used"
         again = await client.post(
             REDEEM, json=redeem_body(coupon, order_no="SO-2"), headers=cashier
         )
@@ -290,17 +291,17 @@ class TestVoid:
         unused = await client.post(
             VOID, json={"code": coupon.code, "order_no": "SO-1"}, headers=cashier
         )
-        assert (await unused.json())["error"]["code"] == "not_used"
+        assert await error_code(unused) == "not_used"
         await client.post(REDEEM, json=redeem_body(coupon), headers=cashier)
         wrong = await client.post(
             VOID, json={"code": coupon.code, "order_no": "SO-9"}, headers=cashier
         )
         assert wrong.status == 409
-        assert (await wrong.json())["error"]["code"] == "order_mismatch"
+        assert await error_code(wrong) == "order_mismatch"
         missing = await client.post(
             VOID, json={"code": "0000-0000-0000", "order_no": "SO-1"}, headers=cashier
         )
-        assert (await missing.json())["error"]["code"] == "coupon_not_found"
+        assert await error_code(missing) == "coupon_not_found"
 
     async def test_void_after_validity_goes_to_expired(
         self,
@@ -324,4 +325,4 @@ class TestVoid:
         again = await client.post(
             REDEEM, json=redeem_body(coupon, order_no="SO-2"), headers=cashier
         )
-        assert (await again.json())["error"]["code"] == "expired"
+        assert await error_code(again) == "expired"

@@ -15,7 +15,6 @@ from wxmember.core.context import Services
 from wxmember.core.models import Member, Tier
 from wxmember.core.models.coupons import CouponKind, CouponTemplate, Obtain
 from wxmember.core.models.mall import ItemKind, MallCode, MallItem
-from wxmember.core.models.points import PointsEntry, PointsLot
 
 ADDRESS = {
     "recipient": "李四",
@@ -122,15 +121,3 @@ class MallKit:
 
 async def balance(member_id: int) -> int:
     return (await Member.get(id=member_id)).points_balance
-
-
-async def assert_ledger_holds(member_id: int) -> None:
-    """balance == sum(ledger) == sum(remaining in lots), for one member."""
-    member = await Member.get(id=member_id)
-    ledger = sum(await PointsEntry.filter(member_id=member_id).values_list("amount", flat=True))
-    lots = sum(await PointsLot.filter(member_id=member_id).values_list("remaining", flat=True))
-    assert member.points_balance == ledger == lots, (member.points_balance, ledger, lots)
-
-
-async def error_code(response: ClientResponse) -> str:
-    return (await response.json())["error"]["code"]

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.mall.kit import ADDRESS, MallKit, Shopper, error_code
+from tests.mall.kit import ADDRESS, MallKit, Shopper
+from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models.mall import ItemKind, LimitPeriod

@@ -7,7 +7,9 @@ from collections import Counter
 
 from aiohttp import ClientResponse
 
-from tests.mall.kit import MallKit, assert_ledger_holds, balance, error_code
+from tests.mall.kit import MallKit, balance
+from tests.support.http import error_code
+from tests.support.ledger import assert_ledger_consistent
 from wxmember.core.models.coupons import Coupon
 from wxmember.core.models.mall import ItemKind, MallCode, MallItem, MallOrder
 from wxmember.core.models.points import EntryKind, PointsEntry
@@ -34,7 +36,7 @@ class TestManyMembersOneItem:
         for shopper in shoppers:
             expected = 200 if shopper.id in winners else 500
             assert await balance(shopper.id) == expected
-            await assert_ledger_holds(shopper.id)
+            await assert_ledger_consistent(shopper.id)
         spent = await PointsEntry.filter(kind=EntryKind.SPEND).values_list("amount", flat=True)
         assert sorted(spent) == [-300] * 10
 
@@ -53,7 +55,7 @@ class TestManyMembersOneItem:
         assert not await MallCode.filter(item_id=item.id, order_id=None).exists()
         assert (await MallItem.get(id=item.id)).stock == 0
         for shopper in shoppers:
-            await assert_ledger_holds(shopper.id)
+            await assert_ledger_consistent(shopper.id)
 
 
 class TestOneMemberManyRequests:
@@ -65,7 +67,7 @@ class TestOneMemberManyRequests:
         assert await balance(shopper.id) == 0
         assert (await MallItem.get(id=item.id)).stock == 49
         assert await MallOrder.filter(member_id=shopper.id).count() == 1
-        await assert_ledger_holds(shopper.id)
+        await assert_ledger_consistent(shopper.id)
 
     async def test_limit_holds_under_concurrency(self, mall: MallKit) -> None:
         shopper = await mall.shopper(10_000)
@@ -73,7 +75,7 @@ class TestOneMemberManyRequests:
         responses = await asyncio.gather(*(mall.redeem(shopper, item.id) for _ in range(10)))
         assert await outcomes(responses) == Counter({"201": 3, "limit_reached": 7})
         assert await balance(shopper.id) == 10_000 - 30
-        await assert_ledger_holds(shopper.id)
+        await assert_ledger_consistent(shopper.id)
 
     async def test_one_request_retried_at_once_is_one_order(self, mall: MallKit) -> None:
         shopper = await mall.shopper(1000)
@@ -88,4 +90,4 @@ class TestOneMemberManyRequests:
         assert await Coupon.filter(member_id=shopper.id).count() == 1
         assert await balance(shopper.id) == 900
         assert (await MallItem.get(id=item.id)).stock == 49
-        await assert_ledger_holds(shopper.id)
+        await assert_ledger_consistent(shopper.id)

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.mall.kit import MallKit, error_code
+from tests.mall.kit import MallKit
+from tests.support.http import error_code
 from wxmember.core.models import AuditEntry, Tier
 from wxmember.core.models.mall import MallCode, MallItem
 

@@ -9,14 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers import points
-from tests.mall.kit import (
-    ADDRESS,
-    MallKit,
-    Shopper,
-    assert_ledger_holds,
-    balance,
-    error_code,
-)
+from tests.mall.kit import ADDRESS, MallKit, Shopper, balance
+from tests.support.http import error_code
+from tests.support.ledger import assert_ledger_consistent
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models import AuditEntry
@@ -85,7 +80,7 @@ class TestMemberCancel:
         refund = await PointsEntry.get(member_id=shopper.id, kind=EntryKind.REFUND)
         assert refund.amount == 300
         assert refund.idempotency_key == f"mall-cancel:{order['id']}"
-        await assert_ledger_holds(shopper.id)
+        await assert_ledger_consistent(shopper.id)
         assert (await mall.redeem(shopper, item_id, address=ADDRESS)).status == 201
 
     async def test_refunded_points_keep_their_expiry(
@@ -128,7 +123,7 @@ class TestMemberCancel:
         assert await PointsEntry.filter(kind=EntryKind.REFUND).count() == 1
         assert await balance(shopper.id) == 1000
         assert (await MallItem.get(id=order["item"]["id"])).stock == 5
-        await assert_ledger_holds(shopper.id)
+        await assert_ledger_consistent(shopper.id)
 
     async def test_completed_orders_cannot_be_cancelled(
         self, client: TestClient, mall: MallKit
@@ -264,7 +259,7 @@ class TestShipAndComplete:
         refunds = await PointsEntry.filter(member_id=shopper.id, kind=EntryKind.REFUND).count()
         assert refunds == cancelled
         assert await balance(shopper.id) == 1500 - 300 * (5 - cancelled)
-        await assert_ledger_holds(shopper.id)
+        await assert_ledger_consistent(shopper.id)
 
     @pytest.mark.parametrize(
         ("body", "code"),
@@ -315,7 +310,7 @@ class TestOperatorCancel:
             f"{ADMIN}/{order['id']}/cancel", json={"reason": "再来一次"}, headers=headers
         )
         assert await error_code(again) == "invalid_state"
-        await assert_ledger_holds(shopper.id)
+        await assert_ledger_consistent(shopper.id)
 
     async def test_reason_is_required(self, client: TestClient, mall: MallKit, login_as) -> None:
         shopper = await mall.shopper(1000)
@@ -347,4 +342,4 @@ class TestForgetMember:
         assert orders[shipped["id"]].state == "shipped"
         assert all(o.recipient is o.phone_enc is o.address_detail is None for o in orders.values())
         assert (await MallItem.get(id=pending["item"]["id"])).stock == 5
-        await assert_ledger_holds(shopper.id)
+        await assert_ledger_consistent(shopper.id)

@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestClient
 
 from handlers import points
 from tests.factories import create_member
-from tests.points.kit import assert_ledger_consistent, error_code
+from tests.support.http import error_code
+from tests.support.ledger import assert_ledger_consistent
 from wxmember.core.context import Services
 from wxmember.core.models import AuditEntry, Member
 from wxmember.core.models.points import EntryKind, PointsEntry

@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestClient
 from handlers import points
 from handlers.points.lots import add_months, expiry_for
 from tests.factories import auth_headers, create_member
-from tests.points.kit import assert_ledger_consistent, freeze, local
+from tests.support.ledger import assert_ledger_consistent
+from tests.support.localtime import freeze, local
 from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.models import Member

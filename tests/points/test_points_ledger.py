@@ -9,7 +9,8 @@ import pytest
 
 from handlers import points
 from tests.factories import create_member
-from tests.points.kit import assert_ledger_consistent, freeze, local
+from tests.support.ledger import assert_ledger_consistent
+from tests.support.localtime import freeze, local
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, NotFound, ValidationFailed
 from wxmember.core.models import Member

@@ -6,7 +6,8 @@ from aiohttp.test_utils import TestClient
 
 from handlers import points
 from tests.factories import auth_headers, create_member
-from tests.points.kit import error_code, freeze, local
+from tests.support.http import error_code
+from tests.support.localtime import freeze, local
 from wxmember.core.context import Services
 
 

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from handlers.members.member_code import issue_member_code
 from handlers.members.numbers import new_card_number
 from tests.factories import create_member
-from tests.points.kit import error_code
+from tests.support.http import error_code
 from wxmember.core.context import Services
 from wxmember.core.models import Member
 

@@ -10,7 +10,9 @@ from aiohttp.test_utils import TestClient
 
 from handlers import points
 from tests.factories import create_member
-from tests.points.kit import assert_ledger_consistent, error_code, freeze, local
+from tests.support.http import error_code
+from tests.support.ledger import assert_ledger_consistent
+from tests.support.localtime import freeze, local
 from wxmember.core.context import Services
 from wxmember.core.models import AuditEntry, Member
 from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot

@@ -11,6 +11,7 @@ from handlers.operators.accounts import create_operator
 from handlers.reminders.rules import RuleCreate, create_rule
 from tests.factories import create_member
 from tests.reminders.kit import NOW, MemberMaker, RuleMaker, register, rule_fields
+from tests.support.localtime import freeze
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
@@ -22,9 +23,7 @@ from wxmember.core.web import validate
 
 @pytest.fixture
 def clock(services: Services) -> FrozenClock:
-    frozen = FrozenClock(NOW)
-    services.clock = frozen
-    return frozen
+    return freeze(services, NOW)
 
 
 @pytest.fixture

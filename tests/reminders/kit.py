@@ -6,16 +6,15 @@ import itertools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from tests.support.localtime import local
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member
 from wxmember.core.models.coupons import Coupon, CouponKind, CouponSource, CouponTemplate, Obtain
 from wxmember.core.models.reminders import ReminderRule
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-05-17 09:00 in Shanghai (01:00 UTC); 2026 is not a leap year.
-NOW = datetime(2026, 5, 17, 9, 0, tzinfo=SHANGHAI)
+NOW = local(2026, 5, 17, 9, 0)
 TODAY = NOW.date()
 
 RULES: dict[str, dict[str, Any]] = {
@@ -55,11 +54,6 @@ RULES: dict[str, dict[str, Any]] = {
 
 RuleMaker = Callable[..., Awaitable[ReminderRule]]
 MemberMaker = Callable[..., Awaitable[Member]]
-
-
-def local(*parts: int) -> datetime:
-    """A Shanghai wall-clock time: local(2026, 5, 17, 9, 0)."""
-    return datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
 
 
 def rule_fields(kind: str = "birthday", **overrides: Any) -> dict[str, Any]:

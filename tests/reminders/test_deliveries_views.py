@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from handlers.reminders.runs import run_due_reminders
 from tests.reminders.kit import MemberMaker, RuleMaker
+from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
@@ -113,7 +114,7 @@ class TestPreview:
             f"{BASE}/reminder-rules/{rule.id}/preview?{query}", headers=staff
         )
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
     async def test_unknown_rule(self, client: TestClient, staff: dict[str, str]) -> None:
         response = await client.get(f"{BASE}/reminder-rules/9/preview", headers=staff)
@@ -199,7 +200,7 @@ class TestDeliveries:
     ) -> None:
         response = await client.get(f"{BASE}/reminder-deliveries?{query}", headers=staff)
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
     async def test_cashier_may_not(self, client: TestClient, login_as: Any) -> None:
         cashier = await login_as("cashier")

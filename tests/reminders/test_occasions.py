@@ -13,13 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from handlers import points
 from handlers.reminders.runs import run_due_reminders
-from tests.reminders.kit import (
-    MemberMaker,
-    RuleMaker,
-    coupon_template,
-    give_coupon,
-    local,
-)
+from tests.reminders.kit import MemberMaker, RuleMaker, coupon_template, give_coupon
+from tests.support.localtime import local
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat

@@ -8,6 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.reminders.kit import rule_fields
+from tests.support.http import error_code
 from wxmember.core.models import AuditEntry
 from wxmember.core.models.reminders import ReminderRule
 
@@ -17,10 +18,6 @@ URL = "/admin/api/v1/reminder-rules"
 @pytest.fixture
 async def staff(login_as: Any) -> dict[str, str]:
     return await login_as("operator", "op-reminders")
-
-
-async def error_code(response: Any) -> str:
-    return (await response.json())["error"]["code"]
 
 
 class TestCreate:

@@ -19,6 +19,7 @@ from handlers.subscriptions.grants import (
 )
 from tests.factories import auth_headers
 from tests.subscriptions.conftest import MEMBER_OPENID
+from tests.support.http import error_code
 from tests.support.wechat_push import MiniappPusher, popup_event
 from wxmember.core.context import Services
 from wxmember.core.models import Member
@@ -77,7 +78,7 @@ class TestRecordSubscriptions:
         response = await client.post(
             PATH, data="template_ids=T1", headers=auth_headers(services, member)
         )
-        assert (await response.json())["error"]["code"] == "not_json"
+        assert await error_code(response) == "not_json"
 
     async def test_needs_a_member_session(self, client: TestClient) -> None:
         response = await client.post(PATH, json={"template_ids": [T1]})

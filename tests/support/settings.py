@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -19,7 +19,13 @@ OFFICIAL_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 DATA_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
-requires_postgres = pytest.mark.skipif(not PG_URL, reason="needs WXMEMBER_TEST_DATABASE_URL")
+T = TypeVar("T")
+
+
+def requires_postgres(test: T) -> T:
+    """Mark a test or class `postgres`; it is skipped unless WXMEMBER_TEST_DATABASE_URL is set."""
+    skip = pytest.mark.skipif(not PG_URL, reason="needs WXMEMBER_TEST_DATABASE_URL")
+    return pytest.mark.postgres(skip(test))
 
 
 def base_settings(database_url: str, api_base: str) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_member
+from tests.support.localtime import freeze
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models.members import Member
@@ -28,9 +29,7 @@ NOW = datetime(2025, 6, 15, 4, 0, tzinfo=UTC)
 
 @pytest.fixture
 def clock(services: Services) -> FrozenClock:
-    frozen = FrozenClock(NOW)
-    services.clock = frozen
-    return frozen
+    return freeze(services, NOW)
 
 
 @pytest.fixture

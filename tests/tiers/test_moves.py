@@ -9,11 +9,12 @@ from aiohttp.test_utils import TestClient
 
 from handlers.tiers.growth import evaluate_tiers
 from tests.factories import create_member
+from tests.support.http import error_code
 from tests.tiers.conftest import NOW, MemberIn
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models.members import Member
-from wxmember.core.models.operators import AuditEntry
+from wxmember.core.models.operators import AuditEntry, Operator
 from wxmember.core.models.tiers import Tier, TierChange
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -59,7 +60,8 @@ class TestMoveMember:
         audit = await AuditEntry.get(action="member.tier_move")
         assert audit.target_id == str(member.id)
         assert audit.before == {"tier_id": ladder[start].id, "tier": ladder[start].name}
-        assert (await TierChange.get(member_id=member.id)).operator_id is not None
+        operator = await Operator.get(username="operator-user")
+        assert (await TierChange.get(member_id=member.id)).operator_id == operator.id
 
     async def test_already_in_the_tier_is_409(
         self, client: TestClient, staff: dict[str, str], member_in: MemberIn, ladder: dict
@@ -69,7 +71,7 @@ class TestMoveMember:
             _move_path(member.id), json={"tier_id": ladder["gold"].id}, headers=staff
         )
         assert response.status == 409
-        assert (await response.json())["error"]["code"] == "already_in_tier"
+        assert await error_code(response) == "already_in_tier"
 
     async def test_unknown_member_or_tier_is_404(
         self, client: TestClient, staff: dict[str, str], member_in: MemberIn, ladder: dict
@@ -85,7 +87,7 @@ class TestMoveMember:
                 _move_path(member_id), json={"tier_id": tier_id}, headers=staff
             )
             assert response.status == 404
-            assert (await response.json())["error"]["code"] == code
+            assert await error_code(response) == code
 
     @pytest.mark.parametrize(
         ("body", "code"),
@@ -108,7 +110,7 @@ class TestMoveMember:
         member = await member_in()
         response = await client.put(_move_path(member.id), json=body, headers=staff)
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
 
 class TestHistory:
@@ -139,7 +141,7 @@ class TestHistory:
     ) -> None:
         response = await client.get(f"/admin/api/v1/tier-changes?{query}", headers=staff)
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
     async def test_evaluation_runs(
         self,

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.cards.flows import bearer, login
+from tests.members.flows import login
+from tests.support.http import bearer, error_code
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member
@@ -140,7 +141,7 @@ class TestLogin:
     async def test_bad_body_is_400(self, client: TestClient, body: Any, code: str) -> None:
         response = await client.post("/api/v1/session", json=body)
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
 
 class TestLoginRateLimit:
@@ -178,11 +179,11 @@ class TestLogout:
         for headers in (phone, tablet):
             again = await client.get("/api/v1/me", headers=headers)
             assert again.status == 401
-            assert (await again.json())["error"]["code"] == "invalid_token"
+            assert await error_code(again) == "invalid_token"
         fresh = bearer((await login(client, fake_wechat, "o-jo"))["token"])
         assert (await client.get("/api/v1/me", headers=fresh)).status == 200
 
     async def test_logout_needs_a_session(self, client: TestClient) -> None:
         response = await client.post("/api/v1/session/logout")
         assert response.status == 401
-        assert (await response.json())["error"]["code"] == "missing_token"
+        assert await error_code(response) == "missing_token"

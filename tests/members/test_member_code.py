@@ -20,6 +20,7 @@ from handlers.members.member_code import (
     to_base36,
 )
 from tests.factories import create_member
+from tests.support.localtime import freeze
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.errors import NotFound
@@ -30,8 +31,7 @@ AT = datetime(2024, 5, 1, 2, 0, 10, tzinfo=UTC)
 
 @pytest.fixture
 def clock(services: Services) -> FrozenClock:
-    services.clock = FrozenClock(AT)
-    return services.clock
+    return freeze(services, AT)
 
 
 class TestCodeFormat:

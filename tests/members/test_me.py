@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.cards.flows import bearer, cardholder, login, login_headers, seed_tiers
+from tests.members.flows import cardholder, login, login_headers, seed_tiers
+from tests.support.http import bearer, error_code
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member
@@ -200,7 +201,7 @@ class TestDeleteAccount:
         assert response.status == 204
         again = await client.get("/api/v1/me", headers=headers)
         assert again.status == 401
-        assert (await again.json())["error"]["code"] == "invalid_token"
+        assert await error_code(again) == "invalid_token"
 
         wiped = await Member.get(id=member.id)
         assert wiped.deleted_at is not None

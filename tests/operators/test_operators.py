@@ -6,6 +6,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers.operators.accounts import create_operator
+from tests.support.http import bearer, error_code
 from wxmember.core.models import AuditEntry, Operator, Role
 from wxmember.core.security import verify_password
 
@@ -28,9 +29,7 @@ class TestLogin:
             "role": "operator",
             "active": True,
         }
-        me = await client.get(
-            "/admin/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"}
-        )
+        me = await client.get("/admin/api/v1/me", headers=bearer(body["token"]))
         assert (await me.json())["username"] == "alice"
 
     async def test_password_is_stored_hashed(self, client: TestClient) -> None:
@@ -51,7 +50,7 @@ class TestLogin:
             "/admin/api/v1/login", json={"username": username, "password": password}
         )
         assert response.status == 401
-        assert (await response.json())["error"]["code"] == "invalid_credentials"
+        assert await error_code(response) == "invalid_credentials"
 
     async def test_disabled_operator_cannot_log_in(self, client: TestClient) -> None:
         operator = await create_operator("carol", PASSWORD, Role.OPERATOR)
@@ -88,16 +87,16 @@ class TestLogin:
     async def test_bad_body_is_400(self, client: TestClient, body: object, code: str) -> None:
         response = await client.post("/admin/api/v1/login", json=body)
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == code
+        assert await error_code(response) == code
 
     async def test_not_json_is_400(self, client: TestClient) -> None:
         response = await client.post("/admin/api/v1/login", data="username=a")
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == "not_json"
+        assert await error_code(response) == "not_json"
         response = await client.post(
             "/admin/api/v1/login", data="{nope", headers={"Content-Type": "application/json"}
         )
-        assert (await response.json())["error"]["code"] == "invalid_json"
+        assert await error_code(response) == "invalid_json"
 
 
 class TestRoles:
@@ -119,7 +118,7 @@ class TestRoles:
         response = await client.get(path, headers=headers)
         assert response.status == expected
         if expected == 403:
-            assert (await response.json())["error"]["code"] == "role_not_allowed"
+            assert await error_code(response) == "role_not_allowed"
 
     @pytest.mark.parametrize(
         "header", [None, "Bearer", "Bearer not-a-token", "Basic abc", "Bearer a.b"]
@@ -134,9 +133,7 @@ class TestRoles:
     ) -> None:
         operator = await create_operator("eve", PASSWORD, Role.OWNER)
         token = services.tokens.sign("member", operator.id, 1, 60)
-        response = await client.get(
-            "/admin/api/v1/me", headers={"Authorization": f"Bearer {token}"}
-        )
+        response = await client.get("/admin/api/v1/me", headers=bearer(token))
         assert response.status == 401
 
     async def test_every_admin_route_declares_roles(self, client: TestClient) -> None:
@@ -189,7 +186,7 @@ class TestOperatorWrites:
             headers=headers,
         )
         assert response.status == 409
-        assert (await response.json())["error"]["code"] == "username_taken"
+        assert await error_code(response) == "username_taken"
 
     async def test_weak_password_and_bad_role(self, client: TestClient, login_as) -> None:
         headers = await login_as("owner")
@@ -198,13 +195,13 @@ class TestOperatorWrites:
             json={"username": "x1", "password": "short", "role": "cashier"},
             headers=headers,
         )
-        assert (await weak.json())["error"]["code"] == "weak_password"
+        assert await error_code(weak) == "weak_password"
         role = await client.post(
             "/admin/api/v1/operators",
             json={"username": "x1", "password": "long-enough-pass", "role": "king"},
             headers=headers,
         )
-        assert (await role.json())["error"]["code"] == "invalid_role"
+        assert await error_code(role) == "invalid_role"
         assert await AuditEntry.all().count() == 0
 
     async def test_owner_cannot_lock_self_out(self, client: TestClient, login_as) -> None:

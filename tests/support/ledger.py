@@ -1,35 +1,11 @@
-"""Helpers of the points, check-in and POS tests: clocks, error codes, the ledger invariants."""
+"""The points ledger's invariants, checked from the database for one member."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
-from aiohttp import ClientResponse
 from tortoise.functions import Sum
 
-from wxmember.core.clock import FrozenClock
-from wxmember.core.context import Services
 from wxmember.core.models import Member
-from wxmember.core.models.checkins import CheckinRule
 from wxmember.core.models.points import PointsAllocation, PointsEntry, PointsLot
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(*parts: int) -> datetime:
-    """A Shanghai wall-clock time: local(2025, 3, 1, 9, 30)."""
-    return datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
-
-
-def freeze(services: Services, at: datetime) -> FrozenClock:
-    clock = FrozenClock(at)
-    services.clock = clock
-    return clock
-
-
-async def error_code(response: ClientResponse) -> str:
-    return (await response.json())["error"]["code"]
 
 
 async def _total(model: type, column: str, **filters: object) -> int:
@@ -38,7 +14,13 @@ async def _total(model: type, column: str, **filters: object) -> int:
 
 
 async def assert_ledger_consistent(member_id: int) -> Member:
-    """balance == sum(ledger) == sum(lots remaining); debt == sum(debt changes); lots add up."""
+    """The member's points add up; the member, reloaded.
+
+    - balance == sum(ledger amounts) == sum(lots remaining), never negative;
+    - debt == sum(debt changes), never negative, and never at the same time as a balance;
+    - the newest entry carries the balance and debt the member has now;
+    - every lot has given out exactly what its allocations took, no more than it held.
+    """
     member = await Member.get(id=member_id)
     assert member.points_balance >= 0
     assert member.points_debt >= 0
@@ -62,11 +44,3 @@ async def assert_ledger_consistent(member_id: int) -> Member:
         assert 0 <= lot.remaining <= lot.amount
         assert lot.amount - lot.remaining == taken.get(lot.id, 0)
     return member
-
-
-async def set_checkin_rules(**changes: object) -> CheckinRule:
-    """Rules in force since long ago: the defaults with some fields changed."""
-    from handlers.checkin.rules import DEFAULT_RULES
-
-    values = DEFAULT_RULES.model_dump(mode="json") | changes
-    return await CheckinRule.create(effective_from=date(2000, 1, 1), **values)

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from tests.support.http import bearer
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Tier
 
@@ -28,10 +29,6 @@ async def login(
     response = await client.post("/api/v1/session", json={"code": code})
     assert response.status == 200, await response.text()
     return await response.json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def login_headers(

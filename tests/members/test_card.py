@@ -14,12 +14,8 @@ from aiohttp.test_utils import TestClient
 from handlers.members.cards import find_member_for_pos, open_card
 from handlers.members.member_code import resolve_member_code
 from handlers.members.numbers import is_card_number
-from tests.cards.flows import (
-    ENTRY_COLOR,
-    cardholder,
-    login_headers,
-    seed_tiers,
-)
+from tests.members.flows import ENTRY_COLOR, cardholder, login_headers, seed_tiers
+from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
@@ -302,7 +298,7 @@ class TestShowCard:
         for path in ("/api/v1/card", "/api/v1/card/image", "/api/v1/card/code"):
             response = await client.get(path, headers=headers)
             assert response.status == 404, path
-            assert (await response.json())["error"]["code"] == "no_card"
+            assert await error_code(response) == "no_card"
 
     async def test_shows_tier_points_growth_and_masked_phone(
         self, client: TestClient, fake_wechat: FakeWeChat
@@ -343,9 +339,9 @@ class TestMemberCode:
         assert (await resolve_member_code(services, code)).card_no == card["card_no"]
         assert (await find_member_for_pos(services, code)).card_no == card["card_no"]
         clock.advance(seconds=60)
-        assert (await resolve_member_code(services, code)) is not None
+        assert (await resolve_member_code(services, code)).card_no == card["card_no"]
         newer = (await (await client.get("/api/v1/card/code", headers=headers)).json())["code"]
         assert newer != code
         clock.advance(seconds=60)
         assert await resolve_member_code(services, code) is None
-        assert (await resolve_member_code(services, newer)) is not None
+        assert (await resolve_member_code(services, newer)).card_no == card["card_no"]
