@@ -13,9 +13,10 @@ from aiohttp import web
 
 from handlers.operators.accounts import authenticate
 from wxmember.core import keys
-from wxmember.core.errors import Forbidden, Unauthorized
+from wxmember.core.errors import Forbidden
+from wxmember.core.inputs import bearer_token
 from wxmember.core.models import Operator, Role
-from wxmember.core.web import Handler, bearer_token
+from wxmember.core.web import Handler
 
 OPERATOR = web.RequestKey("operator", Operator)
 ROLES_ATTR = "__wxmember_roles__"
@@ -49,10 +50,8 @@ async def operator_auth_middleware(request: web.Request, handler: Handler) -> we
     if roles is None and request.match_info.http_exception is None:
         raise Forbidden("This route declares no roles.", code="forbidden")
     if roles:
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("Log in first.", code="missing_token")
-        operator = await authenticate(request.config_dict[keys.SERVICES].tokens, token)
+        services = request.config_dict[keys.SERVICES]
+        operator = await authenticate(services.tokens, bearer_token(request))
         if operator.role not in roles:
             raise Forbidden("Your role may not do this.", code="role_not_allowed")
         request[OPERATOR] = operator

@@ -7,7 +7,8 @@ from aiohttp import web
 from admin.auth import STAFF, allow, current_operator
 from handlers.checkin import rules as checkin_rules
 from wxmember.core import keys
-from wxmember.core.web import json_response, read_json
+from wxmember.core.inputs import read_json
+from wxmember.core.web import json_response
 
 
 @allow(*STAFF)

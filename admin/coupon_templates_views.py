@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
 from admin.auth import STAFF, allow, current_operator
 from handlers.coupons import templates as coupon_templates
 from wxmember.core import keys
-from wxmember.core.errors import ValidationFailed
+from wxmember.core.inputs import page_query, path_id, query_enum, read_json
 from wxmember.core.models.coupons import CouponKind, Obtain
-from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
+from wxmember.core.web import json_response, page_body
 
 MAX_FEN = 100_000_000
 
@@ -83,13 +83,7 @@ class TemplatePatchBody(BaseModel):
 async def list_templates(request: web.Request) -> web.Response:
     services = request.config_dict[keys.SERVICES]
     after_id, limit = page_query(request)
-    raw = request.query.get("obtain", "")
-    try:
-        obtain = Obtain(raw) if raw else None
-    except ValueError:
-        raise ValidationFailed(
-            "obtain must be claimable or issued.", code="invalid_obtain"
-        ) from None
+    obtain = query_enum(request, "obtain", Obtain)
     found = await coupon_templates.list_templates(after_id, limit, obtain)
     items = [coupon_templates.template_public(services, t) for t in found]
     return json_response(page_body(items, [t.id for t in found], limit))

@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TypeVar
-
 from aiohttp import web
 
 from admin.auth import STAFF, allow, current_operator
 from handlers.mall import items as mall_items
 from handlers.mall import orders as mall_orders
 from wxmember.core import keys
-from wxmember.core.errors import ValidationFailed
+from wxmember.core.inputs import page_query, path_id, query_enum, query_flag, query_int, read_json
 from wxmember.core.models import Role
 from wxmember.core.models.mall import ItemKind, OrderState
-from wxmember.core.web import json_response, page_body, page_query, path_id, query_int, read_json
-
-E = TypeVar("E", bound=StrEnum)
-
-
-def _enum_query(request: web.Request, name: str, enum: type[E], code: str) -> E | None:
-    raw = request.query.get(name, "")
-    if not raw:
-        return None
-    try:
-        return enum(raw)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise ValidationFailed(f"{name} must be one of {allowed}.", code=code) from None
-
-
-def _bool_query(request: web.Request, name: str) -> bool | None:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return None
-    if raw in ("1", "true"):
-        return True
-    if raw in ("0", "false"):
-        return False
-    raise ValidationFailed(f"{name} must be 1 or 0.", code=f"invalid_{name}")
-
+from wxmember.core.web import json_response, page_body
 
 # --- items --------------------------------------------------------------------------------
 
@@ -50,8 +22,8 @@ async def list_items(request: web.Request) -> web.Response:
     items = await mall_items.list_items(
         after_id,
         limit,
-        kind=_enum_query(request, "kind", ItemKind, "invalid_kind"),
-        active=_bool_query(request, "active"),
+        kind=query_enum(request, "kind", ItemKind),
+        active=query_flag(request, "active"),
     )
     views = [mall_items.admin_view(item) for item in items]
     return json_response(page_body(views, [item.id for item in items], limit))
@@ -109,7 +81,7 @@ async def list_orders(request: web.Request) -> web.Response:
     orders = await mall_orders.list_orders(
         after_id,
         limit,
-        state=_enum_query(request, "state", OrderState, "invalid_state_filter"),
+        state=query_enum(request, "state", OrderState, code="invalid_state_filter"),
         member_id=member_id,
     )
     services = request.config_dict[keys.SERVICES]

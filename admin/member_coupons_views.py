@@ -13,10 +13,10 @@ from admin.auth import STAFF, allow, current_operator
 from handlers import coupons
 from handlers.coupons import codes as coupon_codes
 from wxmember.core import keys
-from wxmember.core.errors import NotFound, ValidationFailed
-from wxmember.core.models import Member
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.inputs import page_query, path_id, query_enum, read_json
 from wxmember.core.models.coupons import CouponStatus
-from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
+from wxmember.core.web import json_response, page_body
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -61,16 +61,8 @@ async def grant(request: web.Request) -> web.Response:
 async def list_member_coupons(request: web.Request) -> web.Response:
     services = request.config_dict[keys.SERVICES]
     member_id = path_id(request, "member_id")
-    raw_status = request.query.get("status", "")
-    try:
-        status = CouponStatus(raw_status) if raw_status else None
-    except ValueError:
-        raise ValidationFailed(
-            "status must be unused, used or expired.", code="invalid_status"
-        ) from None
+    status = query_enum(request, "status", CouponStatus)
     after_id, limit = page_query(request)
-    if not await Member.exists(id=member_id):
-        raise NotFound("No such member.", code="member_not_found")
     found = await coupons.member_coupons(services, member_id, status, after_id, limit)
     items = [coupon_codes.coupon_public(services, coupon, coupon.template) for coupon in found]
     return json_response(page_body(items, [coupon.id for coupon in found], limit))

@@ -8,8 +8,9 @@ from admin.auth import allow, current_operator
 from handlers.members import lookup as member_lookup
 from wxmember.core import keys
 from wxmember.core.errors import ValidationFailed
+from wxmember.core.inputs import page_query, path_id
 from wxmember.core.models import Role
-from wxmember.core.web import json_response, page_body, page_query, path_id
+from wxmember.core.web import json_response, page_body
 
 
 @allow(Role.OWNER, Role.OPERATOR)

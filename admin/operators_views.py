@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from admin.auth import allow, current_operator
 from handlers import audit, operators
 from wxmember.core import keys
+from wxmember.core.inputs import page_query, path_id, read_json
 from wxmember.core.models import Role
-from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
+from wxmember.core.web import json_response, page_body
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64)]
 

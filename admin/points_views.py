@@ -13,9 +13,9 @@ from admin.auth import STAFF, allow, current_operator
 from handlers import points
 from handlers.points import queries as points_queries
 from wxmember.core import keys
-from wxmember.core.errors import NotFound, ValidationFailed
-from wxmember.core.models import Member
-from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.inputs import page_query, path_id, read_json
+from wxmember.core.web import json_response, page_body
 
 MAX_ADJUSTMENT = 1_000_000
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -64,8 +64,6 @@ async def create_adjustment(request: web.Request) -> web.Response:
 @allow(*STAFF)
 async def member_ledger(request: web.Request) -> web.Response:
     member_id = path_id(request, "member_id")
-    if not await Member.exists(id=member_id):
-        raise NotFound("No such member.", code="member_not_found")
     before_id, limit = page_query(request)
     rows = await points_queries.ledger(member_id, before_id, limit)
     items = [points_queries.entry_public(row) for row in rows]

@@ -11,7 +11,8 @@ from admin.auth import EVERYONE, allow, current_operator
 from handlers.coupons import writeoff as coupon_writeoff
 from handlers.coupons.codes import coupon_public
 from wxmember.core import keys
-from wxmember.core.web import json_response, query_int, read_json
+from wxmember.core.inputs import query_int, read_json
+from wxmember.core.web import json_response
 
 MAX_ORDER_FEN = 1_000_000_000
 

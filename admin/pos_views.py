@@ -11,8 +11,9 @@ from admin.auth import EVERYONE, allow, current_operator
 from handlers import pos
 from handlers.pos.purchases import MAX_FEN, MAX_NUMBER
 from wxmember.core import keys
+from wxmember.core.inputs import read_json
 from wxmember.core.models import Member
-from wxmember.core.web import json_response, read_json
+from wxmember.core.web import json_response
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 # Order and refund numbers end up in ledger references ("order:<no>", at most 64 characters).
@@ -81,7 +82,7 @@ async def refund_purchase(request: web.Request) -> web.Response:
         body.refund_no,
         body.amount_fen,
     )
-    member = await Member.get(id=purchase.member_id)  # type: ignore[attr-defined]
+    member = await Member.get(id=purchase.member_id)
     data = pos.refund_public(refund, purchase, member) | {"replayed": not created}
     return json_response(data, status=201 if created else 200)
 

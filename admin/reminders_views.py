@@ -12,32 +12,14 @@ from handlers.reminders import reports as reminder_reports
 from handlers.reminders import rules as reminder_rules
 from handlers.reminders.fields import catalogue_view
 from wxmember.core import keys
-from wxmember.core.errors import ValidationFailed
+from wxmember.core.inputs import page_query, path_id, query_date, query_enum, query_int, read_json
+from wxmember.core.localtime import local_today
 from wxmember.core.models.reminders import DeliveryState
-from wxmember.core.web import (
-    encode_cursor,
-    json_response,
-    page_body,
-    page_query,
-    path_id,
-    query_int,
-    read_json,
-)
-
-
-def _query_date(request: web.Request, default: date | None) -> date | None:
-    raw = request.query.get("date", "")
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed("date must be YYYY-MM-DD.", code="invalid_date") from None
+from wxmember.core.web import encode_cursor, json_response, page_body
 
 
 def _today(request: web.Request) -> date:
-    services = request.config_dict[keys.SERVICES]
-    return services.clock.local_today(services.config.brand.tz)
+    return local_today(request.config_dict[keys.SERVICES])
 
 
 @allow(*STAFF)
@@ -82,7 +64,7 @@ async def delete_rule(request: web.Request) -> web.Response:
 @allow(*STAFF)
 async def preview_rule(request: web.Request) -> web.Response:
     services = request.config_dict[keys.SERVICES]
-    day = _query_date(request, _today(request))
+    day = query_date(request, "date") or _today(request)
     assert day is not None
     after, limit = page_query(request)
     items, next_key = await reminders.preview(
@@ -102,27 +84,14 @@ async def fields(request: web.Request) -> web.Response:
     return json_response({"items": catalogue_view()})
 
 
-def _state(request: web.Request) -> DeliveryState | None:
-    raw = request.query.get("state", "")
-    if not raw:
-        return None
-    try:
-        return DeliveryState(raw)
-    except ValueError:
-        raise ValidationFailed(
-            f"state must be one of {', '.join(s.value for s in DeliveryState)}.",
-            code="invalid_state",
-        ) from None
-
-
 @allow(*STAFF)
 async def list_deliveries(request: web.Request) -> web.Response:
     before_id, limit = page_query(request, default_limit=50)
     raw_rule = request.query.get("rule_id", "")
     rows = await reminder_reports.list_deliveries(
         rule_id=query_int(request, "rule_id", 0, 1, 2_000_000_000) if raw_rule else None,
-        state=_state(request),
-        day=_query_date(request, None),
+        state=query_enum(request, "state", DeliveryState),
+        day=query_date(request, "date"),
         before_id=before_id,
         limit=limit,
     )
@@ -132,7 +101,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 @allow(*STAFF)
 async def delivery_stats(request: web.Request) -> web.Response:
-    day = _query_date(request, _today(request))
+    day = query_date(request, "date") or _today(request)
     assert day is not None
     return json_response(
         {"date": day.isoformat(), "rules": await reminder_reports.delivery_stats(day)}

@@ -18,7 +18,7 @@ from handlers.operators.accounts import create_operator
 from wxmember.core.config import Config
 from wxmember.core.models import Member, Operator, Role, Tier
 from wxmember.core.security import TokenSigner
-from wxmember.demo import seed_tiers
+from wxmember.demo.seeds import seed_ladder
 
 # card numbers of seeded members: this 15-digit body plus n, then the Luhn digit
 CARD_BODY_BASE = 880_000_000_000_000
@@ -41,7 +41,7 @@ async def entry_tier() -> Tier:
 
 async def tier_ladder(config: Config) -> list[Tier]:
     """The demo brand's four tiers (entry, silver, gold, diamond), seeded when there are none."""
-    await seed_tiers(config)
+    await seed_ladder()
     return await Tier.all().order_by("level")
 
 

@@ -10,21 +10,18 @@ logged and the follower gets an apology, never silence.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import lru_cache
 
 from wechatpy.messages import BaseMessage, TextMessage
 
 from bot import texts
+from bot.context import BotContext
 from bot.features import card, checkin, coupons, follow, help, points, tier
 from bot.replies import Reply, Text
 from bot.router import Route, Router, normalize
-from handlers.followers.links import resolve_member
+from handlers.followers.links import card_holder
 from wxmember.core.config import BotConfig
-from wxmember.core.context import Services
-from wxmember.core.errors import DomainError
-from wxmember.core.models import Member
-from wxmember.core.models.bot import Follower
+from wxmember.core.errors import CardRequired, DomainError
 from wxmember.core.wechat import WeChatError
 
 log = logging.getLogger(__name__)
@@ -34,21 +31,6 @@ HELP_ACTION = "help"
 ROUTER = Router.compose(
     feature.router for feature in (checkin, points, coupons, card, tier, help, follow)
 )
-
-
-@dataclass
-class BotContext:
-    """What a feature handler gets besides the message."""
-
-    services: Services
-    openid: str
-    unionid: str | None = None
-    member: Member | None = None
-    follower: Follower | None = None
-
-    @property
-    def bot(self) -> BotConfig:
-        return self.services.config.bot
 
 
 @lru_cache(maxsize=8)
@@ -80,10 +62,11 @@ async def run(route: Route, message: BaseMessage, context: BotContext) -> Reply:
     """Run a route's handler for a message and return its answer, never raising."""
     try:
         if route.needs_member:
-            context.follower, context.member = await resolve_member(
-                context.services, context.openid, unionid=context.unionid
-            )
-            if context.member is None or not context.member.has_card:
+            try:
+                context.follower, context.member = await card_holder(
+                    context.services, context.openid, unionid=context.unionid
+                )
+            except CardRequired:
                 return Text(await texts.join_invitation(context.services, context.openid))
         return await route.handler(message, context)
     except DomainError as exc:

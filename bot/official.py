@@ -27,8 +27,9 @@ from wechatpy.messages import BaseMessage, UnknownMessage
 
 from bot import dedup
 from bot.background import spawn
+from bot.context import BotContext
 from bot.crypto import PushCrypto
-from bot.dispatch import BotContext, run, select_route
+from bot.dispatch import run, select_route
 from bot.push import (
     SUCCESS,
     decrypt,

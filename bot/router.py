@@ -20,14 +20,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from wechatpy.messages import BaseMessage
 
+from bot.context import BotContext
 from bot.replies import Reply
-
-if TYPE_CHECKING:
-    from bot.dispatch import BotContext
 
 Handler = Callable[[BaseMessage, "BotContext"], Awaitable[Reply]]
 

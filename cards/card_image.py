@@ -32,9 +32,9 @@ def _cache_key(member_id: int) -> str:
 
 
 def face_of(services: Services, member: Member, tier: Tier | None) -> CardFace:
-    """What the face of this member's card shows."""
-    if member.card_no is None:
-        raise ValueError("member has no card")
+    """What the face of this member's card shows; 409 `card_required` before the card."""
+    card_no = member.require_card().card_no
+    assert card_no is not None  # require_card() passed
     brand = services.config.brand
     return CardFace(
         brand_name=brand.name,
@@ -43,7 +43,7 @@ def face_of(services: Services, member: Member, tier: Tier | None) -> CardFace:
         tier_name=tier.name if tier else "",
         tier_color=tier.color if tier else DEFAULT_TIER_COLOR,
         member_name=member.name or "",
-        card_no=member.card_no,
+        card_no=card_no,
     )
 
 

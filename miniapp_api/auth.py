@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers.members.sessions import MEMBER_TOKEN_PURPOSE
+from handlers.members.sessions import authenticate
 from wxmember.core import keys
-from wxmember.core.errors import Unauthorized
+from wxmember.core.inputs import bearer_token
 from wxmember.core.models import Member
-from wxmember.core.web import Handler, bearer_token
+from wxmember.core.web import Handler
 
 MEMBER = web.RequestKey("member", Member)
 PUBLIC_ATTR = "__wxmember_public__"
@@ -34,17 +34,6 @@ async def member_auth_middleware(request: web.Request, handler: Handler) -> web.
     if request.match_info.http_exception is None and not getattr(
         request.match_info.handler, PUBLIC_ATTR, False
     ):
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("Log in first.", code="missing_token")
         services = request.config_dict[keys.SERVICES]
-        claims = services.tokens.verify(token, MEMBER_TOKEN_PURPOSE)
-        member = await Member.get_or_none(id=claims.subject).select_related("tier")
-        if (
-            member is None
-            or member.deleted_at is not None
-            or member.token_version != claims.version
-        ):
-            raise Unauthorized("The session has ended; log in again.", code="invalid_token")
-        request[MEMBER] = member
+        request[MEMBER] = await authenticate(services, bearer_token(request))
     return await handler(request)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from handlers.followers.links import complete_binding
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.web import json_response, read_json
+from wxmember.core.inputs import read_json
+from wxmember.core.web import json_response
 
 
 class BindingBody(BaseModel):

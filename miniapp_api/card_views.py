@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from cards.card_image import card_image_etag, card_image_png
 from handlers import members
 from handlers.members.member_code import STEP_SECONDS, issue_member_code
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.web import json_response, read_json
+from wxmember.core.inputs import IsoDate, read_json
+from wxmember.core.web import json_response
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NO_STORE = {"Cache-Control": "no-store"}
 
-
-def _iso_date(value: Any) -> date:
-    if isinstance(value, str) and _ISO_DATE.match(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError("a real date written YYYY-MM-DD")
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 # The name's real rules (trimmed length, characters) are the handler's; this only bounds input.
 NameInput = Annotated[str, StringConstraints(max_length=256)]
 PhoneCode = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
@@ -59,7 +46,6 @@ async def open_card(request: web.Request) -> web.Response:
 
 async def show_card(request: web.Request) -> web.Response:
     member = current_member(request)
-    members.require_card(member)
     services = request.config_dict[keys.SERVICES]
     return json_response(await members.card_view(services, member), headers=NO_STORE)
 
@@ -71,7 +57,6 @@ def _etag_matches(request: web.Request, etag: str) -> bool:
 
 async def card_image(request: web.Request) -> web.Response:
     member = current_member(request)
-    members.require_card(member)
     services = request.config_dict[keys.SERVICES]
     # the face must be redrawn when the tier or the name changes: always revalidate
     headers = {"Cache-Control": "private, no-cache"}
@@ -87,7 +72,6 @@ async def card_image(request: web.Request) -> web.Response:
 
 async def member_code(request: web.Request) -> web.Response:
     member = current_member(request)
-    members.require_card(member)
     code = issue_member_code(request.config_dict[keys.SERVICES], member)
     return json_response(
         {

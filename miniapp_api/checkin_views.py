@@ -13,7 +13,8 @@ from handlers.checkin.month import month_calendar
 from miniapp_api.auth import current_member
 from wxmember.core import keys
 from wxmember.core.errors import ValidationFailed
-from wxmember.core.web import json_response, read_json
+from wxmember.core.inputs import read_json
+from wxmember.core.web import json_response
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 

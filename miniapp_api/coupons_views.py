@@ -9,9 +9,9 @@ from handlers.coupons import claims as coupon_claims
 from handlers.coupons import codes as coupon_codes
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.errors import ValidationFailed
+from wxmember.core.inputs import page_query, path_id, query_enum
 from wxmember.core.models.coupons import CouponStatus
-from wxmember.core.web import json_response, page_body, page_query, path_id
+from wxmember.core.web import json_response, page_body
 
 
 async def coupon_centre(request: web.Request) -> web.Response:
@@ -31,13 +31,7 @@ async def claim_coupon(request: web.Request) -> web.Response:
 
 async def my_coupons(request: web.Request) -> web.Response:
     services = request.config_dict[keys.SERVICES]
-    raw_status = request.query.get("status", "")
-    try:
-        status = CouponStatus(raw_status) if raw_status else None
-    except ValueError:
-        raise ValidationFailed(
-            "status must be unused, used or expired.", code="invalid_status"
-        ) from None
+    status = query_enum(request, "status", CouponStatus)
     after_id, limit = page_query(request)
     found = await coupons.member_coupons(
         services, current_member(request).id, status, after_id, limit

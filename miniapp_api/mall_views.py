@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -13,36 +12,14 @@ from handlers.mall import orders as mall_orders
 from handlers.mall import redemption as mall_redemption
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.errors import ValidationFailed
+from wxmember.core.inputs import page_query, path_id, query_enum, query_flag, read_json
 from wxmember.core.models.mall import ItemKind, OrderState
-from wxmember.core.web import json_response, page_body, page_query, path_id, read_json
-
-E = TypeVar("E", bound=StrEnum)
+from wxmember.core.web import json_response, page_body
 
 
 class MemberCancelBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
-
-
-def _enum_query(request: web.Request, name: str, enum: type[E], code: str) -> E | None:
-    raw = request.query.get(name, "")
-    if not raw:
-        return None
-    try:
-        return enum(raw)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise ValidationFailed(f"{name} must be one of {allowed}.", code=code) from None
-
-
-def _flag_query(request: web.Request, name: str) -> bool:
-    raw = request.query.get(name, "")
-    if raw in ("", "0", "false"):
-        return False
-    if raw in ("1", "true"):
-        return True
-    raise ValidationFailed(f"{name} must be 1 or 0.", code=f"invalid_{name}")
 
 
 async def list_items(request: web.Request) -> web.Response:
@@ -52,8 +29,8 @@ async def list_items(request: web.Request) -> web.Response:
         current_member(request),
         after_id,
         limit,
-        kind=_enum_query(request, "kind", ItemKind, "invalid_kind"),
-        affordable=_flag_query(request, "affordable"),
+        kind=query_enum(request, "kind", ItemKind),
+        affordable=bool(query_flag(request, "affordable")),
     )
     return json_response(page_body(items, ids, limit))
 
@@ -83,7 +60,7 @@ async def list_orders(request: web.Request) -> web.Response:
         current_member(request),
         after_id,
         limit,
-        _enum_query(request, "state", OrderState, "invalid_state_filter"),
+        query_enum(request, "state", OrderState, code="invalid_state_filter"),
     )
     services = request.config_dict[keys.SERVICES]
     items = [mall_orders.order_view(services, order) for order in orders]

@@ -11,9 +11,10 @@ from cards.card_image import forget_card_image
 from handlers import members
 from handlers.members import account as member_account
 from miniapp_api.auth import current_member
-from miniapp_api.card_views import NO_STORE, IsoDate, NameInput
+from miniapp_api.card_views import NO_STORE, NameInput
 from wxmember.core import keys
-from wxmember.core.web import json_response, read_json
+from wxmember.core.inputs import IsoDate, read_json
+from wxmember.core.web import json_response
 
 
 class ProfilePatchBody(BaseModel):

@@ -7,7 +7,8 @@ from aiohttp import web
 from handlers.points import queries as points_queries
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.web import json_response, page_body, page_query
+from wxmember.core.inputs import page_query
+from wxmember.core.web import json_response, page_body
 
 
 async def points_summary(request: web.Request) -> web.Response:

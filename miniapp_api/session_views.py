@@ -11,7 +11,8 @@ from handlers import members
 from handlers.members import sessions as sessions
 from miniapp_api.auth import current_member, public
 from wxmember.core import keys
-from wxmember.core.web import json_response, read_json
+from wxmember.core.inputs import read_json
+from wxmember.core.web import json_response
 
 
 class LoginBody(BaseModel):

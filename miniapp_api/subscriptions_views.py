@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from handlers.subscriptions.grants import SOURCE_CLIENT, record_grants
 from miniapp_api.auth import current_member
 from wxmember.core import keys
+from wxmember.core.inputs import read_json
 from wxmember.core.ratelimit import enforce
-from wxmember.core.web import json_response, read_json
+from wxmember.core.web import json_response
 
 REPORTS_PER_MINUTE = 20
 

@@ -8,6 +8,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from admin.routes import create_admin_app
+from bot.routes import create_bot_app
+from jobs.scheduler import scheduler_ctx
+from miniapp_api.routes import create_miniapp_app
 from wxmember.core import keys
 from wxmember.core.config import Config
 from wxmember.core.context import Services
@@ -71,10 +75,6 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: Config) -> web.Application:
     """Build the whole service for this config; nothing starts until the app does."""
-    from admin.routes import create_admin_app
-    from bot.routes import create_bot_app
-    from jobs.scheduler import scheduler_ctx
-    from miniapp_api.routes import create_miniapp_app
 
     app = web.Application(
         middlewares=[request_context_middleware, error_middleware],

@@ -11,12 +11,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
+import secrets
 import sys
 from collections.abc import Callable
+from datetime import date
 
 from aiohttp import web
 
+from handlers.operators.accounts import create_operator
+from handlers.tiers.growth import evaluate_tiers
+from wxmember.app import create_app
+from wxmember.core import keys
 from wxmember.core.config import (
     Config,
     ConfigError,
@@ -24,7 +31,12 @@ from wxmember.core.config import (
     generate_data_key,
     load_config,
 )
+from wxmember.core.db import apply_migrations, model_changes, open_database
+from wxmember.core.errors import DomainError
 from wxmember.core.log import setup_logging
+from wxmember.core.models import Role
+from wxmember.demo import run_demo
+from wxmember.runner import run_rule_now, run_scheduler, running_services
 
 log = logging.getLogger("wxmember")
 
@@ -34,8 +46,6 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from wxmember.app import create_app
-    from wxmember.core.db import apply_migrations
 
     config = _config(args)
     if config.database.is_sqlite:
@@ -54,7 +64,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from wxmember.core.db import apply_migrations
 
     asyncio.run(apply_migrations(_config(args)))
     print("migrations applied")
@@ -62,7 +71,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_makemigrations(args: argparse.Namespace) -> int:
-    from wxmember.core.db import model_changes
 
     written = asyncio.run(model_changes(_config(args), write=True))
     print("\n".join(written) if written else "no model changes")
@@ -70,10 +78,6 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
 
 
 def cmd_create_operator(args: argparse.Namespace) -> int:
-    from handlers.operators.accounts import create_operator
-    from wxmember.core.db import open_database
-    from wxmember.core.errors import DomainError
-    from wxmember.core.models import Role
 
     config = _config(args)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
@@ -92,19 +96,11 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from wxmember.demo import run_demo
 
     return run_demo(host=args.host or "127.0.0.1", port=args.port or 8080, db_path=args.db)
 
 
 def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
-    import json
-    from datetime import date
-
-    from handlers.tiers.growth import evaluate_tiers
-    from wxmember.core import keys
-    from wxmember.core.errors import DomainError
-    from wxmember.runner import running_services
 
     try:
         period_end = date.fromisoformat(args.period_end) if args.period_end else None
@@ -130,8 +126,6 @@ def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from wxmember.core.db import apply_migrations
-    from wxmember.runner import run_scheduler
 
     config = _config(args).replace(scheduler={"enabled": True})
     if config.database.is_sqlite:
@@ -141,10 +135,6 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 
 def cmd_run_reminders(args: argparse.Namespace) -> int:
-    from datetime import date
-
-    from wxmember.core.errors import DomainError
-    from wxmember.runner import run_rule_now
 
     try:
         day = date.fromisoformat(args.date)
@@ -163,7 +153,6 @@ def cmd_run_reminders(args: argparse.Namespace) -> int:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    import secrets
 
     print(f'secret_key = "{secrets.token_urlsafe(32)}"')
     print(f'data_key = "{generate_data_key()}"')

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from wxmember.core.config import Config
 from wxmember.core.models.tiers import Tier
-from wxmember.demo import seed_tiers
+from wxmember.demo import seeds
 
 # Share of card holders in each tier, entry tier first.
 TIER_WEIGHTS = (0.55, 0.25, 0.15, 0.05)
@@ -27,7 +27,7 @@ class Rung:
 
 async def seed_ladder(config: Config) -> list[Rung]:
     """The demo ladder, created through the same validation as the admin API (Tortoise open)."""
-    await seed_tiers(config)
+    await seeds.seed_ladder()
     return [
         Rung(t.id, t.name, t.level, t.growth_threshold, t.retention_threshold)
         for t in await Tier.all().order_by("level")

@@ -9,7 +9,7 @@ from bench.jobs.context import Context, Prepared, Sizes, check
 from bench.jobs.people import MemberFactory, Shares
 from bench.jobs.plans import explain, statement
 from bench.jobs.seed_points import PointsSeed, PointsSeeder
-from handlers.points.lots import whole_second
+from wxmember.core.localtime import whole_second
 from wxmember.core.models.points import PointsLot
 
 DEFAULT_LOTS = 1_000_000

@@ -14,7 +14,7 @@ from bench.jobs.seed_tiers import TierSeed, TierSeeder
 from handlers.tiers.periods import period_ending
 from wxmember.core.models.growth import MemberPeriodGrowth
 from wxmember.core.models.members import Member
-from wxmember.core.models.tiers import TierChange
+from wxmember.core.models.tier_history import TierChange
 
 DEFAULT_MEMBERS = 100_000
 TABLES = ("members", "growth_entries", "member_period_growth", "tier_changes")

@@ -7,16 +7,12 @@ card version and with anything else printed on the face.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from wechatpy.messages import BaseMessage
 
+from bot.context import BotContext
 from bot.replies import Image, Reply
 from bot.router import Router
 from cards.card_image import card_image_etag, card_image_png
-
-if TYPE_CHECKING:
-    from bot.dispatch import BotContext
 
 router = Router()
 

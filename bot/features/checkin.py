@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from wechatpy.messages import BaseMessage
 
 from bot import texts
+from bot.context import BotContext
 from bot.replies import Reply, Text
 from bot.router import Router
 from handlers.checkin.daily import check_in
-
-if TYPE_CHECKING:
-    from bot.dispatch import BotContext
 
 router = Router()
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from wechatpy.messages import BaseMessage
 
 from bot import texts
+from bot.context import BotContext
 from bot.replies import Reply, Text
 from bot.router import Router
 from handlers.coupons.codes import describe
 from handlers.coupons.issuing import member_coupons
 from wxmember.core.models.coupons import CouponStatus
-
-if TYPE_CHECKING:
-    from bot.dispatch import BotContext
 
 router = Router()
 

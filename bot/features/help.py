@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from wechatpy.messages import BaseMessage
 
+from bot.context import BotContext
 from bot.replies import Reply, Text
 from bot.router import Router
-
-if TYPE_CHECKING:
-    from bot.dispatch import BotContext
 
 router = Router()
 

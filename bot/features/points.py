@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from wechatpy.messages import BaseMessage
 
 from bot import texts
+from bot.context import BotContext
 from bot.replies import Reply, Text
 from bot.router import Router
 from handlers.points import queries as points_queries
-
-if TYPE_CHECKING:
-    from bot.dispatch import BotContext
 
 router = Router()
 

@@ -26,11 +26,12 @@ from tortoise.transactions import in_transaction
 
 from handlers import points
 from handlers.checkin.month import current_streak, month_bounds
-from handlers.checkin.rules import CheckinRules, local_today, rules_for
-from handlers.points.lots import lock_member
+from handlers.checkin.rules import CheckinRules, rules_for
 from handlers.tiers.growth import add_growth
 from wxmember.core.context import Services
-from wxmember.core.errors import Conflict, ValidationFailed
+from wxmember.core.errors import AlreadyCheckedIn, Conflict, ValidationFailed
+from wxmember.core.kernel import LockedMember, lock_member
+from wxmember.core.localtime import local_today
 from wxmember.core.models import Member
 from wxmember.core.models.checkins import Checkin
 
@@ -89,11 +90,6 @@ def _tomorrow_dict(tomorrow: Tomorrow | None) -> dict[str, Any] | None:
     return asdict(tomorrow) | {"date": tomorrow.date.isoformat()}
 
 
-def _require_card(member: Member) -> None:
-    if member.card_no is None:
-        raise Conflict("Open your member card first.", code="card_required")
-
-
 async def _result(
     row: Checkin, balance: int, today: date, rules: CheckinRules | None = None
 ) -> CheckinResult:
@@ -124,18 +120,15 @@ async def _result(
 
 
 async def _balance(member_id: int) -> int:
-    return await Member.get(id=member_id).values_list("points_balance", flat=True)  # type: ignore[return-value]
+    balance = await Member.get(id=member_id).values_list("points_balance", flat=True)
+    return int(balance)  # type: ignore[call-overload]  # a flat values_list of one int column
 
 
-async def _already_checked_in(services: Services, member_id: int, day: date) -> Conflict:
+async def _already_checked_in(services: Services, member_id: int, day: date) -> AlreadyCheckedIn:
     """409 with the day's result, so a client that lost the first answer still shows it."""
     row = await Checkin.get(member_id=member_id, day=day)
     result = await _result(row, await _balance(member_id), local_today(services))
-    return Conflict(
-        "You have checked in today already.",
-        code="already_checked_in",
-        details=result.to_dict(),
-    )
+    return AlreadyCheckedIn("You have checked in today already.", details=result.to_dict())
 
 
 def checkin_growth(services: Services, rules: CheckinRules) -> int:
@@ -146,41 +139,28 @@ def checkin_growth(services: Services, rules: CheckinRules) -> int:
 
 async def _reward(
     services: Services,
-    conn: BaseDBAsyncClient,
-    member_id: int,
+    account: LockedMember,
     day: date,
     amount: int,
     rules: CheckinRules,
     reason: str,
 ) -> None:
-    key = f"checkin:{member_id}:{day.isoformat()}"
+    key = f"checkin:{account.id}:{day.isoformat()}"
     reference = f"checkin:{day.isoformat()}"
     if amount > 0:
         await points.earn(
-            services,
-            member_id,
-            amount,
-            reason=reason,
-            idempotency_key=key,
-            reference=reference,
-            using_db=conn,
+            services, account, amount, reason=reason, idempotency_key=key, reference=reference
         )
     growth = checkin_growth(services, rules)
     if growth:
         await add_growth(
-            services,
-            member_id,
-            growth,
-            reason=reason,
-            idempotency_key=key,
-            reference=reference,
-            using_db=conn,
+            services, account, growth, reason=reason, idempotency_key=key, reference=reference
         )
 
 
 async def check_in(services: Services, member: Member) -> CheckinResult:
     """Check in for today (local day); 409 `already_checked_in` with today's result in details."""
-    _require_card(member)
+    member.require_card()
     now = services.clock.now()
     today = local_today(services)
     rules = await rules_for(today)
@@ -190,7 +170,7 @@ async def check_in(services: Services, member: Member) -> CheckinResult:
         raise await _already_checked_in(services, member.id, today)
     try:
         async with in_transaction() as conn:
-            await lock_member(conn, member.id)
+            account = await lock_member(conn, member.id)
             previous = await (
                 Checkin.filter(member_id=member.id, day=today - timedelta(days=1))
                 .using_db(conn)
@@ -207,10 +187,10 @@ async def check_in(services: Services, member: Member) -> CheckinResult:
                 created_at=now,
                 using_db=conn,
             )
-            await _reward(services, conn, member.id, today, row.points, rules, "checkin")
+            await _reward(services, account, today, row.points, rules, "checkin")
     except IntegrityError:
         raise await _already_checked_in(services, member.id, today) from None
-    return await _result(row, await _balance(member.id), today, rules)
+    return await _result(row, account.row.points_balance, today, rules)
 
 
 def _check_makeup_day(services: Services, member: Member, day: date, today: date) -> None:
@@ -228,7 +208,7 @@ def _check_makeup_day(services: Services, member: Member, day: date, today: date
 
 async def make_up(services: Services, member: Member, day: date) -> MakeupResult:
     """Check in for a missed earlier day of this month: limited per month, maybe priced."""
-    _require_card(member)
+    member.require_card()
     now = services.clock.now()
     today = local_today(services)
     _check_makeup_day(services, member, day, today)
@@ -238,7 +218,7 @@ async def make_up(services: Services, member: Member, day: date) -> MakeupResult
     price = rules.makeup_price_points
     try:
         async with in_transaction() as conn:
-            await lock_member(conn, member.id)
+            account = await lock_member(conn, member.id)
             month = await (
                 Checkin.filter(member_id=member.id, day__gte=month_bounds(today)[0])
                 .using_db(conn)
@@ -247,7 +227,7 @@ async def make_up(services: Services, member: Member, day: date) -> MakeupResult
             streaks = {row_day: streak for row_day, _, streak in month}
             used = sum(1 for _, made_up, _ in month if made_up)
             if day in streaks:
-                raise Conflict("That day is checked in already.", code="already_checked_in")
+                raise AlreadyCheckedIn("That day is checked in already.")
             if used >= rules.makeup_per_month:
                 raise Conflict(
                     "No make-ups left this month.",
@@ -269,18 +249,17 @@ async def make_up(services: Services, member: Member, day: date) -> MakeupResult
             if price:
                 await points.spend(
                     services,
-                    member.id,
+                    account,
                     price,
                     reason="checkin_makeup_fee",
                     idempotency_key=f"checkin-makeup-fee:{member.id}:{day.isoformat()}",
                     reference=f"checkin:{day.isoformat()}",
-                    using_db=conn,
                 )
-            await _reward(services, conn, member.id, day, row.points, rules, "checkin_makeup")
+            await _reward(services, account, day, row.points, rules, "checkin_makeup")
     except IntegrityError:
-        raise Conflict("That day is checked in already.", code="already_checked_in") from None
+        raise AlreadyCheckedIn("That day is checked in already.") from None
     return MakeupResult(
-        checkin=await _result(row, await _balance(member.id), today),
+        checkin=await _result(row, account.row.points_balance, today),
         price_points=price,
         current_streak=await current_streak(member.id, today),
         makeup_left=max(0, rules.makeup_per_month - used - 1),

@@ -6,8 +6,9 @@ import calendar as calendars
 from datetime import date, timedelta
 from typing import Any
 
-from handlers.checkin.rules import local_today, rules_for
+from handlers.checkin.rules import rules_for
 from wxmember.core.context import Services
+from wxmember.core.localtime import local_today
 from wxmember.core.models import Member
 from wxmember.core.models.checkins import Checkin
 

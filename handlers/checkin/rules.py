@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from handlers import audit
 from wxmember.core.context import Services
+from wxmember.core.localtime import local_today
 from wxmember.core.models import Operator
 from wxmember.core.models.checkins import CheckinRule
 
@@ -102,11 +103,6 @@ async def rules_for(day: date, using_db: BaseDBAsyncClient | None = None) -> Che
     """The rules in force on a local day."""
     row = await _version_for(day, using_db)
     return _from_row(row) if row is not None else DEFAULT_RULES
-
-
-def local_today(services: Services) -> date:
-    """Today in the brand's time zone."""
-    return services.clock.local_today(services.config.brand.tz)
 
 
 async def overview(services: Services) -> dict[str, Any]:

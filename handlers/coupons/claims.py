@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -26,16 +26,17 @@ from handlers.coupons.issuing import (
     take_stock,
 )
 from handlers.coupons.templates import template_public
+from handlers.coupons.window import open_at, window_refusal
+from handlers.tiers.eligibility import eligible, member_level
 from wxmember.core.context import Services
-from wxmember.core.errors import Conflict, NotFound
-from wxmember.core.models import Member, Tier
+from wxmember.core.errors import Conflict, TemplateNotFound
+from wxmember.core.models import Member
 from wxmember.core.models.coupons import (
     Coupon,
     CouponClaimCounter,
     CouponSource,
     CouponStatus,
     CouponTemplate,
-    Obtain,
 )
 
 _MESSAGES = {
@@ -51,34 +52,6 @@ _MESSAGES = {
 def refusal(code: str) -> Conflict:
     """The 409 for a claim refused with this code."""
     return Conflict(_MESSAGES[code], code=code)
-
-
-async def tier_level(member: Member) -> int | None:
-    """The level of the member's tier (fetched if the caller did not load it)."""
-    tier = member.tier
-    if tier is not None and not isinstance(tier, Tier):
-        tier = await tier
-    return tier.level if isinstance(tier, Tier) else None
-
-
-def window_refusal(template: CouponTemplate, now: datetime) -> str | None:
-    """Why the template cannot be claimed at `now` regardless of who asks, or None."""
-    if template.obtain != Obtain.CLAIMABLE:
-        return "not_claimable"
-    if template.stopped:
-        return "ended"
-    if template.claim_ends_at is not None and now >= template.claim_ends_at:
-        return "ended"
-    if template.valid_until is not None and now >= template.valid_until:
-        return "ended"
-    if template.claim_starts_at is not None and now < template.claim_starts_at:
-        return "not_started"
-    return None
-
-
-def eligible(template: CouponTemplate, level: int | None) -> bool:
-    """Whether a member of this tier level may claim (no tiers listed: everyone)."""
-    return not template.eligible_tiers or level in template.eligible_tiers
 
 
 @dataclass(frozen=True)
@@ -97,38 +70,38 @@ async def coupon_centre(
 ) -> list[CentreEntry]:
     """Claimable templates not yet ended, newest first (`limit + 1`), with this member's counts.
 
-    Two queries: the templates, and the member's coupons of those templates counted by kind.
+    Three queries: the templates; the member's claim counters, the very rows a claim counts on
+    (so the centre and the claim never disagree about the limit); the coupons they hold.
     """
     now = services.clock.now()
-    query = (
-        CouponTemplate.filter(obtain=Obtain.CLAIMABLE, stopped=False)
-        .filter(Q(claim_ends_at__isnull=True) | Q(claim_ends_at__gt=now))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .order_by("-id")
-    )
+    query = CouponTemplate.filter(open_at(now, listed=True)).order_by("-id")
     if after_id is not None:
         query = query.filter(id__lt=after_id)
     templates = await query.limit(limit + 1)
-    counts: dict[int, dict[str, int]] = {}
+    claimed: dict[int, int] = {}
+    held: dict[int, int] = {}
     if templates:
-        rows = (
-            await Coupon.filter(member_id=member.id, template_id__in=[t.id for t in templates])
-            .annotate(
-                claims=Count("id", _filter=Q(source=CouponSource.CLAIM)),
-                held=Count("id", _filter=Q(status=CouponStatus.UNUSED, valid_until__gt=now)),
+        ids = [t.id for t in templates]
+        counters = CouponClaimCounter.filter(member_id=member.id, template_id__in=ids)
+        claimed = dict(await counters.values_list("template_id", "count"))
+        holding = (
+            Coupon.filter(
+                member_id=member.id,
+                template_id__in=ids,
+                status=CouponStatus.UNUSED,
+                valid_until__gt=now,
             )
+            .annotate(held=Count("id"))
             .group_by("template_id")
-            .values("template_id", "claims", "held")
         )
-        counts = {row["template_id"]: row for row in rows}
-    level = await tier_level(member)
+        held = dict(await holding.values_list("template_id", "held"))
+    level = await member_level(member)
     entries = []
     for template in templates:
-        row = counts.get(template.id, {})
-        claimed, held = int(row.get("claims", 0)), int(row.get("held", 0))
-        left_for_me = max(template.per_member_limit - claimed, 0)
+        mine = int(claimed.get(template.id, 0))
+        left_for_me = max(template.per_member_limit - mine, 0)
         reason = window_refusal(template, now)
-        if reason is None and not eligible(template, level):
+        if reason is None and not eligible(template.eligible_tiers, level):
             reason = "not_eligible"
         if reason is None and left_for_me == 0:
             reason = "limit_reached"
@@ -136,7 +109,9 @@ async def coupon_centre(
             reason = "sold_out"
         if template.remaining is not None:
             left_for_me = min(left_for_me, template.remaining)
-        entries.append(CentreEntry(template, claimed, held, left_for_me, reason))
+        entries.append(
+            CentreEntry(template, mine, int(held.get(template.id, 0)), left_for_me, reason)
+        )
     return entries
 
 
@@ -146,10 +121,10 @@ async def claim(services: Services, member: Member, template_id: int) -> Coupon:
         raise refusal("sold_out")
     template = await CouponTemplate.get_or_none(id=template_id)
     if template is None:
-        raise NotFound("No such coupon.", code="template_not_found")
+        raise TemplateNotFound()
     now = services.clock.now()
     reason = window_refusal(template, now)
-    if reason is None and not eligible(template, await tier_level(member)):
+    if reason is None and not eligible(template.eligible_tiers, await member_level(member)):
         reason = "not_eligible"
     if reason is None and template.remaining == 0:
         reason = "sold_out"
@@ -161,7 +136,7 @@ async def claim(services: Services, member: Member, template_id: int) -> Coupon:
         except IntegrityError:
             # The only constraint a claim can break is a foreign key: the template was deleted.
             if not await CouponTemplate.exists(id=template_id):
-                raise NotFound("No such coupon.", code="template_not_found") from None
+                raise TemplateNotFound() from None
             raise
     except Conflict as exc:
         if exc.code == "sold_out":
@@ -190,7 +165,7 @@ async def _claim_once(
         if not await take_stock(conn, template.id, claim_at=now):
             fresh = await CouponTemplate.get_or_none(id=template.id, using_db=conn)
             if fresh is None:
-                raise NotFound("No such coupon.", code="template_not_found")
+                raise TemplateNotFound()
             raise refusal(window_refusal(fresh, now) or "sold_out")
         return await insert_coupon(
             services,

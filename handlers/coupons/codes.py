@@ -8,12 +8,13 @@ letters Crockford maps to digits (O is 0, I and L are 1).
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
+from wxmember.core.localtime import local_midnight
 from wxmember.core.models.coupons import (
     Coupon,
     CouponKind,
@@ -58,7 +59,7 @@ def validity_for(
     """
     if template.valid_days is not None:
         last_day = now.astimezone(tz).date() + timedelta(days=template.valid_days)
-        return now, datetime.combine(last_day, time.min, tzinfo=tz).astimezone(UTC)
+        return now, local_midnight(last_day, tz)
     if template.valid_from is None or template.valid_until is None:
         raise ValueError(f"coupon template {template.id} has no validity")
     return template.valid_from, template.valid_until

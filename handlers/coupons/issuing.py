@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from redis.exceptions import RedisError
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -23,10 +22,15 @@ from tortoise.transactions import in_transaction
 
 from handlers import audit
 from handlers.coupons.codes import new_code, validity_for
+from handlers.coupons.window import open_at
 from wxmember.core.context import Services
-from wxmember.core.db import transaction
-from wxmember.core.errors import Conflict, NotFound, ValidationFailed
-from wxmember.core.models import Member, Operator
+from wxmember.core.errors import (
+    Conflict,
+    TemplateNotFound,
+    ValidationFailed,
+)
+from wxmember.core.kernel import get_member, savepoint, transaction
+from wxmember.core.models import Operator
 from wxmember.core.models.coupons import (
     Coupon,
     CouponSource,
@@ -77,12 +81,6 @@ async def clear_sold_out(services: Services, template_id: int) -> None:
         log.warning("could not clear the sold-out flag", extra={"error": repr(exc)})
 
 
-def _savepoint(conn: BaseDBAsyncClient) -> Any:
-    # Tortoise opens a SAVEPOINT when a transaction is entered again; an error inside rolls
-    # back to it and leaves the enclosing transaction usable (PostgreSQL aborts it otherwise).
-    return conn._in_transaction()
-
-
 async def take_stock(
     conn: BaseDBAsyncClient, template_id: int, *, claim_at: datetime | None = None
 ) -> bool:
@@ -95,12 +93,7 @@ async def take_stock(
         Q(remaining__isnull=True) | Q(remaining__gte=1), id=template_id, stopped=False
     )
     if claim_at is not None:
-        query = query.filter(
-            Q(claim_starts_at__isnull=True) | Q(claim_starts_at__lte=claim_at),
-            Q(claim_ends_at__isnull=True) | Q(claim_ends_at__gt=claim_at),
-            Q(valid_until__isnull=True) | Q(valid_until__gt=claim_at),
-            obtain="claimable",
-        )
+        query = query.filter(open_at(claim_at))
     updated = await query.using_db(conn).update(
         remaining=F("remaining") - 1, claimed=F("claimed") + 1
     )
@@ -125,7 +118,7 @@ async def insert_coupon(
     valid_from, valid_until = validity_for(template, now, services.config.brand.tz)
     for _ in range(CODE_ATTEMPTS):
         try:
-            async with _savepoint(conn):
+            async with savepoint(conn):
                 return await Coupon.create(
                     code=new_code(),
                     template=template,
@@ -183,17 +176,15 @@ async def issue(
             return _replayed(existing, member_id, template_id), False
         template = await CouponTemplate.get_or_none(id=template_id, using_db=conn)
         if template is None:
-            raise NotFound("No such coupon template.", code="template_not_found")
+            raise TemplateNotFound()
         if template.stopped:
             raise Conflict("This coupon has been stopped.", code="template_stopped")
         now = services.clock.now()
         if validity_for(template, now, services.config.brand.tz)[1] <= now:
             raise Conflict("This coupon's validity is over.", code="template_expired")
-        member = await Member.get_or_none(id=member_id, using_db=conn)
-        if member is None or member.deleted_at is not None:
-            raise NotFound("No such member.", code="member_not_found")
+        await get_member(member_id, using_db=conn)
         try:
-            async with _savepoint(conn):
+            async with savepoint(conn):
                 coupon = await insert_coupon(
                     services,
                     conn,
@@ -295,13 +286,19 @@ async def member_coupons(
     after_id: int | None,
     limit: int,
 ) -> list[Coupon]:
-    """A member's coupons, newest first, `limit + 1` of them (the caller pages)."""
+    """A member's coupons, newest first, `limit + 1` of them (the caller pages).
+
+    404 `member_not_found` for an unknown member (asked only when the page is empty).
+    """
     query = Coupon.filter(member_id=member_id).select_related("template").order_by("-id")
     if status is not None:
         query = query.filter(_status_filter(status, services.clock.now()))
     if after_id is not None:
         query = query.filter(id__lt=after_id)
-    return await query.limit(limit + 1)
+    found = await query.limit(limit + 1)
+    if not found:
+        await get_member(member_id, include_deleted=True)
+    return found
 
 
 async def mark_expired_coupons(

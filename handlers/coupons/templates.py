@@ -26,7 +26,7 @@ from handlers import audit
 from handlers.coupons.codes import describe
 from handlers.coupons.issuing import clear_sold_out
 from wxmember.core.context import Services
-from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.errors import Conflict, TemplateNotFound, ValidationFailed
 from wxmember.core.models import Operator, Tier
 from wxmember.core.models.coupons import CouponKind, CouponTemplate, Obtain
 
@@ -207,7 +207,7 @@ async def get_template(template_id: int) -> CouponTemplate:
     """One template, or 404 `template_not_found`."""
     template = await CouponTemplate.get_or_none(id=template_id)
     if template is None:
-        raise NotFound("No such coupon template.", code="template_not_found")
+        raise TemplateNotFound()
     return template
 
 
@@ -232,7 +232,7 @@ async def update_template(
             await CouponTemplate.select_for_update().using_db(conn).get_or_none(id=template_id)
         )
         if template is None:
-            raise NotFound("No such coupon template.", code="template_not_found")
+            raise TemplateNotFound()
         before = _snapshot(template)
         current = {name: getattr(template, name) for name in FIELDS}
         values = await check_fields(services, current | changes)
@@ -275,7 +275,7 @@ async def stop_template(services: Services, actor: Operator, template_id: int) -
             await CouponTemplate.select_for_update().using_db(conn).get_or_none(id=template_id)
         )
         if template is None:
-            raise NotFound("No such coupon template.", code="template_not_found")
+            raise TemplateNotFound()
         if template.stopped:
             return template
         before = _snapshot(template)
@@ -303,7 +303,7 @@ async def delete_template(actor: Operator, template_id: int) -> None:
                 await CouponTemplate.select_for_update().using_db(conn).get_or_none(id=template_id)
             )
             if template is None:
-                raise NotFound("No such coupon template.", code="template_not_found")
+                raise TemplateNotFound()
             deleted = await CouponTemplate.filter(id=template_id, claimed=0).using_db(conn).delete()
             if not deleted:
                 raise in_use

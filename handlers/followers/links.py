@@ -24,7 +24,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from wxmember.core.context import Services
-from wxmember.core.errors import Conflict, NotFound
+from wxmember.core.errors import CardRequired, Conflict, NotFound
+from wxmember.core.kernel import insert_once
 from wxmember.core.models import Member
 from wxmember.core.models.bot import Follower
 from wxmember.core.wechat import WeChatError
@@ -46,12 +47,14 @@ async def get_follower(services: Services, openid: str, *, unionid: str | None =
     """The follower row for an openid, created on first sight (a push means they follow)."""
     follower = await Follower.get_or_none(openid=openid)
     if follower is None:
-        try:
-            follower = await Follower.create(
-                openid=openid, unionid=unionid, subscribed=True, subscribed_at=services.clock.now()
-            )
-        except IntegrityError:
-            follower = await Follower.get(openid=openid)
+        follower = await insert_once(
+            Follower,
+            None,
+            openid=openid,
+            unionid=unionid,
+            subscribed=True,
+            subscribed_at=services.clock.now(),
+        ) or await Follower.get(openid=openid)
     if unionid and follower.unionid != unionid:
         follower.unionid = unionid
         await Follower.filter(id=follower.id).update(unionid=unionid)
@@ -71,6 +74,16 @@ async def resolve_member(
         return None, member
     follower = await get_follower(services, openid, unionid=unionid)
     return follower, await _link_through_unionid(services, follower, ask_wechat=False)
+
+
+async def card_holder(
+    services: Services, openid: str, *, unionid: str | None = None
+) -> tuple[Follower | None, Member]:
+    """The card-holding member behind a follower; 409 `card_required` for anyone else."""
+    follower, member = await resolve_member(services, openid, unionid=unionid)
+    if member is None:
+        raise CardRequired("Bind or open a member card first.")
+    return follower, member.require_card()
 
 
 async def _link_through_unionid(

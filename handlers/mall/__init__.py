@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from handlers.mall.catalogue import (
     browse,
-    eligible,
     item_for_member,
     member_counts,
-    member_level,
     member_view,
     month_key,
     on_sale,
@@ -18,10 +16,8 @@ from handlers.mall.catalogue import (
 
 __all__ = [
     "browse",
-    "eligible",
     "item_for_member",
     "member_counts",
-    "member_level",
     "member_view",
     "month_key",
     "on_sale",

@@ -12,9 +12,10 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from handlers.tiers.eligibility import eligible, member_level
 from wxmember.core.context import Services
-from wxmember.core.errors import NotFound, ValidationFailed
-from wxmember.core.models import Member, Tier
+from wxmember.core.errors import ItemNotFound, ValidationFailed
+from wxmember.core.models import Member
 from wxmember.core.models.mall import ItemKind, LimitPeriod, MallItem, MallRedemptionCount
 
 LOW_STOCK = 10
@@ -37,20 +38,6 @@ def on_sale(item: MallItem, now: datetime) -> bool:
         and (item.sale_starts_at is None or item.sale_starts_at <= now)
         and (item.sale_ends_at is None or now < item.sale_ends_at)
     )
-
-
-async def member_level(member: Member) -> int | None:
-    """The member's tier level, or None without a tier (no card yet)."""
-    if member.tier_id is None:
-        return None
-    tier = member.tier
-    if isinstance(tier, Tier):
-        return tier.level
-    return await Tier.filter(id=member.tier_id).values_list("level", flat=True).first()
-
-
-def eligible(item: MallItem, level: int | None) -> bool:
-    return not item.tier_levels or level in item.tier_levels
 
 
 def stock_state(item: MallItem) -> str:
@@ -92,7 +79,7 @@ def member_view(
             else {"period": LimitPeriod(item.limit_period).value, "count": item.limit_count}
         ),
         "remaining": remaining(item, counts, month),
-        "eligible": eligible(item, level),
+        "eligible": eligible(item.tier_levels, level),
         "affordable": item.points_price <= member.points_balance,
         "sale_ends_at": _iso(item.sale_ends_at),
     }
@@ -155,7 +142,7 @@ async def item_for_member(services: Services, member: Member, item_id: int) -> d
     """One item on sale, rendered for this member; NotFound `item_not_found` otherwise."""
     item = await MallItem.get_or_none(id=item_id)
     if item is None or not on_sale(item, services.clock.now()):
-        raise NotFound("No such mall item.", code="item_not_found")
+        raise ItemNotFound()
     month = month_key(services)
     counts = await member_counts(member.id, [item.id], month)
     return member_view(item, member, await member_level(member), counts, month)

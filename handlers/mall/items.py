@@ -16,9 +16,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from tortoise.expressions import F
 
 from handlers import audit
-from wxmember.core.db import transaction
-from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.errors import Conflict, ItemNotFound, ValidationFailed
+from wxmember.core.kernel import transaction
 from wxmember.core.models import Operator, Tier
+from wxmember.core.models.coupons import CouponTemplate
 from wxmember.core.models.mall import ItemKind, LimitPeriod, MallCode, MallItem
 
 MAX_PRICE = 10_000_000
@@ -127,7 +128,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def _check_coupon_template(template_id: int) -> None:
-    from wxmember.core.models.coupons import CouponTemplate
 
     if not await CouponTemplate.exists(id=template_id):
         raise ValidationFailed(
@@ -185,7 +185,7 @@ async def get_item(item_id: int) -> MallItem:
     """One item, whatever its state; NotFound `item_not_found`."""
     item = await MallItem.get_or_none(id=item_id)
     if item is None:
-        raise NotFound("No such mall item.", code="item_not_found")
+        raise ItemNotFound()
     return item
 
 
@@ -199,7 +199,7 @@ async def update_item(actor: Operator, item_id: int, patch: ItemPatch) -> MallIt
     async with transaction() as conn:
         item = await MallItem.select_for_update().using_db(conn).get_or_none(id=item_id)
         if item is None:
-            raise NotFound("No such mall item.", code="item_not_found")
+            raise ItemNotFound()
         before = admin_view(item)
         merged = {
             "coupon_template_id": item.coupon_template_id,
@@ -229,9 +229,9 @@ async def change_stock(actor: Operator, item_id: int, add: int) -> MallItem:
     if add == 0:
         raise ValidationFailed("add: must not be 0.", code="invalid_add")
     async with transaction() as conn:
-        item = await MallItem.get_or_none(id=item_id).using_db(conn)
+        item = await MallItem.filter(id=item_id).using_db(conn).first()
         if item is None:
-            raise NotFound("No such mall item.", code="item_not_found")
+            raise ItemNotFound()
         if item.kind == ItemKind.VIRTUAL:
             raise Conflict(
                 "A virtual item's stock is its unassigned codes; upload codes instead.",
@@ -269,7 +269,7 @@ async def upload_codes(actor: Operator, item_id: int, codes: list[str]) -> tuple
         # known below are all there are and the stock stays equal to the unassigned codes.
         item = await MallItem.select_for_update().using_db(conn).get_or_none(id=item_id)
         if item is None:
-            raise NotFound("No such mall item.", code="item_not_found")
+            raise ItemNotFound()
         if item.kind != ItemKind.VIRTUAL:
             raise Conflict("Only virtual items have a code pool.", code="not_virtual")
         known = set(

@@ -17,10 +17,9 @@ from tortoise.expressions import F
 from handlers import audit, points
 from handlers.mall.catalogue import LIFETIME
 from handlers.mall.redemption import spend_key
-from handlers.points.lots import lock_member
 from wxmember.core.context import Services
-from wxmember.core.db import transaction
-from wxmember.core.errors import Conflict, NotFound
+from wxmember.core.errors import Conflict, OrderNotFound
+from wxmember.core.kernel import lock_member, transaction
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.mall import (
     ItemKind,
@@ -117,7 +116,7 @@ async def member_order(member: Member, order_id: int) -> MallOrder:
     """One of the member's orders; NotFound `order_not_found` for anyone else's."""
     order = await MallOrder.get_or_none(id=order_id, member_id=member.id).select_related("item")
     if order is None:
-        raise NotFound("No such order.", code="order_not_found")
+        raise OrderNotFound()
     return order
 
 
@@ -143,7 +142,7 @@ async def get_order(order_id: int) -> MallOrder:
     """Any order; NotFound `order_not_found`."""
     order = await MallOrder.get_or_none(id=order_id).select_related("item")
     if order is None:
-        raise NotFound("No such order.", code="order_not_found")
+        raise OrderNotFound()
     return order
 
 
@@ -160,9 +159,9 @@ async def ship_order(
 ) -> MallOrder:
     """Mark a pending physical order shipped with its carrier and tracking number (audited)."""
     async with transaction() as conn:
-        order = await MallOrder.get_or_none(id=order_id).using_db(conn)
+        order = await MallOrder.filter(id=order_id).using_db(conn).first()
         if order is None:
-            raise NotFound("No such order.", code="order_not_found")
+            raise OrderNotFound()
         moved = (
             await MallOrder.filter(id=order_id, state=OrderState.PENDING)
             .using_db(conn)
@@ -195,9 +194,9 @@ async def ship_order(
 async def complete_order(services: Services, actor: Operator, order_id: int) -> MallOrder:
     """Mark a shipped order delivered (audited)."""
     async with transaction() as conn:
-        order = await MallOrder.get_or_none(id=order_id).using_db(conn)
+        order = await MallOrder.filter(id=order_id).using_db(conn).first()
         if order is None:
-            raise NotFound("No such order.", code="order_not_found")
+            raise OrderNotFound()
         moved = (
             await MallOrder.filter(id=order_id, state=OrderState.SHIPPED)
             .using_db(conn)
@@ -236,8 +235,9 @@ async def cancel_order(
             query = query.filter(member_id=member.id)
         order = await query.using_db(conn).get_or_none()
         if order is None:
-            raise NotFound("No such order.", code="order_not_found")
-        await lock_member(conn, order.member_id)
+            raise OrderNotFound()
+        # An operator may cancel after the member deleted their account (kept anonymous).
+        account = await lock_member(conn, order.member_id, include_deleted=True)
         moved = (
             await MallOrder.filter(id=order.id, state=OrderState.PENDING)
             .using_db(conn)
@@ -273,7 +273,7 @@ async def cancel_order(
             spend_key(order.member_id, order.idempotency_key),
             idempotency_key=f"mall-cancel:{order.id}",
             reason="mall_cancel",
-            using_db=conn,
+            account=account,
         )
         if actor is not None:
             await audit.record(
@@ -291,12 +291,10 @@ async def cancel_order(
 async def forget_member(services: Services, member_id: int) -> int:
     """On account deletion: cancel pending shipments (stock and points go back) and wipe the
     shipping addresses of every order; the orders stay, anonymous. Returns orders wiped."""
-    pending = await MallOrder.filter(member_id=member_id, state=OrderState.PENDING).values_list(
-        "id", flat=True
-    )
-    for order_id in pending:
+    pending = MallOrder.filter(member_id=member_id, state=OrderState.PENDING).only("id")
+    for order in await pending:
         try:
-            await cancel_order(services, order_id, reason="account deleted")
+            await cancel_order(services, order.id, reason="account deleted")
         except Conflict:
             pass  # shipped meanwhile: the address is wiped all the same
     return await MallOrder.filter(member_id=member_id, recipient__isnull=False).update(

@@ -30,16 +30,24 @@ from tortoise.expressions import F
 from handlers import coupons, points
 from handlers.mall.catalogue import (
     LIFETIME,
-    eligible,
-    member_level,
     month_key,
     on_sale,
     period_of,
 )
-from handlers.points.lots import lock_member
+from handlers.tiers.eligibility import eligible, member_level
 from wxmember.core.context import Services
-from wxmember.core.db import is_postgres, transaction
-from wxmember.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from wxmember.core.db import is_postgres
+from wxmember.core.errors import (
+    Conflict,
+    DomainError,
+    IdempotencyKeyReused,
+    InsufficientPoints,
+    ItemNotFound,
+    NotEligible,
+    SoldOut,
+    ValidationFailed,
+)
+from wxmember.core.kernel import lock_member, transaction
 from wxmember.core.models import Member
 from wxmember.core.models.mall import (
     ItemKind,
@@ -107,10 +115,7 @@ async def _replay(member_id: int, key: str, digest: str) -> MallOrder | None:
         "item"
     )
     if order is not None and order.request_hash != digest:
-        raise Conflict(
-            "This Idempotency-Key was used for a different request.",
-            code="idempotency_key_reused",
-        )
+        raise IdempotencyKeyReused("This Idempotency-Key was used for a different request.")
     return order
 
 
@@ -124,19 +129,19 @@ async def redeem(
         return existing, False
     item = await MallItem.get_or_none(id=body.item_id)
     if item is None:
-        raise NotFound("No such mall item.", code="item_not_found")
+        raise ItemNotFound()
     _precheck(services, item, body)
-    if not eligible(item, await member_level(member)):
-        raise Conflict("Your tier cannot redeem this item.", code="not_eligible")
+    if not eligible(item.tier_levels, await member_level(member)):
+        raise NotEligible("Your tier cannot redeem this item.")
     total = item.points_price * body.quantity
     # Fast refusals that need no transaction; the conditional updates below are what decide.
     if item.stock < body.quantity:
-        raise Conflict("This item is sold out.", code="sold_out")
+        raise SoldOut("This item is sold out.")
     if member.points_balance < total:
-        raise _insufficient(total, member.points_balance)
+        raise InsufficientPoints(balance=member.points_balance, needed=total)
     try:
         async with transaction() as conn:
-            await lock_member(conn, member.id)
+            account = await lock_member(conn, member.id)
             order = await _create_order(services, conn, member, item, body, idempotency_key)
             order.item = item
             await _count(conn, member.id, item, body.quantity, order.limit_month)
@@ -146,15 +151,14 @@ async def redeem(
                 .update(stock=F("stock") - body.quantity, sold=F("sold") + body.quantity)
             )
             if not taken:
-                raise Conflict("This item is sold out.", code="sold_out")
+                raise SoldOut("This item is sold out.")
             await points.spend(
                 services,
-                member.id,
+                account,
                 total,
                 reason="mall_redemption",
                 idempotency_key=spend_key(member.id, idempotency_key),
                 reference=f"mall_order:{order.id}",
-                using_db=conn,
             )
             await _hand_over(services, conn, order, item)
     except IntegrityError:
@@ -171,14 +175,6 @@ def _precheck(services: Services, item: MallItem, body: Redemption) -> None:
         raise Conflict("This item is not on sale.", code="not_on_sale")
     if item.kind == ItemKind.PHYSICAL and body.address is None:
         raise ValidationFailed("A physical item needs a shipping address.", code="address_required")
-
-
-def _insufficient(needed: int, balance: int) -> Conflict:
-    return Conflict(
-        "Not enough points for this redemption.",
-        code="insufficient_points",
-        details={"needed": needed, "balance": balance},
-    )
 
 
 async def _create_order(
@@ -226,10 +222,9 @@ async def _count(
         ignore_conflicts=True,
         using_db=conn,
     )
-    limited = period_of(item, month) if item.limit_count is not None else None
     for period in (LIFETIME, month):
         query = MallRedemptionCount.filter(member_id=member_id, item_id=item.id, period=period)
-        if period == limited:
+        if item.limit_count is not None and period == period_of(item, month):
             query = query.filter(count__lte=item.limit_count - quantity)
         if not await query.using_db(conn).update(count=F("count") + quantity):
             raise Conflict("You have reached this item's redemption limit.", code="limit_reached")
@@ -296,4 +291,4 @@ async def _assign_codes(
             return taken
     # The stock taken above counts unassigned codes, so the pool cannot run dry here unless
     # the two disagree; refuse rather than hand over fewer codes than paid for.
-    raise Conflict("This item is sold out.", code="sold_out")
+    raise SoldOut("This item is sold out.")

@@ -19,6 +19,8 @@ from tortoise.expressions import F
 from tortoise.fields.relational import BackwardFKRelation
 from tortoise.transactions import in_transaction
 
+from handlers.followers.links import unlink_member
+from handlers.mall.orders import forget_member as forget_mall_orders
 from handlers.members.cards import (
     MAX_BIRTHDAY_CHANGES,
     card_view,
@@ -27,8 +29,9 @@ from handlers.members.cards import (
     clean_name,
     load_member,
     phone_of,
-    require_card,
 )
+from handlers.reminders.delivery import forget_member as forget_reminders
+from handlers.subscriptions.grants import forget_member as forget_grants
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, ValidationFailed
 from wxmember.core.models import Member
@@ -50,7 +53,7 @@ async def update_profile(
     """Change name and gender freely, the birthday once; Conflict `birthday_locked` after."""
     if name is None and gender is None and birthday is None:
         raise ValidationFailed("Nothing to change.", code="nothing_to_change")
-    require_card(member)
+    member.require_card()
     updates: dict[str, Any] = {}
     condition: dict[str, Any] = {"id": member.id, "deleted_at": None}
     if name is not None:
@@ -159,11 +162,6 @@ async def delete_account(services: Services, member: Member) -> None:
     followers, no longer linked; subscribe grants are dropped; reminders lose their rendered
     text and those still waiting are skipped.
     """
-    from handlers.followers.links import unlink_member
-    from handlers.mall.orders import forget_member as forget_mall_orders
-    from handlers.reminders.delivery import forget_member as forget_reminders
-    from handlers.subscriptions.grants import forget_member as forget_grants
-
     await forget_mall_orders(services, member.id)
     async with in_transaction() as conn:
         await (

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from handlers import points
 from handlers.members.member_code import new_code_secret, resolve_member_code
 from handlers.members.numbers import is_card_number, new_card_number
 from handlers.tiers.growth import entry_tier
@@ -30,11 +30,13 @@ from wxmember.core.context import Services
 from wxmember.core.errors import (
     Conflict,
     DomainError,
-    NotFound,
+    MemberNotFound,
     TooManyRequests,
     UpstreamUnavailable,
     ValidationFailed,
 )
+from wxmember.core.kernel import LockedMember, get_member, lock_member
+from wxmember.core.localtime import local_today
 from wxmember.core.models import Member, Tier
 from wxmember.core.security import mask_phone
 from wxmember.core.wechat import WeChatCodeError, WeChatError, WeChatRateLimited
@@ -78,7 +80,7 @@ def age_on(birthday: date, today: date) -> int:
 
 def check_birthday(services: Services, birthday: date) -> date:
     """A birthday not in the future (brand's time zone) and at most 120 years back."""
-    today = services.clock.local_today(services.config.brand.tz)
+    today = local_today(services)
     if birthday > today or age_on(birthday, today) > MAX_AGE:
         raise ValidationFailed(
             f"birthday: a past date, age 0 to {MAX_AGE}.",
@@ -183,7 +185,8 @@ def profile_view(services: Services, member: Member) -> dict[str, Any]:
 
 
 async def card_view(services: Services, member: Member) -> dict[str, Any]:
-    """The card as shown in the mini-program (phone masked)."""
+    """The card as shown in the mini-program (phone masked); 409 `card_required` before it."""
+    member.require_card()
     return {
         "card_no": member.card_no,
         "tier": tier_view(await tier_of(member)),
@@ -197,18 +200,9 @@ async def card_view(services: Services, member: Member) -> dict[str, Any]:
     }
 
 
-def require_card(member: Member) -> None:
-    """NotFound `no_card` unless the member has opened their card."""
-    if member.card_no is None:
-        raise NotFound("Open your member card first.", code="no_card")
-
-
 async def load_member(member_id: int) -> Member:
-    """A live member with their tier; NotFound `member_not_found` otherwise."""
-    member = await Member.get_or_none(id=member_id, deleted_at=None).select_related("tier")
-    if member is None:
-        raise NotFound("No such member.", code="member_not_found")
-    return member
+    """A live member with their tier; 404 `member_not_found` otherwise."""
+    return await get_member(member_id, with_tier=True)
 
 
 # ----------------------------------------------------------------- opening the card
@@ -217,7 +211,7 @@ async def load_member(member_id: int) -> Member:
 async def _card_exists(services: Services, member_id: int) -> DomainError:
     existing = await load_member(member_id)
     if existing.card_no is None:
-        return NotFound("No such member.", code="member_not_found")
+        return MemberNotFound()
     return Conflict(
         "You already hold a member card.",
         code="card_exists",
@@ -233,20 +227,16 @@ def _phone_taken_error() -> Conflict:
     return Conflict("This phone number belongs to another member card.", code="phone_taken")
 
 
-async def _welcome_gift(services: Services, member_id: int, conn: BaseDBAsyncClient) -> None:
+async def _welcome_gift(services: Services, account: LockedMember) -> None:
     amount = services.config.points.welcome_points
-    if amount <= 0:
-        return
-    from handlers import points  # the points ledger is its own capability, loaded when used
-
-    await points.earn(
-        services,
-        member_id,
-        amount,
-        reason="welcome",
-        idempotency_key=f"welcome:{member_id}",
-        using_db=conn,
-    )
+    if amount > 0:
+        await points.earn(
+            services,
+            account,
+            amount,
+            reason="welcome",
+            idempotency_key=f"welcome:{account.id}",
+        )
 
 
 async def open_card(
@@ -291,13 +281,14 @@ async def open_card(
     for _ in range(CARD_NO_ATTEMPTS):
         try:
             async with in_transaction() as conn:
+                account = await lock_member(conn, member.id)
                 updated = (
-                    await Member.filter(id=member.id, card_no=None, deleted_at=None)
+                    await Member.filter(id=member.id, card_no=None)
                     .using_db(conn)
                     .update(card_no=numbers(), **fields)
                 )
                 if updated:
-                    await _welcome_gift(services, member.id, conn)
+                    await _welcome_gift(services, account)
         except IntegrityError:
             if phone_hash is not None and await _phone_taken(member.id, phone_hash):
                 raise _phone_taken_error() from None
@@ -328,5 +319,5 @@ async def find_member_for_pos(services: Services, code_or_card_no: str) -> Membe
         else:
             member = await resolve_member_code(services, text)
     if member is None:
-        raise NotFound("No member for this code or card number.", code="member_not_found")
+        raise MemberNotFound()
     return member

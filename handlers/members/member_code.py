@@ -94,11 +94,12 @@ class MemberCode:
 
 
 def issue_member_code(services: Services, member: Member) -> MemberCode:
-    """The member's code for the current step (the member must hold a card)."""
-    if member.code_secret is None:
-        raise ValueError("member has no card")
+    """The member's code for the current step; 409 `card_required` before the card."""
+    secret = member.require_card().code_secret
+    if secret is None:
+        raise RuntimeError(f"member {member.id} holds a card without a code secret")
     step = time_step(services.clock.now())
-    digits = code_for_step(member.code_secret, step)
+    digits = code_for_step(secret, step)
     return MemberCode(
         payload=payload_for(member.id, digits),
         refresh_at=datetime.fromtimestamp((step + 1) * STEP_SECONDS, UTC),

@@ -16,12 +16,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from handlers.members.cards import wechat_refusal
 from wxmember.core.context import Services
 from wxmember.core.errors import DomainError, Forbidden, Unauthorized, UpstreamUnavailable
+from wxmember.core.kernel import insert_once
 from wxmember.core.models import Member
 from wxmember.core.ratelimit import enforce
 from wxmember.core.wechat import WeChatError
@@ -67,18 +67,19 @@ def _login_refusals() -> dict[int, DomainError]:
     }
 
 
-async def _find_or_create(
-    openid: str, unionid: str | None, session_key_enc: str | None
+async def member_for_openid(
+    openid: str, unionid: str | None = None, session_key_enc: str | None = None
 ) -> tuple[Member, bool]:
+    """The member of a mini-program openid, created on first sight; and whether it was new."""
     fields: dict[str, Any] = {"session_key_enc": session_key_enc}
     if unionid:
         fields["unionid"] = unionid
     member = await Member.get_or_none(openid=openid)
     if member is None:
-        try:
-            return await Member.create(openid=openid, **fields), True
-        except IntegrityError:  # a concurrent first login of the same openid won
-            member = await Member.get(openid=openid)
+        created = await insert_once(Member, None, openid=openid, **fields)
+        if created is not None:
+            return created, True
+        member = await Member.get(openid=openid)  # a concurrent first login of this openid won
     await Member.filter(id=member.id).update(**fields)
     for key, value in fields.items():
         setattr(member, key, value)
@@ -102,13 +103,27 @@ async def login(services: Services, code: str, client_ip: str) -> LoginResult:
     unionid = answer.get("unionid")
     session_key = answer.get("session_key")
     session_key_enc = services.cipher.encrypt(session_key) if isinstance(session_key, str) else None
-    member, created = await _find_or_create(
+    member, created = await member_for_openid(
         openid, unionid if isinstance(unionid, str) else None, session_key_enc
     )
     await member.fetch_related("tier")
     token, ttl = issue_member_token(services, member)
     log.info("member logged in", extra={"member_id": member.id, "new_member": created})
     return LoginResult(token=token, expires_in=ttl, member=member, created=created)
+
+
+async def authenticate(services: Services, token: str | None) -> Member:
+    """The live member a session token belongs to, with their tier; 401 otherwise.
+
+    `missing_token` without one; `invalid_token` once logged out, deleted, expired or forged.
+    """
+    if token is None:
+        raise Unauthorized("Log in first.", code="missing_token")
+    claims = services.tokens.verify(token, MEMBER_TOKEN_PURPOSE)
+    member = await Member.get_or_none(id=claims.subject).select_related("tier")
+    if member is None or member.deleted_at is not None or member.token_version != claims.version:
+        raise Unauthorized("The session has ended; log in again.", code="invalid_token")
+    return member
 
 
 async def logout(member: Member) -> None:

@@ -90,8 +90,10 @@ async def login(
     return token, operator
 
 
-async def authenticate(tokens: TokenSigner, token: str) -> Operator:
-    """The active operator a token belongs to; Unauthorized if revoked, expired or forged."""
+async def authenticate(tokens: TokenSigner, token: str | None) -> Operator:
+    """The active operator a token belongs to; 401 if missing, revoked, expired or forged."""
+    if token is None:
+        raise Unauthorized("Log in first.", code="missing_token")
     claims = tokens.verify(token, TOKEN_PURPOSE)
     operator = await Operator.get_or_none(id=claims.subject)
     if operator is None or not operator.active or operator.token_version != claims.version:

@@ -1,8 +1,10 @@
 """Writing ledger entries: the steps every points operation shares.
 
-Each runs inside the operation's transaction with the member's row locked (`open_account`).
-The entry is inserted first, in a savepoint: if a concurrent call with the same idempotency
-key committed first, the insert fails, the savepoint is rolled back, and the caller gets the
+Each runs inside the operation's transaction with the member's row locked once
+(`wxmember.core.kernel.lock_member`) and passed down as a `LockedMember`. The first
+ledger change of a transaction expires the member's due lots (`open_account`), so the balance
+is spendable as is. The entry is inserted first, in a savepoint: if a concurrent call with the
+same idempotency key committed first, the insert finds the key taken and the caller gets the
 entry that won (`credit`/`debit` return it with `False`) instead of changing anything twice.
 """
 
@@ -10,39 +12,64 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
+from tortoise.models import Model
 
 from handlers.points.lots import (
     LedgerBroken,
     create_lots,
     expire_member_lots,
-    lock_member,
     settle_portions,
     take_from_lots,
 )
 from wxmember.core.context import Services
-from wxmember.core.errors import Conflict, ValidationFailed
+from wxmember.core.errors import IdempotencyKeyReused, InsufficientPoints, ValidationFailed
+from wxmember.core.kernel import LockedMember, insert_once
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.points import EntryKind, PointsEntry
 
 MAX_AMOUNT = 100_000_000
 Portions = list[tuple[datetime, int]]
+_EXPIRED = "points.expired"
 
 
-def check(amount: int, reason: str, idempotency_key: str, reference: str | None = None) -> None:
-    """Refuse arguments the ledger cannot store (a caller's mistake, never a member's)."""
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
-        raise ValidationFailed(f"amount must be 1..{MAX_AMOUNT}.", code="invalid_amount")
-    if not 1 <= len(reason) <= 200:
-        raise ValidationFailed("reason must be 1..200 characters.", code="invalid_reason")
-    if not 1 <= len(idempotency_key) <= 128:
-        raise ValidationFailed(
-            "idempotency_key must be 1..128 characters.", code="invalid_idempotency_key"
-        )
-    if reference is not None and len(reference) > 64:
-        raise ValidationFailed("reference must be at most 64 characters.", code="invalid_reference")
+def _limit(ledger: type[Model], column: str) -> int:
+    """The length a ledger's text column holds: the model is the one place it is written."""
+    length = ledger._meta.fields_map[column].max_length  # type: ignore[attr-defined]  # CharField
+    return int(length)
+
+
+def check(
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    reference: str | None = None,
+    *,
+    signed: bool = False,
+    ledger: type[Model] = PointsEntry,
+) -> None:
+    """Refuse arguments a ledger cannot store (a caller's mistake, never a member's).
+
+    Amounts are 1..MAX_AMOUNT, or with `signed` any non-zero amount within ±MAX_AMOUNT; texts
+    fit the ledger's columns (the points ledger by default; the growth ledger keeps the same
+    rules with its own, shorter reasons).
+    """
+    valid = isinstance(amount, int) and not isinstance(amount, bool)
+    if not valid or not (0 < (abs(amount) if signed else amount) <= MAX_AMOUNT):
+        bound = f"±{MAX_AMOUNT}, not zero" if signed else f"1..{MAX_AMOUNT}"
+        raise ValidationFailed(f"amount must be {bound}.", code="invalid_amount")
+    for name, value, required in (
+        ("reason", reason, True),
+        ("idempotency_key", idempotency_key, True),
+        ("reference", reference, False),
+    ):
+        if value is None and not required:
+            continue
+        limit = _limit(ledger, name)
+        if not isinstance(value, str) or not int(required) <= len(value) <= limit:
+            raise ValidationFailed(
+                f"{name} must be {int(required)}..{limit} characters.", code=f"invalid_{name}"
+            )
 
 
 async def prior_entry(
@@ -50,50 +77,37 @@ async def prior_entry(
     member_id: int | None,
     kind: EntryKind,
     gross: int | None,
-    conn: BaseDBAsyncClient | None,
+    account: LockedMember | None = None,
 ) -> PointsEntry | None:
     """The entry already written under this key, if it is the same operation; 409 otherwise."""
+    conn = account.conn if account is not None else None
     entry = await PointsEntry.filter(idempotency_key=key).using_db(conn).first()
     if entry is None:
         return None
     if (
         entry.kind != kind
-        or (member_id is not None and entry.member_id != member_id)  # type: ignore[attr-defined]
+        or (member_id is not None and entry.member_id != member_id)
         or (gross is not None and entry.gross_amount != gross)
     ):
         raise key_reused()
     return entry
 
 
-def key_reused() -> Conflict:
+def key_reused() -> IdempotencyKeyReused:
     """409 for a key already used by a different change."""
-    return Conflict(
-        "This idempotency key was used for a different points change.",
-        code="idempotency_key_reused",
-    )
+    return IdempotencyKeyReused("This idempotency key was used for a different points change.")
 
 
-async def insert(conn: BaseDBAsyncClient, **values: object) -> PointsEntry | None:
-    """Insert the entry in a savepoint; None if its idempotency key was taken meanwhile."""
-    try:
-        async with conn._in_transaction() as savepoint:
-            return await PointsEntry.create(**values, using_db=savepoint)
-    except IntegrityError:
-        return None
-
-
-def insufficient(balance: int, needed: int) -> Conflict:
-    """409 `insufficient_points`, with the balance and what was needed."""
-    return Conflict(
-        "Not enough points.",
-        code="insufficient_points",
-        details={"balance": balance, "needed": needed},
-    )
+async def open_account(services: Services, account: LockedMember) -> Member:
+    """The locked member with their past-date lots expired (once per transaction)."""
+    if _EXPIRED not in account.done:
+        await expire_member_lots(account.conn, account.row, services.clock.now())
+        account.done.add(_EXPIRED)
+    return account.row
 
 
 async def credit(
-    conn: BaseDBAsyncClient,
-    member: Member,
+    account: LockedMember,
     now: datetime,
     kind: EntryKind,
     portions: Portions,
@@ -105,10 +119,12 @@ async def credit(
     operator: Operator | None = None,
 ) -> tuple[PointsEntry, bool]:
     """Add points as lots, settling debt first; the entry and whether this call wrote it."""
+    conn, member = account.conn, account.row
     gross = sum(amount for _, amount in portions)
     settle = min(member.points_debt, gross)
     net = gross - settle
-    entry = await insert(
+    entry = await insert_once(
+        PointsEntry,
         conn,
         member_id=member.id,
         kind=kind,
@@ -125,7 +141,7 @@ async def credit(
         created_at=now,
     )
     if entry is None:
-        return await replay(conn, key, member.id, kind, gross), False
+        return await replay(account, key, kind, gross), False
     changed = await (
         Member.filter(id=member.id, points_debt__gte=settle)
         .using_db(conn)
@@ -140,8 +156,7 @@ async def credit(
 
 
 async def debit(
-    conn: BaseDBAsyncClient,
-    member: Member,
+    account: LockedMember,
     now: datetime,
     kind: EntryKind,
     amount: int,
@@ -154,15 +169,17 @@ async def debit(
     operator: Operator | None = None,
 ) -> tuple[PointsEntry, bool]:
     """Take points out, earliest expiry first; what is missing is debt or a 409."""
+    conn, member = account.conn, account.row
     taken = min(member.points_balance, amount)
     shortfall = amount - taken
     if shortfall and not allow_debt:
         # A retry that waited for the lock while its first attempt spent: answer with that.
-        earlier = await prior_entry(key, member.id, kind, -amount, conn)
+        earlier = await prior_entry(key, member.id, kind, -amount, account)
         if earlier is not None:
             return earlier, False
-        raise insufficient(member.points_balance, amount)
-    entry = await insert(
+        raise InsufficientPoints(balance=member.points_balance, needed=amount)
+    entry = await insert_once(
+        PointsEntry,
         conn,
         member_id=member.id,
         kind=kind,
@@ -177,7 +194,7 @@ async def debit(
         created_at=now,
     )
     if entry is None:
-        return await replay(conn, key, member.id, kind, -amount), False
+        return await replay(account, key, kind, -amount), False
     changed = await (
         Member.filter(id=member.id, points_balance__gte=taken)
         .using_db(conn)
@@ -187,7 +204,7 @@ async def debit(
         )
     )
     if changed != 1:
-        raise insufficient(member.points_balance, amount)
+        raise LedgerBroken(f"member {member.id}: balance changed under a lock")
     member.points_balance -= taken
     member.points_debt += shortfall
     if taken:
@@ -195,18 +212,9 @@ async def debit(
     return entry, True
 
 
-async def replay(
-    conn: BaseDBAsyncClient, key: str, member_id: int, kind: EntryKind, gross: int
-) -> PointsEntry:
+async def replay(account: LockedMember, key: str, kind: EntryKind, gross: int) -> PointsEntry:
     """The entry that won a race for this key (it must exist: the insert clashed on it)."""
-    entry = await prior_entry(key, member_id, kind, gross, conn)
+    entry = await prior_entry(key, account.id, kind, gross, account)
     if entry is None:
         raise LedgerBroken(f"idempotency key {key!r} clashed but no entry has it")
     return entry
-
-
-async def open_account(conn: BaseDBAsyncClient, services: Services, member_id: int) -> Member:
-    """Lock the member and expire their past-date lots, so the balance is spendable as is."""
-    member = await lock_member(conn, member_id)
-    await expire_member_lots(conn, member, services.clock.now())
-    return member

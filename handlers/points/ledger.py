@@ -1,12 +1,13 @@
 """The points ledger: earning, spending, giving back, taking back, adjusting, expiring.
 
 Every change is one immutable `PointsEntry` with a unique idempotency key: the same key again
-returns the first entry and changes nothing (the same key for a different member, kind or
-amount is a 409 `idempotency_key_reused`). Each operation is one transaction, or joins the
-caller's (`using_db`), and in it: locks the member row, expires the member's lots that are
-past their date, writes the entry (inside a savepoint, so a concurrent insert of the same key
-is caught and answered with the row that won), changes the balance by a conditional update
-that cannot go below zero, and creates or consumes lots (earliest expiry first).
+returns the first entry and changes nothing (the same key for a different member, kind or amount
+is a 409 `idempotency_key_reused`). Each operation takes a member id (and is then one
+transaction of its own) or the caller's `LockedMember` (and joins that transaction, with the row
+locked once for the whole flow). In it: the first change expires the member's lots that are past
+their date, then the operation writes the entry (inside a savepoint, so a concurrent insert of
+the same key is caught and answered with the row that won), changes the balance by a conditional
+update that cannot go below zero, and creates or consumes lots (earliest expiry first).
 
 Points debt (`config.points.refund_shortfall = "debt"`): a take-back larger than the balance
 takes what there is and records the rest as debt; credits settle debt before the balance
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from handlers import audit
@@ -26,7 +26,6 @@ from handlers.points.entries import (
     check,
     credit,
     debit,
-    insufficient,
     key_reused,
     open_account,
     prior_entry,
@@ -35,12 +34,11 @@ from handlers.points.lots import (
     due_member_ids,
     expire_member_lots,
     expiry_for,
-    lock_member,
-    whole_second,
 )
 from wxmember.core.context import Services
-from wxmember.core.db import transaction
-from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.errors import Conflict, NotFound
+from wxmember.core.kernel import LockedMember, MemberRef, lock_member, member_lock
+from wxmember.core.localtime import whole_second
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.points import EntryKind, PointsAllocation, PointsEntry, PointsLot
 
@@ -50,36 +48,39 @@ __all__ = [
     "earn",
     "expire_due_lots",
     "expire_member",
-    "insufficient",
     "refund_spend",
     "spend",
     "take_back",
 ]
 
 
+def _member_id(member: MemberRef) -> int:
+    return member.id if isinstance(member, LockedMember) else member
+
+
 async def earn(
     services: Services,
-    member_id: int,
+    member: MemberRef,
     amount: int,
     *,
     reason: str,
     idempotency_key: str,
     reference: str | None = None,
     expires_at: datetime | None = None,
-    using_db: BaseDBAsyncClient | None = None,
 ) -> PointsEntry:
     """Credit points as a new lot (expiring by policy unless given); debt is settled first."""
     check(amount, reason, idempotency_key, reference)
-    existing = await prior_entry(idempotency_key, member_id, EntryKind.EARN, amount, using_db)
+    existing = await prior_entry(
+        idempotency_key, _member_id(member), EntryKind.EARN, amount, _held(member)
+    )
     if existing is not None:
         return existing
     now = services.clock.now()
     expiry = whole_second(expires_at) if expires_at else expiry_for(services.config, now)
-    async with transaction(using_db) as conn:
-        member = await open_account(conn, services, member_id)
+    async with member_lock(member) as account:
+        await open_account(services, account)
         entry, _ = await credit(
-            conn,
-            member,
+            account,
             now,
             EntryKind.EARN,
             [(expiry, amount)],
@@ -90,26 +91,30 @@ async def earn(
     return entry
 
 
+def _held(member: MemberRef) -> LockedMember | None:
+    return member if isinstance(member, LockedMember) else None
+
+
 async def spend(
     services: Services,
-    member_id: int,
+    member: MemberRef,
     amount: int,
     *,
     reason: str,
     idempotency_key: str,
     reference: str | None = None,
-    using_db: BaseDBAsyncClient | None = None,
 ) -> PointsEntry:
     """Spend points from the earliest-expiring lots; 409 `insufficient_points` if short."""
     check(amount, reason, idempotency_key, reference)
-    existing = await prior_entry(idempotency_key, member_id, EntryKind.SPEND, -amount, using_db)
+    existing = await prior_entry(
+        idempotency_key, _member_id(member), EntryKind.SPEND, -amount, _held(member)
+    )
     if existing is not None:
         return existing
-    async with transaction(using_db) as conn:
-        member = await open_account(conn, services, member_id)
+    async with member_lock(member) as account:
+        await open_account(services, account)
         entry, _ = await debit(
-            conn,
-            member,
+            account,
             services.clock.now(),
             EntryKind.SPEND,
             amount,
@@ -126,26 +131,30 @@ async def refund_spend(
     *,
     idempotency_key: str,
     reason: str,
-    using_db: BaseDBAsyncClient | None = None,
+    account: LockedMember | None = None,
 ) -> PointsEntry:
-    """Give a whole spend back; each part keeps its lot's expiry if still in the future."""
+    """Give a whole spend back; each part keeps its lot's expiry if still in the future.
+
+    With `account`, the spend must be that locked member's and the refund joins the transaction.
+    """
     check(1, reason, idempotency_key)
     spent = await (
         PointsEntry.filter(idempotency_key=spend_idempotency_key, kind=EntryKind.SPEND)
-        .using_db(using_db)
+        .using_db(account.conn if account is not None else None)
         .first()
     )
-    if spent is None:
+    if spent is None or (account is not None and spent.member_id != account.id):
         raise NotFound("No such points spend.", code="spend_not_found")
-    member_id: int = spent.member_id  # type: ignore[attr-defined]
-    existing = await prior_entry(idempotency_key, member_id, EntryKind.REFUND, None, using_db)
+    existing = await prior_entry(idempotency_key, spent.member_id, EntryKind.REFUND, None, account)
     if existing is not None:
-        if existing.refund_of_id != spent.id:  # type: ignore[attr-defined]
+        if existing.refund_of_id != spent.id:
             raise key_reused()
         return existing
     now = services.clock.now()
-    async with transaction(using_db) as conn:
-        member = await open_account(conn, services, member_id)
+    # Giving back is bookkeeping: it also applies to an account deleted since (kept anonymous).
+    async with member_lock(account or spent.member_id, include_deleted=True) as locked:
+        await open_account(services, locked)
+        conn = locked.conn
         given_back = await PointsEntry.filter(refund_of_id=spent.id).using_db(conn).first()
         if given_back is not None:
             if given_back.idempotency_key == idempotency_key:
@@ -162,8 +171,7 @@ async def refund_spend(
             expiry = lot_expiry if lot_expiry > whole_second(now) else fresh
             portions[expiry] = portions.get(expiry, 0) + amount
         entry, _ = await credit(
-            conn,
-            member,
+            locked,
             now,
             EntryKind.REFUND,
             sorted(portions.items()),
@@ -177,14 +185,13 @@ async def refund_spend(
 
 async def take_back(
     services: Services,
-    member_id: int,
+    member: MemberRef,
     amount: int,
     *,
     reason: str,
     idempotency_key: str,
     reference: str | None = None,
     from_entry: PointsEntry | None = None,
-    using_db: BaseDBAsyncClient | None = None,
 ) -> PointsEntry:
     """Take earned points back (a refunded purchase): `from_entry`'s lots first, then FIFO.
 
@@ -192,14 +199,15 @@ async def take_back(
     per `config.points.refund_shortfall`.
     """
     check(amount, reason, idempotency_key, reference)
-    existing = await prior_entry(idempotency_key, member_id, EntryKind.REFUND, -amount, using_db)
+    existing = await prior_entry(
+        idempotency_key, _member_id(member), EntryKind.REFUND, -amount, _held(member)
+    )
     if existing is not None:
         return existing
-    async with transaction(using_db) as conn:
-        member = await open_account(conn, services, member_id)
+    async with member_lock(member, include_deleted=True) as account:
+        await open_account(services, account)
         entry, _ = await debit(
-            conn,
-            member,
+            account,
             services.clock.now(),
             EntryKind.REFUND,
             amount,
@@ -226,22 +234,17 @@ async def adjust(
     idempotency_key: str,
 ) -> PointsEntry:
     """An operator's correction, positive or negative (never below zero), audited."""
-    if amount == 0:
-        raise ValidationFailed("amount must not be zero.", code="invalid_amount")
-    check(abs(amount), reason, idempotency_key)
-    existing = await prior_entry(idempotency_key, member_id, EntryKind.ADJUST, amount, None)
+    check(amount, reason, idempotency_key, signed=True)
+    existing = await prior_entry(idempotency_key, member_id, EntryKind.ADJUST, amount)
     if existing is not None:
         return existing
     now = services.clock.now()
-    async with in_transaction() as conn:
-        member = await open_account(conn, services, member_id)
-        if member.deleted_at is not None:
-            raise NotFound("No such member.", code="member_not_found")
+    async with member_lock(member_id) as account:
+        member = await open_account(services, account)
         before = _account(member)
         if amount > 0:
             entry, created = await credit(
-                conn,
-                member,
+                account,
                 now,
                 EntryKind.ADJUST,
                 [(expiry_for(services.config, now), amount)],
@@ -252,8 +255,7 @@ async def adjust(
             )
         else:
             entry, created = await debit(
-                conn,
-                member,
+                account,
                 now,
                 EntryKind.ADJUST,
                 -amount,
@@ -270,7 +272,7 @@ async def adjust(
                 member.id,
                 before=before,
                 after=_account(member) | {"amount": amount, "reason": reason, "entry": entry.id},
-                using_db=conn,
+                using_db=account.conn,
             )
     return entry
 
@@ -281,8 +283,8 @@ async def expire_member(services: Services, member_id: int) -> int:
     if not await _has_due_lots(member_id, now):
         return 0
     async with in_transaction() as conn:
-        member = await lock_member(conn, member_id)
-        return await expire_member_lots(conn, member, now)
+        account = await lock_member(conn, member_id, include_deleted=True)
+        return await expire_member_lots(conn, account.row, now)
 
 
 async def _has_due_lots(member_id: int, now: datetime) -> bool:
@@ -300,6 +302,6 @@ async def expire_due_lots(
     while member_ids := await due_member_ids(moment, batch_size):
         for member_id in member_ids:
             async with in_transaction() as conn:
-                member = await lock_member(conn, member_id)
-                expired += await expire_member_lots(conn, member, moment)
+                account = await lock_member(conn, member_id, include_deleted=True)
+                expired += await expire_member_lots(conn, account.row, moment)
     return expired

@@ -9,15 +9,15 @@ Expiry policies (`config.points.expiry_policy`), all in the brand's local time:
 
 A lot counts as expired once the clock is past `expires_at` (whole seconds), so points can be
 used during the last second of their day. Everything here runs inside the caller's transaction,
-with the member's row already locked (`lock_member`), which is what makes reading the lots and
-then updating them safe; the conditional updates are a second guard.
+with the member's row already locked (`wxmember.core.kernel.lock_member`), which is
+what makes reading the lots and then updating them safe; the conditional updates are a second guard.
 """
 
 from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
 from wxmember.core.config import Config
-from wxmember.core.errors import NotFound
+from wxmember.core.localtime import end_of_local_day, whole_second
 from wxmember.core.models import Member
 from wxmember.core.models.points import (
     NEVER_EXPIRES,
@@ -42,21 +42,11 @@ class LedgerBroken(RuntimeError):
     """A conditional update found the rows different from what the locked read showed."""
 
 
-def whole_second(moment: datetime) -> datetime:
-    """The moment in UTC without its fraction: expiry compares whole seconds."""
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
 def add_months(day: date, months: int) -> date:
     """The same day `months` later, clamped to the end of a shorter month."""
     years, month_index = divmod(day.month - 1 + months, 12)
     year, month = day.year + years, month_index + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def end_of_local_day(day: date, tz: ZoneInfo) -> datetime:
-    """The last second of a local day, in UTC."""
-    return datetime.combine(day, time(23, 59, 59), tzinfo=tz).astimezone(UTC)
 
 
 def expiry_for(config: Config, earned_at: datetime) -> datetime:
@@ -76,14 +66,6 @@ def shown_expiry(expires_at: datetime | None) -> str | None:
     if expires_at is None or expires_at >= NEVER_EXPIRES:
         return None
     return expires_at.astimezone(UTC).isoformat()
-
-
-async def lock_member(conn: BaseDBAsyncClient, member_id: int) -> Member:
-    """The member row, locked until the transaction ends (every ledger change takes it first)."""
-    member = await Member.select_for_update(no_key=True).using_db(conn).get_or_none(id=member_id)
-    if member is None:
-        raise NotFound("No such member.", code="member_not_found")
-    return member
 
 
 async def create_lots(

@@ -19,9 +19,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from handlers import audit, points
+from handlers.members.cards import find_member_for_pos
 from handlers.tiers.growth import add_growth, multiplier_percent
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.kernel import lock_member
 from wxmember.core.models import Member, Operator, Tier
 from wxmember.core.models.points import PointsEntry
 from wxmember.core.models.pos import Purchase, PurchaseRefund
@@ -30,10 +32,8 @@ from wxmember.core.security import mask_phone
 
 async def identify(services: Services, code: str) -> dict[str, Any]:
     """Who a dynamic member code or card number belongs to, as the till shows it."""
-    from handlers.members.cards import find_member_for_pos
-
     member = await find_member_for_pos(services, code)
-    tier_id = member.tier_id  # type: ignore[attr-defined]
+    tier_id = member.tier_id
     tier = await Tier.get_or_none(id=tier_id) if tier_id is not None else None
     phone = services.cipher.decrypt(member.phone_enc) if member.phone_enc else None
     return {
@@ -51,7 +51,7 @@ def purchase_public(purchase: Purchase) -> dict[str, Any]:
     """A purchase as the till and the audit log show it."""
     return {
         "order_no": purchase.order_no,
-        "member_id": purchase.member_id,  # type: ignore[attr-defined]
+        "member_id": purchase.member_id,
         "amount_fen": purchase.amount_fen,
         "store": purchase.store,
         "multiplier_percent": purchase.multiplier_percent,
@@ -79,7 +79,7 @@ def _check(amount_fen: int, **numbers: str) -> None:
 
 
 def _same_order(purchase: Purchase, member_id: int, amount_fen: int) -> Purchase:
-    if purchase.member_id != member_id or purchase.amount_fen != amount_fen:  # type: ignore[attr-defined]
+    if purchase.member_id != member_id or purchase.amount_fen != amount_fen:
         raise Conflict(
             "This order number was recorded for another member or amount.",
             code="order_no_reused",
@@ -100,17 +100,14 @@ async def record_purchase(
     existing = await Purchase.get_or_none(order_no=order_no)
     if existing is not None:
         return _same_order(existing, member_id, amount_fen), False
-    member = await Member.get_or_none(id=member_id, deleted_at=None)
-    if member is None:
-        raise NotFound("No such member.", code="member_not_found")
-    if member.card_no is None:
-        raise Conflict("The member has not opened a card.", code="card_required")
     settings = services.config.points
     yuan = amount_fen // 100
     key = f"purchase:{order_no}"
     reference = f"order:{order_no}"
     try:
         async with in_transaction() as conn:
+            account = await lock_member(conn, member_id)
+            member = account.row.require_card()
             multiplier = await multiplier_percent(member, conn)
             purchase = await Purchase.create(
                 order_no=order_no,
@@ -127,22 +124,20 @@ async def record_purchase(
             if purchase.points:
                 await points.earn(
                     services,
-                    member.id,
+                    account,
                     purchase.points,
                     reason="purchase",
                     idempotency_key=key,
                     reference=reference,
-                    using_db=conn,
                 )
             if purchase.growth:
                 await add_growth(
                     services,
-                    member.id,
+                    account,
                     purchase.growth,
                     reason="purchase",
                     idempotency_key=key,
                     reference=reference,
-                    using_db=conn,
                 )
             await audit.record(
                 actor,
@@ -213,7 +208,9 @@ async def refund_purchase(
                 )
             take = locked.points * refunded // locked.amount_fen - locked.points_taken_back
             growth = locked.growth * refunded // locked.amount_fen - locked.growth_taken_back
-            member_id: int = locked.member_id  # type: ignore[attr-defined]
+            # Purchase first, then member: the order every refund takes its locks in. A refund is
+            # bookkeeping, so it also applies to an account deleted since (kept anonymous).
+            account = await lock_member(conn, locked.member_id, include_deleted=True)
             shortfall = 0
             if take:
                 earned = await (
@@ -223,24 +220,22 @@ async def refund_purchase(
                 )
                 entry = await points.take_back(
                     services,
-                    member_id,
+                    account,
                     take,
                     reason="purchase_refund",
                     idempotency_key=key,
                     reference=f"order:{order_no}",
                     from_entry=earned,
-                    using_db=conn,
                 )
                 shortfall = entry.debt_change
             if growth:
                 await add_growth(
                     services,
-                    member_id,
+                    account,
                     -growth,
                     reason="purchase_refund",
                     idempotency_key=key,
                     reference=f"order:{order_no}",
-                    using_db=conn,
                 )
             locked.refunded_fen = refunded
             locked.points_taken_back += take

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tortoise.functions import Max, Sum
 
 from handlers.coupons.codes import describe, display_code
 from handlers.reminders.fields import NOTICE_PHRASES, apply_mapping, display_name
 from wxmember.core.context import Services
+from wxmember.core.localtime import local_midnight
 from wxmember.core.models import Member
 from wxmember.core.models.coupons import Coupon, CouponStatus, CouponTemplate
 from wxmember.core.models.points import PointsLot
@@ -42,11 +42,6 @@ class Candidate:
     points: int | None = None
     last_usable: datetime | None = None
     coupon: Coupon | None = None
-
-
-def local_day_start(day: date, tz: ZoneInfo) -> datetime:
-    """Midnight at the start of a local day, in UTC."""
-    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
 def target_day(rule: ReminderRule, day: date) -> date:
@@ -88,7 +83,7 @@ async def _birthday(services: Services, target: date, after: int, limit: int) ->
 
 async def _points(services: Services, target: date, after: int, limit: int) -> Page:
     tz = services.config.brand.tz
-    start, end = local_day_start(target, tz), local_day_start(target + timedelta(days=1), tz)
+    start, end = local_midnight(target, tz), local_midnight(target + timedelta(days=1), tz)
     rows = await (
         PointsLot.filter(
             expires_at__gte=start, expires_at__lt=end, remaining__gt=0, member_id__gt=after
@@ -124,7 +119,7 @@ def _aware(value: Any) -> datetime:
 
 async def _coupons(services: Services, target: date, after: int, limit: int) -> Page:
     tz = services.config.brand.tz
-    start, end = local_day_start(target, tz), local_day_start(target + timedelta(days=1), tz)
+    start, end = local_midnight(target, tz), local_midnight(target + timedelta(days=1), tz)
     coupons = await (
         Coupon.filter(
             status=CouponStatus.UNUSED, valid_until__gt=start, valid_until__lte=end, id__gt=after
@@ -133,10 +128,10 @@ async def _coupons(services: Services, target: date, after: int, limit: int) -> 
         .order_by("id")
         .limit(limit)
     )
-    members = await _members(sorted({c.member_id for c in coupons}))  # type: ignore[attr-defined]
+    members = await _members(sorted({c.member_id for c in coupons}))
     found = []
     for coupon in coupons:
-        member = members.get(coupon.member_id)  # type: ignore[attr-defined]
+        member = members.get(coupon.member_id)
         if member is None:
             continue
         last = coupon.valid_until - timedelta(seconds=1)
@@ -183,7 +178,7 @@ def field_values(
     """Every catalogue field of the rule's kind, rendered for this candidate."""
     tz = services.config.brand.tz
     member = found.member
-    tier = member.tier if member.tier_id is not None else None  # type: ignore[attr-defined]
+    tier = member.tier if member.tier_id is not None else None
     brand = services.config.brand.name.strip()[:20] or "会员中心"
     values = {
         "member_name": display_name(member.name),

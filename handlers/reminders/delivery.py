@@ -34,7 +34,7 @@ from handlers.reminders.gifts import give_birthday_gift
 from handlers.reminders.pacing import SendPacer
 from handlers.subscriptions.grants import consume_grant, revoke
 from wxmember.core.context import Services
-from wxmember.core.db import transaction
+from wxmember.core.kernel import transaction
 from wxmember.core.models import Member
 from wxmember.core.models.bot import Follower
 from wxmember.core.models.reminders import (
@@ -150,7 +150,7 @@ async def _start_sending(services: Services, row: ReminderDelivery, now: datetim
         row.attempts += 1
         row.first_sent_at = row.first_sent_at or now
         if row.channel == Channel.MINIAPP_SUBSCRIBE and not row.grant_spent:
-            member_id: int = row.member_id  # type: ignore[attr-defined]
+            member_id: int = row.member_id
             if not await consume_grant(member_id, row.template_id, using_db=conn):
                 await (
                     ReminderDelivery.filter(id=row.id)
@@ -204,7 +204,7 @@ def _backoff(services: Services, attempts: int) -> timedelta:
 
 async def _after_error(services: Services, row: ReminderDelivery, exc: WeChatError) -> str:
     now = services.clock.now()
-    member_id: int = row.member_id  # type: ignore[attr-defined]
+    member_id: int = row.member_id
     sending = DeliveryState.SENDING
     if isinstance(exc, WeChatSubscribeRefused):
         # WeChat has no grant left (the member refused, or our count was off): ours is 0 too.
@@ -256,10 +256,10 @@ async def deliver(services: Services, row: ReminderDelivery, pacer: SendPacer) -
     """Take one claimed row through to its outcome; the state it ends in ("lost" if taken)."""
     now = services.clock.now()
     claimed = DeliveryState.CLAIMED
-    rule = await ReminderRule.get(id=row.rule_id)  # type: ignore[attr-defined]
+    rule = await ReminderRule.get(id=row.rule_id)
     if not rule.enabled or rule.deleted_at is not None:
         return await _skip(row, now, "rule_disabled")
-    member = await Member.get_or_none(id=row.member_id)  # type: ignore[attr-defined]
+    member = await Member.get_or_none(id=row.member_id)
     if member is None or member.deleted_at is not None:
         return await _skip(row, now, "member_deleted")
     has_gift = rule.gift_points or rule.gift_coupon_template_id

@@ -51,6 +51,8 @@ def _number(value: str) -> bool:
     return bool(_NUMBER.fullmatch(value)) and sum(c.isdigit() for c in value) <= 32
 
 
+# Written twice on purpose: the fake WeChat (wxmember/core/fake_wechat/values.py) judges sends
+# by its own copy, so a mistake here is caught by a test instead of being shared by both sides.
 VALUE_RULES = {
     "thing": lambda v: len(v) <= 20,
     "number": _number,

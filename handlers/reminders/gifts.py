@@ -26,7 +26,7 @@ GIFT_REASON = "birthday_gift"
 async def give_birthday_gift(services: Services, rule: ReminderRule, row: ReminderDelivery) -> None:
     """The birthday gift, once per member and year, whether or not the message goes out."""
     year = row.occasion.partition(":")[2]
-    key = f"birthday-gift:{row.member_id}:{year}"  # type: ignore[attr-defined]
+    key = f"birthday-gift:{row.member_id}:{year}"
     if row.gift_key is None:
         try:
             await ReminderDelivery.filter(id=row.id, gift_key__isnull=True).update(gift_key=key)
@@ -36,7 +36,7 @@ async def give_birthday_gift(services: Services, rule: ReminderRule, row: Remind
             row.gift_state = "duplicate"
             return
         row.gift_key = key
-    member_id: int = row.member_id  # type: ignore[attr-defined]
+    member_id: int = row.member_id
     try:
         if rule.gift_points:
             entry = await points.earn(

@@ -19,8 +19,8 @@ def delivery_view(row: ReminderDelivery) -> dict[str, Any]:
     """A delivery as operators see it."""
     return {
         "id": row.id,
-        "rule_id": row.rule_id,  # type: ignore[attr-defined]
-        "member_id": row.member_id,  # type: ignore[attr-defined]
+        "rule_id": row.rule_id,
+        "member_id": row.member_id,
         "occasion": row.occasion,
         "day": row.day.isoformat(),
         "channel": Channel(row.channel).value,

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from handlers import audit
 from handlers.reminders.fields import check_mapping
 from wxmember.core.context import Services
-from wxmember.core.db import transaction
-from wxmember.core.errors import NotFound, ValidationFailed
+from wxmember.core.errors import ReminderRuleNotFound, ValidationFailed
+from wxmember.core.kernel import transaction
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import CouponTemplate
 from wxmember.core.models.reminders import Channel, ReminderKind, ReminderRule
@@ -198,7 +198,7 @@ async def get_rule(rule_id: int) -> ReminderRule:
     """One rule that is not deleted; NotFound `reminder_rule_not_found`."""
     rule = await ReminderRule.get_or_none(id=rule_id, deleted_at__isnull=True)
     if rule is None:
-        raise NotFound("No such reminder rule.", code="reminder_rule_not_found")
+        raise ReminderRuleNotFound()
     return rule
 
 
@@ -233,7 +233,7 @@ async def update_rule(actor: Operator, rule_id: int, patch: RulePatch) -> Remind
             .get_or_none(id=rule_id, deleted_at__isnull=True)
         )
         if rule is None:
-            raise NotFound("No such reminder rule.", code="reminder_rule_not_found")
+            raise ReminderRuleNotFound()
         before = rule_view(rule)
         columns = await _checked(_as_input(rule) | changes)
         rule.update_from_dict(columns)
@@ -260,7 +260,7 @@ async def delete_rule(services: Services, actor: Operator, rule_id: int) -> None
             .get_or_none(id=rule_id, deleted_at__isnull=True)
         )
         if rule is None:
-            raise NotFound("No such reminder rule.", code="reminder_rule_not_found")
+            raise ReminderRuleNotFound()
         before = rule_view(rule)
         rule.deleted_at = services.clock.now()
         rule.enabled = False

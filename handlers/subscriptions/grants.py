@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from wxmember.core.context import Services
+from wxmember.core.kernel import insert_once
 from wxmember.core.models.subscriptions import SubscribeGrant
 
 SOURCE_CLIENT = "client"
@@ -84,10 +84,9 @@ async def _add_one(member_id: int, template_id: str, now: datetime) -> None:
     query = SubscribeGrant.filter(member_id=member_id, template_id=template_id)
     if await query.update(remaining=F("remaining") + 1, updated_at=now):
         return
-    try:
-        await SubscribeGrant.create(member_id=member_id, template_id=template_id, remaining=1)
-    except IntegrityError:  # created concurrently: count on the row that won
-        await query.update(remaining=F("remaining") + 1, updated_at=now)
+    first = {"member_id": member_id, "template_id": template_id, "remaining": 1}
+    if await insert_once(SubscribeGrant, None, **first) is None:
+        await query.update(remaining=F("remaining") + 1, updated_at=now)  # created concurrently
 
 
 async def _paired(redis: Redis, member_id: int, template_id: str, source: str, other: str) -> bool:

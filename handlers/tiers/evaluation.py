@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -29,15 +29,16 @@ from tortoise.transactions import in_transaction
 from handlers.tiers.periods import Period, last_closed_period, period_ending
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
+from wxmember.core.localtime import local_midnight, local_today
 from wxmember.core.models.growth import MemberPeriodGrowth
 from wxmember.core.models.members import Member
-from wxmember.core.models.tiers import (
+from wxmember.core.models.tier_history import (
     EvaluationRun,
     EvaluationStatus,
-    Tier,
     TierChange,
     TierChangeReason,
 )
+from wxmember.core.models.tiers import Tier
 
 MAX_BATCH_SIZE = 10_000
 
@@ -180,7 +181,7 @@ async def _apply(
 
 def _period(services: Services, period_end: date | None) -> Period:
     kind = services.config.tiers.period
-    today = services.clock.local_today(services.config.brand.tz)
+    today = local_today(services)
     if period_end is None:
         period = last_closed_period(kind, today)
     else:
@@ -237,7 +238,7 @@ async def evaluate_tiers(
         )
     period = _period(services, period_end)
     tz = services.config.brand.tz
-    cutoff = datetime.combine(period.evaluation_date, time.min, tzinfo=tz).astimezone(UTC)
+    cutoff = local_midnight(period.evaluation_date, tz)
     max_levels = services.config.tiers.max_downgrade_levels
     report = EvaluationReport(period.key, period.start, period.end, dry_run, "running")
     existing = await EvaluationRun.get_or_none(period_key=period.key)

@@ -15,19 +15,26 @@ from dataclasses import dataclass
 from datetime import date
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from handlers import audit
+from handlers import audit, points
+from handlers.points.entries import check
 from handlers.tiers.evaluation import EvaluationReport, evaluate_tiers
 from handlers.tiers.periods import Period, current_period, month_key
 from wxmember.core.context import Services
-from wxmember.core.db import transaction
-from wxmember.core.errors import Conflict, NotFound, UpstreamUnavailable, ValidationFailed
+from wxmember.core.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    TierNotFound,
+    UpstreamUnavailable,
+)
+from wxmember.core.kernel import LockedMember, MemberRef, insert_once, member_lock
+from wxmember.core.localtime import local_today
 from wxmember.core.models.growth import GrowthEntry, MemberPeriodGrowth
 from wxmember.core.models.members import Member
 from wxmember.core.models.operators import Operator
-from wxmember.core.models.tiers import EvaluationRun, Tier, TierChange, TierChangeReason
+from wxmember.core.models.tier_history import EvaluationRun, TierChange, TierChangeReason
+from wxmember.core.models.tiers import Tier
 
 __all__ = [
     "EvaluationReport",
@@ -44,7 +51,6 @@ __all__ = [
     "tier_overview",
 ]
 
-MAX_AMOUNT = 100_000_000
 UPGRADE_GIFT_REASON = "tier_upgrade"
 
 
@@ -99,93 +105,71 @@ async def period_growth(
     return sum(totals)
 
 
-def _check_text(value: str | None, name: str, limit: int, required: bool = True) -> None:
-    if value is None and not required:
-        return
-    if not isinstance(value, str) or not (1 if required else 0) <= len(value) <= limit:
-        raise ValidationFailed(f"{name} needs 1..{limit} characters.", code=f"invalid_{name}")
-
-
 async def add_growth(
     services: Services,
-    member_id: int,
+    member: MemberRef,
     amount: int,
     *,
     reason: str,
     idempotency_key: str,
     reference: str | None = None,
-    using_db: BaseDBAsyncClient | None = None,
 ) -> GrowthResult:
-    """Record growth (negative for refunds) and upgrade at once if the period growth allows."""
-    _check_text(reason, "reason", 32)
-    _check_text(idempotency_key, "idempotency_key", 128)
-    _check_text(reference, "reference", 64, required=False)
-    if isinstance(amount, bool) or not isinstance(amount, int) or abs(amount) > MAX_AMOUNT:
-        raise ValidationFailed(
-            f"amount must be a whole number within ±{MAX_AMOUNT}.", code="invalid_amount"
-        )
+    """Record growth (negative for refunds) and upgrade at once if the period growth allows.
+
+    Takes a member id (one transaction of its own) or the caller's `LockedMember`: the member
+    row lock serialises every growth change of this member.
+    """
+    check(amount, reason, idempotency_key, reference, signed=True, ledger=GrowthEntry)
     now = services.clock.now()
-    today = services.clock.local_today(services.config.brand.tz)
+    today = local_today(services)
     period = current_period(services.config.tiers.period, today)
-    async with transaction(using_db) as conn:
-        # The member row lock serialises every growth change of this member.
-        member = (
-            await Member.select_for_update(no_key=True)
-            .using_db(conn)
-            .get_or_none(id=member_id, deleted_at__isnull=True)
-        )
-        if member is None:
-            raise NotFound("No such member.", code="member_not_found")
+    async with member_lock(member) as account:
+        conn, row = account.conn, account.row
         existing = await GrowthEntry.filter(idempotency_key=idempotency_key).using_db(conn).first()
         if existing is not None:
-            if existing.member_id != member_id or existing.amount != amount:
-                raise Conflict(
-                    "This idempotency key was used for another change.",
-                    code="idempotency_key_reused",
-                )
-            growth = await period_growth(member_id, period, conn)
-            return GrowthResult(existing, True, member.growth_total, growth, member.tier_id)
-        try:
-            entry = await GrowthEntry.create(
-                member_id=member_id,
-                amount=amount,
-                reason=reason,
-                reference=reference,
-                idempotency_key=idempotency_key,
-                period=month_key(today),
-                created_at=now,
-                using_db=conn,
-            )
-        except IntegrityError:
-            # The same key, committed meanwhile for another member (this member's are locked).
-            raise Conflict(
-                "This idempotency key was used for another change.",
-                code="idempotency_key_reused",
-            ) from None
-        await (
-            Member.filter(id=member_id)
-            .using_db(conn)
-            .update(growth_total=F("growth_total") + amount)
+            if existing.member_id != row.id or existing.amount != amount:
+                raise _key_reused()
+            growth = await period_growth(row.id, period, conn)
+            return GrowthResult(existing, True, row.growth_total, growth, row.tier_id)
+        entry = await insert_once(
+            GrowthEntry,
+            conn,
+            member_id=row.id,
+            amount=amount,
+            reason=reason,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            period=month_key(today),
+            created_at=now,
         )
-        bucket = MemberPeriodGrowth(member_id=member_id, period=month_key(today), total=0)
+        if entry is None:
+            # The same key, committed meanwhile for another member (this member's are locked).
+            raise _key_reused()
+        await (
+            Member.filter(id=row.id).using_db(conn).update(growth_total=F("growth_total") + amount)
+        )
+        row.growth_total += amount
+        bucket = MemberPeriodGrowth(member_id=row.id, period=month_key(today), total=0)
         await MemberPeriodGrowth.bulk_create([bucket], ignore_conflicts=True, using_db=conn)
         await (
-            MemberPeriodGrowth.filter(member_id=member_id, period=month_key(today))
+            MemberPeriodGrowth.filter(member_id=row.id, period=month_key(today))
             .using_db(conn)
             .update(total=F("total") + amount)
         )
-        growth = await period_growth(member_id, period, conn)
+        growth = await period_growth(row.id, period, conn)
         upgrade = None
-        if amount > 0 and member.tier_id is not None:
-            upgrade = await _upgrade(services, member, growth, conn)
-        tier_id = upgrade.to_tier_id if upgrade else member.tier_id
-        return GrowthResult(entry, False, member.growth_total + amount, growth, tier_id, upgrade)
+        if amount > 0 and row.tier_id is not None:
+            upgrade = await _upgrade(services, account, growth)
+        return GrowthResult(entry, False, row.growth_total, growth, row.tier_id, upgrade)
 
 
-async def _upgrade(
-    services: Services, member: Member, growth: int, conn: BaseDBAsyncClient
-) -> TierChange | None:
+def _key_reused() -> IdempotencyKeyReused:
+    return IdempotencyKeyReused("This idempotency key was used for another change.")
+
+
+async def _upgrade(services: Services, account: LockedMember, growth: int) -> TierChange | None:
     """Move the member to the highest tier their period growth reaches, if above their own."""
+    conn, member = account.conn, account.row
     ladder = await Tier.all().using_db(conn).order_by("level")
     current = next((t for t in ladder if t.id == member.tier_id), None)
     reached = [t for t in ladder if t.growth_threshold <= growth]
@@ -199,6 +183,8 @@ async def _upgrade(
     )
     if moved != 1:
         return None
+    member.tier_id = target.id
+    member.card_version += 1
     change = await TierChange.create(
         member_id=member.id,
         from_tier_id=current.id,
@@ -211,20 +197,16 @@ async def _upgrade(
         using_db=conn,
     )
     gifts = [t for t in reached if t.level > current.level and t.upgrade_gift_points > 0]
-    if gifts:
-        from handlers import points
-
-        for tier in gifts:
-            # Once per member and tier for life: a member who drops and climbs back gets no more.
-            await points.earn(
-                services,
-                member.id,
-                tier.upgrade_gift_points,
-                reason=UPGRADE_GIFT_REASON,
-                idempotency_key=f"tier-upgrade:{member.id}:{tier.id}",
-                reference=f"tier:{tier.id}",
-                using_db=conn,
-            )
+    for tier in gifts:
+        # Once per member and tier for life: a member who drops and climbs back gets no more.
+        await points.earn(
+            services,
+            account,
+            tier.upgrade_gift_points,
+            reason=UPGRADE_GIFT_REASON,
+            idempotency_key=f"tier-upgrade:{member.id}:{tier.id}",
+            reference=f"tier:{tier.id}",
+        )
     return change
 
 
@@ -232,17 +214,11 @@ async def move_member(
     services: Services, actor: Operator, member_id: int, tier_id: int, *, note: str = ""
 ) -> TierChange:
     """An operator puts a member in a tier (up or down); audited, the card is redrawn."""
-    async with transaction() as conn:
-        member = (
-            await Member.select_for_update(no_key=True)
-            .using_db(conn)
-            .get_or_none(id=member_id, deleted_at__isnull=True)
-        )
-        if member is None or member.tier_id is None:
-            raise NotFound("No such member with a card.", code="member_not_found")
+    async with member_lock(member_id) as account:
+        conn, member = account.conn, account.row.require_card()
         target = await Tier.filter(id=tier_id).using_db(conn).first()
         if target is None:
-            raise NotFound("No such tier.", code="tier_not_found")
+            raise TierNotFound()
         if target.id == member.tier_id:
             raise Conflict("The member is already in this tier.", code="already_in_tier")
         current = await Tier.filter(id=member.tier_id).using_db(conn).get()
@@ -292,7 +268,7 @@ class TierOverview:
 
 async def tier_overview(services: Services, member: Member) -> TierOverview:
     """The ladder with benefits, the member's tier, growth this period and what it takes next."""
-    today = services.clock.local_today(services.config.brand.tz)
+    today = local_today(services)
     period = current_period(services.config.tiers.period, today)
     ladder = await Tier.all().order_by("level")
     fresh = await Member.get(id=member.id)

@@ -34,7 +34,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from handlers import audit
-from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.errors import Conflict, TierNotFound, ValidationFailed
 from wxmember.core.models.members import Member
 from wxmember.core.models.operators import Operator
 from wxmember.core.models.tiers import Tier
@@ -229,7 +229,7 @@ def _find(ladder: list[Tier], tier_id: int) -> Tier:
     for tier in ladder:
         if tier.id == tier_id:
             return tier
-    raise NotFound("No such tier.", code="tier_not_found")
+    raise TierNotFound()
 
 
 async def list_tiers(using_db: BaseDBAsyncClient | None = None) -> list[Tier]:
@@ -252,7 +252,7 @@ async def get_tier(tier_id: int) -> Tier:
     """One tier; 404 `tier_not_found`."""
     tier = await Tier.get_or_none(id=tier_id)
     if tier is None:
-        raise NotFound("No such tier.", code="tier_not_found")
+        raise TierNotFound()
     return tier
 
 

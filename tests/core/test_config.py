@@ -15,7 +15,7 @@ class TestLoadConfig:
     def test_defaults_without_a_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.chdir(tmp_path)
         config = load_config(environ={})
-        assert config.database.url == "sqlite://wxmember.core.db"
+        assert config.database.url == "sqlite://wxmember.db"
         assert config.redis.url == ""
         assert config.brand.timezone == "Asia/Shanghai"
         assert config.official.mode == "safe"

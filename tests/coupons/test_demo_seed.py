@@ -16,9 +16,9 @@ class TestSeedCoupons:
     async def test_seeds_valid_templates_once(
         self, client: TestClient, config: Config, services: Services, new_member: MemberMaker
     ) -> None:
-        await seed_tiers(config)
-        await seed_coupons(config)
-        await seed_coupons(config)
+        await seed_tiers(services)
+        await seed_coupons(services)
+        await seed_coupons(services)
         templates = await CouponTemplate.all().order_by("id")
         assert [t.title for t in templates] == [
             "满50减10",

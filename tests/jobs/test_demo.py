@@ -19,7 +19,7 @@ class TestDemoReminders:
         self, client: TestClient, config: Config, services: Services, fake_wechat: FakeWeChat
     ) -> None:
         for seed in SEEDS:
-            await seed(config)
+            await seed(services)
         for setup in FAKE_SETUPS:
             setup(fake_wechat)
         rules = await ReminderRule.all().order_by("id")
@@ -36,5 +36,5 @@ class TestDemoReminders:
         member = await Member.get(openid=BIRTHDAY_OPENID)
         assert member.points_balance == 100  # the birthday gift
         for seed in SEEDS:  # seeding again adds nothing
-            await seed(config)
+            await seed(services)
         assert await ReminderRule.all().count() == 3

@@ -16,7 +16,7 @@ from wxmember.core.context import Services
 from wxmember.core.models import Member
 from wxmember.core.models.coupons import Coupon
 from wxmember.core.models.points import PointsLot
-from wxmember.core.models.tiers import EvaluationRun
+from wxmember.core.models.tier_history import EvaluationRun
 
 NOW = datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from handlers.reminders.rules import RuleCreate, create_rule
 from tests.factories import create_member
 from wxmember.core.config import Config
 from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.inputs import validate
 from wxmember.core.models import Role
 from wxmember.core.models.subscriptions import SubscribeGrant
-from wxmember.core.web import validate
 from wxmember.runner import run_rule_now, run_scheduler, running_services
 
 DAY = date(2030, 1, 15)

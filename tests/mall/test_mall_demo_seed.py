@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from wxmember.core.config import Config
+from wxmember.core.context import Services
 from wxmember.core.models.mall import MallCode, MallItem
-from wxmember.demo import SEEDS, seed_mall
+from wxmember.demo import SEEDS, seed_mall, seed_tiers
 
 
 class TestSeedMall:
-    async def test_one_item_of_each_kind_once(self, client: TestClient, config: Config) -> None:
-        assert seed_mall in SEEDS
-        await seed_mall(config)
-        await seed_mall(config)
+    async def test_one_item_of_each_kind_once(self, client: TestClient, services: Services) -> None:
+        assert SEEDS.index(seed_tiers) < SEEDS.index(seed_mall)  # items name tier levels
+        await seed_tiers(services)
+        await seed_mall(services)
+        await seed_mall(services)
         items = {item.kind: item for item in await MallItem.all()}
         assert sorted(items) == ["coupon", "physical", "virtual"]
         assert all(item.active for item in items.values())

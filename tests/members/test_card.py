@@ -293,12 +293,14 @@ class TestWelcomeGift:
 
 
 class TestShowCard:
-    async def test_no_card_yet_is_404(self, client: TestClient, fake_wechat: FakeWeChat) -> None:
+    async def test_no_card_yet_is_409_card_required(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
         headers = await login_headers(client, fake_wechat)
         for path in ("/api/v1/card", "/api/v1/card/image", "/api/v1/card/code"):
             response = await client.get(path, headers=headers)
-            assert response.status == 404, path
-            assert await error_code(response) == "no_card"
+            assert response.status == 409, path
+            assert await error_code(response) == "card_required"
 
     async def test_shows_tier_points_growth_and_masked_phone(
         self, client: TestClient, fake_wechat: FakeWeChat

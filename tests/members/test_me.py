@@ -112,10 +112,12 @@ class TestUpdateProfile:
         member = await Member.get(openid="o-member-1")
         assert (member.name, member.birthday_changes) == ("张三", 0)
 
-    async def test_without_a_card_is_404(self, client: TestClient, fake_wechat: FakeWeChat) -> None:
+    async def test_without_a_card_is_409_card_required(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
         headers = await login_headers(client, fake_wechat)
         status, answer = await _patch(client, headers, {"name": "张三"})
-        assert (status, answer["error"]["code"]) == (404, "no_card")
+        assert (status, answer["error"]["code"]) == (409, "card_required")
 
 
 class TestExport:

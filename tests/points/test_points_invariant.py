@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from handlers import points
-from handlers.points.lots import expiry_for, whole_second
+from handlers.points.lots import expiry_for
 from tests.factories import create_member
 from tests.support.ledger import assert_ledger_consistent
 from tests.support.localtime import freeze, local
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict
+from wxmember.core.localtime import whole_second
 from wxmember.core.models.points import PointsEntry, PointsLot
 
 OPERATIONS = 500

@@ -15,10 +15,10 @@ from tests.support.localtime import freeze
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.inputs import validate
 from wxmember.core.models import Member, Operator, Role
 from wxmember.core.models.reminders import ReminderRule
 from wxmember.core.models.subscriptions import SubscribeGrant
-from wxmember.core.web import validate
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
 from wxmember.core.models.members import Member
-from wxmember.core.models.tiers import EvaluationRun, Tier, TierChange
+from wxmember.core.models.tier_history import EvaluationRun, TierChange
+from wxmember.core.models.tiers import Tier
 
 # 1 January 2026, 03:00 in Shanghai: the calendar year 2025 is due.
 NEW_YEAR = datetime(2025, 12, 31, 19, 0, tzinfo=UTC)

@@ -13,7 +13,8 @@ from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models.growth import MemberPeriodGrowth
 from wxmember.core.models.members import Member
-from wxmember.core.models.tiers import EvaluationRun, Tier, TierChange
+from wxmember.core.models.tier_history import EvaluationRun, TierChange
+from wxmember.core.models.tiers import Tier
 
 NEW_YEAR = datetime(2025, 12, 31, 19, 0, tzinfo=UTC)
 BATCH = 1000

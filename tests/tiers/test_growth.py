@@ -17,7 +17,8 @@ from wxmember.core.errors import Conflict, NotFound, ValidationFailed
 from wxmember.core.models.growth import GrowthEntry, MemberPeriodGrowth
 from wxmember.core.models.members import Member
 from wxmember.core.models.points import PointsEntry
-from wxmember.core.models.tiers import Tier, TierChange
+from wxmember.core.models.tier_history import TierChange
+from wxmember.core.models.tiers import Tier
 
 pytestmark = pytest.mark.usefixtures("clock")
 
@@ -248,12 +249,13 @@ class TestUpgrade:
     ) -> None:
         from tortoise.transactions import in_transaction
 
+        from wxmember.core.kernel import lock_member
+
         member = await member_in()
         with pytest.raises(RuntimeError):
             async with in_transaction() as conn:
-                await add_growth(
-                    services, member.id, 6000, reason="purchase", idempotency_key="k", using_db=conn
-                )
+                account = await lock_member(conn, member.id)
+                await add_growth(services, account, 6000, reason="purchase", idempotency_key="k")
                 raise RuntimeError("the purchase failed later on")
         stored = await Member.get(id=member.id)
         assert (stored.tier_id, stored.growth_total, stored.points_balance) == (

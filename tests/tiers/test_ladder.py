@@ -10,10 +10,10 @@ from aiohttp.test_utils import TestClient
 
 from tests.support.http import error_code
 from tests.tiers.conftest import MemberIn
-from wxmember.core.config import Config
 from wxmember.core.models.members import Member
 from wxmember.core.models.operators import AuditEntry
-from wxmember.core.models.tiers import Tier, TierChange
+from wxmember.core.models.tier_history import TierChange
+from wxmember.core.models.tiers import Tier
 
 BASE = "/admin/api/v1/tiers"
 
@@ -261,11 +261,11 @@ class TestLadderRules:
             await create_tier(actor, {"name": "黑金会员", "level": 4})
         assert missing.value.code == "invalid_growth_threshold"
 
-    async def test_demo_ladder_keeps_the_rules(self, client: TestClient, config: Config) -> None:
+    async def test_demo_ladder_keeps_the_rules(self, client: TestClient) -> None:
         from handlers.tiers.ladder import Rung, validate_ladder
-        from wxmember.demo import seed_tiers
+        from wxmember.demo.seeds import seed_ladder
 
-        await seed_tiers(config)
+        await seed_ladder()
         validate_ladder([Rung.of(tier) for tier in await Tier.all()])
         assert await Tier.all().count() == 4
 

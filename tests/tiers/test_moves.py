@@ -15,7 +15,8 @@ from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.models.members import Member
 from wxmember.core.models.operators import AuditEntry, Operator
-from wxmember.core.models.tiers import Tier, TierChange
+from wxmember.core.models.tier_history import TierChange
+from wxmember.core.models.tiers import Tier
 
 pytestmark = pytest.mark.usefixtures("clock")
 
@@ -77,10 +78,8 @@ class TestMoveMember:
         self, client: TestClient, staff: dict[str, str], member_in: MemberIn, ladder: dict
     ) -> None:
         member = await member_in()
-        no_card = await create_member(with_card=False)
         for member_id, tier_id, code in [
             (999, ladder["gold"].id, "member_not_found"),
-            (no_card.id, ladder["gold"].id, "member_not_found"),
             (member.id, 999, "tier_not_found"),
         ]:
             response = await client.put(
@@ -88,6 +87,16 @@ class TestMoveMember:
             )
             assert response.status == 404
             assert await error_code(response) == code
+
+    async def test_a_member_without_a_card_is_409_card_required(
+        self, client: TestClient, staff: dict[str, str], ladder: dict
+    ) -> None:
+        no_card = await create_member(with_card=False)
+        response = await client.put(
+            _move_path(no_card.id), json={"tier_id": ladder["gold"].id}, headers=staff
+        )
+        assert response.status == 409
+        assert await error_code(response) == "card_required"
 
     @pytest.mark.parametrize(
         ("body", "code"),

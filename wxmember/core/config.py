@@ -43,7 +43,7 @@ class ServerConfig(_Section):
 
 
 class DatabaseConfig(_Section):
-    url: str = "sqlite://wxmember.core.db"
+    url: str = "sqlite://wxmember.db"
     pool_max: int = Field(20, ge=1, le=500)
 
     @field_validator("url")
@@ -357,7 +357,7 @@ def ensure_local_keys(config: Config) -> Config:
     if not config.database.is_sqlite:
         missing = "secret_key" if not security.secret_key.get_secret_value() else "data_key"
         raise ConfigError(f"config: security.{missing}: required with a PostgreSQL database")
-    db_path = config.database.url.removeprefix("sqlite://") or "wxmember.core.db"
+    db_path = config.database.url.removeprefix("sqlite://") or "wxmember.db"
     key_file = Path(db_path + ".keys.json") if db_path != ":memory:" else None
     keys: dict[str, str] = {}
     if key_file and key_file.exists():

@@ -9,9 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.api import migrate
-from tortoise.transactions import in_transaction
 
 from wxmember.core.config import Config
 
@@ -81,22 +79,6 @@ async def ping() -> None:
 
 def is_postgres(config: Config) -> bool:
     return not config.database.is_sqlite
-
-
-@asynccontextmanager
-async def transaction(
-    using_db: BaseDBAsyncClient | None = None,
-) -> AsyncIterator[BaseDBAsyncClient]:
-    """Join the caller's transaction when given one, else open a new one.
-
-    Operations take `using_db` so that a flow (a mall redemption spends points, takes stock and
-    issues a coupon) commits or rolls back as one.
-    """
-    if using_db is not None:
-        yield using_db
-        return
-    async with in_transaction() as conn:
-        yield conn
 
 
 async def model_changes(config: Config, *, write: bool = False) -> list[str]:

@@ -8,9 +8,25 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     ├── Unauthorized (401, unauthorized)
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, <thing>_not_found)
-    ├── Conflict (409: already_checked_in, sold_out, limit_reached, insufficient_points, ...)
+    │   ├── MemberNotFound (member_not_found)
+    │   ├── TierNotFound (tier_not_found)
+    │   ├── TemplateNotFound (template_not_found): a coupon template
+    │   ├── ItemNotFound (item_not_found): a mall item
+    │   ├── OrderNotFound (order_not_found): a mall order
+    │   └── ReminderRuleNotFound (reminder_rule_not_found)
+    ├── Conflict (409, conflict)
+    │   ├── CardRequired (card_required): the member has not opened a card
+    │   ├── InsufficientPoints (insufficient_points, details: balance, needed)
+    │   ├── IdempotencyKeyReused (idempotency_key_reused): the key named another change
+    │   ├── SoldOut (sold_out)
+    │   ├── NotEligible (not_eligible): the member's tier may not have it
+    │   └── AlreadyCheckedIn (already_checked_in)
     ├── TooManyRequests (429, too_many_requests)
     └── UpstreamUnavailable (503, upstream_unavailable): WeChat or another dependency failed
+
+A named error carries its status, code and a default message, and is raised from one place:
+`MemberNotFound` by `wxmember.core.kernel` (`get_member`, `lock_member`), `CardRequired` by
+`Member.require_card`, `InsufficientPoints` by the ledger (`handlers.points.entries`).
 """
 
 from __future__ import annotations
@@ -23,10 +39,16 @@ class DomainError(Exception):
 
     status: ClassVar[int] = 400
     default_code: ClassVar[str] = "bad_request"
+    default_message: ClassVar[str] = "The request cannot be done."
 
     def __init__(
-        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
+        message = message or self.default_message
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
@@ -72,3 +94,66 @@ class TooManyRequests(DomainError):
 class UpstreamUnavailable(DomainError):
     status = 503
     default_code = "upstream_unavailable"
+
+
+class MemberNotFound(NotFound):
+    default_code = "member_not_found"
+    default_message = "No such member."
+
+
+class TierNotFound(NotFound):
+    default_code = "tier_not_found"
+    default_message = "No such tier."
+
+
+class TemplateNotFound(NotFound):
+    default_code = "template_not_found"
+    default_message = "No such coupon."
+
+
+class ItemNotFound(NotFound):
+    default_code = "item_not_found"
+    default_message = "No such mall item."
+
+
+class OrderNotFound(NotFound):
+    default_code = "order_not_found"
+    default_message = "No such order."
+
+
+class ReminderRuleNotFound(NotFound):
+    default_code = "reminder_rule_not_found"
+    default_message = "No such reminder rule."
+
+
+class CardRequired(Conflict):
+    default_code = "card_required"
+    default_message = "Open the member card first."
+
+
+class InsufficientPoints(Conflict):
+    default_code = "insufficient_points"
+    default_message = "Not enough points."
+
+    def __init__(self, *, balance: int, needed: int) -> None:
+        super().__init__(details={"balance": balance, "needed": needed})
+
+
+class IdempotencyKeyReused(Conflict):
+    default_code = "idempotency_key_reused"
+    default_message = "This idempotency key was used for a different request."
+
+
+class SoldOut(Conflict):
+    default_code = "sold_out"
+    default_message = "Sold out."
+
+
+class NotEligible(Conflict):
+    default_code = "not_eligible"
+    default_message = "This is for members of other tiers."
+
+
+class AlreadyCheckedIn(Conflict):
+    default_code = "already_checked_in"
+    default_message = "Checked in already."

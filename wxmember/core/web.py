@@ -1,4 +1,7 @@
-"""HTTP plumbing shared by every channel: request ids, metrics, the error model, JSON I/O."""
+"""HTTP plumbing shared by every channel: request ids, metrics, the error model, JSON out.
+
+What comes in (bodies, query strings, path ids, cursors) is read by `wxmember.core.inputs`.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,17 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
 from wxmember.core import keys
-from wxmember.core.errors import DomainError, NotFound, ValidationFailed
+from wxmember.core.errors import DomainError
 from wxmember.core.log import request_id_var
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -39,6 +40,10 @@ _HTTP_CODES = {
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
+
+
+def encode_cursor(last_id: int) -> str:
+    return format(last_id, "x")
 
 
 def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
@@ -101,83 +106,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
-async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
-    """Parse and validate a JSON body; a clear 400 naming the first bad field otherwise."""
-    if request.content_type != "application/json":
-        raise ValidationFailed(
-            "Send a JSON body (Content-Type: application/json).", code="not_json"
-        )
-    try:
-        raw = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("The body is not valid JSON.", code="invalid_json") from None
-    return validate(model, raw)
-
-
-def validate(model: type[ModelT], raw: Any) -> ModelT:
-    """Validate data into a model, turning pydantic's report into one domain error."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        message = first["msg"].removeprefix("Value error, ")
-        raise ValidationFailed(
-            f"{field}: {message}",
-            code=f"invalid_{first['loc'][0]}" if first["loc"] else "validation_failed",
-            details={"field": field},
-        ) from None
-
-
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within bounds, or a 400."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be a whole number.", code=f"invalid_{name}") from None
-    if not low <= value <= high:
-        raise ValidationFailed(f"{name} must be {low}..{high}.", code=f"invalid_{name}")
-    return value
-
-
-def bearer_token(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-def encode_cursor(last_id: int) -> str:
-    return format(last_id, "x")
-
-
-def page_query(request: web.Request, default_limit: int = 20) -> tuple[int | None, int]:
-    """`?cursor=&limit=`: the id to continue after (None for the first page) and the size."""
-    limit = query_int(request, "limit", default_limit, 1, 100)
-    raw = request.query.get("cursor", "")
-    if not raw:
-        return None, limit
-    try:
-        return int(raw, 16), limit
-    except ValueError:
-        raise ValidationFailed("cursor is not valid.", code="invalid_cursor") from None
-
-
 def page_body(items: list[dict[str, Any]], last_ids: list[int], limit: int) -> dict[str, Any]:
     """A page of items with the cursor of the next page, or null at the end."""
     more = len(items) > limit
     items = items[:limit]
     next_cursor = encode_cursor(last_ids[limit - 1]) if more else None
     return {"items": items, "next_cursor": next_cursor}
-
-
-def path_id(request: web.Request, name: str) -> int:
-    """A numeric id from the path; a 404 for anything else (no 500 on `/members/abc`)."""
-    raw = request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("No such record.", code="not_found")
-    return int(raw)

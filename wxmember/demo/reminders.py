@@ -7,13 +7,19 @@ the templates the rules use and the member's grant: `register_templates` arrange
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 from typing import Any
 
-from handlers.members.numbers import new_card_number
-from wxmember.core.config import Config
+from handlers.members.cards import open_card
+from handlers.members.sessions import member_for_openid
+from handlers.reminders.rules import RuleCreate, create_rule
+from handlers.subscriptions.grants import SOURCE_CLIENT, record_grants
+from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.inputs import validate
+from wxmember.core.localtime import local_today
+from wxmember.core.models.reminders import ReminderRule
+from wxmember.demo.seeds import demo_owner
 
 BIRTHDAY_TEMPLATE = "demo-tpl-birthday"
 POINTS_TEMPLATE = "demo-tpl-points-expiring"
@@ -79,32 +85,20 @@ def register_templates(fake: FakeWeChat) -> None:
     fake.grant_subscription(BIRTHDAY_OPENID, BIRTHDAY_TEMPLATE)
 
 
-async def seed(config: Config) -> None:
-    """The demo rules (once) and a member whose birthday is today, with one grant."""
-    from handlers.reminders.rules import RuleCreate, create_rule
-    from wxmember.core.models import Member, Operator, Tier
-    from wxmember.core.models.reminders import ReminderRule
-    from wxmember.core.models.subscriptions import SubscribeGrant
-    from wxmember.core.web import validate
+async def seed(services: Services) -> None:
+    """The demo rules (once) and a member whose birthday is today, with one grant.
 
+    The member logs in and opens a card as anyone would (only WeChat's code exchange is
+    skipped), then accepts the birthday template's subscribe message once.
+    """
     if not await ReminderRule.exists():
-        owner = await Operator.get(username="owner")
+        owner = await demo_owner()
         for raw in DEMO_RULES:
             await create_rule(owner, validate(RuleCreate, raw))
-    if await Member.exists(openid=BIRTHDAY_OPENID):
+    member, created = await member_for_openid(BIRTHDAY_OPENID)
+    if not created:
         return
-    from wxmember.core.clock import Clock
-
-    today = Clock().local_today(config.brand.tz)
+    today = local_today(services)
     birthday = date(1996, today.month, today.day)  # a leap year: 29 February exists
-    member = await Member.create(
-        openid=BIRTHDAY_OPENID,
-        name="李小满",
-        birthday=birthday,
-        birth_month=today.month,
-        birth_day=today.day,
-        card_no=new_card_number(),
-        code_secret=secrets.token_hex(20),
-        tier=await Tier.filter(level=0).first(),
-    )
-    await SubscribeGrant.create(member=member, template_id=BIRTHDAY_TEMPLATE, remaining=1)
+    await open_card(services, member, name="李小满", birthday=birthday)
+    await record_grants(services, member.id, [BIRTHDAY_TEMPLATE], source=SOURCE_CLIENT)

@@ -55,6 +55,8 @@ def _name(value: str) -> bool:
     return len(value) <= 20 and all(c.isalpha() or _is_symbol(c) or c == " " for c in value)
 
 
+# Written twice on purpose: the service validates reminder mappings with its own copy
+# (handlers/reminders/fields.py); this one plays WeChat's part, so the two check each other.
 VALUE_RULES: dict[str, Callable[[str], bool]] = {
     "thing": lambda v: len(v) <= 20,
     "number": _number,

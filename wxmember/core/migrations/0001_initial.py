@@ -8,7 +8,7 @@ from wxmember.core.models.mall import ItemKind, LimitPeriod, OrderState
 from wxmember.core.models.operators import Role
 from wxmember.core.models.points import EntryKind
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderKind
-from wxmember.core.models.tiers import EvaluationStatus, TierChangeReason
+from wxmember.core.models.tier_history import EvaluationStatus, TierChangeReason
 from tortoise import fields
 from tortoise.indexes import Index
 

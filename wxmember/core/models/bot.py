@@ -23,6 +23,7 @@ class Follower(Model):
     member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="followers", null=True, on_delete=fields.SET_NULL
     )
+    member_id: int | None
     subscribed = fields.BooleanField(default=False)
     subscribed_at = fields.DatetimeField(null=True)
     unsubscribed_at = fields.DatetimeField(null=True)

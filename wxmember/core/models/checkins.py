@@ -21,6 +21,7 @@ class Checkin(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="checkins", on_delete=fields.RESTRICT
     )
+    member_id: int
     day = fields.DateField()
     streak = fields.IntField()
     points = fields.IntField(default=0)
@@ -54,6 +55,7 @@ class CheckinRule(Model):
     operator: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="checkin_rules", null=True, on_delete=fields.SET_NULL
     )
+    operator_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -121,6 +121,7 @@ class Coupon(Model):
     redeemed_by: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="redeemed_coupons", null=True, on_delete=fields.SET_NULL
     )
+    redeemed_by_id: int | None
 
     class Meta:
         table = "coupons"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -38,7 +39,7 @@ class MallItem(Model):
     id = fields.IntField(primary_key=True)
     title = fields.CharField(max_length=40)
     description = fields.TextField(default="")
-    images = fields.JSONField(default=list)
+    images: fields.JSONField[list[str]] = fields.JSONField(default=list)
     kind = fields.CharEnumField(ItemKind, max_length=16)
     coupon_template_id = fields.IntField(null=True)
     points_price = fields.IntField()
@@ -46,7 +47,7 @@ class MallItem(Model):
     sold = fields.IntField(default=0)
     limit_period = fields.CharEnumField(LimitPeriod, max_length=16, default=LimitPeriod.LIFETIME)
     limit_count = fields.IntField(null=True)
-    tier_levels = fields.JSONField(default=list)
+    tier_levels: fields.JSONField[list[int]] = fields.JSONField(default=list)
     sale_starts_at = fields.DatetimeField(null=True)
     sale_ends_at = fields.DatetimeField(null=True)
     display_order = fields.IntField(default=0)
@@ -71,9 +72,11 @@ class MallOrder(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="mall_orders", on_delete=fields.RESTRICT
     )
+    member_id: int
     item: fields.ForeignKeyRelation[MallItem] = fields.ForeignKeyField(
         "models.MallItem", related_name="orders", on_delete=fields.RESTRICT
     )
+    item_id: int
     idempotency_key = fields.CharField(max_length=64)
     request_hash = fields.CharField(max_length=64)
     kind = fields.CharEnumField(ItemKind, max_length=16)
@@ -83,7 +86,7 @@ class MallOrder(Model):
     points_total = fields.IntField()
     limit_month = fields.CharField(max_length=7)
     state = fields.CharEnumField(OrderState, max_length=16, db_index=True)
-    fulfilment = fields.JSONField(default=dict)
+    fulfilment: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
 
     recipient = fields.CharField(max_length=20, null=True)
     phone_enc = fields.CharField(max_length=255, null=True)
@@ -112,10 +115,12 @@ class MallCode(Model):
     item: fields.ForeignKeyRelation[MallItem] = fields.ForeignKeyField(
         "models.MallItem", related_name="codes", on_delete=fields.RESTRICT
     )
+    item_id: int
     code = fields.CharField(max_length=64)
     order: fields.ForeignKeyNullableRelation[MallOrder] = fields.ForeignKeyField(
         "models.MallOrder", related_name="codes", null=True, on_delete=fields.RESTRICT
     )
+    order_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     assigned_at = fields.DatetimeField(null=True)
 
@@ -136,9 +141,11 @@ class MallRedemptionCount(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="mall_counts", on_delete=fields.RESTRICT
     )
+    member_id: int
     item: fields.ForeignKeyRelation[MallItem] = fields.ForeignKeyField(
         "models.MallItem", related_name="member_counts", on_delete=fields.RESTRICT
     )
+    item_id: int
     period = fields.CharField(max_length=8)
     count = fields.IntField(default=0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from wxmember.core.errors import CardRequired
 from wxmember.core.models.tiers import Tier
 
 
@@ -38,6 +39,7 @@ class Member(Model):
     tier: fields.ForeignKeyNullableRelation[Tier] = fields.ForeignKeyField(
         "models.Tier", related_name="members", null=True, on_delete=fields.RESTRICT
     )
+    tier_id: int | None
 
     points_balance = fields.IntField(default=0)
     points_debt = fields.IntField(default=0)
@@ -55,3 +57,12 @@ class Member(Model):
     @property
     def has_card(self) -> bool:
         return self.card_no is not None
+
+    def require_card(self) -> Member:
+        """The member, if they have opened a card; 409 `card_required` otherwise.
+
+        The one place that refuses a member without a card, for reads and writes alike.
+        """
+        if self.card_no is None:
+            raise CardRequired()
+        return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -37,12 +38,13 @@ class AuditEntry(Model):
     operator: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="audit_entries", null=True, on_delete=fields.SET_NULL
     )
+    operator_id: int | None
     actor = fields.CharField(max_length=64)
     action = fields.CharField(max_length=64)
     target_type = fields.CharField(max_length=48)
     target_id = fields.CharField(max_length=64, null=True)
-    before = fields.JSONField(null=True)
-    after = fields.JSONField(null=True)
+    before: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    after: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     request_id = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 

@@ -45,6 +45,7 @@ class PointsEntry(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="points_entries", on_delete=fields.RESTRICT
     )
+    member_id: int
     kind = fields.CharEnumField(EntryKind, max_length=8)
     amount = fields.IntField()
     balance_after = fields.IntField()
@@ -56,9 +57,11 @@ class PointsEntry(Model):
     refund_of: fields.OneToOneNullableRelation[PointsEntry] = fields.OneToOneField(
         "models.PointsEntry", related_name="refunded_by", null=True, on_delete=fields.RESTRICT
     )
+    refund_of_id: int | None
     operator: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="points_entries", null=True, on_delete=fields.SET_NULL
     )
+    operator_id: int | None
     expires_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
 
@@ -79,9 +82,11 @@ class PointsLot(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="points_lots", on_delete=fields.RESTRICT
     )
+    member_id: int
     entry: fields.ForeignKeyRelation[PointsEntry] = fields.ForeignKeyField(
         "models.PointsEntry", related_name="lots", on_delete=fields.RESTRICT, db_index=True
     )
+    entry_id: int
     amount = fields.IntField()
     remaining = fields.IntField()
     expires_at = fields.DatetimeField(db_index=True)
@@ -99,9 +104,11 @@ class PointsAllocation(Model):
     entry: fields.ForeignKeyRelation[PointsEntry] = fields.ForeignKeyField(
         "models.PointsEntry", related_name="allocations", on_delete=fields.RESTRICT, db_index=True
     )
+    entry_id: int
     lot: fields.ForeignKeyRelation[PointsLot] = fields.ForeignKeyField(
         "models.PointsLot", related_name="allocations", on_delete=fields.RESTRICT
     )
+    lot_id: int
     amount = fields.IntField()
 
     class Meta:

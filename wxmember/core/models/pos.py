@@ -22,6 +22,7 @@ class Purchase(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="purchases", on_delete=fields.RESTRICT
     )
+    member_id: int
     amount_fen = fields.BigIntField()
     store = fields.CharField(max_length=64, null=True)
     multiplier_percent = fields.IntField(default=100)
@@ -33,6 +34,7 @@ class Purchase(Model):
     operator: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="purchases", null=True, on_delete=fields.SET_NULL
     )
+    operator_id: int | None
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -47,6 +49,7 @@ class PurchaseRefund(Model):
     purchase: fields.ForeignKeyRelation[Purchase] = fields.ForeignKeyField(
         "models.Purchase", related_name="refunds", on_delete=fields.RESTRICT
     )
+    purchase_id: int
     refund_no = fields.CharField(max_length=64)
     amount_fen = fields.BigIntField()
     points_taken_back = fields.IntField(default=0)
@@ -55,6 +58,7 @@ class PurchaseRefund(Model):
     operator: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="purchase_refunds", null=True, on_delete=fields.SET_NULL
     )
+    operator_id: int | None
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -79,9 +79,11 @@ class ReminderDelivery(Model):
     rule: fields.ForeignKeyRelation[ReminderRule] = fields.ForeignKeyField(
         "models.ReminderRule", related_name="deliveries", on_delete=fields.RESTRICT
     )
+    rule_id: int
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="reminder_deliveries", on_delete=fields.RESTRICT
     )
+    member_id: int
     occasion = fields.CharField(max_length=64)
     day = fields.DateField()
     channel = fields.CharEnumField(Channel, max_length=24)

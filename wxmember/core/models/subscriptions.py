@@ -20,6 +20,7 @@ class SubscribeGrant(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="subscribe_grants", on_delete=fields.CASCADE
     )
+    member_id: int
     template_id = fields.CharField(max_length=64)
     remaining = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -1,0 +1,27 @@
+"""Which tiers may have something: coupons of the centre and items of the mall share the rule.
+
+A coupon template or a mall item lists the tier levels it is for; an empty list means everyone.
+A member without a tier (no card yet) is eligible only for what is open to everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wxmember.core.models import Member, Tier
+
+
+def eligible(levels: Sequence[int] | None, level: int | None) -> bool:
+    """Whether a member of tier `level` may have what is limited to `levels`."""
+    return not levels or level in levels
+
+
+async def member_level(member: Member) -> int | None:
+    """The level of the member's tier, or None without one (loaded if not already)."""
+    if member.tier_id is None:
+        return None
+    tier = member.__dict__.get("_tier")
+    if isinstance(tier, Tier) and tier.id == member.tier_id:
+        return tier.level
+    tier = await Tier.filter(id=member.tier_id).only("id", "level").first()
+    return None if tier is None else tier.level

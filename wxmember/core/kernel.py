@@ -1,0 +1,142 @@
+"""The kernel: the patterns every operation of the service shares, written once.
+
+- `get_member(id)`: a member by id, or `MemberNotFound` (the one place a missing member is
+  refused, with `lock_member`);
+- `transaction(using_db)`: join the caller's transaction, or open one;
+- `lock_member(conn, id)` / `member_lock(ref)`: the member row locked once per transaction and
+  passed down as a `LockedMember`, so the points ledger, growth and the flows that combine them
+  (a check-in earns points and growth) never lock the same row twice;
+- `savepoint(conn)`: a statement that may fail on a constraint without aborting the enclosing
+  transaction (PostgreSQL aborts the whole transaction after an error otherwise);
+- `insert_once(model, conn, **values)`: an insert under a unique key (an idempotency key, an
+  openid), in a savepoint; `None` when a concurrent writer's row with that key won, so the
+  caller answers with the winner instead of writing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionContext
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from wxmember.core.errors import MemberNotFound
+from wxmember.core.models import Member
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+@asynccontextmanager
+async def transaction(
+    using_db: BaseDBAsyncClient | None = None,
+) -> AsyncIterator[BaseDBAsyncClient]:
+    """Join the caller's transaction when given one, else open a new one.
+
+    Operations that do not lock a member take `using_db`, so that a flow (a mall redemption
+    spends points, takes stock and issues a coupon) commits or rolls back as one.
+    """
+    if using_db is not None:
+        yield using_db
+        return
+    async with in_transaction() as conn:
+        yield conn
+
+
+def savepoint(conn: BaseDBAsyncClient) -> TransactionContext:
+    """A savepoint inside `conn`'s transaction: an error in the block rolls back to it only.
+
+    Tortoise has no public call for a savepoint on a given connection; entering a
+    transaction client's `_in_transaction()` again is how Tortoise itself nests, on both
+    backends, so this one wrapper is the only place that reaches for it.
+    """
+    return conn._in_transaction()
+
+
+async def insert_once(
+    model: type[ModelT], conn: BaseDBAsyncClient | None, **values: object
+) -> ModelT | None:
+    """Insert a row; None when a unique constraint says it exists already.
+
+    Inside `conn`'s transaction the insert runs in a savepoint, so losing the race leaves that
+    transaction usable; without one (`None`) it is a transaction of its own.
+    """
+    try:
+        async with savepoint(conn) if conn is not None else in_transaction() as inner:
+            return await model.create(**values, using_db=inner)
+    except IntegrityError:
+        return None
+
+
+@dataclass(eq=False)
+class LockedMember:
+    """A live member's row, locked until `conn`'s transaction ends.
+
+    `done` records steps that need to happen once per transaction (for example expiring the
+    member's due points before the first ledger change), so later operations skip them.
+    """
+
+    row: Member
+    conn: BaseDBAsyncClient
+    done: set[str] = field(default_factory=set)
+
+    @property
+    def id(self) -> int:
+        return self.row.id
+
+
+async def lock_member(
+    conn: BaseDBAsyncClient, member_id: int, *, include_deleted: bool = False
+) -> LockedMember:
+    """Lock a live member for this transaction; `MemberNotFound` otherwise.
+
+    Deleted members keep their anonymous ledger, so housekeeping that maintains it (expiring
+    due points) passes `include_deleted`; every operation on behalf of someone does not.
+    `FOR NO KEY UPDATE` on PostgreSQL: inserts that reference the member (ledger rows, coupons)
+    take a key-share lock, which this one does not block, so they cannot deadlock with it.
+    """
+    query = Member.select_for_update(no_key=True).using_db(conn)
+    if not include_deleted:
+        query = query.filter(deleted_at__isnull=True)
+    row = await query.get_or_none(id=member_id)
+    if row is None:
+        raise MemberNotFound()
+    return LockedMember(row, conn)
+
+
+async def get_member(
+    member_id: int,
+    *,
+    include_deleted: bool = False,
+    with_tier: bool = False,
+    using_db: BaseDBAsyncClient | None = None,
+) -> Member:
+    """A member by id (live ones unless `include_deleted`); `MemberNotFound` otherwise."""
+    query = Member.filter(id=member_id).using_db(using_db)
+    if not include_deleted:
+        query = query.filter(deleted_at__isnull=True)
+    if with_tier:
+        query = query.select_related("tier")
+    member = await query.first()
+    if member is None:
+        raise MemberNotFound()
+    return member
+
+
+MemberRef = int | LockedMember
+
+
+@asynccontextmanager
+async def member_lock(
+    ref: MemberRef, *, include_deleted: bool = False
+) -> AsyncIterator[LockedMember]:
+    """The caller's lock when it holds one, else a new transaction that locks the member."""
+    if isinstance(ref, LockedMember):
+        yield ref
+        return
+    async with in_transaction() as conn:
+        yield await lock_member(conn, ref, include_deleted=include_deleted)
