@@ -75,7 +75,6 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: Config) -> web.Application:
     """Build the whole service for this config; nothing starts until the app does."""
-
     app = web.Application(
         middlewares=[request_context_middleware, error_middleware],
         client_max_size=config.server.max_body_bytes,
