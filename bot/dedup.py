@@ -4,8 +4,13 @@ WeChat re-sends a push it got no answer to within 5 s. The first delivery claims
 in Redis (SET NX, 60 s) and stores the rendered reply there when done; a delivery that finds
 the key claimed waits for that reply (polling, up to its own deadline) and answers the same, or
 `success` when it cannot. Redis is shared by every worker process, so a retry landing on
-another process is recognised too. The key is the MsgId, or for events (which have none)
-FromUserName + CreateTime + Event + EventKey.
+another process is recognised too.
+
+The key is the MsgId of a message. An event has none, and sender and second do not identify it
+either: a member who answers two subscribe prompts within a second causes two pushes that differ
+only inside their `List`. So an event's key is a digest of the whole push as read (without the
+`Encrypt` copy, which is sealed afresh on each delivery): a retry repeats the body, a distinct
+event differs somewhere. Two pushes identical in every field are one event.
 
 Redis only accelerates: when it fails the push is answered anyway, without deduplication.
 """
@@ -14,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.push import SUCCESS
+from bot.push import SUCCESS, Push, text
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +35,14 @@ _FIRST_POLL_SECONDS = 0.005
 _MAX_POLL_SECONDS = 0.1
 
 
-def push_key(channel: str, fields: dict[str, str]) -> str:
+def push_key(channel: str, push: Push) -> str:
     """The deduplication key of a push on a channel (`official` or `miniapp`)."""
-    msg_id = fields.get("MsgId") or fields.get("MsgID")
+    msg_id = text(push, "MsgId") or text(push, "MsgID")
     if msg_id:
         return f"wxmember:bot:push:{channel}:m:{msg_id[:64]}"
-    parts = [fields.get(name, "") for name in ("FromUserName", "CreateTime", "Event", "EventKey")]
-    digest = hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
+    content = {name: value for name, value in push.items() if name != "Encrypt"}
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).hexdigest()
     return f"wxmember:bot:push:{channel}:e:{digest}"
 
 

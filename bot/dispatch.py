@@ -1,10 +1,11 @@
 """Composes the feature routers and answers one parsed message.
 
 Text is matched against the keyword table (the features' keywords plus `[bot] keywords` from
-the config, all normalised); menu CLICK events by their key; other events by name. Unknown
-text, unknown menu keys and non-text messages (images, voice, ...) get the help action; events
-nobody registered get no reply. Domain errors become friendly texts; anything unexpected is
-logged and the follower gets an apology, never silence.
+the config, all normalised), and so is a voice message's `Recognition` (the text WeChat heard,
+when the account has speech recognition on); menu CLICK events by their key; other events by
+name. Unknown text, unknown menu keys, voice without recognised text and other messages
+(images, ...) get the help action; events nobody registered get no reply. Domain errors become
+friendly texts; anything unexpected is logged and the follower gets an apology, never silence.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from wechatpy.messages import BaseMessage, TextMessage
+from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
 from bot import texts
 from bot.context import BotContext
@@ -47,8 +48,9 @@ def keyword_action(content: str, config: BotConfig) -> str | None:
 
 def select_route(message: BaseMessage, config: BotConfig) -> Route | None:
     """The route answering a message, or None when it needs no answer."""
-    if isinstance(message, TextMessage):
-        action = keyword_action(message.content or "", config) or HELP_ACTION
+    if isinstance(message, TextMessage | VoiceMessage):
+        said = message.content if isinstance(message, TextMessage) else message.recognition
+        action = keyword_action(said or "", config) or HELP_ACTION
     elif message.type == "event":
         if message.event != "click":
             return ROUTER.events.get(message.event)

@@ -6,7 +6,17 @@ POST is a message or event push, in the configured mode (`official.mode`):
 - plain: the body is the message XML, replies are plain;
 - compatible: plaintext fields plus `<Encrypt>`; when the request says `encrypt_type=aes` the
   encrypted copy is the one trusted and the reply is encrypted, else both are plain;
-- safe: only `<Encrypt>`; a plaintext push is refused and replies are always encrypted.
+- safe: only `<Encrypt>`; a plaintext push is refused (400 `encryption_required`) and replies
+  are always encrypted.
+
+In plain mode an encrypted push (`encrypt_type=aes`, or an `<Encrypt>` element) is refused with
+400 `encryption_not_enabled`: the console and `official.mode` disagree, and reading the
+plaintext fields of a compatible-mode push would trust what nobody signed.
+
+The body is read by `bot.push.xml_push` (the decrypted one too) and wechatpy parses only its
+canonical re-rendering (`read_message`). Subscribe-message events (the Official Account's own
+subscribe messages) are recorded for the member linked to the follower, exactly as the
+mini-program's are (`bot.subscribe_events`), and answered `success`.
 
 Every push is answered once (`bot.dedup`) and within the deadline
 (`official.reply_deadline_seconds`): past it the webhook answers `success` and the answer goes
@@ -32,19 +42,24 @@ from bot.crypto import PushCrypto
 from bot.dispatch import run, select_route
 from bot.push import (
     SUCCESS,
+    Push,
     decrypt,
-    fields,
-    parse_xml,
+    malformed_xml,
     read_body,
     refuse,
+    render_xml,
+    text,
     verify_query,
+    xml_push,
 )
 from bot.replies import Reply, send_later
 from bot.replies import render as render_reply
+from bot.subscribe_events import record_once, subscribe_event
+from handlers.subscriptions.events import OFFICIAL
 from wxmember.core import keys
 from wxmember.core.config import Config
 from wxmember.core.context import Services
-from wxmember.core.errors import ValidationFailed
+from wxmember.core.errors import DomainError, ValidationFailed
 from wxmember.core.wechat import WeChatError
 
 log = logging.getLogger(__name__)
@@ -84,45 +99,57 @@ async def receive(request: web.Request) -> web.StreamResponse:
         config.official.timestamp_window_seconds,
         services.clock.now().timestamp(),
     )
+    mode = config.official.mode
+    if mode == "plain" and query.encrypted:
+        raise _not_enabled()
     body = await read_body(request, config.bot.max_body_bytes)
-    root = parse_xml(body)
-    encrypted = query.encrypted and config.official.mode != "plain"
+    envelope = xml_push(body)
     crypto = _crypto(config)
-    if encrypted:
-        text = decrypt(crypto, fields(root).get("Encrypt", ""), query)
-        root = parse_xml(text)
-    elif config.official.mode == "safe":
+    if query.encrypted:
+        push = xml_push(decrypt(crypto, text(envelope, "Encrypt"), query))
+    elif mode == "safe":
         raise refuse(
             ValidationFailed("Safe mode takes encrypted pushes only.", code="encryption_required")
         )
+    elif mode == "plain" and "Encrypt" in envelope:
+        raise _not_enabled()
     else:
-        text = _utf8(body)
-    push = fields(root)
-    message = _parse(text)
-    if isinstance(message, UnknownMessage) or not push.get("FromUserName"):
-        log.warning("push ignored: unknown message type %r", push.get("MsgType", "")[:32])
+        push = envelope
+    event = subscribe_event(push)
+    if event is not None:
+        await record_once(services, OFFICIAL, push, event)
+        return _success()
+    message = read_message(push)
+    if isinstance(message, UnknownMessage) or not text(push, "FromUserName"):
+        log.warning("push ignored: unknown message type %r", text(push, "MsgType")[:32])
         return _success()
     reply = await _answer(request, services, message, push, deadline)
     if reply == SUCCESS:
         return _success()
-    if encrypted:
+    if query.encrypted:
         assert crypto is not None
         reply = crypto.encrypt(reply, query.nonce, query.timestamp)
     return web.Response(text=reply, content_type="application/xml")
 
 
-def _utf8(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise refuse(ValidationFailed("The body is not UTF-8.", code="malformed_xml")) from None
+def _not_enabled() -> DomainError:
+    return refuse(
+        ValidationFailed(
+            'This Official Account is configured plain (official.mode = "plain"); '
+            "encrypted pushes are not accepted.",
+            code="encryption_not_enabled",
+        )
+    )
 
 
-def _parse(text: str) -> BaseMessage:
-    try:
-        return parse_message(text)
-    except Exception:  # xmltodict/wechatpy on a well-formed but odd document (no MsgType, ...)
-        raise refuse(ValidationFailed("The push is not a message.", code="malformed_xml")) from None
+def read_message(push: Push) -> BaseMessage:
+    """The wechatpy message of a push read by `xml_push`; 400 `malformed_xml` without MsgType.
+
+    wechatpy sees the canonical rendering, in which every field it reads is one piece of text.
+    """
+    if not text(push, "MsgType"):
+        raise malformed_xml("The push is not a message (no MsgType).")
+    return parse_message(render_xml(push))
 
 
 def _success() -> web.Response:
@@ -133,14 +160,14 @@ async def _answer(
     request: web.Request,
     services: Services,
     message: BaseMessage,
-    push: dict[str, str],
+    push: Push,
     deadline: float,
 ) -> str:
     """The reply XML (plain) or `success`; runs the feature once per push, within the deadline."""
     route = select_route(message, services.config.bot)
     if route is None:
         return SUCCESS
-    openid, unionid = push["FromUserName"], push.get("UnionId") or None
+    openid, unionid = text(push, "FromUserName"), text(push, "UnionId") or None
     context = BotContext(services, openid=openid, unionid=unionid)
     now = int(services.clock.now().timestamp())
     if route.pure:  # the same message always gets the same answer: nothing to deduplicate

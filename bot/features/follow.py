@@ -13,9 +13,14 @@ from handlers.followers.links import record_scan, record_subscribe, record_unsub
 router = Router()
 
 
-@router.event("subscribe", "subscribe_scan")
+@router.event("subscribe", "subscribe_scan", "subscribe_scan_product")
 async def subscribed(message: BaseMessage, context: BotContext) -> Reply:
-    """Welcome; link the member through unionid when WeChat tells it, else invite to bind."""
+    """Welcome; link the member through unionid when WeChat tells it, else invite to bind.
+
+    Whatever the `EventKey` says: a parametric QR code's `qrscene_<scene>` (wechatpy's
+    `subscribe_scan`) records the scene; a product page's `scanbarcode|...` (wechatpy's
+    `subscribe_scan_product`), an empty key or anything else is a plain follow.
+    """
     scene = getattr(message, "scene_id", None) if message.event == "subscribe_scan" else None
     _, member = await record_subscribe(
         context.services, context.openid, unionid=context.unionid, scene=scene

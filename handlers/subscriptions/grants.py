@@ -6,7 +6,8 @@ WeChat's message push (`subscribe_msg_popup_event`, source `push`). When both ar
 accept must count once, so reports from these two sources are paired: an accept reported by one
 channel within 10 minutes of an unpaired report of the other for the same member and template is
 the same accept. The pairing state lives in Redis (WATCH/MULTI, so concurrent reports pair
-correctly); the counts live in the database. Other sources always count.
+correctly); the counts live in the database. Other sources always count, among them the
+Official Account's push (`official_push`), whose subscribe messages no client reports.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from wxmember.core.models.subscriptions import SubscribeGrant
 
 SOURCE_CLIENT = "client"
 SOURCE_PUSH = "push"
+SOURCE_OFFICIAL_PUSH = "official_push"
 _PAIRED = {SOURCE_CLIENT: SOURCE_PUSH, SOURCE_PUSH: SOURCE_CLIENT}
 PAIR_WINDOW_SECONDS = 600
 _UNPAIRED_KEY = "wxmember:grants:unpaired:{}:{}:{}"

@@ -13,7 +13,7 @@ from handlers.points.ledger import earn
 from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
 from tests.support.localtime import freeze, local
 from tests.support.settings import MINIAPP_APPID
-from tests.support.wechat_push import OfficialPusher, PushReply, push_xml
+from tests.support.wechat_push import OfficialPusher, PushReply, push_xml, voice_xml
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member, Tier
@@ -192,6 +192,35 @@ class TestOtherMessages:
     async def test_non_text_messages_get_help(self, pusher: OfficialPusher, kind: str) -> None:
         xml = push_xml(UNBOUND_OPENID, kind, int(NOW.timestamp()), MsgId=4242)
         reply = await pusher.send(xml)
+        assert "会员小助手" in reply.content
+
+
+class TestVoice:
+    """With speech recognition on, WeChat sends what it heard as `Recognition`."""
+
+    @pytest.mark.parametrize(
+        ("heard", "action"),
+        [("积分。", "points"), ("签到！", "checkin"), ("我的券", "coupons"), ("等级", "tier")],
+    )
+    async def test_recognised_keyword_is_answered_like_text(
+        self,
+        pusher: OfficialPusher,
+        member_with_things: Member,
+        fake_wechat: FakeWeChat,
+        heard: str,
+        action: str,
+    ) -> None:
+        reply = await pusher.send(voice_xml(BOUND_OPENID, heard, at=int(NOW.timestamp())))
+        assert_answers(reply, action, fake_wechat)
+
+    async def test_unlinked_follower_is_invited(self, pusher: OfficialPusher) -> None:
+        assert_invitation(await pusher.send(voice_xml(UNBOUND_OPENID, "积分")))
+
+    @pytest.mark.parametrize("heard", [None, "", "今天天气怎么样"], ids=["off", "empty", "other"])
+    async def test_nothing_recognised_gets_help(
+        self, pusher: OfficialPusher, bound_member: Member, heard: str | None
+    ) -> None:
+        reply = await pusher.send(voice_xml(BOUND_OPENID, heard))
         assert "会员小助手" in reply.content
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers.followers.links import link_member_follower, unlink_member
@@ -64,6 +65,50 @@ class TestSubscribe:
         follower = await Follower.get(openid=UNBOUND_OPENID)
         assert follower.last_scene == "store_1001"
         assert follower.last_scene_at is not None
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            "scanbarcode|EAN13|6901234567892",
+            "scanimage|QR|product-77",
+            "last_trade_no_4200001234202501011234567890",
+            "",
+            "   ",
+            "qrscene_",
+            "QRSCENE_store_1001",
+            "活动-2025",
+            "x" * 300,
+        ],
+        ids=[
+            "product-barcode",
+            "product-image",
+            "after-payment",
+            "empty",
+            "blank",
+            "prefix-only",
+            "upper-case-prefix",
+            "chinese",
+            "long",
+        ],
+    )
+    async def test_any_other_event_key_still_welcomes_and_records_the_follower(
+        self, pusher: OfficialPusher, key: str
+    ) -> None:
+        reply = await pusher.event(UNBOUND_OPENID, "subscribe", key)
+        assert reply.content.startswith(WELCOME)
+        assert "点此开通或绑定会员卡" in reply.content
+        follower = await Follower.get(openid=UNBOUND_OPENID)
+        assert follower.subscribed and follower.subscribed_at is not None
+        assert follower.last_scene is None
+
+    async def test_a_product_scan_by_a_member_links_and_welcomes(
+        self, pusher: OfficialPusher, fake_wechat: FakeWeChat
+    ) -> None:
+        member = await member_with_unionid("uUnion-8")
+        fake_wechat.add_follower("oNewFollower-8", unionid="uUnion-8")
+        reply = await pusher.event("oNewFollower-8", "subscribe", "scanbarcode|EAN13|6901234567892")
+        assert "已为您关联会员卡" in reply.content
+        assert (await Member.get(id=member.id)).official_openid == "oNewFollower-8"
 
     async def test_unionid_of_a_member_linked_elsewhere_links_nothing(
         self, pusher: OfficialPusher, fake_wechat: FakeWeChat

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import xmltodict
@@ -13,10 +14,11 @@ from aiohttp.test_utils import TestClient
 
 from tests.bot.conftest import UNBOUND_OPENID
 from tests.support.http import error_code
-from tests.support.wechat_push import OfficialPusher, push_xml, sign, text_xml
+from tests.support.wechat_push import OfficialPusher, PushReply, push_xml, sign, text_xml
 from wxmember.core.clock import FrozenClock
 from wxmember.core.config import Config
 from wxmember.core.context import Services
+from wxmember.core.models.bot import Follower
 
 PATH = "/wechat/official"
 
@@ -236,6 +238,135 @@ class TestBadBodies:
         reply = await pusher.send(document)
         assert reply.status == 400
         assert '"malformed_xml"' in reply.body
+
+
+def text_doc(*extra: str, content: str | None = "帮助") -> str:
+    """A text message from the unbound follower with `extra` elements appended."""
+    fields = (
+        {"MsgId": 4_300_000_001}
+        if content is None
+        else {"Content": content, "MsgId": 4_300_000_001}
+    )
+    xml = push_xml(UNBOUND_OPENID, "text", int(time.time()), **fields)
+    return xml.replace("</xml>", "".join(extra) + "</xml>")
+
+
+DEEP = "<a>" * 2000 + "x" + "</a>" * 2000  # small enough for compatible mode's copy
+MALFORMED = {
+    "content-twice": text_doc("<Content>积分</Content>"),
+    "msgtype-twice": text_doc("<MsgType>image</MsgType>"),
+    "sender-twice": text_doc("<FromUserName>oSomeoneElse</FromUserName>"),
+    "elements-in-content": text_doc("<Content><a>x</a></Content>", content=None),
+    "mixed-content": text_doc("<Content>hi<b>x</b>there</Content>", content=None),
+    "elements-in-msgtype": (
+        f"<xml><FromUserName>{UNBOUND_OPENID}</FromUserName><MsgType><a>text</a></MsgType></xml>"
+    ),
+    "elements-in-event-key": push_xml(
+        UNBOUND_OPENID, "event", int(time.time()), Event="CLICK"
+    ).replace("</xml>", "<EventKey><k>POINTS</k></EventKey></xml>"),
+    "deep-in-content": text_doc(f"<Content>{DEEP}</Content>", content=None),
+    "deep-beside-the-fields": text_doc(f"<Extra>{DEEP}</Extra>"),
+    "deep-from-the-root": "<xml>" + DEEP + "</xml>",
+    "namespaced-element": text_doc('<w:Extra xmlns:w="urn:x">1</w:Extra>'),
+}
+
+
+def no_error_logged(caplog: pytest.LogCaptureFixture) -> bool:
+    return not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def assert_malformed(reply: PushReply) -> None:
+    assert reply.status == 400, reply.body
+    error = json.loads(reply.body)["error"]
+    assert error["code"] == "malformed_xml"
+    assert error["message"]
+
+
+class TestMalformedDocuments:
+    """Well-formed XML that breaks a push's rules: 400 `malformed_xml`, never a 500."""
+
+    @pytest.fixture(params=["plain", "compatible", "safe"])
+    def bot_settings(self, request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+        return {"official": {"mode": request.param}}
+
+    @pytest.mark.parametrize("name", list(MALFORMED))
+    async def test_outside_any_encryption(
+        self, pusher: OfficialPusher, caplog: pytest.LogCaptureFixture, name: str
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        if pusher.mode == "safe":  # the document is the envelope
+            query = pusher.query() | {"encrypt_type": "aes", "msg_signature": "0" * 40}
+            reply = await pusher.post(MALFORMED[name], query)
+        else:
+            reply = await pusher.send(MALFORMED[name], encrypt=False)
+        assert_malformed(reply)
+        assert no_error_logged(caplog)
+        assert await Follower.filter(openid=UNBOUND_OPENID).count() == 0
+
+
+class TestMalformedEncryptedDocuments:
+    """The same inside the encryption, and in the envelope around it."""
+
+    @pytest.fixture(params=["compatible", "safe"])
+    def bot_settings(self, request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+        return {"official": {"mode": request.param}}
+
+    @pytest.mark.parametrize("name", list(MALFORMED))
+    async def test_inside_the_encryption(
+        self, pusher: OfficialPusher, caplog: pytest.LogCaptureFixture, name: str
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        assert_malformed(await pusher.send(MALFORMED[name], encrypt=True))
+        assert no_error_logged(caplog)
+
+    @pytest.mark.parametrize(
+        "extra",
+        ["<Encrypt>c2Vjb25k</Encrypt>", "<Encrypt><a>x</a></Encrypt>", f"<Extra>{DEEP}</Extra>"],
+        ids=["encrypt-twice", "elements-in-encrypt", "deep-beside-encrypt"],
+    )
+    async def test_in_the_envelope(
+        self, pusher: OfficialPusher, caplog: pytest.LogCaptureFixture, extra: str
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        body, query = pusher.body(text_doc(), pusher.query(), encrypt=True)
+        assert_malformed(await pusher.post(body.replace("</xml>", extra + "</xml>"), query))
+        assert no_error_logged(caplog)
+
+
+class TestPlainModeRefusesEncryptedPushes:
+    @pytest.fixture
+    def bot_settings(self) -> dict[str, dict[str, Any]]:
+        return {"official": {"mode": "plain"}}
+
+    @pytest.mark.parametrize("shape", ["safe", "compatible"])
+    async def test_encrypted_push_is_400_naming_the_mode(
+        self, pusher: OfficialPusher, shape: Literal["safe", "compatible"]
+    ) -> None:
+        pusher.mode = shape
+        reply = await pusher.send(text_xml(UNBOUND_OPENID, "帮助"), encrypt=True)
+        assert reply.status == 400
+        error = json.loads(reply.body)["error"]
+        assert error["code"] == "encryption_not_enabled"
+        assert "configured plain" in error["message"]
+        assert await Follower.filter(openid=UNBOUND_OPENID).count() == 0
+
+    async def test_an_encrypt_element_without_the_query_flag_is_refused_too(
+        self, pusher: OfficialPusher
+    ) -> None:
+        pusher.mode = "compatible"
+        body, _ = pusher.body(text_xml(UNBOUND_OPENID, "帮助"), pusher.query(), encrypt=True)
+        reply = await pusher.post(body, pusher.query())
+        assert reply.status == 400
+        assert error_code_of(reply) == "encryption_not_enabled"
+
+    async def test_plaintext_is_answered(self, pusher: OfficialPusher) -> None:
+        reply = await pusher.send(text_xml(UNBOUND_OPENID, "帮助"))
+        assert not reply.encrypted
+        assert "会员小助手" in reply.content
+
+
+def error_code_of(reply: PushReply) -> str:
+    return str(json.loads(reply.body)["error"]["code"])
 
 
 class TestWrongAppId:

@@ -62,6 +62,17 @@ def text_xml(openid: str, content: str, *, msg_id: int | None = None, at: int | 
     return push_xml(openid, "text", at or int(time.time()), Content=content, MsgId=msg_id)
 
 
+def voice_xml(
+    openid: str, recognition: str | None, *, msg_id: int | None = None, at: int | None = None
+) -> str:
+    """A voice message; `Recognition` is what WeChat's speech recognition heard (None: off)."""
+    msg_id = msg_id if msg_id is not None else 6_000_000_000_000_000_000 + next(_counter)
+    fields: dict[str, str | int] = {"MediaId": "voice-media-1", "Format": "amr"}
+    if recognition is not None:
+        fields["Recognition"] = recognition
+    return push_xml(openid, "voice", at or int(time.time()), **fields, MsgId=msg_id)
+
+
 def event_xml(openid: str, event: str, key: str | None = None, *, at: int | None = None) -> str:
     fields: dict[str, str | int] = {"Event": event}
     if key is not None:
@@ -95,7 +106,13 @@ class PushReply:
         return str(self.message["Image"]["MediaId"])
 
 
-_INTERACTIONS = {"text": "message", "click": "click", "subscribe": "subscribe", "scan": "scan"}
+_INTERACTIONS = {
+    "text": "message",
+    "voice": "message",
+    "click": "click",
+    "subscribe": "subscribe",
+    "scan": "scan",
+}
 
 
 class OfficialPusher:
@@ -186,12 +203,14 @@ class OfficialPusher:
             data = xmltodict.parse(xml)["xml"]
         except Exception:  # a malformed push opens nothing
             return
-        kind = data.get("MsgType", "")
+        kind, sender = data.get("MsgType"), data.get("FromUserName")
+        if not isinstance(kind, str) or not isinstance(sender, str):
+            return  # nor does one whose fields are not text
         if kind == "event":
             kind = str(data.get("Event", "")).lower()
         if kind in _INTERACTIONS:
             assert self.fake is not None
-            self.fake.record_interaction(data["FromUserName"], _INTERACTIONS[kind])
+            self.fake.record_interaction(sender, _INTERACTIONS[kind])
 
 
 class MiniappPusher:
@@ -206,34 +225,47 @@ class MiniappPusher:
         key = miniapp.encoding_aes_key.get_secret_value()
         self.crypto = WeChatCrypto(self.token, key, miniapp.appid) if key else None
 
+    def query(self, encrypted: str | None = None) -> dict[str, str]:
+        """A signed query; for an `Encrypt` text, with `encrypt_type` and `msg_signature` too."""
+        ts, nonce = str(int(time.time())), "7391028"
+        query = {"signature": sign(self.token, ts, nonce), "timestamp": ts, "nonce": nonce}
+        if encrypted is not None:
+            query |= {
+                "encrypt_type": "aes",
+                "msg_signature": sign(self.token, ts, nonce, encrypted),
+            }
+        return query
+
+    async def post(self, body: str | bytes, query: dict[str, str]) -> tuple[int, str]:
+        data = body.encode() if isinstance(body, str) else body
+        response = await self.client.post(self.path, params=query, data=data)
+        return response.status, await response.text()
+
     async def send(
         self, payload: dict[str, Any] | str, *, encrypt: bool | None = None
     ) -> tuple[int, str]:
         """Post a JSON object or an XML document; returns (status, body)."""
         text = json.dumps(payload, ensure_ascii=False) if isinstance(payload, dict) else payload
-        ts, nonce = str(int(time.time())), "7391028"
-        query = {"signature": sign(self.token, ts, nonce), "timestamp": ts, "nonce": nonce}
         encrypt = self.crypto is not None if encrypt is None else encrypt
-        if encrypt:
-            assert self.crypto is not None
-            sealed = self.crypto.encrypt_message(text, nonce, ts)
-            encrypted = xmltodict.parse(sealed)["xml"]["Encrypt"]
-            query |= {
-                "encrypt_type": "aes",
-                "msg_signature": sign(self.token, ts, nonce, encrypted),
-            }
-            if isinstance(payload, dict):
-                text = json.dumps({"ToUserName": "gh_miniapp0001", "Encrypt": encrypted})
-            else:
-                text = (
-                    f"<xml><ToUserName>{_cdata('gh_miniapp0001')}</ToUserName>"
-                    f"<Encrypt>{_cdata(encrypted)}</Encrypt></xml>"
-                )
-        response = await self.client.post(self.path, params=query, data=text.encode())
-        return response.status, await response.text()
+        if not encrypt:
+            return await self.post(text, self.query())
+        assert self.crypto is not None
+        probe = self.query()
+        sealed = self.crypto.encrypt_message(text, probe["nonce"], probe["timestamp"])
+        encrypted = xmltodict.parse(sealed)["xml"]["Encrypt"]
+        if isinstance(payload, dict):
+            text = json.dumps({"ToUserName": "gh_miniapp0001", "Encrypt": encrypted})
+        else:
+            text = (
+                f"<xml><ToUserName>{_cdata('gh_miniapp0001')}</ToUserName>"
+                f"<Encrypt>{_cdata(encrypted)}</Encrypt></xml>"
+            )
+        return await self.post(text, self.query(encrypted))
 
 
-def popup_event(openid: str, items: list[tuple[str, str]], *, as_xml: bool = False) -> Any:
+def popup_event(
+    openid: str, items: list[tuple[str, str]], *, as_xml: bool = False, at: int | None = None
+) -> Any:
     """A `subscribe_msg_popup_event`: one (template, accept|reject) item or several.
 
     One item is an object and several an array under `List`, as WeChat sends them.
@@ -247,13 +279,33 @@ def popup_event(openid: str, items: list[tuple[str, str]], *, as_xml: bool = Fal
             for tid, status in items
         ],
         as_xml=as_xml,
+        at=at,
+    )
+
+
+def sent_event(
+    openid: str, template_id: str, msg_id: str, error_code: str, *, at: int | None = None
+) -> Any:
+    """A `subscribe_msg_sent_event` (JSON): the outcome of one subscribe message."""
+    item = {"TemplateId": template_id, "MsgID": msg_id, "ErrorCode": error_code}
+    item["ErrorStatus"] = "success" if error_code == "0" else "fail"
+    return subscribe_event(
+        openid, "subscribe_msg_sent_event", "SubscribeMsgSentEvent", [item], at=at
     )
 
 
 def subscribe_event(
-    openid: str, event: str, container: str, items: list[dict[str, str]], *, as_xml: bool = False
+    openid: str,
+    event: str,
+    container: str,
+    items: list[dict[str, str]],
+    *,
+    as_xml: bool = False,
+    at: int | None = None,
+    to: str = "gh_miniapp0001",
 ) -> Any:
-    created = int(time.time()) + next(_counter)
+    """A subscribe-message event from `openid`; a distinct CreateTime unless `at` is given."""
+    created = at if at is not None else int(time.time()) + next(_counter)
     if as_xml:
         lists = "".join(
             "<List>"
@@ -262,13 +314,13 @@ def subscribe_event(
             for item in items
         )
         return (
-            f"<xml><ToUserName>{_cdata('gh_miniapp0001')}</ToUserName>"
+            f"<xml><ToUserName>{_cdata(to)}</ToUserName>"
             f"<FromUserName>{_cdata(openid)}</FromUserName><CreateTime>{created}</CreateTime>"
             f"<MsgType>{_cdata('event')}</MsgType><Event>{_cdata(event)}</Event>"
             f"<{container}>{lists}</{container}></xml>"
         )
     return {
-        "ToUserName": "gh_miniapp0001",
+        "ToUserName": to,
         "FromUserName": openid,
         "CreateTime": str(created),
         "MsgType": "event",
