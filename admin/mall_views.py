@@ -7,9 +7,9 @@ from aiohttp import web
 from admin.auth import STAFF, allow, current_operator
 from handlers.mall import items as mall_items
 from handlers.mall import orders as mall_orders
+from handlers.reveal import reveal_requested
 from wxmember.core import keys
 from wxmember.core.inputs import page_query, path_id, query_enum, query_flag, query_int, read_json
-from wxmember.core.models import Role
 from wxmember.core.models.mall import ItemKind, OrderState
 from wxmember.core.web import json_response, page_body
 
@@ -91,11 +91,13 @@ async def list_orders(request: web.Request) -> web.Response:
 
 @allow(*STAFF)
 async def get_order(request: web.Request) -> web.Response:
-    order = await mall_orders.get_order(path_id(request, "order_id"))
-    owner = current_operator(request).role == Role.OWNER
-    return json_response(
-        mall_orders.admin_order_view(request.config_dict[keys.SERVICES], order, reveal_phone=owner)
+    detail = await mall_orders.order_detail(
+        request.config_dict[keys.SERVICES],
+        current_operator(request),
+        path_id(request, "order_id"),
+        reveal_phone=reveal_requested(request.query.get("reveal")),
     )
+    return json_response(detail, headers={"Cache-Control": "no-store"})
 
 
 @allow(*STAFF)

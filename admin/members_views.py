@@ -6,8 +6,8 @@ from aiohttp import web
 
 from admin.auth import allow, current_operator
 from handlers.members import lookup as member_lookup
+from handlers.reveal import reveal_requested
 from wxmember.core import keys
-from wxmember.core.errors import ValidationFailed
 from wxmember.core.inputs import page_query, path_id
 from wxmember.core.models import Role
 from wxmember.core.web import json_response, page_body
@@ -32,14 +32,11 @@ async def list_members(request: web.Request) -> web.Response:
 
 @allow(Role.OWNER, Role.OPERATOR)
 async def show_member(request: web.Request) -> web.Response:
-    reveal = request.query.get("reveal", "")
-    if reveal not in ("", "phone"):
-        raise ValidationFailed("reveal: only `phone` can be revealed.", code="invalid_reveal")
     detail = await member_lookup.member_detail(
         request.config_dict[keys.SERVICES],
         current_operator(request),
         path_id(request, "member_id"),
-        reveal_phone=reveal == "phone",
+        reveal_phone=reveal_requested(request.query.get("reveal")),
     )
     return json_response(detail, headers={"Cache-Control": "no-store"})
 

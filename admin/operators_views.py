@@ -1,4 +1,4 @@
-"""Login, operator accounts and the audit log."""
+"""Login and logout, operator accounts and the audit log."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from admin.auth import allow, current_operator
 from handlers import audit, operators
 from wxmember.core import keys
+from wxmember.core.clientaddr import client_address
 from wxmember.core.inputs import page_query, path_id, read_json
 from wxmember.core.models import Role
 from wxmember.core.web import json_response, page_body
@@ -43,7 +44,7 @@ async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LoginBody)
     services = request.config_dict[keys.SERVICES]
     token, operator = await operators.login(
-        services, body.username, body.password, request.remote or "unknown"
+        services, body.username, body.password, client_address(request)
     )
     return json_response(
         {
@@ -52,6 +53,12 @@ async def login(request: web.Request) -> web.Response:
             "operator": operators.public(operator),
         }
     )
+
+
+@allow(Role.OWNER, Role.OPERATOR, Role.CASHIER)
+async def logout(request: web.Request) -> web.Response:
+    await operators.logout(current_operator(request))
+    return web.Response(status=204)
 
 
 @allow(Role.OWNER, Role.OPERATOR, Role.CASHIER)
@@ -110,6 +117,7 @@ async def audit_log(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
     app.router.add_get("/me", me)
     app.router.add_get("/operators", list_operators)
     app.router.add_post("/operators", create_operator)

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from cards.face import RENDER_VERSION, CardFace, render_card_face
 from cards.fonts import card_font_path
 from handlers.members.cards import tier_of
+from handlers.members.numbers import card_face_payload
 from wxmember.core.context import Services
 from wxmember.core.models import Member, Tier
 
@@ -44,6 +45,7 @@ def face_of(services: Services, member: Member, tier: Tier | None) -> CardFace:
         tier_color=tier.color if tier else DEFAULT_TIER_COLOR,
         member_name=member.name or "",
         card_no=card_no,
+        qr_payload=card_face_payload(brand.card_qr, card_no),
     )
 
 

@@ -11,6 +11,10 @@ Layout (1000 x 630, the ISO/IEC 7810 ID-1 proportions of a bank card):
     |  8123 4567 8901 2345                        |  QR   |  |
     +---------------------------------------------+-------+--+
 
+The QR code holds `qr_payload` (`brand.card_qr` filled with the card number, see
+`handlers.members.numbers.card_face_payload`), never the bare number: the till refuses it by
+default, because a picture of a card face works forever; cashiers scan the dynamic member code.
+
 CPU work: call `render_card_face` through `asyncio.to_thread`, never on the event loop.
 """
 
@@ -51,6 +55,7 @@ class CardFace:
     tier_color: str
     member_name: str
     card_no: str
+    qr_payload: str
 
 
 def hex_to_rgb(value: str) -> RGB:
@@ -147,7 +152,7 @@ def _render(face: CardFace, font_path: str | None) -> bytes:
         (qr_left, qr_top, qr_left + QR_BOX, qr_top + QR_BOX), radius=16, fill=(255, 255, 255)
     )
     qr_size = QR_BOX - 20
-    image.paste(_qr_image(face.card_no, qr_size), (qr_left + 10, qr_top + 10))
+    image.paste(_qr_image(face.qr_payload, qr_size), (qr_left + 10, qr_top + 10))
 
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)

@@ -11,6 +11,7 @@ from handlers import members
 from handlers.members import sessions as sessions
 from miniapp_api.auth import current_member, public
 from wxmember.core import keys
+from wxmember.core.clientaddr import client_address
 from wxmember.core.inputs import read_json
 from wxmember.core.web import json_response
 
@@ -24,7 +25,7 @@ class LoginBody(BaseModel):
 async def create_session(request: web.Request) -> web.Response:
     body = await read_json(request, LoginBody)
     services = request.config_dict[keys.SERVICES]
-    result = await sessions.login(services, body.code, request.remote or "unknown")
+    result = await sessions.login(services, body.code, client_address(request))
     return json_response(
         {
             "token": result.token,

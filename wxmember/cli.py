@@ -24,6 +24,7 @@ from handlers.operators.accounts import create_operator
 from handlers.tiers.growth import evaluate_tiers
 from wxmember.app import create_app
 from wxmember.core import keys
+from wxmember.core.clientaddr import ClientAccessLogger
 from wxmember.core.config import (
     Config,
     ConfigError,
@@ -59,6 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=port,
         print=None,
         access_log=logging.getLogger("aiohttp.access") if config.server.access_log else None,
+        access_log_class=ClientAccessLogger,
     )
     return 0
 

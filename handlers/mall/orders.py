@@ -4,6 +4,9 @@ Physical orders go `pending` -> `shipped` -> `completed`; a pending one may be c
 member or an operator, which refunds the points through the ledger, restores the stock and
 gives the member's allowance back. Every transition is a conditional update on the state, so
 two concurrent cancels (or a cancel racing a shipment) have exactly one winner.
+
+The shipping phone shows masked; staff see it in full only through `handlers.reveal` (owners,
+audited), as with a member's own phone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from tortoise.expressions import F
 from handlers import audit, points
 from handlers.mall.catalogue import LIFETIME
 from handlers.mall.redemption import spend_key
+from handlers.reveal import check_may_reveal, revealed_phone
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, OrderNotFound
 from wxmember.core.kernel import lock_member, transaction
@@ -48,17 +52,19 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def order_view(
-    services: Services, order: MallOrder, *, reveal_phone: bool = False
-) -> dict[str, Any]:
-    """An order as members and operators see it; `order.item` must be loaded."""
+def order_view(services: Services, order: MallOrder, *, phone: str | None = None) -> dict[str, Any]:
+    """An order as members and operators see it; `order.item` must be loaded.
+
+    The shipping phone is masked unless `phone` is given: the number revealed to an owner.
+    """
     item: MallItem = order.item
     address = None
     if order.recipient is not None:
-        phone = services.cipher.decrypt(order.phone_enc) if order.phone_enc else None
+        if phone is None and order.phone_enc:
+            phone = mask_phone(services.cipher.decrypt(order.phone_enc))
         address = {
             "recipient": order.recipient,
-            "phone": phone if reveal_phone else mask_phone(phone),
+            "phone": phone,
             "region": order.region,
             "detail": order.address_detail,
         }
@@ -91,10 +97,10 @@ def order_view(
 
 
 def admin_order_view(
-    services: Services, order: MallOrder, *, reveal_phone: bool = False
+    services: Services, order: MallOrder, *, phone: str | None = None
 ) -> dict[str, Any]:
     """An order for operators: the member's view plus who, and who cancelled."""
-    return order_view(services, order, reveal_phone=reveal_phone) | {
+    return order_view(services, order, phone=phone) | {
         "member_id": order.member_id,
         "cancelled_by": order.cancelled_by,
     }
@@ -144,6 +150,19 @@ async def get_order(order_id: int) -> MallOrder:
     if order is None:
         raise OrderNotFound()
     return order
+
+
+async def order_detail(
+    services: Services, actor: Operator, order_id: int, *, reveal_phone: bool = False
+) -> dict[str, Any]:
+    """One order for staff; with `reveal_phone` (owners only, audited) the phone in full."""
+    if reveal_phone:
+        check_may_reveal(actor)
+    order = await get_order(order_id)
+    phone = None
+    if reveal_phone and order.recipient is not None:
+        phone = await revealed_phone(services, actor, "mall_order", order.id, order.phone_enc)
+    return admin_order_view(services, order, phone=phone)
 
 
 def _invalid_state(order: MallOrder, action: str) -> Conflict:

@@ -24,10 +24,11 @@ from tortoise.transactions import in_transaction
 
 from handlers import points
 from handlers.members.member_code import new_code_secret, resolve_member_code
-from handlers.members.numbers import is_card_number, new_card_number
+from handlers.members.numbers import card_no_in_face_payload, is_card_number, new_card_number
 from handlers.tiers.growth import entry_tier
 from wxmember.core.context import Services
 from wxmember.core.errors import (
+    CardNumberNotAccepted,
     Conflict,
     DomainError,
     MemberNotFound,
@@ -306,17 +307,31 @@ async def open_card(
 # ----------------------------------------------------------------- at the till
 
 
-async def find_member_for_pos(services: Services, code_or_card_no: str) -> Member:
-    """The member behind a dynamic member code or a card number; NotFound `member_not_found`."""
-    text = "".join(code_or_card_no.split()).replace("-", "")
+def _card_number_scanned(services: Services, text: str) -> str | None:
+    """The card number in what the till scanned or typed: the number itself (spaces and dashes
+    ignored) or the card face's QR code; None for anything else."""
+    digits = "".join(text.split()).replace("-", "")
+    if digits.isascii() and digits.isdigit() and is_card_number(digits):
+        return digits
+    return card_no_in_face_payload(services.config.brand.card_qr, text)
+
+
+async def find_member_for_pos(services: Services, code: str) -> Member:
+    """The member behind a dynamic member code, or a card number when the brand allows it.
+
+    The static card number (typed, or scanned from the card face's QR code) is refused with
+    400 `card_number_not_accepted` unless `pos.allow_card_number`; NotFound `member_not_found`
+    for a code or number that names no member.
+    """
     member: Member | None = None
-    if len(text) <= 32:
-        if text.isdigit():
-            if is_card_number(text):
-                member = await Member.get_or_none(card_no=text, deleted_at=None).prefetch_related(
-                    "tier"
-                )
-        else:
+    card_no = _card_number_scanned(services, code)
+    if card_no is not None:
+        if not services.config.pos.allow_card_number:
+            raise CardNumberNotAccepted()
+        member = await Member.get_or_none(card_no=card_no, deleted_at=None).prefetch_related("tier")
+    else:
+        text = "".join(code.split()).replace("-", "")
+        if len(text) <= 32 and not text.isdigit():
             member = await resolve_member_code(services, text)
     if member is None:
         raise MemberNotFound()

@@ -2,7 +2,7 @@
 
 Search by card number (exact), phone number (through the keyed look-up hash: the numbers
 themselves are never searched or decrypted in bulk) or name (contains). Revealing a phone
-number is for owners only, and every reveal lands in the audit log.
+number follows `handlers.reveal`: owners only, and every reveal lands in the audit log.
 """
 
 from __future__ import annotations
@@ -10,17 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handlers import audit
-from handlers.members.cards import (
-    load_member,
-    masked_phone,
-    phone_of,
-    tier_view,
-)
+from handlers.members.cards import load_member, masked_phone, tier_view
 from handlers.members.numbers import CARD_NO_LENGTH
+from handlers.reveal import check_may_reveal, revealed_phone
 from wxmember.core.context import Services
-from wxmember.core.errors import Forbidden, ValidationFailed
-from wxmember.core.models import Member, Operator, Role
+from wxmember.core.errors import ValidationFailed
+from wxmember.core.models import Member, Operator
 
 _PHONE_QUERY = re.compile(r"^\+?[0-9]{5,20}$")
 
@@ -87,15 +82,12 @@ async def member_detail(
     services: Services, actor: Operator, member_id: int, *, reveal_phone: bool = False
 ) -> dict[str, Any]:
     """One member; with `reveal_phone` (owners only, audited) the phone number in full."""
-    if reveal_phone and Role(actor.role) is not Role.OWNER:
-        raise Forbidden("Only owners may see phone numbers in full.", code="reveal_not_allowed")
+    if reveal_phone:
+        check_may_reveal(actor)
     member = await load_member(member_id)
-    phone = phone_of(services, member) if reveal_phone else None
-    if phone is not None:
-        # the number itself never goes into the audit log: only that it was seen, and by whom
-        await audit.record(
-            actor, "member.reveal_phone", "member", member.id, after={"field": "phone"}
-        )
+    phone = None
+    if reveal_phone:
+        phone = await revealed_phone(services, actor, "member", member.id, member.phone_enc)
     view = staff_view(services, member, phone=phone)
     view["birthday_changes"] = member.birthday_changes
     return view

@@ -6,7 +6,10 @@ token that names only the member id and their token version: neither the openid 
 session_key ever leave the server. The session_key is kept encrypted, because WeChat's
 encrypted open data can only be read with the latest one.
 
-Login is rate-limited per client IP and per code before WeChat is asked.
+Login is rate-limited before WeChat is asked: per client address (generous, as a shop's Wi-Fi
+puts many members behind one address), per code, and then for everyone together under a much
+higher ceiling that keeps code2session within WeChat's quota. Junk codes from one address use
+up that address's budget, never another address's.
 """
 
 from __future__ import annotations
@@ -29,8 +32,6 @@ from wxmember.core.wechat import WeChatError
 log = logging.getLogger(__name__)
 
 MEMBER_TOKEN_PURPOSE = "member"
-# A NAT'd shop Wi-Fi puts many members behind one address: the IP limit is generous.
-IP_LIMIT_FACTOR = 10
 # A code works once at WeChat; a few retries cover a flaky network, more is probing.
 CODE_ATTEMPTS = 3
 CODE_WINDOW_SECONDS = 300
@@ -86,12 +87,20 @@ async def member_for_openid(
     return member, False
 
 
-async def login(services: Services, code: str, client_ip: str) -> LoginResult:
-    """Log a member in with a `wx.login` code; 401 `invalid_code` / `code_used`, 429, 503."""
-    limit = services.config.security.login_attempts_per_minute
-    await enforce(services.redis, f"mlogin:ip:{client_ip}", limit * IP_LIMIT_FACTOR, 60)
+async def _check_login_limits(services: Services, code: str, client_address: str) -> None:
+    """429 past the address's, the code's or everyone's budget (counted in that order)."""
+    security = services.config.security
+    redis = services.redis
+    per_address = security.member_logins_per_address_per_minute
+    await enforce(redis, f"mlogin:ip:{client_address}", per_address, 60)
     code_key = hashlib.sha256(code.encode()).hexdigest()[:32]
-    await enforce(services.redis, f"mlogin:code:{code_key}", CODE_ATTEMPTS, CODE_WINDOW_SECONDS)
+    await enforce(redis, f"mlogin:code:{code_key}", CODE_ATTEMPTS, CODE_WINDOW_SECONDS)
+    await enforce(redis, "mlogin:all", security.member_logins_per_minute, 60)
+
+
+async def login(services: Services, code: str, client_address: str) -> LoginResult:
+    """Log a member in with a `wx.login` code; 401 `invalid_code` / `code_used`, 429, 503."""
+    await _check_login_limits(services, code, client_address)
     try:
         answer = await services.miniapp.code2session(code)
     except WeChatError as exc:

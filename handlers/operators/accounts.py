@@ -1,17 +1,30 @@
-"""Operator accounts: creation, login, role and status changes."""
+"""Operator accounts: creation, login, logout, role and status changes.
+
+Usernames are compared without regard to case: `canonical_username` is the one rule, applied
+when an account is created (it is stored in that form, so the unique column refuses `Owner`
+beside `owner`), when someone logs in and in the login limits.
+
+Login limits count failed attempts only, per (username, client address) and per client address
+across usernames (credential stuffing): an attacker who exhausts the budget for `owner` from
+one address does not lock the owner out at their own address, and a successful login gives
+its unit back. Each attempt reserves its units before the password is checked, so concurrent
+guesses cannot exceed the budget either.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from handlers import audit
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from wxmember.core.models import Operator, Role
-from wxmember.core.ratelimit import enforce
+from wxmember.core.ratelimit import release, reserve, too_many
 from wxmember.core.security import (
     TokenSigner,
     dummy_password_hash,
@@ -19,8 +32,25 @@ from wxmember.core.security import (
     verify_password,
 )
 
+log = logging.getLogger(__name__)
+
 TOKEN_PURPOSE = "operator"
 MIN_PASSWORD_LENGTH = 10
+LOGIN_WINDOW_SECONDS = 60
+
+
+def canonical_username(raw: str) -> str:
+    """A username as it is stored and compared: trimmed and lower-cased (`Owner` is `owner`)."""
+    return raw.strip().lower()
+
+
+async def operator_by_username(username: str) -> Operator | None:
+    """The account of a username, whatever its case."""
+    canonical = canonical_username(username)
+    operator = await Operator.get_or_none(username=canonical)
+    if operator is None:  # an account stored before usernames were kept lower-case
+        operator = await Operator.filter(username__iexact=canonical).order_by("id").first()
+    return operator
 
 
 def _check_password(password: str) -> None:
@@ -45,13 +75,20 @@ def public(operator: Operator) -> dict[str, Any]:
 async def create_operator(
     username: str, password: str, role: Role, display_name: str = "", actor: Operator | None = None
 ) -> Operator:
-    """Create a staff account; audited when an operator (not the CLI) creates it."""
+    """Create a staff account; audited when an operator (not the CLI) creates it.
+
+    409 `username_taken` when the username exists in any case.
+    """
     _check_password(password)
+    canonical = canonical_username(username)
+    taken = Conflict(f"The username {canonical!r} is taken.", code="username_taken")
+    if await operator_by_username(canonical) is not None:
+        raise taken
     try:
         async with in_transaction() as conn:
             operator = await Operator.create(
-                username=username,
-                display_name=display_name or username,
+                username=canonical,
+                display_name=display_name or username.strip(),
                 password_hash=hash_password(password),
                 role=role,
                 using_db=conn,
@@ -66,21 +103,46 @@ async def create_operator(
                     using_db=conn,
                 )
     except IntegrityError:
-        raise Conflict(f"The username {username!r} is taken.", code="username_taken") from None
+        raise taken from None
     return operator
 
 
+async def _reserve_login_attempt(
+    services: Services, username: str, client_address: str
+) -> list[str]:
+    """Take one unit of each login budget; 429 (nothing taken) when one is spent."""
+    security = services.config.security
+    budgets = (
+        (f"oplogin:user:{username}:{client_address}", security.login_attempts_per_minute),
+        (f"oplogin:ip:{client_address}", security.staff_login_failures_per_address_per_minute),
+    )
+    slots: list[str] = []
+    for key, limit in budgets:
+        slot = await reserve(services.redis, key, limit, LOGIN_WINDOW_SECONDS)
+        if slot is None:
+            for taken in slots:
+                await release(services.redis, taken, LOGIN_WINDOW_SECONDS)
+            raise too_many()
+        slots.append(slot)
+    return slots
+
+
 async def login(
-    services: Services, username: str, password: str, client_ip: str
+    services: Services, username: str, password: str, client_address: str
 ) -> tuple[str, Operator]:
-    """Check the password (rate-limited per username and per IP) and issue an operator token."""
-    limit = services.config.security.login_attempts_per_minute
-    await enforce(services.redis, f"oplogin:user:{username.lower()}", limit, 60)
-    await enforce(services.redis, f"oplogin:ip:{client_ip}", limit * 5, 60)
-    operator = await Operator.get_or_none(username=username)
+    """Check the password and issue an operator token; 401 `invalid_credentials`, 429.
+
+    Only failures count against the limits (module doc).
+    """
+    username = canonical_username(username)
+    slots = await _reserve_login_attempt(services, username, client_address)
+    operator = await operator_by_username(username)
     stored = operator.password_hash if operator else dummy_password_hash()
     if not verify_password(stored, password) or operator is None or not operator.active:
+        log.warning("operator login failed", extra={"username": username, "client": client_address})
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    for slot in slots:
+        await release(services.redis, slot, LOGIN_WINDOW_SECONDS)
     token = services.tokens.sign(
         TOKEN_PURPOSE,
         operator.id,
@@ -99,6 +161,24 @@ async def authenticate(tokens: TokenSigner, token: str | None) -> Operator:
     if operator is None or not operator.active or operator.token_version != claims.version:
         raise Unauthorized("The session has ended; log in again.", code="invalid_token")
     return operator
+
+
+async def logout(operator: Operator) -> None:
+    """End every session of the operator (all devices): their tokens stop working (audited)."""
+    async with in_transaction() as conn:
+        await (
+            Operator.filter(id=operator.id)
+            .using_db(conn)
+            .update(token_version=F("token_version") + 1)
+        )
+        await audit.record(
+            operator,
+            "operator.logout",
+            "operator",
+            operator.id,
+            after={"sessions": "ended"},
+            using_db=conn,
+        )
 
 
 async def update_operator(

@@ -33,6 +33,7 @@ FACE = CardFace(
     tier_color="#3B82F6",
     member_name=NAME,
     card_no="8123456789012345",
+    qr_payload="WXMCARD:8123456789012345",
 )
 # where the member's name is drawn
 NAME_BOX = (MARGIN, BAND_HEIGHT + 40, WIDTH - MARGIN, BAND_HEIGHT + 160)
@@ -126,11 +127,11 @@ class TestRender:
         right_edge = image.crop((WIDTH - MARGIN + 4, BAND_HEIGHT + 40, WIDTH, BAND_HEIGHT + 160))
         assert _colours(right_edge) == [hex_to_rgb(FACE.tier_color)]
 
-    def test_qr_code_holds_the_card_number(self) -> None:
+    def test_qr_code_holds_the_face_payload_not_the_bare_number(self) -> None:
         image = _image(render_card_face(FACE, WQY)).convert("L")
         rows = [
             list(row)
-            for row in segno.make(FACE.card_no, error="m", micro=False).matrix_iter(border=2)
+            for row in segno.make(FACE.qr_payload, error="m", micro=False).matrix_iter(border=2)
         ]
         inner = QR_BOX - 20
         scale = inner // len(rows)

@@ -45,6 +45,22 @@ class TestLoadConfig:
         config = load_config(None, environ={"WXMEMBER_SECURITY_OLD_DATA_KEYS": f"{key},{key}"})
         assert len(config.security.old_data_keys) == 2
 
+    @pytest.mark.parametrize(
+        "value", ['["127.0.0.1", "10.0.0.0/8", "::1"]', "127.0.0.1, 10.0.0.0/8,::1"]
+    )
+    def test_trusted_proxies_from_environment(self, value: str) -> None:
+        config = load_config(None, environ={"WXMEMBER_SERVER_TRUSTED_PROXIES": value})
+        assert [str(net) for net in config.server.trusted_proxies] == [
+            "127.0.0.1/32",
+            "10.0.0.0/8",
+            "::1/128",
+        ]
+
+    def test_the_till_takes_only_the_dynamic_code_by_default(self) -> None:
+        config = load_config(None, environ={})
+        assert config.pos.allow_card_number is False
+        assert config.server.trusted_proxies == ()
+
 
 class TestConfigErrors:
     @pytest.mark.parametrize(
@@ -59,6 +75,14 @@ class TestConfigErrors:
             ({"WXMEMBER_SECURITY_DATA_KEY": "abc"}, "config: security.data_key: must be 32 bytes"),
             ({"WXMEMBER_REDIS_URL": "http://x"}, "config: redis.url: "),
             ({"WXMEMBER_SERVER_COLOUR": "red"}, "config: WXMEMBER_SERVER_COLOUR: unknown setting"),
+            ({"WXMEMBER_SERVER_TRUSTED_PROXIES": "nginx"}, "config: server.trusted_proxies.0: "),
+            ({"WXMEMBER_SERVER_TRUSTED_PROXIES": "10.0.0.1/8"}, "config: server.trusted_proxies"),
+            (
+                {"WXMEMBER_SERVER_TRUSTED_PROXIES": '["10.0.0.1"'},
+                "config: WXMEMBER_SERVER_TRUSTED_PROXIES: not a JSON list",
+            ),
+            ({"WXMEMBER_BRAND_CARD_QR": "https://x/{id}"}, "config: brand.card_qr: "),
+            ({"WXMEMBER_POS_ALLOW_CARD_NUMBER": "maybe"}, "config: pos.allow_card_number: "),
         ],
     )
     def test_one_line_naming_the_key(self, environ: dict[str, str], expected: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -23,7 +24,7 @@ from tests.factories import create_member
 from tests.support.localtime import freeze
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
-from wxmember.core.errors import NotFound
+from wxmember.core.errors import CardNumberNotAccepted, NotFound
 from wxmember.core.models import Member
 
 AT = datetime(2024, 5, 1, 2, 0, 10, tzinfo=UTC)
@@ -119,6 +120,11 @@ class TestResolve:
 
 
 class TestFindMemberForPos:
+    @pytest.fixture
+    def settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        settings["pos"] = {"allow_card_number": True}
+        return settings
+
     async def test_by_dynamic_code(self, services: Services, clock: FrozenClock) -> None:
         member = await create_member()
         code = issue_member_code(services, member).payload
@@ -160,3 +166,15 @@ class TestFindMemberForPos:
         await Member.filter(id=member.id).update(card_no="4111111111111111", deleted_at=AT)
         with pytest.raises(NotFound):
             await find_member_for_pos(services, "4111111111111111")
+
+
+class TestFindMemberForPosByDefault:
+    async def test_a_card_number_is_refused_before_any_look_up(
+        self, services: Services, client: TestClient
+    ) -> None:
+        member = await create_member()
+        await Member.filter(id=member.id).update(card_no="4111111111111111")
+        for typed in ("4111111111111111", "5555555555554444", "WXMCARD:4111111111111111"):
+            with pytest.raises(CardNumberNotAccepted) as refused:
+                await find_member_for_pos(services, typed)
+            assert (refused.value.status, refused.value.code) == (400, "card_number_not_accepted")

@@ -25,9 +25,16 @@ def _token_payload(token: str) -> str:
     return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
 
 
-async def _post_code(client: TestClient, code: str) -> tuple[int, dict[str, Any]]:
-    response = await client.post("/api/v1/session", json={"code": code})
+async def _post_code(
+    client: TestClient, code: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    response = await client.post("/api/v1/session", json={"code": code}, headers=headers)
     return response.status, await response.json()
+
+
+def _from(address: str) -> dict[str, str]:
+    """The headers nginx adds for a client at `address`."""
+    return {"X-Forwarded-For": address, "X-Real-IP": address}
 
 
 class TestLogin:
@@ -147,7 +154,7 @@ class TestLogin:
 class TestLoginRateLimit:
     @pytest.fixture
     def settings(self, settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        settings["security"]["login_attempts_per_minute"] = 2  # 20 a minute per address
+        settings["security"]["member_logins_per_address_per_minute"] = 20
         return settings
 
     async def test_per_address(self, client: TestClient, fake_wechat: FakeWeChat) -> None:
@@ -166,6 +173,71 @@ class TestLoginRateLimit:
         assert fake_wechat.calls[CODE2SESSION] == 3
         # another code of the same user is not affected
         assert (await _post_code(client, fake_wechat.issue_login_code("o-ivy")))[0] == 200
+
+
+class TestLoginRateLimitBehindAProxy:
+    @pytest.fixture
+    def settings(self, settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        settings["server"] = {"trusted_proxies": ["127.0.0.1"]}  # the test client's address
+        settings["security"]["member_logins_per_address_per_minute"] = 3
+        settings["security"]["member_logins_per_minute"] = 10
+        return settings
+
+    async def test_junk_codes_from_one_address_do_not_stop_another_address(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
+        attacker = _from("198.51.100.66")
+        statuses = [(await _post_code(client, f"junk-{n}", attacker))[0] for n in range(8)]
+        assert statuses == [401] * 3 + [429] * 5
+        code = fake_wechat.issue_login_code("o-kim")
+        assert (await _post_code(client, code, _from("203.0.113.7")))[0] == 200
+        assert fake_wechat.calls[CODE2SESSION] == 4
+
+    async def test_each_client_behind_the_proxy_has_its_own_budget(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
+        for address in ("203.0.113.1", "203.0.113.2"):
+            statuses = []
+            for n in range(4):
+                code = fake_wechat.issue_login_code(f"o-{n}")
+                statuses.append((await _post_code(client, code, _from(address)))[0])
+            assert statuses == [200, 200, 200, 429], address
+
+    async def test_the_brand_wide_ceiling_still_applies(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
+        statuses = []
+        for n in range(12):
+            code = fake_wechat.issue_login_code(f"o-{n}")
+            statuses.append((await _post_code(client, code, _from(f"203.0.113.{n}")))[0])
+        assert statuses == [200] * 10 + [429, 429]
+        assert fake_wechat.calls[CODE2SESSION] == 10
+
+    async def test_malformed_proxy_headers_are_ignored(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
+        headers = {"X-Forwarded-For": "<script>, ::::, 999.1.1.1", "X-Real-IP": "nobody"}
+        statuses = [
+            (await _post_code(client, fake_wechat.issue_login_code(f"o-{n}"), headers))[0]
+            for n in range(4)
+        ]
+        assert statuses == [200, 200, 200, 429]  # all from the proxy's own address
+
+
+class TestLoginRateLimitWithoutTrustedProxies:
+    @pytest.fixture
+    def settings(self, settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        settings["security"]["member_logins_per_address_per_minute"] = 3
+        return settings
+
+    async def test_an_untrusted_peers_forwarded_for_is_ignored(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
+        statuses = []
+        for n in range(4):
+            code = fake_wechat.issue_login_code(f"o-{n}")
+            statuses.append((await _post_code(client, code, _from(f"203.0.113.{n}")))[0])
+        assert statuses == [200, 200, 200, 429]
 
 
 class TestLogout:

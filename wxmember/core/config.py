@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 ENV_PREFIX = "WXMEMBER_"
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -40,6 +48,8 @@ class ServerConfig(_Section):
     port: int = Field(8080, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     access_log: bool = False
+    # Peers whose X-Forwarded-For / X-Real-IP name the client (wxmember.core.clientaddr).
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
 
 
 class DatabaseConfig(_Section):
@@ -76,6 +86,16 @@ class BrandConfig(_Section):
     primary_color: str = "#1F2937"
     accent_color: str = "#D4A017"
     font_path: str = ""
+    # what the card face's QR code encodes; filled in, it fits the till's 64 characters
+    card_qr: str = Field("WXMCARD:{card_no}", min_length=9, max_length=57)
+
+    @field_validator("card_qr")
+    @classmethod
+    def _card_qr_template(cls, value: str) -> str:
+        rest = value.replace("{card_no}", "", 1)
+        if "{card_no}" not in value or "{" in rest or "}" in rest:
+            raise ValueError("must hold {card_no} once and no other braces")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -190,7 +210,14 @@ class SecurityConfig(_Section):
     hash_key: SecretStr = SecretStr("")
     session_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
     operator_ttl_seconds: int = Field(12 * 3600, ge=60)
+    # staff: failed logins per username and client address
     login_attempts_per_minute: int = Field(10, ge=1)
+    # staff: failed logins per client address, whatever the username (credential stuffing)
+    staff_login_failures_per_address_per_minute: int = Field(50, ge=1)
+    # members: logins per client address (generous: a shop's Wi-Fi puts many behind one address)
+    member_logins_per_address_per_minute: int = Field(100, ge=1)
+    # members: logins of everyone together, below WeChat's code2session quota
+    member_logins_per_minute: int = Field(3000, ge=1)
 
     @field_validator("data_key", "old_data_keys")
     @classmethod
@@ -237,6 +264,12 @@ class CouponsConfig(_Section):
     soldout_flag_seconds: int = Field(300, ge=1, le=86400)
 
 
+class PosConfig(_Section):
+    # The till takes the dynamic member code; the static card number (printed on the card and
+    # in its QR code) only when this is true.
+    allow_card_number: bool = False
+
+
 class Config(_Section):
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -252,6 +285,7 @@ class Config(_Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     reminders: RemindersConfig = RemindersConfig()
     coupons: CouponsConfig = CouponsConfig()
+    pos: PosConfig = PosConfig()
 
     def replace(self, **sections: Mapping[str, Any]) -> Config:
         """A copy with some keys of some sections changed, validated again."""
@@ -308,7 +342,11 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         fields = getattr(section_model, "model_fields", {})
         if key not in fields:
             raise ConfigError(f"config: {name}: unknown setting {section}.{key}")
-        overrides.setdefault(section, {})[key] = _env_value(value, fields[key].annotation)
+        try:
+            parsed = _env_value(value, fields[key].annotation)
+        except ValueError:
+            raise ConfigError(f"config: {name}: not a JSON list") from None
+        overrides.setdefault(section, {})[key] = parsed
     return overrides
 
 

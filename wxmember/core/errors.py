@@ -5,6 +5,7 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
 
     DomainError (400, bad_request)
     ├── ValidationFailed (400, invalid_<field> or validation_failed)
+    │   └── CardNumberNotAccepted (card_number_not_accepted): the till takes the dynamic code
     ├── Unauthorized (401, unauthorized)
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, <thing>_not_found)
@@ -64,6 +65,13 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     status = 400
     default_code = "validation_failed"
+
+
+class CardNumberNotAccepted(ValidationFailed):
+    default_code = "card_number_not_accepted"
+    default_message = (
+        "The till takes the dynamic member code from the mini-program, not the card number."
+    )
 
 
 class Unauthorized(DomainError):
