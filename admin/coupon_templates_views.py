@@ -11,20 +11,22 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
 from admin.auth import STAFF, allow, current_operator
 from handlers.coupons import templates as coupon_templates
 from wxmember.core import keys
-from wxmember.core.inputs import page_query, path_id, query_enum, read_json
+from wxmember.core.inputs import CleanLines, CleanText, page_query, path_id, query_enum, read_json
 from wxmember.core.models.coupons import CouponKind, Obtain
 from wxmember.core.web import json_response, page_body
 
 MAX_FEN = 100_000_000
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), CleanText
+]
 Fen = Annotated[StrictInt, Field(ge=0, le=MAX_FEN)]
 PositiveFen = Annotated[StrictInt, Field(ge=1, le=MAX_FEN)]
 Stock = Annotated[StrictInt, Field(ge=1, le=MAX_FEN)]
 Limit = Annotated[StrictInt, Field(ge=1, le=1000)]
 Days = Annotated[StrictInt, Field(ge=1, le=3650)]
 TierLevels = Annotated[list[Annotated[StrictInt, Field(ge=0, le=1000)]], Field(max_length=50)]
-Terms = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Terms = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), CleanLines]
 
 _NOT_NULL = ("title", "kind", "value", "threshold_fen", "per_member_limit", "eligible_tiers")
 

@@ -14,7 +14,7 @@ from handlers import coupons
 from handlers.coupons import codes as coupon_codes
 from wxmember.core import keys
 from wxmember.core.errors import ValidationFailed
-from wxmember.core.inputs import page_query, path_id, query_enum, read_json
+from wxmember.core.inputs import CleanText, page_query, path_id, query_enum, read_json
 from wxmember.core.models.coupons import CouponStatus
 from wxmember.core.web import json_response, page_body
 
@@ -24,7 +24,9 @@ _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 class GrantBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     template_id: Annotated[StrictInt, Field(ge=1)]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), CleanText
+    ]
 
 
 def _idempotency_key(request: web.Request, member_id: int) -> str:

@@ -11,11 +11,13 @@ from admin.auth import allow, current_operator
 from handlers import audit, operators
 from wxmember.core import keys
 from wxmember.core.clientaddr import client_address
-from wxmember.core.inputs import page_query, path_id, read_json
+from wxmember.core.inputs import CleanText, page_query, path_id, read_json
 from wxmember.core.models import Role
 from wxmember.core.web import json_response, page_body
 
-Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64)]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64), CleanText
+]
 
 
 class LoginBody(BaseModel):
@@ -29,7 +31,7 @@ class OperatorCreateBody(BaseModel):
     username: Username
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     role: Role
-    display_name: Annotated[str, StringConstraints(max_length=64)] = ""
+    display_name: Annotated[str, StringConstraints(max_length=64), CleanText] = ""
 
 
 class OperatorPatchBody(BaseModel):

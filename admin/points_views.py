@@ -14,7 +14,7 @@ from handlers import points
 from handlers.points import queries as points_queries
 from wxmember.core import keys
 from wxmember.core.errors import ValidationFailed
-from wxmember.core.inputs import page_query, path_id, read_json
+from wxmember.core.inputs import CleanText, page_query, path_id, read_json
 from wxmember.core.web import json_response, page_body
 
 MAX_ADJUSTMENT = 1_000_000
@@ -24,7 +24,9 @@ _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 class AdjustmentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: StrictInt = Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText
+    ]
 
     @field_validator("amount")
     @classmethod

@@ -11,7 +11,7 @@ from admin.auth import EVERYONE, allow, current_operator
 from handlers import pos
 from handlers.pos.purchases import MAX_FEN, MAX_NUMBER
 from wxmember.core import keys
-from wxmember.core.inputs import read_json
+from wxmember.core.inputs import CleanText, read_json
 from wxmember.core.models import Member
 from wxmember.core.web import json_response
 
@@ -36,7 +36,9 @@ class PurchaseBody(BaseModel):
     member_id: Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
     order_no: DocNumber
     amount_fen: Fen
-    store: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    store: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), CleanText] | None
+    ) = None
 
 
 class RefundBody(BaseModel):

@@ -11,13 +11,13 @@ from admin.auth import STAFF, allow, current_operator
 from handlers import tiers
 from handlers.tiers import ladder as tier_ladder
 from wxmember.core import keys
-from wxmember.core.inputs import page_query, path_id, query_int, read_json
+from wxmember.core.inputs import Printable, page_query, path_id, query_int, read_json
 from wxmember.core.models.tier_history import EvaluationRun, TierChange
 from wxmember.core.web import json_response, page_body
 
 # Shapes and database-safe bounds here; the ladder's rules live in handlers/tiers/ladder.py.
 Whole = Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
-Text = Annotated[StrictStr, Field(max_length=64)]
+Text = Annotated[StrictStr, Field(max_length=64), Printable]
 Benefits = Annotated[list[Any], Field(max_length=50)]
 
 

@@ -7,6 +7,9 @@ revoke every token at once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from aiohttp import web
 
 from handlers.members.sessions import authenticate
@@ -16,10 +19,11 @@ from wxmember.core.models import Member
 from wxmember.core.web import Handler
 
 MEMBER = web.RequestKey("member", Member)
+ViewT = TypeVar("ViewT", bound=Callable[..., Awaitable[web.StreamResponse]])
 PUBLIC_ATTR = "__wxmember_public__"
 
 
-def public(handler: Handler) -> Handler:
+def public(handler: ViewT) -> ViewT:
     """Mark a route as callable without a member session."""
     setattr(handler, PUBLIC_ATTR, True)
     return handler

@@ -5,33 +5,40 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 
 from cards.card_image import card_image_etag, card_image_png
 from handlers import members
 from handlers.members.member_code import STEP_SECONDS, issue_member_code
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.inputs import IsoDate, read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body, CleanText, IsoDate
 from wxmember.core.web import json_response
 
+routes = Routes()
 NO_STORE = {"Cache-Control": "no-store"}
 
 # The name's real rules (trimmed length, characters) are the handler's; this only bounds input.
-NameInput = Annotated[str, StringConstraints(max_length=256)]
+NameInput = Annotated[str, StringConstraints(max_length=256), CleanText]
 PhoneCode = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
 
 
-class OpenCardBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OpenCardBody(Body):
     name: NameInput
     birthday: IsoDate
     gender: Annotated[str, StringConstraints(max_length=32)] | None = None
     phone_code: PhoneCode | None = None
 
 
-async def open_card(request: web.Request) -> web.Response:
-    body = await read_json(request, OpenCardBody)
+@routes.post(
+    "/card",
+    body=OpenCardBody,
+    status=201,
+    errors=("card_exists", "phone_taken", "invalid_name", "invalid_birthday", "invalid_phone_code"),
+)
+async def open_card(request: web.Request, body: OpenCardBody) -> web.Response:
+    """Open the member card (once)."""
     services = request.config_dict[keys.SERVICES]
     member = await members.open_card(
         services,
@@ -44,7 +51,9 @@ async def open_card(request: web.Request) -> web.Response:
     return json_response(await members.card_view(services, member), status=201, headers=NO_STORE)
 
 
+@routes.get("/card", errors=("card_required",))
 async def show_card(request: web.Request) -> web.Response:
+    """The card: number, tier, points, growth, the phone masked."""
     member = current_member(request)
     services = request.config_dict[keys.SERVICES]
     return json_response(await members.card_view(services, member), headers=NO_STORE)
@@ -55,7 +64,9 @@ def _etag_matches(request: web.Request, etag: str) -> bool:
     return bool(wanted) and any(tag.value in (etag, "*") for tag in wanted or ())
 
 
+@routes.get("/card/image", errors=("card_required",))
 async def card_image(request: web.Request) -> web.Response:
+    """The card face as a PNG (revalidated with its ETag)."""
     member = current_member(request)
     services = request.config_dict[keys.SERVICES]
     # the face must be redrawn when the tier or the name changes: always revalidate
@@ -70,7 +81,9 @@ async def card_image(request: web.Request) -> web.Response:
     return response
 
 
+@routes.get("/card/code", errors=("card_required",))
 async def member_code(request: web.Request) -> web.Response:
+    """The dynamic member code the cashier scans, and when it expires."""
     member = current_member(request)
     code = issue_member_code(request.config_dict[keys.SERVICES], member)
     return json_response(
@@ -83,10 +96,3 @@ async def member_code(request: web.Request) -> web.Response:
         },
         headers=NO_STORE,
     )
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post("/card", open_card)
-    app.router.add_get("/card", show_card)
-    app.router.add_get("/card/image", card_image)
-    app.router.add_get("/card/code", member_code)

@@ -4,56 +4,75 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BeforeValidator
 
 from handlers import checkin
 from handlers.checkin.month import month_calendar
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.errors import ValidationFailed
-from wxmember.core.inputs import read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body, IsoDate, Query
 from wxmember.core.web import json_response
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+routes = Routes()
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
 
-class MakeupBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    date: date
-
-
-def _month(request: web.Request) -> date | None:
-    raw = request.query.get("month", "")
-    if not raw:
+def _month(value: object) -> date | None:
+    if value in (None, ""):
         return None
-    match = _MONTH.match(raw)
+    match = _MONTH.match(value) if isinstance(value, str) else None
     if match is None or not 2000 <= int(match[1]) <= 2100 or not 1 <= int(match[2]) <= 12:
-        raise ValidationFailed("month must look like 2025-01.", code="invalid_month")
+        raise ValueError("must look like 2025-01")
     return date(int(match[1]), int(match[2]), 1)
 
 
+class MonthQuery(Query):
+    month: Annotated[date | None, BeforeValidator(_month)] = None
+
+
+class MakeupBody(Body):
+    date: IsoDate
+
+
+@routes.post(
+    "/checkins", status=201, errors=("already_checked_in", "checkin_disabled", "card_required")
+)
 async def check_in(request: web.Request) -> web.Response:
+    """Check in for today (the brand's local day)."""
     services = request.config_dict[keys.SERVICES]
     result = await checkin.check_in(services, current_member(request))
     return json_response(result.to_dict(), status=201)
 
 
-async def calendar(request: web.Request) -> web.Response:
+@routes.get("/checkins", query=MonthQuery)
+async def calendar(request: web.Request, query: MonthQuery) -> web.Response:
+    """The month's check-in calendar, the streak and the make-ups left."""
     services = request.config_dict[keys.SERVICES]
-    month = _month(request)
-    return json_response(await month_calendar(services, current_member(request), month))
+    return json_response(await month_calendar(services, current_member(request), query.month))
 
 
-async def make_up(request: web.Request) -> web.Response:
-    body = await read_json(request, MakeupBody)
+@routes.post(
+    "/checkins/makeup",
+    body=MakeupBody,
+    status=201,
+    errors=(
+        "already_checked_in",
+        "makeup_future_day",
+        "makeup_today",
+        "makeup_other_month",
+        "makeup_before_card",
+        "makeup_limit_reached",
+        "insufficient_points",
+        "checkin_disabled",
+        "card_required",
+    ),
+)
+async def make_up(request: web.Request, body: MakeupBody) -> web.Response:
+    """Check in for a missed earlier day of this month."""
     services = request.config_dict[keys.SERVICES]
     result = await checkin.make_up(services, current_member(request), body.date)
     return json_response(result.to_dict(), status=201)
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post("/checkins", check_in)
-    app.router.add_get("/checkins", calendar)
-    app.router.add_post("/checkins/makeup", make_up)

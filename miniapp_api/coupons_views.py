@@ -9,38 +9,56 @@ from handlers.coupons import claims as coupon_claims
 from handlers.coupons import codes as coupon_codes
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.inputs import page_query, path_id, query_enum
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Page
 from wxmember.core.models.coupons import CouponStatus
 from wxmember.core.web import json_response, page_body
 
+routes = Routes()
 
-async def coupon_centre(request: web.Request) -> web.Response:
+
+class CouponsQuery(Page):
+    status: CouponStatus | None = None
+
+
+@routes.get("/coupons/center", query=Page)
+async def coupon_centre(request: web.Request, query: Page) -> web.Response:
+    """Claimable coupons, newest first, with what this member may still claim."""
     services = request.config_dict[keys.SERVICES]
-    after_id, limit = page_query(request)
-    entries = await coupon_claims.coupon_centre(services, current_member(request), after_id, limit)
+    entries = await coupon_claims.coupon_centre(
+        services, current_member(request), query.cursor, query.limit
+    )
     items = [coupon_claims.centre_public(services, entry) for entry in entries]
-    return json_response(page_body(items, [entry.template.id for entry in entries], limit))
+    return json_response(page_body(items, [entry.template.id for entry in entries], query.limit))
 
 
-async def claim_coupon(request: web.Request) -> web.Response:
+@routes.post(
+    "/coupons/center/{template_id}/claim",
+    status=201,
+    errors=(
+        "template_not_found",
+        "not_claimable",
+        "not_started",
+        "ended",
+        "not_eligible",
+        "limit_reached",
+        "sold_out",
+        "card_required",
+    ),
+)
+async def claim_coupon(request: web.Request, template_id: int) -> web.Response:
+    """Claim one coupon of a template in the coupon centre."""
     services = request.config_dict[keys.SERVICES]
-    template_id = path_id(request, "template_id")
     coupon = await coupon_claims.claim(services, current_member(request), template_id)
     return json_response(coupon_codes.coupon_public(services, coupon, coupon.template), status=201)
 
 
-async def my_coupons(request: web.Request) -> web.Response:
+@routes.get("/coupons", query=CouponsQuery)
+async def my_coupons(request: web.Request, query: CouponsQuery) -> web.Response:
+    """The member's coupons, newest first, by status."""
     services = request.config_dict[keys.SERVICES]
-    status = query_enum(request, "status", CouponStatus)
-    after_id, limit = page_query(request)
     found = await coupons.member_coupons(
-        services, current_member(request).id, status, after_id, limit
+        services, current_member(request).id, query.status, query.cursor, query.limit
     )
     items = [coupon_codes.coupon_public(services, coupon, coupon.template) for coupon in found]
-    return json_response(page_body(items, [coupon.id for coupon in found], limit))
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/coupons/center", coupon_centre)
-    app.router.add_post("/coupons/center/{template_id}/claim", claim_coupon)
-    app.router.add_get("/coupons", my_coupons)
+    return json_response(page_body(items, [coupon.id for coupon in found], query.limit))

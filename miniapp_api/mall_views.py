@@ -5,46 +5,80 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import Field, StringConstraints
 
 from handlers import mall
 from handlers.mall import orders as mall_orders
 from handlers.mall import redemption as mall_redemption
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.inputs import page_query, path_id, query_enum, query_flag, read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body, CleanText, Flag, Page
 from wxmember.core.models.mall import ItemKind, OrderState
 from wxmember.core.web import json_response, page_body
 
-
-class MemberCancelBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+routes = Routes()
 
 
-async def list_items(request: web.Request) -> web.Response:
-    after_id, limit = page_query(request)
+class ItemsQuery(Page):
+    kind: ItemKind | None = None
+    affordable: Flag = False
+
+
+class OrdersQuery(Page):
+    state: Annotated[
+        OrderState | None, Field(json_schema_extra={"error_code": "invalid_state_filter"})
+    ] = None
+
+
+class MemberCancelBody(Body):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] = ""
+
+
+@routes.get("/mall/items", query=ItemsQuery)
+async def list_items(request: web.Request, query: ItemsQuery) -> web.Response:
+    """Items on sale in display order, as this member sees them."""
     items, ids = await mall.browse(
         request.config_dict[keys.SERVICES],
         current_member(request),
-        after_id,
-        limit,
-        kind=query_enum(request, "kind", ItemKind),
-        affordable=bool(query_flag(request, "affordable")),
+        query.cursor,
+        query.limit,
+        kind=query.kind,
+        affordable=query.affordable,
     )
-    return json_response(page_body(items, ids, limit))
+    return json_response(page_body(items, ids, query.limit))
 
 
-async def get_item(request: web.Request) -> web.Response:
+@routes.get("/mall/items/{item_id}", errors=("item_not_found",))
+async def get_item(request: web.Request, item_id: int) -> web.Response:
+    """One item on sale, as this member sees it."""
     view = await mall.item_for_member(
-        request.config_dict[keys.SERVICES], current_member(request), path_id(request, "item_id")
+        request.config_dict[keys.SERVICES], current_member(request), item_id
     )
     return json_response(view)
 
 
-async def redeem(request: web.Request) -> web.Response:
+@routes.post(
+    "/mall/redemptions",
+    body=mall_redemption.Redemption,
+    status=201,
+    headers=("Idempotency-Key",),
+    errors=(
+        "idempotency_key_required",
+        "idempotency_key_reused",
+        "item_not_found",
+        "not_on_sale",
+        "not_eligible",
+        "sold_out",
+        "limit_reached",
+        "insufficient_points",
+        "address_required",
+        "card_required",
+    ),
+)
+async def redeem(request: web.Request, body: mall_redemption.Redemption) -> web.Response:
+    """Redeem an item for points; a retry with the same Idempotency-Key never redeems twice."""
     key = mall_redemption.check_idempotency_key(request.headers.get("Idempotency-Key"))
-    body = await read_json(request, mall_redemption.Redemption)
     services = request.config_dict[keys.SERVICES]
     order, created = await mall_redemption.redeem(services, current_member(request), body, key)
     return json_response(
@@ -54,42 +88,37 @@ async def redeem(request: web.Request) -> web.Response:
     )
 
 
-async def list_orders(request: web.Request) -> web.Response:
-    after_id, limit = page_query(request)
+@routes.get("/mall/redemptions", query=OrdersQuery)
+async def list_orders(request: web.Request, query: OrdersQuery) -> web.Response:
+    """The member's mall orders, newest first."""
     orders = await mall_orders.member_orders(
-        current_member(request),
-        after_id,
-        limit,
-        query_enum(request, "state", OrderState, code="invalid_state_filter"),
+        current_member(request), query.cursor, query.limit, query.state
     )
     services = request.config_dict[keys.SERVICES]
     items = [mall_orders.order_view(services, order) for order in orders]
-    return json_response(page_body(items, [order.id for order in orders], limit))
+    return json_response(page_body(items, [order.id for order in orders], query.limit))
 
 
-async def get_order(request: web.Request) -> web.Response:
-    order = await mall_orders.member_order(current_member(request), path_id(request, "order_id"))
+@routes.get("/mall/redemptions/{order_id}", errors=("order_not_found",))
+async def get_order(request: web.Request, order_id: int) -> web.Response:
+    """One of the member's orders."""
+    order = await mall_orders.member_order(current_member(request), order_id)
     return json_response(mall_orders.order_view(request.config_dict[keys.SERVICES], order))
 
 
-async def cancel_order(request: web.Request) -> web.Response:
-    body = (
-        await read_json(request, MemberCancelBody) if request.can_read_body else MemberCancelBody()
-    )
+@routes.post(
+    "/mall/redemptions/{order_id}/cancel",
+    body=MemberCancelBody,
+    body_optional=True,
+    errors=("order_not_found", "invalid_state"),
+)
+async def cancel_order(request: web.Request, order_id: int, body: MemberCancelBody) -> web.Response:
+    """Cancel a pending order: points and stock go back."""
     services = request.config_dict[keys.SERVICES]
     order = await mall_orders.cancel_order(
         services,
-        path_id(request, "order_id"),
+        order_id,
         member=current_member(request),
         reason=body.reason or "cancelled by the member",
     )
     return json_response(mall_orders.order_view(services, order))
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/mall/items", list_items)
-    app.router.add_get("/mall/items/{item_id}", get_item)
-    app.router.add_post("/mall/redemptions", redeem)
-    app.router.add_get("/mall/redemptions", list_orders)
-    app.router.add_get("/mall/redemptions/{order_id}", get_order)
-    app.router.add_post("/mall/redemptions/{order_id}/cancel", cancel_order)

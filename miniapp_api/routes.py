@@ -17,18 +17,23 @@ from miniapp_api import (
     tiers_views,
 )
 from miniapp_api.auth import member_auth_middleware
+from wxmember.core.endpoints import mount
+
+MODULES = (
+    session_views,
+    card_views,
+    me_views,
+    checkin_views,
+    points_views,
+    coupons_views,
+    mall_views,
+    tiers_views,
+    subscriptions_views,
+    binding_views,
+)
 
 
 def create_miniapp_app() -> web.Application:
     app = web.Application(middlewares=[member_auth_middleware])
-    session_views.setup(app)
-    coupons_views.setup(app)
-    card_views.setup(app)
-    me_views.setup(app)
-    tiers_views.setup(app)
-    mall_views.setup(app)
-    points_views.setup(app)
-    checkin_views.setup(app)
-    binding_views.setup(app)
-    subscriptions_views.setup(app)
+    mount(app, *(module.routes for module in MODULES))
     return app

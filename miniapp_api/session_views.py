@@ -5,25 +5,38 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 
 from handlers import members
 from handlers.members import sessions as sessions
 from miniapp_api.auth import current_member, public
 from wxmember.core import keys
 from wxmember.core.clientaddr import client_address
-from wxmember.core.inputs import read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body
 from wxmember.core.web import json_response
 
+routes = Routes()
 
-class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class LoginBody(Body):
     code: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+@routes.post(
+    "/session",
+    body=LoginBody,
+    errors=(
+        "invalid_code",
+        "code_used",
+        "login_blocked",
+        "too_many_requests",
+        "wechat_unavailable",
+    ),
+)
 @public
-async def create_session(request: web.Request) -> web.Response:
-    body = await read_json(request, LoginBody)
+async def create_session(request: web.Request, body: LoginBody) -> web.Response:
+    """Log in with a `wx.login` code; never returns the openid or the session key."""
     services = request.config_dict[keys.SERVICES]
     result = await sessions.login(services, body.code, client_address(request))
     return json_response(
@@ -37,11 +50,8 @@ async def create_session(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/session/logout", status=204)
 async def end_session(request: web.Request) -> web.Response:
+    """End every session of the member (all devices)."""
     await sessions.logout(current_member(request))
     return web.Response(status=204)
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post("/session", create_session)
-    app.router.add_post("/session/logout", end_session)

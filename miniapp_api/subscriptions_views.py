@@ -6,33 +6,31 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from handlers.subscriptions.grants import SOURCE_CLIENT, record_grants
 from miniapp_api.auth import current_member
 from wxmember.core import keys
-from wxmember.core.inputs import read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body
 from wxmember.core.ratelimit import enforce
 from wxmember.core.web import json_response
 
+routes = Routes()
 REPORTS_PER_MINUTE = 20
 
 TemplateId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
-class GrantsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GrantsBody(Body):
     template_ids: Annotated[list[TemplateId], Field(min_length=1, max_length=10)]
 
 
-async def record_subscriptions(request: web.Request) -> web.Response:
-    body = await read_json(request, GrantsBody)
+@routes.post("/subscriptions", body=GrantsBody, errors=("too_many_requests",))
+async def record_subscriptions(request: web.Request, body: GrantsBody) -> web.Response:
+    """Record the one-time subscribe grants the member accepted in the mini-program."""
     services = request.config_dict[keys.SERVICES]
     member = current_member(request)
     await enforce(services.redis, f"subscriptions:{member.id}", REPORTS_PER_MINUTE, 60)
     grants = await record_grants(services, member.id, body.template_ids, source=SOURCE_CLIENT)
     return json_response({"grants": grants})
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post("/subscriptions", record_subscriptions)

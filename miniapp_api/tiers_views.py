@@ -9,8 +9,11 @@ from aiohttp import web
 from handlers import tiers
 from miniapp_api.auth import current_member
 from wxmember.core import keys
+from wxmember.core.endpoints import Routes
 from wxmember.core.models.tiers import Tier
 from wxmember.core.web import json_response
+
+routes = Routes()
 
 
 def _tier(tier: Tier, current: Tier | None) -> dict[str, Any]:
@@ -34,7 +37,9 @@ def _brief(tier: Tier | None) -> dict[str, Any] | None:
     return {"id": tier.id, "name": tier.name, "level": tier.level, "color": tier.color}
 
 
+@routes.get("/tiers")
 async def tier_view(request: web.Request) -> web.Response:
+    """All tiers and their benefits side by side, the member's tier and progress."""
     services = request.config_dict[keys.SERVICES]
     view = await tiers.tier_overview(services, current_member(request))
     next_tier = _brief(view.next_tier)
@@ -65,7 +70,3 @@ async def tier_view(request: web.Request) -> web.Response:
             "next_evaluation": view.next_evaluation.isoformat(),
         }
     )
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/tiers", tier_view)

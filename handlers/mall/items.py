@@ -17,6 +17,7 @@ from tortoise.expressions import F
 
 from handlers import audit
 from wxmember.core.errors import Conflict, ItemNotFound, ValidationFailed
+from wxmember.core.inputs import CleanLines, CleanText
 from wxmember.core.kernel import transaction
 from wxmember.core.models import Operator, Tier
 from wxmember.core.models.coupons import CouponTemplate
@@ -37,8 +38,10 @@ def _https_url(value: str) -> str:
 
 
 ImageUrl = Annotated[str, StringConstraints(max_length=500), AfterValidator(_https_url)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), CleanText
+]
+Description = Annotated[str, StringConstraints(max_length=2000), CleanLines]
 Price = Annotated[int, Field(strict=True, ge=1, le=MAX_PRICE)]
 LimitCount = Annotated[int, Field(strict=True, ge=1, le=1000)]
 TierLevels = Annotated[list[Int], Field(max_length=50)]

@@ -23,6 +23,7 @@ from handlers.mall.redemption import spend_key
 from handlers.reveal import check_may_reveal, revealed_phone
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, OrderNotFound
+from wxmember.core.inputs import CleanText
 from wxmember.core.kernel import lock_member, transaction
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.mall import (
@@ -37,7 +38,9 @@ from wxmember.core.security import mask_phone
 
 class Shipment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    carrier: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), CleanText
+    ]
     tracking_no: Annotated[
         str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{4,40}$")
     ]
@@ -45,7 +48,9 @@ class Shipment(BaseModel):
 
 class Cancellation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText
+    ]
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -47,6 +47,7 @@ from wxmember.core.errors import (
     SoldOut,
     ValidationFailed,
 )
+from wxmember.core.inputs import CleanText, Id
 from wxmember.core.kernel import lock_member, transaction
 from wxmember.core.models import Member
 from wxmember.core.models.mall import (
@@ -69,17 +70,23 @@ class Address(BaseModel):
     """A mainland shipping address; the phone is stored encrypted."""
 
     model_config = ConfigDict(extra="forbid")
-    recipient: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    recipient: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), CleanText
+    ]
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1[3-9]\d{9}$")]
-    region: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-    detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    region: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), CleanText
+    ]
+    detail: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), CleanText
+    ]
 
 
 class Redemption(BaseModel):
     """What the member asks for."""
 
     model_config = ConfigDict(extra="forbid")
-    item_id: Annotated[int, Field(strict=True, ge=1)]
+    item_id: Id
     quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)] = 1
     address: Address | None = None
 

@@ -13,7 +13,6 @@ uniqueness and look-up; everything shown leaves masked.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -36,6 +35,7 @@ from wxmember.core.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from wxmember.core.inputs import clean_text
 from wxmember.core.kernel import LockedMember, get_member, lock_member
 from wxmember.core.localtime import local_today
 from wxmember.core.models import Member, Tier
@@ -49,25 +49,24 @@ NAME_MAX_LENGTH = 32
 MAX_AGE = 120
 MAX_BIRTHDAY_CHANGES = 1
 CARD_NO_ATTEMPTS = 5
-# Control, format (bidi overrides, zero-width), surrogate, private-use, unassigned, separators.
-_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
 # ----------------------------------------------------------------- field rules
 
 
 def clean_name(raw: str) -> str:
-    """A name trimmed and NFC-normalised: 1..32 characters, no control characters."""
-    name = unicodedata.normalize("NFC", raw).strip()
+    """A name as typed text (`clean_text`): 1..32 characters, no control characters."""
+    try:
+        name = clean_text(raw)
+    except ValueError:
+        raise ValidationFailed(
+            "name: no control or invisible characters.",
+            code="invalid_name",
+            details={"field": "name"},
+        ) from None
     if not 1 <= len(name) <= NAME_MAX_LENGTH:
         raise ValidationFailed(
             f"name: 1 to {NAME_MAX_LENGTH} characters.",
-            code="invalid_name",
-            details={"field": "name"},
-        )
-    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in name):
-        raise ValidationFailed(
-            "name: no control or invisible characters.",
             code="invalid_name",
             details={"field": "name"},
         )

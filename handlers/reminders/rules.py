@@ -18,6 +18,7 @@ from handlers import audit
 from handlers.reminders.fields import check_mapping
 from wxmember.core.context import Services
 from wxmember.core.errors import ReminderRuleNotFound, ValidationFailed
+from wxmember.core.inputs import CleanText
 from wxmember.core.kernel import transaction
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import CouponTemplate
@@ -30,7 +31,9 @@ DAYS_BEFORE = {
 }
 MAX_GIFT_POINTS = 100_000
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), CleanText
+]
 SendTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 DaysBefore = Annotated[int, Field(strict=True, ge=0, le=60)]
 TemplateId = Annotated[
@@ -50,7 +53,7 @@ class FieldRef(BaseModel):
 
 class FixedText(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=200), CleanText]
 
 
 MappingValue = FieldName | FieldRef | FixedText

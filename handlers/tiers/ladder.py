@@ -35,6 +35,7 @@ from tortoise.transactions import in_transaction
 
 from handlers import audit
 from wxmember.core.errors import Conflict, TierNotFound, ValidationFailed
+from wxmember.core.inputs import CleanText
 from wxmember.core.models.members import Member
 from wxmember.core.models.operators import Operator
 from wxmember.core.models.tiers import Tier
@@ -46,8 +47,10 @@ _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 # Serialises ladder changes on PostgreSQL (SQLite serialises every transaction anyway).
 _LADDER_LOCK_KEY = 0x7469_6572
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), CleanText
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText]
 
 
 class _Benefit(BaseModel):

@@ -1,40 +1,227 @@
-"""What clients send, read in one place: JSON bodies, query parameters, path ids, cursors.
+"""What clients send, read in one place: JSON bodies, query strings, path ids, cursors.
 
-Every channel reads its input through these, so a rule about input (what an id looks like,
-which dates exist, how a cursor is written) is enforced once; a bad input is a 400 (or a 404 for
-a path id that cannot name a record) with a stable code, never a 500.
+Every channel reads its input through these (the route table of `wxmember.core.endpoints`
+calls them), so a rule about input is enforced once and a bad input is a 400 (or a 404 for a
+path id that cannot name a record) with a stable code, never a 500:
+
+- a JSON body is at most `MAX_DEPTH` levels deep and `MAX_NODES` values large, holds no
+  integer outside 64 bits and no NaN or infinity, and is validated by the route's model;
+- request models use the bounded types below (`Id`, `IsoDate`, `Moment`, `Text`, ...), so an
+  id fits the 32-bit columns it is compared with and a date leaves room for date arithmetic;
+- a path id is ASCII digits only (`int()` would read "１２" or "²" too) and fits an id column;
+- a cursor is lower-case hex of an id, at most 16 digits.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import date
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from wxmember.core.errors import NotFound, ValidationFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 EnumT = TypeVar("EnumT", bound=StrEnum)
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_DEPTH = 16
+MAX_NODES = 10_000
+INT64 = 2**63 - 1
+# Ids the API shows are rows of 32-bit id columns (the 64-bit ones will not pass 2**31 for a
+# long time); a larger number cannot name a record and must not reach the database, where
+# PostgreSQL would refuse to compare it with a 32-bit column.
+MAX_ID = 2**31 - 1
+# The calendar the service computes with: a date further out overflows date arithmetic.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_DIGITS = re.compile(r"^[0-9]+$", re.ASCII)
+_SIGNED = re.compile(r"^-?[0-9]{1,19}$", re.ASCII)
+_CURSOR = re.compile(r"^[0-9a-f]{1,16}$", re.ASCII)
+# Control, format (bidirectional overrides, zero-width), surrogate, private-use, unassigned,
+# line and paragraph separators: never part of what people type as a name or a title.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+class BodyTooComplex(ValueError):
+    """A JSON body deeper or larger than the service reads."""
+
+
+# ----------------------------------------------------------------- bounded types
 
 
 def parse_date(value: Any) -> date:
-    """A real calendar date written YYYY-MM-DD; ValueError otherwise."""
+    """A real calendar date written YYYY-MM-DD, between FIRST_DAY and LAST_DAY."""
     if isinstance(value, str) and _ISO_DATE.match(value):
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            if FIRST_DAY <= day <= LAST_DAY:
+                return day
+            raise ValueError(f"a date from {FIRST_DAY} to {LAST_DAY}")
     raise ValueError("a real date written YYYY-MM-DD")
 
 
-# A date in a request body: only `YYYY-MM-DD`, never a number or another ISO form.
+def _moment(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a date and time with its offset, like 2026-05-01T10:00:00+08:00")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a date and time the calendar can hold") from None
+    if not FIRST_DAY <= utc.date() <= LAST_DAY:
+        raise ValueError(f"a moment from {FIRST_DAY} to {LAST_DAY}")
+    return utc
+
+
+def printable(value: str) -> str:
+    """The text unchanged, if it has no control or invisible formatting characters."""
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in value):
+        raise ValueError("no control or invisible formatting characters")
+    return value
+
+
+def clean_text(value: str) -> str:
+    """Text as people type it: NFC, trimmed, `printable`."""
+    return printable(unicodedata.normalize("NFC", value).strip())
+
+
+def clean_multiline(value: str) -> str:
+    """Like `clean_text`, but line breaks (and tabs) may separate lines and paragraphs."""
+    lines = [clean_text(line) for line in value.replace("\r\n", "\n").split("\n")]
+    return "\n".join(line.replace("\t", " ") for line in lines).strip()
+
+
+# Everywhere people type text (names, titles, terms, reasons, addresses), after the field's
+# own length constraints: `Annotated[str, StringConstraints(strip_whitespace=True,
+# min_length=1, max_length=40), CleanText]`.
+CleanText = AfterValidator(clean_text)
+# The same characters refused, the text kept as sent (where a handler judges its spacing).
+Printable = AfterValidator(printable)
+CleanLines = AfterValidator(clean_multiline)
+
+
+# A row id in a body (JSON integer, 1..MAX_ID).
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+# A date in a body or a query: only `YYYY-MM-DD`, in the calendar the service computes with.
 IsoDate = Annotated[date, BeforeValidator(parse_date)]
+# A moment with its offset, in that calendar, returned in UTC.
+Moment = Annotated[datetime, AfterValidator(_moment)]
+def _ascii_int(value: Any) -> Any:
+    """Query text must be ASCII digits: `int()` would also read "１２", "1_0" or " 12"."""
+    if isinstance(value, str) and not _SIGNED.match(value):
+        raise ValueError("must be a whole number written in digits 0-9")
+    return value
+
+
+# A whole number in a query string (ASCII digits, bounded by the field's own range).
+QueryInt = BeforeValidator(_ascii_int)
+Limit = Annotated[int, QueryInt, Field(ge=1, le=100)]
+
+
+def _flag(value: Any) -> bool:
+    if value in (True, "1", "true"):
+        return True
+    if value in (False, "0", "false"):
+        return False
+    raise ValueError("must be 1 or 0")
+
+
+# A yes/no query parameter: `1`/`true` or `0`/`false`.
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+def _cursor(value: Any) -> int:
+    if isinstance(value, str) and _CURSOR.match(value):
+        number = int(value, 16)
+        if number <= INT64:
+            return number
+    raise ValueError("the next_cursor of a previous page")
+
+
+Cursor = Annotated[int, BeforeValidator(_cursor)]
+
+
+def encode_cursor(last_id: int) -> str:
+    """The cursor that continues after this id (`Cursor` reads it back)."""
+    return format(last_id, "x")
+
+
+class Body(BaseModel):
+    """A JSON request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Query(BaseModel):
+    """Query parameters: unknown ones are ignored, as browsers and proxies add their own."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Page(Query):
+    """`?cursor=&limit=`: continue after the id the cursor names; the page size."""
+
+    cursor: Cursor | None = None
+    limit: Limit = 20
+
+
+# ----------------------------------------------------------------- readers
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def check_shape(data: Any) -> None:
+    """Refuse a decoded body deeper, larger or with wider integers than the service reads."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise BodyTooComplex(f"more than {MAX_NODES} values")
+        if isinstance(value, dict):
+            if depth > MAX_DEPTH:
+                raise BodyTooComplex(f"nested deeper than {MAX_DEPTH} levels")
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            if depth > MAX_DEPTH:
+                raise BodyTooComplex(f"nested deeper than {MAX_DEPTH} levels")
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64:
+            raise BodyTooComplex("a number beyond 64 bits")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Decode a JSON document within the service's limits; ValidationFailed otherwise."""
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+        check_shape(data)
+    except BodyTooComplex as exc:
+        raise ValidationFailed(
+            f"The body is too complex: {exc}.", code="body_too_complex"
+        ) from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValidationFailed("The body is not valid JSON.", code="invalid_json") from None
+    return data
 
 
 async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
@@ -43,68 +230,71 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
         raise ValidationFailed(
             "Send a JSON body (Content-Type: application/json).", code="not_json"
         )
-    try:
-        raw = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("The body is not valid JSON.", code="invalid_json") from None
-    return validate(model, raw)
+    return validate(model, parse_json(await request.read()))
+
+
+def _field_code(model: type[BaseModel], name: str) -> str:
+    field = model.model_fields.get(name)
+    extra = field.json_schema_extra if field is not None else None
+    if isinstance(extra, dict) and isinstance(extra.get("error_code"), str):
+        return str(extra["error_code"])
+    return f"invalid_{name}"
 
 
 def validate(model: type[ModelT], raw: Any) -> ModelT:
-    """Validate data into a model, turning pydantic's report into one domain error."""
+    """Validate data into a model, turning pydantic's report into one domain error.
+
+    The code is `invalid_<field>` for the first bad field (or the field's declared
+    `error_code`), `validation_failed` when the whole body has the wrong shape.
+    """
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first = exc.errors(include_url=False, include_input=False)[0]
         field = ".".join(str(part) for part in first["loc"]) or "body"
         message = first["msg"].removeprefix("Value error, ")
-        raise ValidationFailed(
-            f"{field}: {message}",
-            code=f"invalid_{first['loc'][0]}" if first["loc"] else "validation_failed",
-            details={"field": field},
-        ) from None
+        code = _field_code(model, str(first["loc"][0])) if first["loc"] else "validation_failed"
+        raise ValidationFailed(f"{field}: {message}", code=code, details={"field": field}) from None
 
 
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within bounds, or a 400."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be a whole number.", code=f"invalid_{name}") from None
-    if not low <= value <= high:
-        raise ValidationFailed(f"{name} must be {low}..{high}.", code=f"invalid_{name}")
-    return value
-
-
-def bearer_token(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-def page_query(request: web.Request, default_limit: int = 20) -> tuple[int | None, int]:
-    """`?cursor=&limit=`: the id to continue after (None for the first page) and the size."""
-    limit = query_int(request, "limit", default_limit, 1, 100)
-    raw = request.query.get("cursor", "")
-    if not raw:
-        return None, limit
-    try:
-        return int(raw, 16), limit
-    except ValueError:
-        raise ValidationFailed("cursor is not valid.", code="invalid_cursor") from None
+def read_query(request: web.Request, model: type[ModelT]) -> ModelT:
+    """Validate the query string into a model (the first value of a repeated parameter)."""
+    values: Mapping[str, str] = {key: request.query[key] for key in request.query}
+    return validate(model, values)
 
 
 def path_id(request: web.Request, name: str) -> int:
-    """A numeric id from the path; a 404 for anything else (no 500 on `/members/abc`)."""
+    """A numeric id from the path; a 404 for anything else (no 500, never another record)."""
     raw = request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 18:
+    if not _DIGITS.match(raw) or len(raw) > 10 or int(raw) > MAX_ID:
         raise NotFound("No such record.", code="not_found")
     return int(raw)
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within bounds (ASCII digits only), or a 400."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    if not _SIGNED.match(raw) or not low <= int(raw) <= high:
+        raise ValidationFailed(
+            f"{name} must be a whole number {low}..{high}.", code=f"invalid_{name}"
+        )
+    return int(raw)
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header; None without one.
+
+    What the token holds is the signer's to judge (`TokenSigner.verify` refuses any string
+    that is not one of its tokens with a 401).
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
 
 
 def query_enum(
@@ -142,5 +332,17 @@ def query_date(request: web.Request, name: str) -> date | None:
         return None
     try:
         return parse_date(raw)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name}: {exc}.", code=f"invalid_{name}") from None
+
+
+def page_query(request: web.Request, default_limit: int = 20) -> tuple[int | None, int]:
+    """`?cursor=&limit=`: the id to continue after (None for the first page) and the size."""
+    limit = query_int(request, "limit", default_limit, 1, 100)
+    raw = request.query.get("cursor", "")
+    if not raw:
+        return None, limit
+    try:
+        return _cursor(raw), limit
     except ValueError:
-        raise ValidationFailed(f"{name} must be YYYY-MM-DD.", code=f"invalid_{name}") from None
+        raise ValidationFailed("cursor is not valid.", code="invalid_cursor") from None

@@ -64,6 +64,12 @@ class TokenClaims:
     expires_at: int
 
 
+# Tokens are base64url text and a dot; anything else (non-ASCII, spaces, a megabyte of it) is
+# refused before any decoding, so no input can make verification fail in another way.
+MAX_TOKEN_LENGTH = 512
+_TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9_.-]+$", re.ASCII)
+
+
 class TokenSigner:
     """Signs and verifies expiring tokens for one secret key."""
 
@@ -77,6 +83,8 @@ class TokenSigner:
 
     def verify(self, token: str, purpose: str) -> TokenClaims:
         """Claims of a valid, unexpired token for this purpose; Unauthorized otherwise."""
+        if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_CHARACTERS.match(token):
+            raise Unauthorized("The token is not valid.", code="invalid_token")
         body, _, mac = token.partition(".")
         if not body or not mac or not hmac.compare_digest(mac, self._mac(body)):
             raise Unauthorized("The token is not valid.", code="invalid_token")

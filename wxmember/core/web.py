@@ -5,6 +5,7 @@ What comes in (bodies, query strings, path ids, cursors) is read by `wxmember.co
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -17,6 +18,7 @@ from aiohttp import web
 
 from wxmember.core import keys
 from wxmember.core.errors import DomainError
+from wxmember.core.inputs import encode_cursor
 from wxmember.core.log import request_id_var
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+# nginx's status for a request whose client closed the connection before the answer.
+CLIENT_CLOSED_REQUEST = 499
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -40,10 +45,6 @@ _HTTP_CODES = {
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
-
-
-def encode_cursor(last_id: int) -> str:
-    return format(last_id, "x")
 
 
 def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
@@ -72,6 +73,10 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     except web.HTTPException as exc:
         status = exc.status
         raise
+    except asyncio.CancelledError:
+        # The server cancels a handler whose client went away (or on shutdown): not a 500.
+        status = CLIENT_CLOSED_REQUEST
+        raise
     finally:
         metrics = request.config_dict[keys.METRICS]
         resource = request.match_info.route.resource
@@ -93,6 +98,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
         return json_response(error_body(code, exc.reason), status=exc.status)
+    except ConnectionResetError:
+        # The client went away in the middle of its request (aiohttp's "Connection lost"):
+        # nobody is left to answer, and it is not the service's failure.
+        log.info("client disconnected", extra={"path": request.path, "method": request.method})
+        return web.Response(status=CLIENT_CLOSED_REQUEST)
     except Exception:
         request_id = request.get(REQUEST_ID_KEY)
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
