@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from wxmember.core.kernel import continue_after
 from wxmember.core.log import request_id_var
 from wxmember.core.models import AuditEntry, Operator
 
@@ -53,8 +54,7 @@ async def entries(
 ) -> list[AuditEntry]:
     """Newest first, `limit + 1` rows so the caller knows whether there is a next page."""
     query = AuditEntry.all().order_by("-id")
-    if after_id is not None:
-        query = query.filter(id__lt=after_id)
+    query = continue_after(query, after_id)
     if target_type:
         query = query.filter(target_type=target_type)
     return await query.limit(limit + 1)

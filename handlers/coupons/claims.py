@@ -30,6 +30,7 @@ from handlers.coupons.window import open_at, window_refusal
 from handlers.tiers.eligibility import eligible, member_level
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, TemplateNotFound
+from wxmember.core.kernel import continue_after
 from wxmember.core.models import Member
 from wxmember.core.models.coupons import (
     Coupon,
@@ -75,8 +76,7 @@ async def coupon_centre(
     """
     now = services.clock.now()
     query = CouponTemplate.filter(open_at(now, listed=True)).order_by("-id")
-    if after_id is not None:
-        query = query.filter(id__lt=after_id)
+    query = continue_after(query, after_id)
     templates = await query.limit(limit + 1)
     claimed: dict[int, int] = {}
     held: dict[int, int] = {}

@@ -29,7 +29,7 @@ from wxmember.core.errors import (
     TemplateNotFound,
     ValidationFailed,
 )
-from wxmember.core.kernel import get_member, savepoint, transaction
+from wxmember.core.kernel import continue_after, get_member, savepoint, transaction
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import (
     Coupon,
@@ -293,8 +293,7 @@ async def member_coupons(
     query = Coupon.filter(member_id=member_id).select_related("template").order_by("-id")
     if status is not None:
         query = query.filter(_status_filter(status, services.clock.now()))
-    if after_id is not None:
-        query = query.filter(id__lt=after_id)
+    query = continue_after(query, after_id)
     found = await query.limit(limit + 1)
     if not found:
         await get_member(member_id, include_deleted=True)

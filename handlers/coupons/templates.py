@@ -27,6 +27,7 @@ from handlers.coupons.codes import describe
 from handlers.coupons.issuing import clear_sold_out
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, TemplateNotFound, ValidationFailed
+from wxmember.core.kernel import continue_after
 from wxmember.core.models import Operator, Tier
 from wxmember.core.models.coupons import CouponKind, CouponTemplate, Obtain
 
@@ -218,8 +219,7 @@ async def list_templates(
     query = CouponTemplate.all().order_by("-id")
     if obtain is not None:
         query = query.filter(obtain=obtain)
-    if after_id is not None:
-        query = query.filter(id__lt=after_id)
+    query = continue_after(query, after_id)
     return await query.limit(limit + 1)
 
 

@@ -15,6 +15,7 @@ from tortoise.expressions import Q
 from handlers.tiers.eligibility import eligible, member_level
 from wxmember.core.context import Services
 from wxmember.core.errors import ItemNotFound, ValidationFailed
+from wxmember.core.kernel import id_fits
 from wxmember.core.models import Member
 from wxmember.core.models.mall import ItemKind, LimitPeriod, MallItem, MallRedemptionCount
 
@@ -122,7 +123,8 @@ async def browse(
     if affordable:
         query = query.filter(points_price__lte=member.points_balance)
     if after_id is not None:
-        last = await MallItem.get_or_none(id=after_id).values("display_order")
+        found = MallItem.get_or_none(id=after_id) if id_fits(MallItem, after_id) else None
+        last = await found.values("display_order") if found is not None else None
         if last is None:
             raise ValidationFailed("cursor is not valid.", code="invalid_cursor")
         position = last["display_order"]

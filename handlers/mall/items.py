@@ -18,7 +18,7 @@ from tortoise.expressions import F
 from handlers import audit
 from wxmember.core.errors import Conflict, ItemNotFound, ValidationFailed
 from wxmember.core.inputs import CleanLines, CleanText
-from wxmember.core.kernel import transaction
+from wxmember.core.kernel import continue_after, transaction
 from wxmember.core.models import Operator, Tier
 from wxmember.core.models.coupons import CouponTemplate
 from wxmember.core.models.mall import ItemKind, LimitPeriod, MallCode, MallItem
@@ -304,8 +304,7 @@ async def list_items(
 ) -> list[MallItem]:
     """Every item for operators, newest first, `limit + 1` rows for paging."""
     query = MallItem.all().order_by("-id")
-    if after_id is not None:
-        query = query.filter(id__lt=after_id)
+    query = continue_after(query, after_id)
     if kind is not None:
         query = query.filter(kind=kind)
     if active is not None:

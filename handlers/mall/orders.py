@@ -24,7 +24,7 @@ from handlers.reveal import check_may_reveal, revealed_phone
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, OrderNotFound
 from wxmember.core.inputs import CleanText
-from wxmember.core.kernel import lock_member, transaction
+from wxmember.core.kernel import continue_after, lock_member, transaction
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.mall import (
     ItemKind,
@@ -118,8 +118,7 @@ async def member_orders(
     query = MallOrder.filter(member_id=member.id)
     if state is not None:
         query = query.filter(state=state)
-    if after_id is not None:
-        query = query.filter(id__lt=after_id)
+    query = continue_after(query, after_id)
     return await query.select_related("item").order_by("-id").limit(limit + 1)
 
 
@@ -144,8 +143,7 @@ async def list_orders(
         query = query.filter(state=state)
     if member_id is not None:
         query = query.filter(member_id=member_id)
-    if after_id is not None:
-        query = query.filter(id__lt=after_id)
+    query = continue_after(query, after_id)
     return await query.select_related("item").order_by("-id").limit(limit + 1)
 
 

@@ -15,6 +15,7 @@ from handlers.members.numbers import CARD_NO_LENGTH
 from handlers.reveal import check_may_reveal, revealed_phone
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
+from wxmember.core.kernel import continue_after
 from wxmember.core.models import Member, Operator
 
 _PHONE_QUERY = re.compile(r"^\+?[0-9]{5,20}$")
@@ -53,8 +54,7 @@ async def search_members(
         if not 1 <= len(name) <= 32:
             raise ValidationFailed("name: 1 to 32 characters.", code="invalid_name")
         query = query.filter(name__icontains=name)
-    if after_id is not None:
-        query = query.filter(id__lt=after_id)
+    query = continue_after(query, after_id)
     return await query.order_by("-id").limit(limit + 1).prefetch_related("tier")
 
 

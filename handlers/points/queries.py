@@ -10,7 +10,7 @@ from tortoise.functions import Sum
 from handlers.points.ledger import expire_member
 from handlers.points.lots import expiring_window, shown_expiry
 from wxmember.core.context import Services
-from wxmember.core.kernel import get_member
+from wxmember.core.kernel import continue_after, get_member
 from wxmember.core.models import Member
 from wxmember.core.models.points import PointsEntry, PointsLot
 
@@ -73,8 +73,7 @@ async def ledger(member_id: int, before_id: int | None, limit: int) -> list[Poin
     404 `member_not_found` for an unknown member (asked only when the page is empty).
     """
     query = PointsEntry.filter(member_id=member_id)
-    if before_id is not None:
-        query = query.filter(id__lt=before_id)
+    query = continue_after(query, before_id)
     rows = await query.order_by("-id").limit(limit + 1)
     if not rows:
         await get_member(member_id, include_deleted=True)

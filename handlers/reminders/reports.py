@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.functions import Count
 
+from wxmember.core.kernel import continue_after
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery, ReminderRule
 
 
@@ -57,8 +58,7 @@ async def list_deliveries(
         query = query.filter(state=state)
     if day is not None:
         query = query.filter(day=day)
-    if before_id is not None:
-        query = query.filter(id__lt=before_id)
+    query = continue_after(query, before_id)
     return await query.limit(limit + 1)
 
 

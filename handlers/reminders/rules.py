@@ -19,7 +19,7 @@ from handlers.reminders.fields import check_mapping
 from wxmember.core.context import Services
 from wxmember.core.errors import ReminderRuleNotFound, ValidationFailed
 from wxmember.core.inputs import CleanText
-from wxmember.core.kernel import transaction
+from wxmember.core.kernel import continue_after, transaction
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import CouponTemplate
 from wxmember.core.models.reminders import Channel, ReminderKind, ReminderRule
@@ -208,8 +208,7 @@ async def get_rule(rule_id: int) -> ReminderRule:
 async def list_rules(after_id: int | None, limit: int) -> list[ReminderRule]:
     """Rules in id order, `limit + 1` of them (the caller pages)."""
     query = ReminderRule.filter(deleted_at__isnull=True).order_by("id")
-    if after_id is not None:
-        query = query.filter(id__gt=after_id)
+    query = continue_after(query, after_id, newest_first=False)
     return await query.limit(limit + 1)
 
 

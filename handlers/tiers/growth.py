@@ -28,7 +28,7 @@ from wxmember.core.errors import (
     TierNotFound,
     UpstreamUnavailable,
 )
-from wxmember.core.kernel import LockedMember, MemberRef, insert_once, member_lock
+from wxmember.core.kernel import LockedMember, MemberRef, continue_after, insert_once, member_lock
 from wxmember.core.localtime import local_today
 from wxmember.core.models.growth import GrowthEntry, MemberPeriodGrowth
 from wxmember.core.models.members import Member
@@ -296,14 +296,12 @@ async def tier_changes(
     query = TierChange.all().order_by("-id")
     if member_id is not None:
         query = query.filter(member_id=member_id)
-    if before_id is not None:
-        query = query.filter(id__lt=before_id)
+    query = continue_after(query, before_id)
     return await query.limit(limit + 1)
 
 
 async def evaluation_runs(before_id: int | None, limit: int) -> list[EvaluationRun]:
     """Evaluation runs, newest first, `limit + 1` rows."""
     query = EvaluationRun.all().order_by("-id")
-    if before_id is not None:
-        query = query.filter(id__lt=before_id)
+    query = continue_after(query, before_id)
     return await query.limit(limit + 1)

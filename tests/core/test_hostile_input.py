@@ -270,6 +270,24 @@ class TestQueries:
             )
             assert await assert_refused(response, status=400) == f"invalid_{name}", (name, value)
 
+    @pytest.mark.parametrize("route", with_query(ROUTES), ids=route_id)
+    async def test_cursors_beyond_the_id_columns_answer_a_page(
+        self, client: TestClient, sessions: dict, quiet: None, route: tuple[str, Endpoint]
+    ) -> None:
+        prefix, endpoint = route
+        assert endpoint.query is not None
+        if "cursor" not in endpoint.query.model_fields:
+            pytest.skip("not a paged list")
+        for cursor in ("80000000", "ffffffff", "7fffffffffffffff"):
+            response = await client.request(
+                endpoint.method,
+                url(prefix, endpoint),
+                params={"cursor": cursor},
+                headers=sessions[prefix],
+            )
+            if response.status != 200:  # a list ordered by something else refuses the cursor
+                assert await assert_refused(response, status=400) == "invalid_cursor"
+
 
 class TestPathIds:
     """Only ASCII digits are an id: anything else is 404, never another record."""

@@ -8,6 +8,7 @@
   (a check-in earns points and growth) never lock the same row twice;
 - `savepoint(conn)`: a statement that may fail on a constraint without aborting the enclosing
   transaction (PostgreSQL aborts the whole transaction after an error otherwise);
+- `continue_after(query, cursor)`: the rows after a page's cursor, for any id column;
 - `insert_once(model, conn, **values)`: an insert under a unique key (an idempotency key, an
   openid), in a savepoint; `None` when a concurrent writer's row with that key won, so the
   caller answers with the winner instead of writing twice.
@@ -20,9 +21,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionContext
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from wxmember.core.errors import MemberNotFound
@@ -140,3 +143,29 @@ async def member_lock(
         return
     async with in_transaction() as conn:
         yield await lock_member(conn, ref, include_deleted=include_deleted)
+
+
+def _largest_id(model: type[Model]) -> int:
+    return 2**63 - 1 if isinstance(model._meta.pk, fields.BigIntField) else 2**31 - 1
+
+
+def id_fits(model: type[Model], value: int) -> bool:
+    """Whether a number can be an id of this model's table (its column's width)."""
+    return 1 <= value <= _largest_id(model)
+
+
+def continue_after(
+    query: QuerySet[ModelT], cursor: int | None, *, newest_first: bool = True
+) -> QuerySet[ModelT]:
+    """The rows after a page's cursor: `id < cursor` newest first, `id > cursor` oldest first.
+
+    A cursor beyond the largest id its column can hold (a 32-bit id column, a cursor from
+    elsewhere) is answered exactly as the comparison would be, without sending the database a
+    number it would refuse to compare with the column.
+    """
+    if cursor is None:
+        return query
+    largest = _largest_id(query.model)
+    if cursor > largest:
+        return query if newest_first else query.filter(id__gt=largest)
+    return query.filter(id__lt=cursor) if newest_first else query.filter(id__gt=cursor)
