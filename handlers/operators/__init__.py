@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.operators.accounts import (
     authenticate,
     canonical_username,
+    change_own_password,
     create_operator,
     list_operators,
     login,
@@ -17,6 +18,7 @@ from handlers.operators.accounts import (
 __all__ = [
     "authenticate",
     "canonical_username",
+    "change_own_password",
     "create_operator",
     "list_operators",
     "login",

@@ -111,6 +111,18 @@ def client_address(request: web.BaseRequest) -> str:
     return address
 
 
+def forwarded_over_tls(request: web.BaseRequest) -> bool:
+    """Whether a trusted proxy says the client reached it over TLS (`X-Forwarded-Proto`)."""
+    if not isinstance(request, web.Request) or request.remote is None:
+        return False
+    peer = parse_address(request.remote)
+    trusted = request.config_dict[keys.CONFIG].server.trusted_proxies
+    if peer is None or not _trusted(peer, trusted):
+        return False
+    proto = request.headers.get("X-Forwarded-Proto", "")
+    return proto.split(",")[0].strip().lower() == "https"
+
+
 class ClientAccessLogger(AbstractAccessLogger):
     """The access log, one line per request, naming the client rather than the proxy."""
 

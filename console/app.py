@@ -1,0 +1,57 @@
+"""The console sub-application, mounted at `/console/`: pages, sessions, errors, static files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from console import account, signin
+from console.assets import static_file
+from console.pages import Pages, is_htmx, render
+from console.session import security_headers_middleware, session_middleware
+from wxmember.core.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Every page module of the console; each owns a `pages` table.
+MODULES = (signin, account)
+
+
+@web.middleware
+async def console_errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refusals of the domain as a page (or, for htmx, the fragment that replaces the target)."""
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        template = "partials/error.html" if is_htmx(request) else "error.html"
+        return render(request, template, status=exc.status, error=exc.code, message=exc.message)
+    except web.HTTPForbidden as exc:
+        if exc.reason != "csrf":
+            raise
+        return render(request, "error.html", status=403, error="csrf")
+    except web.HTTPNotFound:
+        return render(request, "error.html", status=404, error="not_found")
+
+
+def create_console_app() -> web.Application:
+    """The console: server-rendered pages with htmx, behind the staff sign-in."""
+    app = web.Application(
+        middlewares=[security_headers_middleware, console_errors_middleware, session_middleware]
+    )
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("console", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    app.router.add_get("/static/{name:.+}", static_file)
+    tables: list[Pages] = [module.pages for module in MODULES]
+    for table in tables:
+        table.add_to(app)
+    return app
