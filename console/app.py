@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from collections.abc import Awaitable, Callable
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from console import account, signin
+from console import views
 from console.assets import static_file
 from console.pages import Pages, is_htmx, render
 from console.session import security_headers_middleware, session_middleware
@@ -19,8 +21,14 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Every page module of the console; each owns a `pages` table.
-MODULES = (signin, account)
+
+def page_tables() -> list[Pages]:
+    """The `pages` table of every module of `console.views`, in name order."""
+    tables = []
+    for info in sorted(pkgutil.iter_modules(views.__path__), key=lambda info: info.name):
+        module = importlib.import_module(f"{views.__name__}.{info.name}")
+        tables.append(module.pages)
+    return tables
 
 
 @web.middleware
@@ -51,7 +59,6 @@ def create_console_app() -> web.Application:
         undefined=jinja2.StrictUndefined,
     )
     app.router.add_get("/static/{name:.+}", static_file)
-    tables: list[Pages] = [module.pages for module in MODULES]
-    for table in tables:
+    for table in page_tables():
         table.add_to(app)
     return app

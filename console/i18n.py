@@ -1,9 +1,10 @@
 """The console's texts: one catalogue per language, a TOML file per area of the console.
 
 `console/locale/zh_CN/members.toml` holds the keys `members.*`; a template asks `t("members.
-search.label")`. Every text the console shows is in the catalogue, so adding a language is
-adding a folder. A key missing from the catalogue is an error (a test reads every template).
-"""
+search.label")`. The texts of refusals, by error code, are `errors.<code>`, from `errors.toml`
+and the `errors_<area>.toml` files beside it. Every text the console shows is in the catalogue,
+so adding a language is adding a folder. A key missing from the catalogue is an error (a test
+reads every template)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ def catalogue(language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
     """Every text of a language, by dotted key."""
     texts: dict[str, str] = {}
     for path in sorted((LOCALES / language).glob("*.toml")):
-        _flatten(path.stem, tomllib.loads(path.read_text(encoding="utf-8")), texts)
+        # errors*.toml (errors.toml, errors_members.toml, ...) all hold `errors.<code>` texts
+        prefix = "errors" if path.stem.startswith("errors") else path.stem
+        _flatten(prefix, tomllib.loads(path.read_text(encoding="utf-8")), texts)
     return texts
 
 
