@@ -6,11 +6,19 @@ from pathlib import Path
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.migrations.api import migrate
 
 from tests.support.databases import recreate_pg_database
 from tests.support.settings import PG_URL, base_settings, requires_postgres
 from wxmember.core.config import build_config
-from wxmember.core.db import apply_migrations, model_changes, model_modules, open_database
+from wxmember.core.db import (
+    apply_migrations,
+    model_changes,
+    model_modules,
+    open_database,
+    tortoise_config,
+)
+from wxmember.core.models.tiers import Tier
 
 
 def _expected_tables() -> set[str]:
@@ -66,3 +74,26 @@ class TestMigrations:
         finally:
             await conn.close()
         assert _expected_tables() <= {row["tablename"] for row in rows}
+
+
+class TestEntryTierMigration:
+    async def test_an_empty_database_gets_one_entry_tier(self, tmp_path: Path) -> None:
+        config = build_config(base_settings(f"sqlite://{tmp_path / 'fresh.db'}", "http://x"))
+        await apply_migrations(config)
+        async with open_database(config):
+            rows = await Tier.all().values_list("name", "level", "growth_threshold")
+        assert rows == [("普通会员", 0, 0)]
+
+    async def test_an_existing_ladder_is_left_as_it_is(self, tmp_path: Path) -> None:
+        config = build_config(base_settings(f"sqlite://{tmp_path / 'old.db'}", "http://x"))
+        try:
+            await migrate(config=tortoise_config(config), target="models.0001_initial")
+        finally:
+            await Tortoise.close_connections()
+        async with open_database(config):
+            await Tier.create(name="铜卡", level=0, growth_threshold=0)
+            await Tier.create(name="银卡", level=1, growth_threshold=500)
+        await apply_migrations(config)
+        async with open_database(config):
+            rows = await Tier.all().order_by("level").values_list("name", "level")
+        assert rows == [("铜卡", 0), ("银卡", 1)]

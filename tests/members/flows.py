@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from tests.factories import entry_tier
 from tests.support.http import bearer
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Tier
@@ -16,7 +17,7 @@ GOLD_COLOR = "#D4A017"
 
 async def seed_tiers() -> tuple[Tier, Tier]:
     """An entry tier and a gold tier above it."""
-    entry = await Tier.create(name="普通会员", level=0, color=ENTRY_COLOR, growth_threshold=0)
+    entry = await entry_tier(name="普通会员", color=ENTRY_COLOR)
     gold = await Tier.create(name="金卡会员", level=2, color=GOLD_COLOR, growth_threshold=5000)
     return entry, gold
 

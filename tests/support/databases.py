@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import json
+
 import asyncpg
 
 from tests.support.settings import base_settings
@@ -36,5 +39,18 @@ async def truncate_pg(url: str) -> None:
         names = ", ".join(f'"{row["tablename"]}"' for row in tables)
         if names:
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            await _insert_installed_rows(conn)
     finally:
         await conn.close()
+
+
+async def _insert_installed_rows(conn: asyncpg.Connection) -> None:
+    """The rows the migrations install (the entry tier), so that every test starts as a fresh
+    installation does, on PostgreSQL as on a copy of the SQLite template."""
+    entry = importlib.import_module("wxmember.core.migrations.0002_entry_tier").ENTRY_TIER
+    columns = [*entry, "created_at", "updated_at"]
+    values = [json.dumps(v) if isinstance(v, list) else v for v in entry.values()]
+    places = ", ".join(f"${n}" for n in range(1, len(values) + 1))
+    await conn.execute(
+        f"INSERT INTO tiers ({', '.join(columns)}) VALUES ({places}, now(), now())", *values
+    )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.factories import create_member
+from tests.factories import create_member, entry_tier
 from tests.support.localtime import freeze
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
@@ -39,15 +39,18 @@ async def ladder(client: TestClient) -> dict[str, Tier]:
     for key, (name, level, color, growth, retention, multiplier, gift) in zip(
         ("entry", "silver", "gold", "diamond"), LADDER, strict=True
     ):
-        tiers[key] = await Tier.create(
-            name=name,
-            level=level,
-            color=color,
-            growth_threshold=growth,
-            retention_threshold=retention,
-            multiplier_percent=multiplier,
-            upgrade_gift_points=gift,
-            benefits=[{"title": f"积分 {multiplier / 100:g} 倍", "kind": "points_multiplier"}],
+        values = {
+            "name": name,
+            "color": color,
+            "growth_threshold": growth,
+            "retention_threshold": retention,
+            "multiplier_percent": multiplier,
+            "upgrade_gift_points": gift,
+            "benefits": [{"title": f"积分 {multiplier / 100:g} 倍", "kind": "points_multiplier"}],
+        }
+        # The entry tier exists from the start; the others are added above it.
+        tiers[key] = await (
+            entry_tier(**values) if level == 0 else Tier.create(level=level, **values)
         )
     return tiers
 
