@@ -20,6 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from handlers import audit
@@ -29,7 +31,13 @@ from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, TemplateNotFound, ValidationFailed
 from wxmember.core.kernel import continue_after
 from wxmember.core.models import Operator, Tier
-from wxmember.core.models.coupons import CouponKind, CouponTemplate, Obtain
+from wxmember.core.models.coupons import (
+    Coupon,
+    CouponKind,
+    CouponStatus,
+    CouponTemplate,
+    Obtain,
+)
 
 FIELDS = (
     "title",
@@ -49,6 +57,7 @@ FIELDS = (
     "terms",
 )
 LOCKED_ONCE_CLAIMED = ("kind", "value", "threshold_fen", "max_discount_fen")
+MAX_STOCK = 100_000_000
 _DATETIMES = ("claim_starts_at", "claim_ends_at", "valid_from", "valid_until")
 
 
@@ -223,6 +232,16 @@ async def list_templates(
     return await query.limit(limit + 1)
 
 
+async def grantable_templates(services: Services, limit: int = 200) -> list[CouponTemplate]:
+    """Templates an operator can give a member now: not stopped, stock left, still valid."""
+    now = services.clock.now()
+    query = CouponTemplate.filter(stopped=False).filter(
+        Q(remaining__isnull=True) | Q(remaining__gt=0),
+        Q(valid_until__isnull=True) | Q(valid_until__gt=now),
+    )
+    return await query.order_by("-id").limit(limit)
+
+
 async def update_template(
     services: Services, actor: Operator, template_id: int, changes: dict[str, Any]
 ) -> CouponTemplate:
@@ -266,6 +285,61 @@ async def update_template(
     if "total_stock" in changes:
         await clear_sold_out(services, template.id)
     return template
+
+
+async def add_stock(
+    services: Services, actor: Operator, template_id: int, add: int
+) -> CouponTemplate:
+    """Add `add` coupons to a limited template's stock, under its row lock (audited).
+
+    400 `invalid_add` unless 1..MAX_STOCK and the total stays within it; 409 `stock_unlimited`
+    for a template without a stock limit.
+    """
+    if not 1 <= add <= MAX_STOCK:
+        raise _invalid("add", f"add 1..{MAX_STOCK} coupons")
+    async with in_transaction() as conn:
+        template = (
+            await CouponTemplate.select_for_update().using_db(conn).get_or_none(id=template_id)
+        )
+        if template is None:
+            raise TemplateNotFound()
+        if template.total_stock is None or template.remaining is None:
+            raise Conflict("This template has no stock limit.", code="stock_unlimited")
+        if template.total_stock + add > MAX_STOCK:
+            raise _invalid("add", f"the stock cannot exceed {MAX_STOCK}")
+        before = _snapshot(template)
+        template.total_stock += add
+        template.remaining += add
+        await template.save(using_db=conn, update_fields=["total_stock", "remaining", "updated_at"])
+        await audit.record(
+            actor,
+            "coupon_template.stock",
+            "coupon_template",
+            template.id,
+            before=before,
+            after=_snapshot(template) | {"add": add},
+            using_db=conn,
+        )
+    await clear_sold_out(services, template.id)
+    return template
+
+
+async def usage_counts(template_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Coupons of each template by status (unused, used, expired), in one grouped query."""
+    counts: dict[int, dict[str, int]] = {
+        template_id: {status.value: 0 for status in CouponStatus} for template_id in template_ids
+    }
+    if not template_ids:
+        return counts
+    rows = await (
+        Coupon.filter(template_id__in=template_ids)
+        .annotate(n=Count("id"))
+        .group_by("template_id", "status")
+        .values("template_id", "status", "n")
+    )
+    for row in rows:
+        counts[row["template_id"]][CouponStatus(row["status"]).value] = row["n"]
+    return counts
 
 
 async def stop_template(services: Services, actor: Operator, template_id: int) -> CouponTemplate:

@@ -279,6 +279,16 @@ def _rung_from(values: Mapping[str, Any], base: Rung | None = None) -> Rung:
     return replace(base, **values)
 
 
+async def check_change(values: Mapping[str, Any], tier_id: int | None = None) -> None:
+    """Raise what creating (or, with `tier_id`, updating) a tier would raise; write nothing."""
+    ladder = await list_tiers()
+    if tier_id is None:
+        validate_ladder([*map(Rung.of, ladder), _rung_from(values)])
+        return
+    after = _rung_from(values, Rung.of(_find(ladder, tier_id)))
+    validate_ladder([after if r.id == tier_id else r for r in map(Rung.of, ladder)])
+
+
 async def create_tier(actor: Operator, values: Mapping[str, Any]) -> Tier:
     """Add a tier to the ladder; the whole ladder must still keep every rule."""
     rung = _rung_from(values)
