@@ -223,7 +223,12 @@ async def templates_page(request: web.Request) -> web.StreamResponse:
     if len(found) > PAGE_SIZE:
         next_url = f"/console/setup/coupons?cursor={encode_cursor(shown[-1].id)}"
     return setup_render(
-        request, "setup/coupons.html", rows=rows, next_url=next_url, saved=_saved(request)
+        request,
+        "setup/coupons.html",
+        rows=rows,
+        next_url=next_url,
+        first_url="/console/setup/coupons" if query.cursor is not None else None,
+        saved=_saved(request),
     )
 
 

@@ -176,7 +176,12 @@ async def items_page(request: web.Request) -> web.StreamResponse:
     if len(found) > PAGE_SIZE:
         next_url = f"/console/setup/mall?cursor={encode_cursor(shown[-1].id)}"
     return setup_render(
-        request, "setup/mall.html", items=shown, next_url=next_url, saved=_saved(request)
+        request,
+        "setup/mall.html",
+        items=shown,
+        next_url=next_url,
+        first_url="/console/setup/mall" if query.cursor is not None else None,
+        saved=_saved(request),
     )
 
 

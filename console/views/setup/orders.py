@@ -49,6 +49,7 @@ async def orders_page(request: web.Request) -> web.StreamResponse:
         state=state,
         states=STATES,
         next_url=next_url,
+        first_url=f"/console/setup/orders?state={state}" if query.cursor is not None else None,
     )
 
 

@@ -90,8 +90,11 @@ def _form_of(tier: Tier | None) -> TierForm:
     return TierForm(values, [*map(_benefit_row, tier.benefits), _benefit_row()])
 
 
-def _read_benefits(reader: FormReader) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The benefits as the ladder takes them, and the rows as typed (to show them again)."""
+def _read_benefits(
+    reader: FormReader, *, partial: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The benefits as the ladder takes them, and the rows as typed (to show them again);
+    `partial` leaves out rows without a title yet."""
     count = reader.whole("benefit_count", low=0, high=MAX_BENEFIT_ROWS) or 0
     benefits: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
@@ -117,6 +120,8 @@ def _read_benefits(reader: FormReader) -> tuple[list[dict[str, Any]], list[dict[
         rows.append(row)
         if row["kind"] not in BENEFIT_KINDS:
             continue  # an empty row: no benefit
+        if partial and not row["title"]:
+            continue  # still being filled in
         benefit: dict[str, Any] = {
             "kind": row["kind"],
             "title": reader.text(f"{key}title", max_length=32, required=False),
@@ -163,7 +168,7 @@ def _read(
             values[name] = number
         elif not partial:
             reader.fail(name)
-    benefits, rows = _read_benefits(reader)
+    benefits, rows = _read_benefits(reader, partial=partial)
     values["benefits"] = benefits
     typed = {name: form.get(name, "") for name in FIELDS if name != "benefits"}
     more = bool(form.get("more_benefits"))
@@ -175,13 +180,31 @@ def _read(
 def _refused(tier_form: TierForm, exc: DomainError) -> None:
     """Put a refusal of the ladder next to its field (a benefit's next to its row)."""
     where = field_of(exc, FIELDS, ALIASES)
-    tier_form.errors.setdefault(where, exc.code)
     if where == "benefits":
         parts = str(exc.details.get("field", "")).split(".")
         index = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        for row in tier_form.benefits:
-            if index is not None and row.get("index") == index:
-                row["error"] = exc.code
+        rows = [
+            row for row in tier_form.benefits if index is not None and row.get("index") == index
+        ]
+        for row in rows:
+            row["error"] = exc.code
+        if rows:
+            return
+    tier_form.errors.setdefault(where, exc.code)
+
+
+async def _refusals(
+    tier_form: TierForm, exc: DomainError, values: dict[str, Any], tier_id: int | None
+) -> None:
+    """Show a refusal; after a benefit's, also what the ladder says of the rest of the tier
+    (its rules look at benefits first, and one refusal at a time)."""
+    _refused(tier_form, exc)
+    if exc.code != "invalid_benefits":
+        return
+    try:
+        await ladder.check_change(values | {"benefits": []}, tier_id)
+    except DomainError as more:
+        _refused(tier_form, more)
 
 
 async def _context() -> dict[str, Any]:
@@ -231,7 +254,7 @@ async def create_tier(request: web.Request) -> web.StreamResponse:
     try:
         await ladder.create_tier(current_staff(request), values)
     except DomainError as exc:
-        _refused(tier_form, exc)
+        await _refusals(tier_form, exc, values, None)
         return await _show_form(request, None, tier_form, exc.status)
     raise web.HTTPSeeOther("/console/setup/tiers?saved=created")
 
@@ -255,7 +278,7 @@ async def update_tier(request: web.Request, tier_id: int) -> web.StreamResponse:
     try:
         await ladder.update_tier(current_staff(request), tier_id, values)
     except DomainError as exc:
-        _refused(tier_form, exc)
+        await _refusals(tier_form, exc, values, tier_id)
         return await _show_form(request, tier, tier_form, exc.status)
     raise web.HTTPSeeOther("/console/setup/tiers?saved=updated")
 
@@ -293,7 +316,7 @@ async def _check(request: web.Request, tier_id: int | None) -> web.StreamRespons
         try:
             await ladder.check_change(values, tier_id)
         except DomainError as exc:
-            _refused(tier_form, exc)
+            await _refusals(tier_form, exc, values, tier_id)
     return setup_render(
         request,
         "setup/tier_checked.html",
