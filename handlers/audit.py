@@ -50,11 +50,39 @@ async def record(
 
 
 async def entries(
-    after_id: int | None, limit: int, target_type: str | None = None
+    after_id: int | None,
+    limit: int,
+    target_type: str | None = None,
+    *,
+    operator_id: int | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    target_id: int | str | None = None,
 ) -> list[AuditEntry]:
-    """Newest first, `limit + 1` rows so the caller knows whether there is a next page."""
+    """Newest first, filtered, `limit + 1` rows so the caller knows whether there is a next page.
+
+    `since` is inclusive and `until` exclusive. Each filter has an index ending with the id
+    (staff member, action, record) or is the time column's own, so a page reads few rows.
+    """
     query = AuditEntry.all().order_by("-id")
     query = continue_after(query, after_id)
     if target_type:
         query = query.filter(target_type=target_type)
+        if target_id is not None:  # one record: the (target_type, target_id) index
+            query = query.filter(target_id=str(target_id))
+    if operator_id is not None:
+        query = query.filter(operator_id=operator_id)
+    if action:
+        query = query.filter(action=action)
+    if since is not None:
+        query = query.filter(created_at__gte=since)
+    if until is not None:
+        query = query.filter(created_at__lt=until)
     return await query.limit(limit + 1)
+
+
+async def actions() -> list[str]:
+    """Every action the log holds, in name order (read from the action index)."""
+    found = await AuditEntry.all().distinct().order_by("action").values_list("action", flat=True)
+    return [str(action) for action in found]

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tortoise.functions import Max, Sum
+from tortoise.expressions import Subquery
+from tortoise.functions import Count, Max, Sum
 
 from handlers.coupons.codes import describe, display_code
 from handlers.reminders.fields import NOTICE_PHRASES, apply_mapping, display_name
 from wxmember.core.context import Services
+from wxmember.core.kernel import continue_after, id_fits
 from wxmember.core.localtime import local_midnight
 from wxmember.core.models import Member
 from wxmember.core.models.coupons import Coupon, CouponStatus, CouponTemplate
@@ -71,8 +73,9 @@ def _page(found: list[Candidate], keys: list[int], limit: int) -> Page:
 
 async def _birthday(services: Services, target: date, after: int, limit: int) -> Page:
     month, days = birthdays_on(target)
+    query = Member.filter(birth_month=month, birth_day__in=days, deleted_at__isnull=True)
     members = await (
-        Member.filter(birth_month=month, birth_day__in=days, deleted_at__isnull=True, id__gt=after)
+        continue_after(query, after, newest_first=False)
         .select_related("tier")
         .order_by("id")
         .limit(limit)
@@ -82,6 +85,8 @@ async def _birthday(services: Services, target: date, after: int, limit: int) ->
 
 
 async def _points(services: Services, target: date, after: int, limit: int) -> Page:
+    if not id_fits(Member, after + 1):
+        return [], None  # no member id follows the cursor (nor can the database compare it)
     tz = services.config.brand.tz
     start, end = local_midnight(target, tz), local_midnight(target + timedelta(days=1), tz)
     rows = await (
@@ -120,10 +125,9 @@ def _aware(value: Any) -> datetime:
 async def _coupons(services: Services, target: date, after: int, limit: int) -> Page:
     tz = services.config.brand.tz
     start, end = local_midnight(target, tz), local_midnight(target + timedelta(days=1), tz)
+    query = Coupon.filter(status=CouponStatus.UNUSED, valid_until__gt=start, valid_until__lte=end)
     coupons = await (
-        Coupon.filter(
-            status=CouponStatus.UNUSED, valid_until__gt=start, valid_until__lte=end, id__gt=after
-        )
+        continue_after(query, after, newest_first=False)
         .select_related("template")
         .order_by("id")
         .limit(limit)
@@ -156,6 +160,49 @@ async def find_candidates(
     """Reminders of `rule` for the local send day `day`: a page after `after`, and the next."""
     finder = _FINDERS[ReminderKind(rule.kind)]
     return await finder(services, target_day(rule, day), after, limit)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many reminders a rule would send on a day, and to how many members."""
+
+    reminders: int
+    members: int
+
+
+def _not_deleted() -> Subquery:
+    # Deleted members are few and their column is indexed: exclude them rather than join.
+    return Subquery(Member.filter(deleted_at__isnull=False).values("id"))
+
+
+async def count_candidates(services: Services, rule: ReminderRule, day: date) -> Reach:
+    """How many reminders `find_candidates` would list for the send day, counted in one query."""
+    target = target_day(rule, day)
+    kind = ReminderKind(rule.kind)
+    if kind is ReminderKind.BIRTHDAY:
+        month, days = birthdays_on(target)
+        n = await Member.filter(
+            birth_month=month, birth_day__in=days, deleted_at__isnull=True
+        ).count()
+        return Reach(n, n)
+    tz = services.config.brand.tz
+    start, end = local_midnight(target, tz), local_midnight(target + timedelta(days=1), tz)
+    if kind is ReminderKind.POINTS_EXPIRING:
+        rows = await (
+            PointsLot.filter(expires_at__gte=start, expires_at__lt=end, remaining__gt=0)
+            .exclude(member_id__in=_not_deleted())
+            .annotate(n=Count("member_id", distinct=True))
+            .values("n")
+        )
+        n = int(rows[0]["n"]) if rows else 0
+        return Reach(n, n)
+    rows = await (
+        Coupon.filter(status=CouponStatus.UNUSED, valid_until__gt=start, valid_until__lte=end)
+        .exclude(member_id__in=_not_deleted())
+        .annotate(n=Count("id"), m=Count("member_id", distinct=True))
+        .values("n", "m")
+    )
+    return Reach(int(rows[0]["n"]), int(rows[0]["m"])) if rows else Reach(0, 0)
 
 
 async def gift_name(rule: ReminderRule) -> str | None:

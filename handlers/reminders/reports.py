@@ -1,13 +1,15 @@
-"""What operators see of reminder deliveries: the list, and counts per rule and state for a day."""
+"""What operators see of reminder deliveries: the list, counts per rule and state for a day,
+and counts per day and state over a range of days."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise.functions import Count
 
+from wxmember.core.errors import ValidationFailed
 from wxmember.core.kernel import continue_after
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery, ReminderRule
 
@@ -60,6 +62,34 @@ async def list_deliveries(
         query = query.filter(day=day)
     query = continue_after(query, before_id)
     return await query.limit(limit + 1)
+
+
+MAX_SERIES_DAYS = 92
+
+
+async def daily_counts(first: date, last: date, rule_id: int | None = None) -> list[dict[str, Any]]:
+    """Per send day from `first` to `last` (at most 92 days): deliveries in each state.
+
+    One grouped query on the (day, rule, state) index; days without deliveries count zero.
+    """
+    if last < first or (last - first).days >= MAX_SERIES_DAYS:
+        raise ValidationFailed(
+            f"A range of 1..{MAX_SERIES_DAYS} days, the first not after the last.",
+            code="invalid_range",
+        )
+    query = ReminderDelivery.filter(day__gte=first, day__lte=last)
+    if rule_id is not None:
+        query = query.filter(rule_id=rule_id)
+    rows = await query.annotate(n=Count("id")).group_by("day", "state").values("day", "state", "n")
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    counts = {day: {state.value: 0 for state in DeliveryState} for day in days}
+    for row in rows:
+        day = row["day"] if isinstance(row["day"], date) else date.fromisoformat(str(row["day"]))
+        counts[day][DeliveryState(row["state"]).value] = int(row["n"])
+    return [
+        {"day": day.isoformat(), "counts": counts[day], "total": sum(counts[day].values())}
+        for day in days
+    ]
 
 
 async def delivery_stats(day: date) -> list[dict[str, Any]]:

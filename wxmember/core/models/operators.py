@@ -50,4 +50,4 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_log"
-        indexes = (("target_type", "target_id"),)
+        indexes = (("target_type", "target_id"), ("operator_id", "id"), ("action", "id"))
