@@ -1,13 +1,14 @@
 """Operator sessions and role checks for the admin sub-application.
 
-Every route declares the roles allowed with `@allow(...)`; a route that declares none is a
-programming error caught when the app is built, so no route is open by accident.
+Every route declares the roles allowed with `@allow(...)`, under its route declaration; a
+route that declares none is a programming error caught when the app is built, so no route is
+open by accident.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -23,14 +24,15 @@ ROLES_ATTR = "__wxmember_roles__"
 PUBLIC: frozenset[Role] = frozenset()
 STAFF = (Role.OWNER, Role.OPERATOR)
 EVERYONE = (Role.OWNER, Role.OPERATOR, Role.CASHIER)
+ViewT = TypeVar("ViewT", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 
-def allow(*roles: Role) -> Callable[[Handler], Handler]:
+def allow(*roles: Role) -> Callable[[ViewT], ViewT]:
     """Declare which roles may call a route; `allow()` with none marks it public (login)."""
 
-    def mark(handler: Handler) -> Handler:
-        setattr(handler, ROLES_ATTR, frozenset(roles))
-        return handler
+    def mark(view: ViewT) -> ViewT:
+        setattr(view, ROLES_ATTR, frozenset(roles))
+        return view
 
     return mark
 

@@ -5,45 +5,55 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 
 from admin.auth import allow, current_operator
 from handlers import audit, operators
 from wxmember.core import keys
 from wxmember.core.clientaddr import client_address
-from wxmember.core.inputs import CleanText, page_query, path_id, read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body, CleanText, Limit, Page
 from wxmember.core.models import Role
 from wxmember.core.web import json_response, page_body
+
+routes = Routes()
 
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64), CleanText
 ]
 
 
-class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LoginBody(Body):
     username: Username
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
-class OperatorCreateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OperatorCreateBody(Body):
     username: Username
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     role: Role
     display_name: Annotated[str, StringConstraints(max_length=64), CleanText] = ""
 
 
-class OperatorPatchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OperatorPatchBody(Body):
     role: Role | None = None
     active: bool | None = None
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
 
 
+class AuditLogQuery(Page):
+    limit: Limit = 50
+    target_type: Annotated[str, StringConstraints(max_length=48)] | None = None
+
+
+@routes.post(
+    "/login",
+    body=LoginBody,
+    errors=("invalid_credentials", "too_many_requests"),
+)
 @allow()
-async def login(request: web.Request) -> web.Response:
-    body = await read_json(request, LoginBody)
+async def login(request: web.Request, body: LoginBody) -> web.Response:
+    """Log in with a username and password; the token of a staff session."""
     services = request.config_dict[keys.SERVICES]
     token, operator = await operators.login(
         services, body.username, body.password, client_address(request)
@@ -57,38 +67,57 @@ async def login(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/logout", status=204)
 @allow(Role.OWNER, Role.OPERATOR, Role.CASHIER)
 async def logout(request: web.Request) -> web.Response:
+    """End every session of the operator (all devices; audited)."""
     await operators.logout(current_operator(request))
     return web.Response(status=204)
 
 
+@routes.get("/me")
 @allow(Role.OWNER, Role.OPERATOR, Role.CASHIER)
 async def me(request: web.Request) -> web.Response:
+    """The operator of this session."""
     return json_response(operators.public(current_operator(request)))
 
 
+@routes.get("/operators")
 @allow(Role.OWNER)
 async def list_operators(request: web.Request) -> web.Response:
+    """Every staff account."""
     found = await operators.list_operators()
     return json_response({"items": [operators.public(op) for op in found]})
 
 
+@routes.post(
+    "/operators",
+    body=OperatorCreateBody,
+    status=201,
+    errors=("weak_password", "username_taken"),
+)
 @allow(Role.OWNER)
-async def create_operator(request: web.Request) -> web.Response:
-    body = await read_json(request, OperatorCreateBody)
+async def create_operator(request: web.Request, body: OperatorCreateBody) -> web.Response:
+    """Create a staff account (audited)."""
     operator = await operators.create_operator(
         body.username, body.password, body.role, body.display_name, actor=current_operator(request)
     )
     return json_response(operators.public(operator), status=201)
 
 
+@routes.patch(
+    "/operators/{operator_id}",
+    body=OperatorPatchBody,
+    errors=("operator_not_found", "self_lockout", "weak_password"),
+)
 @allow(Role.OWNER)
-async def update_operator(request: web.Request) -> web.Response:
-    body = await read_json(request, OperatorPatchBody)
+async def update_operator(
+    request: web.Request, operator_id: int, body: OperatorPatchBody
+) -> web.Response:
+    """Change an account's role, status or password; its sessions end (audited)."""
     operator = await operators.update_operator(
         current_operator(request),
-        path_id(request, "operator_id"),
+        operator_id,
         role=body.role,
         active=body.active,
         password=body.password,
@@ -96,10 +125,11 @@ async def update_operator(request: web.Request) -> web.Response:
     return json_response(operators.public(operator))
 
 
+@routes.get("/audit-log", query=AuditLogQuery)
 @allow(Role.OWNER)
-async def audit_log(request: web.Request) -> web.Response:
-    after_id, limit = page_query(request, default_limit=50)
-    rows = await audit.entries(after_id, limit, request.query.get("target_type") or None)
+async def audit_log(request: web.Request, query: AuditLogQuery) -> web.Response:
+    """Every operator write, newest first, of every kind of record or one."""
+    rows = await audit.entries(query.cursor, query.limit, query.target_type)
     items = [
         {
             "id": row.id,
@@ -114,14 +144,4 @@ async def audit_log(request: web.Request) -> web.Response:
         }
         for row in rows
     ]
-    return json_response(page_body(items, [row.id for row in rows], limit))
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post("/login", login)
-    app.router.add_post("/logout", logout)
-    app.router.add_get("/me", me)
-    app.router.add_get("/operators", list_operators)
-    app.router.add_post("/operators", create_operator)
-    app.router.add_patch("/operators/{operator_id}", update_operator)
-    app.router.add_get("/audit-log", audit_log)
+    return json_response(page_body(items, [row.id for row in rows], query.limit))

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from admin.auth import STAFF, allow, current_operator
 from handlers import points
 from handlers.points import queries as points_queries
 from wxmember.core import keys
-from wxmember.core.errors import ValidationFailed
-from wxmember.core.inputs import CleanText, page_query, path_id, read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body, CleanText, Page
 from wxmember.core.web import json_response, page_body
 
+routes = Routes()
+
 MAX_ADJUSTMENT = 1_000_000
-_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
-class AdjustmentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount: StrictInt = Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)
+class AdjustmentBody(Body):
+    amount: Annotated[int, Field(strict=True, ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)]
     reason: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText
     ]
@@ -36,42 +34,38 @@ class AdjustmentBody(BaseModel):
         return value
 
 
-def _idempotency_key(request: web.Request) -> str:
-    raw = request.headers.get("Idempotency-Key")
-    if raw is None:
-        return f"adjust:{uuid.uuid4().hex}"
-    if not _KEY.match(raw):
-        raise ValidationFailed(
-            "Idempotency-Key must be 1..64 letters, digits or ._:-",
-            code="invalid_idempotency_key",
-        )
-    return f"adjust:{raw}"
-
-
+@routes.post(
+    "/members/{member_id}/points-adjustments",
+    body=AdjustmentBody,
+    status=201,
+    headers=("Idempotency-Key",),
+    errors=(
+        "invalid_idempotency_key",
+        "idempotency_key_reused",
+        "member_not_found",
+        "insufficient_points",
+    ),
+)
 @allow(*STAFF)
-async def create_adjustment(request: web.Request) -> web.Response:
-    member_id = path_id(request, "member_id")
-    body = await read_json(request, AdjustmentBody)
+async def create_adjustment(
+    request: web.Request, member_id: int, body: AdjustmentBody
+) -> web.Response:
+    """Correct a member's points up or down, never below zero (audited)."""
     entry = await points.adjust(
         request.config_dict[keys.SERVICES],
         current_operator(request),
         member_id,
         body.amount,
         reason=body.reason,
-        idempotency_key=_idempotency_key(request),
+        idempotency_key=points.adjustment_key(request.headers.get("Idempotency-Key")),
     )
     return json_response(points_queries.entry_public(entry), status=201)
 
 
+@routes.get("/members/{member_id}/points-ledger", query=Page, errors=("member_not_found",))
 @allow(*STAFF)
-async def member_ledger(request: web.Request) -> web.Response:
-    member_id = path_id(request, "member_id")
-    before_id, limit = page_query(request)
-    rows = await points_queries.ledger(member_id, before_id, limit)
+async def member_ledger(request: web.Request, member_id: int, query: Page) -> web.Response:
+    """A member's points ledger, newest first."""
+    rows = await points_queries.ledger(member_id, query.cursor, query.limit)
     items = [points_queries.entry_public(row) for row in rows]
-    return json_response(page_body(items, [row.id for row in rows], limit))
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post("/members/{member_id}/points-adjustments", create_adjustment)
-    app.router.add_get("/members/{member_id}/points-ledger", member_ledger)
+    return json_response(page_body(items, [row.id for row in rows], query.limit))

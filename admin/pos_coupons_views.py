@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import Field, StringConstraints
 
 from admin.auth import EVERYONE, allow, current_operator
 from handlers.coupons import writeoff as coupon_writeoff
 from handlers.coupons.codes import coupon_public
 from wxmember.core import keys
-from wxmember.core.inputs import query_int, read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body, MaybeId, Query, QueryInt
 from wxmember.core.web import json_response
+
+routes = Routes()
 
 MAX_ORDER_FEN = 1_000_000_000
 
@@ -25,43 +28,50 @@ OrderNo = Annotated[
 ]
 
 
-class RedeemBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LookUpQuery(Query):
+    # 0 (or none) looks the coupon up without an order.
+    order_amount_fen: Annotated[int | None, QueryInt, Field(ge=0, le=MAX_ORDER_FEN)] = None
+
+
+class RedeemBody(Body):
     code: Code
     order_no: OrderNo
-    order_amount_fen: Annotated[StrictInt, Field(ge=1, le=MAX_ORDER_FEN)]
-    member_id: Annotated[StrictInt, Field(ge=1)] | None = None
+    order_amount_fen: Annotated[int, Field(strict=True, ge=1, le=MAX_ORDER_FEN)]
+    member_id: MaybeId = None
 
 
-class VoidBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class VoidBody(Body):
     code: Code
     order_no: OrderNo
 
 
+@routes.get("/pos/coupons/{code}", query=LookUpQuery, errors=("invalid_code", "coupon_not_found"))
 @allow(*EVERYONE)
-async def look_up(request: web.Request) -> web.Response:
+async def look_up(request: web.Request, code: str, query: LookUpQuery) -> web.Response:
+    """A coupon by its code: whether it can be used on the order, the discount, what to pay."""
     services = request.config_dict[keys.SERVICES]
-    amount = query_int(request, "order_amount_fen", 0, 0, MAX_ORDER_FEN) or None
-    coupon, refusal, discount = await coupon_writeoff.check_coupon(
-        services, request.match_info["code"], amount
-    )
     return json_response(
-        {
-            "coupon": coupon_public(services, coupon, coupon.template),
-            "member_id": coupon.member_id,
-            "usable": refusal is None,
-            "reason": refusal.code if refusal else None,
-            "discount_fen": discount,
-            "payable_fen": amount - discount if amount and discount is not None else None,
-        }
+        await coupon_writeoff.look_up(services, code, query.order_amount_fen or None)
     )
 
 
+@routes.post(
+    "/pos/coupons/redeem",
+    body=RedeemBody,
+    errors=(
+        "invalid_code",
+        "coupon_not_found",
+        "member_mismatch",
+        "already_used",
+        "expired",
+        "not_started",
+        "below_threshold",
+    ),
+)
 @allow(*EVERYONE)
-async def redeem(request: web.Request) -> web.Response:
+async def redeem(request: web.Request, body: RedeemBody) -> web.Response:
+    """Use a coupon on an order, once; the same order again answers the first write-off."""
     services = request.config_dict[keys.SERVICES]
-    body = await read_json(request, RedeemBody)
     result = await coupon_writeoff.redeem(
         services,
         current_operator(request),
@@ -73,17 +83,16 @@ async def redeem(request: web.Request) -> web.Response:
     return json_response(coupon_writeoff.writeoff_public(services, result))
 
 
+@routes.post(
+    "/pos/coupons/void",
+    body=VoidBody,
+    errors=("invalid_code", "coupon_not_found", "not_used", "order_mismatch"),
+)
 @allow(*EVERYONE)
-async def void(request: web.Request) -> web.Response:
+async def void(request: web.Request, body: VoidBody) -> web.Response:
+    """Give back a coupon used on a cancelled order (expired if its validity is over)."""
     services = request.config_dict[keys.SERVICES]
-    body = await read_json(request, VoidBody)
     coupon = await coupon_writeoff.void(
         services, current_operator(request), body.code, order_no=body.order_no
     )
     return json_response({"coupon": coupon_public(services, coupon, coupon.template)})
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/pos/coupons/{code}", look_up)
-    app.router.add_post("/pos/coupons/redeem", redeem)
-    app.router.add_post("/pos/coupons/void", void)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import Field, StringConstraints
 
 from admin.auth import EVERYONE, allow, current_operator
 from handlers import pos
 from handlers.pos.purchases import MAX_FEN, MAX_NUMBER
 from wxmember.core import keys
-from wxmember.core.inputs import CleanText, read_json
-from wxmember.core.models import Member
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import Body, CleanText, Id
 from wxmember.core.web import json_response
+
+routes = Routes()
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 # Order and refund numbers end up in ledger references ("order:<no>", at most 64 characters).
@@ -23,17 +25,15 @@ DocNumber = Annotated[
         strip_whitespace=True, min_length=1, max_length=MAX_NUMBER, pattern=r"^[\w.:/-]+$"
     ),
 ]
-Fen = Annotated[StrictInt, Field(ge=1, le=MAX_FEN)]
+Fen = Annotated[int, Field(strict=True, ge=1, le=MAX_FEN)]
 
 
-class IdentifyBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IdentifyBody(Body):
     code: Code
 
 
-class PurchaseBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    member_id: Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+class PurchaseBody(Body):
+    member_id: Id
     order_no: DocNumber
     amount_fen: Fen
     store: (
@@ -41,23 +41,33 @@ class PurchaseBody(BaseModel):
     ) = None
 
 
-class RefundBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RefundBody(Body):
     order_no: DocNumber
     refund_no: DocNumber
     amount_fen: Fen
 
 
+@routes.post(
+    "/pos/identify",
+    body=IdentifyBody,
+    errors=("member_not_found", "card_number_not_accepted"),
+)
 @allow(*EVERYONE)
-async def identify(request: web.Request) -> web.Response:
-    body = await read_json(request, IdentifyBody)
+async def identify(request: web.Request, body: IdentifyBody) -> web.Response:
+    """Who a dynamic member code belongs to: name, masked phone, card, tier, points."""
     return json_response(await pos.identify(request.config_dict[keys.SERVICES], body.code))
 
 
+@routes.post(
+    "/pos/purchases",
+    body=PurchaseBody,
+    status=201,
+    errors=("member_not_found", "card_required", "order_no_reused"),
+)
 @allow(*EVERYONE)
-async def record_purchase(request: web.Request) -> web.Response:
-    body = await read_json(request, PurchaseBody)
-    purchase, created = await pos.record_purchase(
+async def record_purchase(request: web.Request, body: PurchaseBody) -> web.Response:
+    """Credit a purchase's points and growth; the same order again answers the first result."""
+    shown, created = await pos.till_purchase(
         request.config_dict[keys.SERVICES],
         current_operator(request),
         body.member_id,
@@ -65,31 +75,28 @@ async def record_purchase(request: web.Request) -> web.Response:
         body.amount_fen,
         body.store or None,
     )
-    member = await Member.get(id=body.member_id)
-    data = pos.purchase_public(purchase) | {
-        "balance": member.points_balance,
-        "debt": member.points_debt,
-        "replayed": not created,
-    }
-    return json_response(data, status=201 if created else 200)
+    return json_response(shown, status=201 if created else 200)
 
 
+@routes.post(
+    "/pos/refunds",
+    body=RefundBody,
+    status=201,
+    errors=(
+        "purchase_not_found",
+        "refund_no_reused",
+        "refund_exceeds_purchase",
+        "insufficient_points",
+    ),
+)
 @allow(*EVERYONE)
-async def refund_purchase(request: web.Request) -> web.Response:
-    body = await read_json(request, RefundBody)
-    refund, purchase, created = await pos.refund_purchase(
+async def refund_purchase(request: web.Request, body: RefundBody) -> web.Response:
+    """Refund (part of) a purchase: its points and growth are taken back in proportion."""
+    shown, created = await pos.till_refund(
         request.config_dict[keys.SERVICES],
         current_operator(request),
         body.order_no,
         body.refund_no,
         body.amount_fen,
     )
-    member = await Member.get(id=purchase.member_id)
-    data = pos.refund_public(refund, purchase, member) | {"replayed": not created}
-    return json_response(data, status=201 if created else 200)
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post("/pos/identify", identify)
-    app.router.add_post("/pos/purchases", record_purchase)
-    app.router.add_post("/pos/refunds", refund_purchase)
+    return json_response(shown, status=201 if created else 200)

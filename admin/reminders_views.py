@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Annotated
 
 from aiohttp import web
+from pydantic import Field
 
 from admin.auth import STAFF, allow, current_operator
 from handlers import reminders
@@ -12,109 +13,128 @@ from handlers.reminders import reports as reminder_reports
 from handlers.reminders import rules as reminder_rules
 from handlers.reminders.fields import catalogue_view
 from wxmember.core import keys
-from wxmember.core.inputs import page_query, path_id, query_date, query_enum, query_int, read_json
-from wxmember.core.localtime import local_today
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import MAX_ID, IsoDate, Limit, Page, Query, QueryInt
 from wxmember.core.models.reminders import DeliveryState
-from wxmember.core.web import encode_cursor, json_response, page_body
+from wxmember.core.web import json_response, page_body
+
+routes = Routes()
+
+RULE_ERRORS = (
+    "invalid_days_before",
+    "page_required",
+    "gift_not_allowed",
+    "invalid_gift",
+    "invalid_gift_coupon_template",
+    "invalid_mapping_key",
+    "invalid_text",
+    "unknown_field",
+    "gift_field_without_gift",
+    "field_type_mismatch",
+    "value_too_long",
+)
 
 
-def _today(request: web.Request) -> date:
-    return local_today(request.config_dict[keys.SERVICES])
+class PreviewQuery(Page):
+    date: IsoDate | None = None
 
 
+class DayQuery(Query):
+    date: IsoDate | None = None
+
+
+class DeliveriesQuery(Page):
+    limit: Limit = 50
+    rule_id: Annotated[int | None, QueryInt, Field(ge=1, le=MAX_ID)] = None
+    state: DeliveryState | None = None
+    date: IsoDate | None = None
+
+
+@routes.get("/reminder-rules", query=Page)
 @allow(*STAFF)
-async def list_rules(request: web.Request) -> web.Response:
-    after_id, limit = page_query(request)
-    rules = await reminder_rules.list_rules(after_id, limit)
+async def list_rules(request: web.Request, query: Page) -> web.Response:
+    """Reminder rules in the order they were made."""
+    rules = await reminder_rules.list_rules(query.cursor, query.limit)
     items = [reminder_rules.rule_view(rule) for rule in rules]
-    return json_response(page_body(items, [rule.id for rule in rules], limit))
+    return json_response(page_body(items, [rule.id for rule in rules], query.limit))
 
 
+@routes.post("/reminder-rules", body=reminder_rules.RuleCreate, status=201, errors=RULE_ERRORS)
 @allow(*STAFF)
-async def create_rule(request: web.Request) -> web.Response:
-    body = await read_json(request, reminder_rules.RuleCreate)
+async def create_rule(request: web.Request, body: reminder_rules.RuleCreate) -> web.Response:
+    """Create a rule (audited); the scheduler follows it from its next minute."""
     rule = await reminder_rules.create_rule(current_operator(request), body)
     return json_response(reminder_rules.rule_view(rule), status=201)
 
 
+@routes.get("/reminder-rules/{rule_id}", errors=("reminder_rule_not_found",))
 @allow(*STAFF)
-async def get_rule(request: web.Request) -> web.Response:
-    rule = await reminder_rules.get_rule(path_id(request, "rule_id"))
+async def get_rule(request: web.Request, rule_id: int) -> web.Response:
+    """One rule."""
+    rule = await reminder_rules.get_rule(rule_id)
     return json_response(reminder_rules.rule_view(rule))
 
 
+@routes.patch(
+    "/reminder-rules/{rule_id}",
+    body=reminder_rules.RulePatch,
+    errors=("reminder_rule_not_found", *RULE_ERRORS),
+)
 @allow(*STAFF)
-async def update_rule(request: web.Request) -> web.Response:
-    body = await read_json(request, reminder_rules.RulePatch)
-    rule = await reminder_rules.update_rule(
-        current_operator(request), path_id(request, "rule_id"), body
-    )
+async def update_rule(
+    request: web.Request, rule_id: int, body: reminder_rules.RulePatch
+) -> web.Response:
+    """Change the fields sent; the whole rule is checked again (audited)."""
+    rule = await reminder_rules.update_rule(current_operator(request), rule_id, body)
     return json_response(reminder_rules.rule_view(rule))
 
 
+@routes.delete("/reminder-rules/{rule_id}", status=204, errors=("reminder_rule_not_found",))
 @allow(*STAFF)
-async def delete_rule(request: web.Request) -> web.Response:
+async def delete_rule(request: web.Request, rule_id: int) -> web.Response:
+    """Delete a rule: it stops at once, its delivery history stays (audited)."""
     services = request.config_dict[keys.SERVICES]
-    await reminder_rules.delete_rule(
-        services, current_operator(request), path_id(request, "rule_id")
-    )
+    await reminder_rules.delete_rule(services, current_operator(request), rule_id)
     return web.Response(status=204)
 
 
+@routes.get(
+    "/reminder-rules/{rule_id}/preview", query=PreviewQuery, errors=("reminder_rule_not_found",)
+)
 @allow(*STAFF)
-async def preview_rule(request: web.Request) -> web.Response:
+async def preview_rule(request: web.Request, rule_id: int, query: PreviewQuery) -> web.Response:
+    """Whom the rule would remind on a day (today by default) and with what; sends nothing."""
     services = request.config_dict[keys.SERVICES]
-    day = query_date(request, "date") or _today(request)
-    assert day is not None
-    after, limit = page_query(request)
-    items, next_key = await reminders.preview(
-        services, path_id(request, "rule_id"), day, after, limit
-    )
     return json_response(
-        {
-            "date": day.isoformat(),
-            "items": items,
-            "next_cursor": encode_cursor(next_key) if next_key is not None else None,
-        }
+        await reminders.preview_page(services, rule_id, query.date, query.cursor, query.limit)
     )
 
 
+@routes.get("/reminder-fields")
 @allow(*STAFF)
 async def fields(request: web.Request) -> web.Response:
+    """The member fields a rule's template mapping may name."""
     return json_response({"items": catalogue_view()})
 
 
+@routes.get("/reminder-deliveries", query=DeliveriesQuery)
 @allow(*STAFF)
-async def list_deliveries(request: web.Request) -> web.Response:
-    before_id, limit = page_query(request, default_limit=50)
-    raw_rule = request.query.get("rule_id", "")
+async def list_deliveries(request: web.Request, query: DeliveriesQuery) -> web.Response:
+    """Reminder deliveries, newest first, by rule, state and send day."""
     rows = await reminder_reports.list_deliveries(
-        rule_id=query_int(request, "rule_id", 0, 1, 2_000_000_000) if raw_rule else None,
-        state=query_enum(request, "state", DeliveryState),
-        day=query_date(request, "date"),
-        before_id=before_id,
-        limit=limit,
+        rule_id=query.rule_id,
+        state=query.state,
+        day=query.date,
+        before_id=query.cursor,
+        limit=query.limit,
     )
     items = [reminder_reports.delivery_view(row) for row in rows]
-    return json_response(page_body(items, [row.id for row in rows], limit))
+    return json_response(page_body(items, [row.id for row in rows], query.limit))
 
 
+@routes.get("/reminder-deliveries/stats", query=DayQuery)
 @allow(*STAFF)
-async def delivery_stats(request: web.Request) -> web.Response:
-    day = query_date(request, "date") or _today(request)
-    assert day is not None
-    return json_response(
-        {"date": day.isoformat(), "rules": await reminder_reports.delivery_stats(day)}
-    )
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/reminder-rules", list_rules)
-    app.router.add_post("/reminder-rules", create_rule)
-    app.router.add_get("/reminder-rules/{rule_id}", get_rule)
-    app.router.add_patch("/reminder-rules/{rule_id}", update_rule)
-    app.router.add_delete("/reminder-rules/{rule_id}", delete_rule)
-    app.router.add_get("/reminder-rules/{rule_id}/preview", preview_rule)
-    app.router.add_get("/reminder-fields", fields)
-    app.router.add_get("/reminder-deliveries", list_deliveries)
-    app.router.add_get("/reminder-deliveries/stats", delivery_stats)
+async def delivery_stats(request: web.Request, query: DayQuery) -> web.Response:
+    """For a send day (today by default): per rule, how many deliveries are in each state."""
+    services = request.config_dict[keys.SERVICES]
+    return json_response(await reminder_reports.stats_for_day(services, query.date))

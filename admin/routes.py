@@ -18,20 +18,25 @@ from admin import (
     tiers_views,
 )
 from admin.auth import check_routes_declare_roles, operator_auth_middleware
+from wxmember.core.endpoints import mount
+
+MODULES = (
+    operators_views,
+    coupon_templates_views,
+    member_coupons_views,
+    pos_coupons_views,
+    members_views,
+    tiers_views,
+    mall_views,
+    pos_views,
+    points_views,
+    checkin_rules_views,
+    reminders_views,
+)
 
 
 def create_admin_app() -> web.Application:
     app = web.Application(middlewares=[operator_auth_middleware])
-    operators_views.setup(app)
-    coupon_templates_views.setup(app)
-    member_coupons_views.setup(app)
-    pos_coupons_views.setup(app)
-    members_views.setup(app)
-    tiers_views.setup(app)
-    mall_views.setup(app)
-    pos_views.setup(app)
-    points_views.setup(app)
-    checkin_rules_views.setup(app)
-    reminders_views.setup(app)
+    mount(app, *(module.routes for module in MODULES))
     check_routes_declare_roles(app)
     return app

@@ -5,24 +5,45 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictStr, StringConstraints, field_validator
 
 from admin.auth import STAFF, allow, current_operator
 from handlers import tiers
 from handlers.tiers import ladder as tier_ladder
 from wxmember.core import keys
-from wxmember.core.inputs import Printable, page_query, path_id, query_int, read_json
+from wxmember.core.endpoints import Routes
+from wxmember.core.inputs import MAX_ID, Body, CleanText, Id, Limit, Page, Printable, QueryInt
 from wxmember.core.models.tier_history import EvaluationRun, TierChange
 from wxmember.core.web import json_response, page_body
 
+routes = Routes()
+
 # Shapes and database-safe bounds here; the ladder's rules live in handlers/tiers/ladder.py.
-Whole = Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
+WHOLE = 1_000_000_000
+Whole = Annotated[int, Field(strict=True, ge=-WHOLE, le=WHOLE)]
+MaybeWhole = Annotated[int | None, Field(strict=True, ge=-WHOLE, le=WHOLE)]
+# The name's spacing is the ladder's to judge (it refuses names with spaces around them).
 Text = Annotated[StrictStr, Field(max_length=64), Printable]
 Benefits = Annotated[list[Any], Field(max_length=50)]
 
+LADDER_ERRORS = (
+    "invalid_name",
+    "invalid_color",
+    "invalid_level",
+    "invalid_growth_threshold",
+    "invalid_retention_threshold",
+    "invalid_multiplier_percent",
+    "invalid_upgrade_gift_points",
+    "invalid_benefits",
+    "too_many_tiers",
+    "duplicate_level",
+    "duplicate_name",
+    "thresholds_not_increasing",
+    "no_entry_tier",
+)
 
-class TierBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class TierBody(Body):
     name: Text
     level: Whole
     color: Text = "#6B7280"
@@ -33,16 +54,15 @@ class TierBody(BaseModel):
     upgrade_gift_points: Whole = 0
 
 
-class TierPatchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TierPatchBody(Body):
     name: Text | None = None
-    level: Whole | None = None
+    level: MaybeWhole = None
     color: Text | None = None
-    growth_threshold: Whole | None = None
-    retention_threshold: Whole | None = None
-    multiplier_percent: Whole | None = None
+    growth_threshold: MaybeWhole = None
+    retention_threshold: MaybeWhole = None
+    multiplier_percent: MaybeWhole = None
     benefits: Benefits | None = None
-    upgrade_gift_points: Whole | None = None
+    upgrade_gift_points: MaybeWhole = None
 
     @field_validator("*")
     @classmethod
@@ -53,10 +73,14 @@ class TierPatchBody(BaseModel):
         return value
 
 
-class MoveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    tier_id: Annotated[StrictInt, Field(ge=1, le=2_000_000_000)]
-    note: Annotated[StrictStr, Field(max_length=200)] = ""
+class MoveBody(Body):
+    tier_id: Id
+    note: Annotated[StrictStr, StringConstraints(max_length=200), CleanText] = ""
+
+
+class ChangesQuery(Page):
+    limit: Limit = 50
+    member_id: Annotated[int | None, QueryInt, Field(ge=1, le=MAX_ID)] = None
 
 
 def _change_public(change: TierChange) -> dict[str, Any]:
@@ -92,54 +116,67 @@ def _run_public(run: EvaluationRun) -> dict[str, Any]:
     }
 
 
+@routes.get("/tiers")
 @allow(*STAFF)
 async def list_tiers(request: web.Request) -> web.Response:
+    """The ladder, lowest level first, with how many members hold each tier."""
     ladder = await tier_ladder.list_tiers()
     counts = await tier_ladder.member_counts()
     items = [tier_ladder.public_tier(t) | {"member_count": counts.get(t.id, 0)} for t in ladder]
     return json_response({"items": items})
 
 
+@routes.post("/tiers", body=TierBody, status=201, errors=LADDER_ERRORS)
 @allow(*STAFF)
-async def get_tier(request: web.Request) -> web.Response:
-    tier = await tier_ladder.get_tier(path_id(request, "tier_id"))
-    return json_response(tier_ladder.public_tier(tier))
-
-
-@allow(*STAFF)
-async def create_tier(request: web.Request) -> web.Response:
-    body = await read_json(request, TierBody)
+async def create_tier(request: web.Request, body: TierBody) -> web.Response:
+    """Add a tier; the whole ladder must still keep every rule."""
     tier = await tier_ladder.create_tier(current_operator(request), body.model_dump())
     return json_response(tier_ladder.public_tier(tier), status=201)
 
 
+@routes.get("/tiers/{tier_id}", errors=("tier_not_found",))
 @allow(*STAFF)
-async def replace_tier(request: web.Request) -> web.Response:
-    tier_id = path_id(request, "tier_id")
-    body = await read_json(request, TierBody)
+async def get_tier(request: web.Request, tier_id: int) -> web.Response:
+    """One tier."""
+    tier = await tier_ladder.get_tier(tier_id)
+    return json_response(tier_ladder.public_tier(tier))
+
+
+@routes.put("/tiers/{tier_id}", body=TierBody, errors=("tier_not_found", *LADDER_ERRORS))
+@allow(*STAFF)
+async def replace_tier(request: web.Request, tier_id: int, body: TierBody) -> web.Response:
+    """Replace every field of a tier; members' cards are redrawn if its face changed."""
     tier = await tier_ladder.update_tier(current_operator(request), tier_id, body.model_dump())
     return json_response(tier_ladder.public_tier(tier))
 
 
+@routes.patch("/tiers/{tier_id}", body=TierPatchBody, errors=("tier_not_found", *LADDER_ERRORS))
 @allow(*STAFF)
-async def patch_tier(request: web.Request) -> web.Response:
-    tier_id = path_id(request, "tier_id")
-    body = await read_json(request, TierPatchBody)
+async def patch_tier(request: web.Request, tier_id: int, body: TierPatchBody) -> web.Response:
+    """Change the fields sent; members' cards are redrawn if the tier's face changed."""
     values = body.model_dump(exclude_unset=True)
     tier = await tier_ladder.update_tier(current_operator(request), tier_id, values)
     return json_response(tier_ladder.public_tier(tier))
 
 
+@routes.delete(
+    "/tiers/{tier_id}", status=204, errors=("tier_not_found", "tier_in_use", *LADDER_ERRORS)
+)
 @allow(*STAFF)
-async def delete_tier(request: web.Request) -> web.Response:
-    await tier_ladder.delete_tier(current_operator(request), path_id(request, "tier_id"))
+async def delete_tier(request: web.Request, tier_id: int) -> web.Response:
+    """Remove a tier nobody holds."""
+    await tier_ladder.delete_tier(current_operator(request), tier_id)
     return web.Response(status=204)
 
 
+@routes.put(
+    "/members/{member_id}/tier",
+    body=MoveBody,
+    errors=("member_not_found", "card_required", "tier_not_found", "already_in_tier"),
+)
 @allow(*STAFF)
-async def move_member(request: web.Request) -> web.Response:
-    member_id = path_id(request, "member_id")
-    body = await read_json(request, MoveBody)
+async def move_member(request: web.Request, member_id: int, body: MoveBody) -> web.Response:
+    """Put a member in a tier, up or down (audited; the card is redrawn)."""
     services = request.config_dict[keys.SERVICES]
     change = await tiers.move_member(
         services, current_operator(request), member_id, body.tier_id, note=body.note
@@ -147,29 +184,19 @@ async def move_member(request: web.Request) -> web.Response:
     return json_response(_change_public(change))
 
 
+@routes.get("/tier-changes", query=ChangesQuery)
 @allow(*STAFF)
-async def tier_changes(request: web.Request) -> web.Response:
-    before_id, limit = page_query(request, default_limit=50)
-    member_id = query_int(request, "member_id", 0, 0, 2_000_000_000)
-    rows = await tiers.tier_changes(member_id or None, before_id, limit)
+async def tier_changes(request: web.Request, query: ChangesQuery) -> web.Response:
+    """Tier history, newest first, of every member or one."""
+    rows = await tiers.tier_changes(query.member_id, query.cursor, query.limit)
     items = [_change_public(row) for row in rows]
-    return json_response(page_body(items, [row.id for row in rows], limit))
+    return json_response(page_body(items, [row.id for row in rows], query.limit))
 
 
+@routes.get("/tier-evaluations", query=Page)
 @allow(*STAFF)
-async def evaluation_runs(request: web.Request) -> web.Response:
-    before_id, limit = page_query(request)
-    rows = await tiers.evaluation_runs(before_id, limit)
-    return json_response(page_body([_run_public(r) for r in rows], [r.id for r in rows], limit))
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/tiers", list_tiers)
-    app.router.add_post("/tiers", create_tier)
-    app.router.add_get("/tiers/{tier_id}", get_tier)
-    app.router.add_put("/tiers/{tier_id}", replace_tier)
-    app.router.add_patch("/tiers/{tier_id}", patch_tier)
-    app.router.add_delete("/tiers/{tier_id}", delete_tier)
-    app.router.add_put("/members/{member_id}/tier", move_member)
-    app.router.add_get("/tier-changes", tier_changes)
-    app.router.add_get("/tier-evaluations", evaluation_runs)
+async def evaluation_runs(request: web.Request, query: Page) -> web.Response:
+    """Evaluation runs, newest first."""
+    rows = await tiers.evaluation_runs(query.cursor, query.limit)
+    items = [_run_public(run) for run in rows]
+    return json_response(page_body(items, [run.id for run in rows], query.limit))

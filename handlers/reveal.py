@@ -8,12 +8,23 @@ record's number, never the number itself).
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import StringConstraints
+
 from handlers import audit
 from wxmember.core.context import Services
 from wxmember.core.errors import Forbidden, ValidationFailed
+from wxmember.core.inputs import Query
 from wxmember.core.models import Operator, Role
 
 REVEALABLE = ("phone",)
+
+
+class RevealQuery(Query):
+    """`?reveal=phone` on a staff view of a record that holds a phone number."""
+
+    reveal: Annotated[str, StringConstraints(max_length=16)] | None = None
 
 
 def reveal_requested(raw: str | None) -> bool:

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from handlers import audit
 from wxmember.core.context import Services
+from wxmember.core.inputs import Body
 from wxmember.core.localtime import local_today
 from wxmember.core.models import Operator
 from wxmember.core.models.checkins import CheckinRule
@@ -31,10 +32,10 @@ class StreakBonus(BaseModel):
     points: int = Field(ge=1, le=MAX_POINTS)
 
 
-class CheckinRules(BaseModel):
+class CheckinRules(Body):
     """A full rule set, as operators edit it and as check-in applies it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
     enabled: bool = True
     base_points: int = Field(ge=0, le=MAX_POINTS)
     cycle_days: int = Field(ge=1, le=31)

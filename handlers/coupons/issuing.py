@@ -12,6 +12,8 @@ database round trip; losing it costs load, never correctness.
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from datetime import datetime
 
 from redis.exceptions import RedisError
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 CODE_ATTEMPTS = 5
 MAX_REASON_LENGTH = 64
 MAX_KEY_LENGTH = 160
+_GRANT_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def soldout_key(template_id: int) -> str:
@@ -235,6 +238,20 @@ async def issue_coupon(
     return coupon
 
 
+def grant_key(member_id: int, header: str | None) -> str:
+    """The idempotency key of an operator's grant: the client's `Idempotency-Key` (1..64
+    letters, digits or _.:-) for this member, or a fresh key without one (every call grants);
+    400 `invalid_idempotency_key` for any other header."""
+    if header is None:
+        return f"grant:{member_id}:{uuid.uuid4().hex}"
+    if not _GRANT_KEY.match(header):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1..64 letters, digits or _.:-",
+            code="invalid_idempotency_key",
+        )
+    return f"grant:{member_id}:{header}"
+
+
 async def grant_coupon(
     services: Services,
     actor: Operator,
@@ -244,7 +261,10 @@ async def grant_coupon(
     reason: str,
     idempotency_key: str,
 ) -> tuple[Coupon, bool]:
-    """An operator gives a member a coupon; audited. True when this call created it."""
+    """An operator gives a member a coupon; audited. True when this call created it.
+
+    The coupon comes with its template loaded, as the operator is shown both.
+    """
     async with in_transaction() as conn:
         coupon, created = await issue(
             services,
@@ -268,6 +288,7 @@ async def grant_coupon(
                 },
                 using_db=conn,
             )
+    await coupon.fetch_related("template")
     return coupon, created
 
 

@@ -84,6 +84,23 @@ async def check_coupon(
     return coupon, refusal, discount
 
 
+async def look_up(services: Services, code: str, order_amount_fen: int | None) -> dict[str, Any]:
+    """What the till shows for a code: the coupon, whether it can be used on an order of this
+    amount (and why not), the discount and what the customer would pay."""
+    coupon, refusal, discount = await check_coupon(services, code, order_amount_fen)
+    payable = None
+    if order_amount_fen and discount is not None:
+        payable = order_amount_fen - discount
+    return {
+        "coupon": coupon_public(services, coupon, coupon.template),
+        "member_id": coupon.member_id,
+        "usable": refusal is None,
+        "reason": refusal.code if refusal else None,
+        "discount_fen": discount,
+        "payable_fen": payable,
+    }
+
+
 async def redeem(
     services: Services,
     actor: Operator,

@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 from tortoise.expressions import F
 
 from handlers import audit
 from wxmember.core.errors import Conflict, ItemNotFound, ValidationFailed
-from wxmember.core.inputs import CleanLines, CleanText
+from wxmember.core.inputs import MAX_ID, Body, CleanLines, CleanText, MaybeId, Moment
 from wxmember.core.kernel import continue_after, transaction
 from wxmember.core.models import Operator, Tier
 from wxmember.core.models.coupons import CouponTemplate
@@ -26,8 +26,6 @@ from wxmember.core.models.mall import ItemKind, LimitPeriod, MallCode, MallItem
 MAX_PRICE = 10_000_000
 MAX_STOCK = 10_000_000
 MAX_CODES_PER_UPLOAD = 1000
-
-Int = Annotated[int, Field(strict=True)]
 
 
 def _https_url(value: str) -> str:
@@ -43,48 +41,51 @@ Title = Annotated[
 ]
 Description = Annotated[str, StringConstraints(max_length=2000), CleanLines]
 Price = Annotated[int, Field(strict=True, ge=1, le=MAX_PRICE)]
-LimitCount = Annotated[int, Field(strict=True, ge=1, le=1000)]
-TierLevels = Annotated[list[Int], Field(max_length=50)]
-DisplayOrder = Annotated[int, Field(strict=True, ge=-1_000_000, le=1_000_000)]
-TemplateId = Annotated[int, Field(strict=True, ge=1)]
+MaybePrice = Annotated[int | None, Field(strict=True, ge=1, le=MAX_PRICE)]
+MaybeLimitCount = Annotated[int | None, Field(strict=True, ge=1, le=1000)]
+# Tier levels that exist are the handler's to judge; these bound what a level column holds.
+TierLevels = Annotated[
+    list[Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]], Field(max_length=50)
+]
+DISPLAY_ORDER = 1_000_000
+DisplayOrder = Annotated[int, Field(strict=True, ge=-DISPLAY_ORDER, le=DISPLAY_ORDER)]
+MaybeDisplayOrder = Annotated[int | None, Field(strict=True, ge=-DISPLAY_ORDER, le=DISPLAY_ORDER)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(Body):
     """The fields of a new item."""
 
-    model_config = ConfigDict(extra="forbid")
     title: Title
     description: Description = ""
     images: Annotated[list[ImageUrl], Field(max_length=9)] = []
     kind: ItemKind
-    coupon_template_id: TemplateId | None = None
+    coupon_template_id: MaybeId = None
     points_price: Price
     stock: Annotated[int, Field(strict=True, ge=0, le=MAX_STOCK)] = 0
     limit_period: LimitPeriod = LimitPeriod.LIFETIME
-    limit_count: LimitCount | None = None
+    limit_count: MaybeLimitCount = None
     tier_levels: TierLevels = []
-    sale_starts_at: AwareDatetime | None = None
-    sale_ends_at: AwareDatetime | None = None
+    sale_starts_at: Moment | None = None
+    sale_ends_at: Moment | None = None
     display_order: DisplayOrder = 0
     active: bool = False
 
 
-class ItemPatch(BaseModel):
+class ItemPatch(Body):
     """Fields an operator may change; kind and stock are not among them (stock has its own)."""
 
-    model_config = ConfigDict(extra="forbid")
     title: Title | None = None
     description: Description | None = None
     images: Annotated[list[ImageUrl], Field(max_length=9)] | None = None
-    coupon_template_id: TemplateId | None = None
-    points_price: Price | None = None
+    coupon_template_id: MaybeId = None
+    points_price: MaybePrice = None
     limit_period: LimitPeriod | None = None
-    limit_count: LimitCount | None = None
+    limit_count: MaybeLimitCount = None
     tier_levels: TierLevels | None = None
-    sale_starts_at: AwareDatetime | None = None
-    sale_ends_at: AwareDatetime | None = None
-    display_order: DisplayOrder | None = None
+    sale_starts_at: Moment | None = None
+    sale_ends_at: Moment | None = None
+    display_order: MaybeDisplayOrder = None
     active: bool | None = None
 
 
@@ -92,13 +93,11 @@ class ItemPatch(BaseModel):
 _NULLABLE = {"coupon_template_id", "limit_count", "sale_starts_at", "sale_ends_at"}
 
 
-class StockChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StockChange(Body):
     add: Annotated[int, Field(strict=True, ge=-MAX_STOCK, le=MAX_STOCK)]
 
 
-class CodesUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CodesUpload(Body):
     codes: Annotated[list[Code], Field(min_length=1, max_length=MAX_CODES_PER_UPLOAD)]
 
 

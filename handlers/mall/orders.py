@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 from tortoise.expressions import F
 
 from handlers import audit, points
@@ -23,7 +23,7 @@ from handlers.mall.redemption import spend_key
 from handlers.reveal import check_may_reveal, revealed_phone
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, OrderNotFound
-from wxmember.core.inputs import CleanText
+from wxmember.core.inputs import Body, CleanText
 from wxmember.core.kernel import continue_after, lock_member, transaction
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.mall import (
@@ -36,8 +36,7 @@ from wxmember.core.models.mall import (
 from wxmember.core.security import mask_phone
 
 
-class Shipment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Shipment(Body):
     carrier: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), CleanText
     ]
@@ -46,8 +45,7 @@ class Shipment(BaseModel):
     ]
 
 
-class Cancellation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Cancellation(Body):
     reason: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.points.ledger import (
     MAX_AMOUNT,
     adjust,
+    adjustment_key,
     earn,
     expire_due_lots,
     expire_member,
@@ -16,6 +17,7 @@ from handlers.points.ledger import (
 __all__ = [
     "MAX_AMOUNT",
     "adjust",
+    "adjustment_key",
     "earn",
     "expire_due_lots",
     "expire_member",

@@ -16,6 +16,8 @@ grows. See wxmember/core/models/points.py for the invariants.
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import datetime
 
 from tortoise.transactions import in_transaction
@@ -36,7 +38,7 @@ from handlers.points.lots import (
     expiry_for,
 )
 from wxmember.core.context import Services
-from wxmember.core.errors import Conflict, NotFound
+from wxmember.core.errors import Conflict, NotFound, ValidationFailed
 from wxmember.core.kernel import LockedMember, MemberRef, lock_member, member_lock
 from wxmember.core.localtime import whole_second
 from wxmember.core.models import Member, Operator
@@ -45,6 +47,7 @@ from wxmember.core.models.points import EntryKind, PointsAllocation, PointsEntry
 __all__ = [
     "MAX_AMOUNT",
     "adjust",
+    "adjustment_key",
     "earn",
     "expire_due_lots",
     "expire_member",
@@ -222,6 +225,23 @@ async def take_back(
 
 def _account(member: Member) -> dict[str, int]:
     return {"points_balance": member.points_balance, "points_debt": member.points_debt}
+
+
+_ADJUSTMENT_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def adjustment_key(header: str | None) -> str:
+    """The idempotency key of an operator's adjustment: the client's `Idempotency-Key` (1..64
+    letters, digits or ._:-), or a fresh key without one (every call adjusts); 400
+    `invalid_idempotency_key` for any other header."""
+    if header is None:
+        return f"adjust:{uuid.uuid4().hex}"
+    if not _ADJUSTMENT_KEY.match(header):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1..64 letters, digits or ._:-",
+            code="invalid_idempotency_key",
+        )
+    return f"adjust:{header}"
 
 
 async def adjust(

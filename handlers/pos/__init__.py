@@ -8,6 +8,16 @@ from handlers.pos.purchases import (
     record_purchase,
     refund_public,
     refund_purchase,
+    till_purchase,
+    till_refund,
 )
 
-__all__ = ["identify", "purchase_public", "record_purchase", "refund_public", "refund_purchase"]
+__all__ = [
+    "identify",
+    "purchase_public",
+    "record_purchase",
+    "refund_public",
+    "refund_purchase",
+    "till_purchase",
+    "till_refund",
+]

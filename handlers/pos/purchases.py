@@ -156,6 +156,28 @@ async def record_purchase(
     return purchase, True
 
 
+async def till_purchase(
+    services: Services,
+    actor: Operator,
+    member_id: int,
+    order_no: str,
+    amount_fen: int,
+    store: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """`record_purchase`, as the till shows it: the purchase, the member's points now, and
+    whether it was a replay of a purchase already recorded; True when this call recorded it."""
+    purchase, created = await record_purchase(
+        services, actor, member_id, order_no, amount_fen, store
+    )
+    member = await Member.get(id=purchase.member_id)
+    shown = purchase_public(purchase) | {
+        "balance": member.points_balance,
+        "debt": member.points_debt,
+        "replayed": not created,
+    }
+    return shown, created
+
+
 def refund_public(refund: PurchaseRefund, purchase: Purchase, member: Member) -> dict[str, Any]:
     """A refund, its purchase's totals after it, and the member's points now."""
     return {
@@ -270,3 +292,15 @@ async def refund_purchase(
             raise
         return _same_refund(prior, amount_fen), await Purchase.get(id=purchase.id), False
     return refund, locked, True
+
+
+async def till_refund(
+    services: Services, actor: Operator, order_no: str, refund_no: str, amount_fen: int
+) -> tuple[dict[str, Any], bool]:
+    """`refund_purchase`, as the till shows it (`refund_public` and whether it was a replay);
+    True when this call refunded."""
+    refund, purchase, created = await refund_purchase(
+        services, actor, order_no, refund_no, amount_fen
+    )
+    member = await Member.get(id=purchase.member_id)
+    return refund_public(refund, purchase, member) | {"replayed": not created}, created

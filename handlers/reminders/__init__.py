@@ -9,6 +9,7 @@ from handlers.reminders.runs import (
     outcome_counts,
     pacer_for,
     preview,
+    preview_page,
     run_due_reminders,
     run_rule,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "outcome_counts",
     "pacer_for",
     "preview",
+    "preview_page",
     "run_due_reminders",
     "run_rule",
 ]

@@ -9,8 +9,10 @@ from typing import Any
 
 from tortoise.functions import Count
 
+from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
 from wxmember.core.kernel import continue_after
+from wxmember.core.localtime import local_today
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery, ReminderRule
 
 
@@ -113,3 +115,9 @@ async def delivery_stats(day: date) -> list[dict[str, Any]]:
         }
         for rule_id in sorted(counts)
     ]
+
+
+async def stats_for_day(services: Services, day: date | None) -> dict[str, Any]:
+    """`delivery_stats` for a send day, the brand's today unless given."""
+    day = day or local_today(services)
+    return {"date": day.isoformat(), "rules": await delivery_stats(day)}

@@ -18,7 +18,7 @@ from handlers import audit
 from handlers.reminders.fields import check_mapping
 from wxmember.core.context import Services
 from wxmember.core.errors import ReminderRuleNotFound, ValidationFailed
-from wxmember.core.inputs import CleanText
+from wxmember.core.inputs import Body, CleanText, MaybeId
 from wxmember.core.kernel import continue_after, transaction
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import CouponTemplate
@@ -36,6 +36,7 @@ Name = Annotated[
 ]
 SendTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 DaysBefore = Annotated[int, Field(strict=True, ge=0, le=60)]
+MaybeDaysBefore = Annotated[int | None, Field(strict=True, ge=0, le=60)]
 TemplateId = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 ]
@@ -64,12 +65,11 @@ class Gift(BaseModel):
     """A birthday gift: a coupon template or points (exactly one)."""
 
     model_config = ConfigDict(extra="forbid")
-    coupon_template_id: Annotated[int, Field(strict=True, ge=1)] | None = None
-    points: Annotated[int, Field(strict=True, ge=1, le=MAX_GIFT_POINTS)] | None = None
+    coupon_template_id: MaybeId = None
+    points: Annotated[int | None, Field(strict=True, ge=1, le=MAX_GIFT_POINTS)] = None
 
 
-class RuleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RuleCreate(Body):
     name: Name
     kind: ReminderKind
     send_time: SendTime
@@ -82,13 +82,12 @@ class RuleCreate(BaseModel):
     enabled: StrictBool = True
 
 
-class RulePatch(BaseModel):
+class RulePatch(Body):
     """Any field of a rule; `page` and `gift` may be set to null."""
 
-    model_config = ConfigDict(extra="forbid")
     name: Name | None = None
     send_time: SendTime | None = None
-    days_before: DaysBefore | None = None
+    days_before: MaybeDaysBefore = None
     channel: Channel | None = None
     template_id: TemplateId | None = None
     mapping: TemplateMapping | None = None

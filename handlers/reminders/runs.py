@@ -29,6 +29,8 @@ from handlers.reminders.fields import invalid_keys
 from handlers.reminders.pacing import SendPacer
 from handlers.reminders.rules import get_rule
 from wxmember.core.context import Services
+from wxmember.core.inputs import encode_cursor
+from wxmember.core.localtime import local_today
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery, ReminderRule
 from wxmember.core.models.subscriptions import SubscribeGrant
 
@@ -199,3 +201,17 @@ async def preview(
             }
         )
     return items, next_cursor
+
+
+async def preview_page(
+    services: Services, rule_id: int, day: date | None, after: int | None, limit: int
+) -> dict[str, Any]:
+    """`preview` for operators: the send day (the brand's today unless given), a page of whom
+    the rule would remind, and the cursor of the next page."""
+    day = day or local_today(services)
+    items, next_key = await preview(services, rule_id, day, after, limit)
+    return {
+        "date": day.isoformat(),
+        "items": items,
+        "next_cursor": encode_cursor(next_key) if next_key is not None else None,
+    }

@@ -19,7 +19,6 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
@@ -35,7 +34,6 @@ from pydantic import (
 from wxmember.core.errors import NotFound, ValidationFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-EnumT = TypeVar("EnumT", bound=StrEnum)
 
 MAX_DEPTH = 16
 MAX_NODES = 10_000
@@ -119,10 +117,29 @@ CleanLines = AfterValidator(clean_multiline)
 
 # A row id in a body (JSON integer, 1..MAX_ID).
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+# The same or null (the bounds on the field itself, where a model's readers look for them).
+MaybeId = Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)]
 # A date in a body or a query: only `YYYY-MM-DD`, in the calendar the service computes with.
 IsoDate = Annotated[date, BeforeValidator(parse_date)]
 # A moment with its offset, in that calendar, returned in UTC.
 Moment = Annotated[datetime, AfterValidator(_moment)]
+
+
+def _local_moment(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        return _moment(value)
+    # kept as sent, for the handler to read in the brand's time zone: a day's margin at each
+    # end of the calendar leaves room for any zone's offset
+    if not FIRST_DAY < value.date() < LAST_DAY:
+        raise ValueError(f"a moment from {FIRST_DAY} to {LAST_DAY}")
+    return value
+
+
+# A moment with its offset (returned in UTC), or a wall-clock time without one (or a date, its
+# midnight), returned as sent for the handler to read in the brand's time zone.
+LocalMoment = Annotated[datetime, AfterValidator(_local_moment)]
+
+
 def _ascii_int(value: Any) -> Any:
     """Query text must be ASCII digits: `int()` would also read "１２", "1_0" or " 12"."""
     if isinstance(value, str) and not _SIGNED.match(value):
@@ -258,8 +275,14 @@ def validate(model: type[ModelT], raw: Any) -> ModelT:
 
 
 def read_query(request: web.Request, model: type[ModelT]) -> ModelT:
-    """Validate the query string into a model (the first value of a repeated parameter)."""
-    values: Mapping[str, str] = {key: request.query[key] for key in request.query}
+    """Validate the query string into a model (the first value of a repeated parameter).
+
+    An empty parameter (`?cursor=`, as forms and clients that fill a template send it) counts
+    as absent.
+    """
+    values: Mapping[str, str] = {
+        key: request.query[key] for key in request.query if request.query[key] != ""
+    }
     return validate(model, values)
 
 
@@ -268,18 +291,6 @@ def path_id(request: web.Request, name: str) -> int:
     raw = request.match_info.get(name, "")
     if not _DIGITS.match(raw) or len(raw) > 10 or int(raw) > MAX_ID:
         raise NotFound("No such record.", code="not_found")
-    return int(raw)
-
-
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within bounds (ASCII digits only), or a 400."""
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    if not _SIGNED.match(raw) or not low <= int(raw) <= high:
-        raise ValidationFailed(
-            f"{name} must be a whole number {low}..{high}.", code=f"invalid_{name}"
-        )
     return int(raw)
 
 
@@ -295,54 +306,3 @@ def bearer_token(request: web.Request) -> str | None:
     if scheme.lower() != "bearer" or not token:
         return None
     return token
-
-
-def query_enum(
-    request: web.Request, name: str, enum: type[EnumT], *, code: str | None = None
-) -> EnumT | None:
-    """An enumerated query parameter, or None when absent; 400 `invalid_<name>` otherwise."""
-    raw = request.query.get(name, "")
-    if not raw:
-        return None
-    try:
-        return enum(raw)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise ValidationFailed(
-            f"{name} must be one of {allowed}.", code=code or f"invalid_{name}"
-        ) from None
-
-
-def query_flag(request: web.Request, name: str) -> bool | None:
-    """A yes/no query parameter (`1`/`true`, `0`/`false`), or None when absent."""
-    raw = request.query.get(name, "")
-    if raw == "":
-        return None
-    if raw in ("1", "true"):
-        return True
-    if raw in ("0", "false"):
-        return False
-    raise ValidationFailed(f"{name} must be 1 or 0.", code=f"invalid_{name}")
-
-
-def query_date(request: web.Request, name: str) -> date | None:
-    """A date query parameter written YYYY-MM-DD, or None when absent."""
-    raw = request.query.get(name, "")
-    if not raw:
-        return None
-    try:
-        return parse_date(raw)
-    except ValueError as exc:
-        raise ValidationFailed(f"{name}: {exc}.", code=f"invalid_{name}") from None
-
-
-def page_query(request: web.Request, default_limit: int = 20) -> tuple[int | None, int]:
-    """`?cursor=&limit=`: the id to continue after (None for the first page) and the size."""
-    limit = query_int(request, "limit", default_limit, 1, 100)
-    raw = request.query.get("cursor", "")
-    if not raw:
-        return None, limit
-    try:
-        return _cursor(raw), limit
-    except ValueError:
-        raise ValidationFailed("cursor is not valid.", code="invalid_cursor") from None
