@@ -5,10 +5,14 @@ a compare-and-renew (WATCH the key, check it still names this holder, PEXPIRE in
 process that lost the lease (it stalled past the expiry and another took over) can never extend
 the new holder's lease; release is a compare-and-delete the same way. A holder that dies stops
 renewing; the key expires and the next process to try takes over.
+
+A compare-and-renew or -delete that is cancelled or fails midway never leaves its connection
+behind: it goes back to the pool, closed if a reply may still be unread on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -64,14 +68,36 @@ class LeaderLease:
         return value.decode() if isinstance(value, bytes) else value
 
     async def _if_mine(self, action: Callable[[Pipeline], object]) -> bool:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(self.key)
-                if await pipe.get(self.key) != self._mine:
-                    return False
-                pipe.multi()
-                action(pipe)
-                await pipe.execute()
-            except WatchError:  # the key changed between the check and the write
+        pipe = self.redis.pipeline(transaction=True)
+        try:
+            await pipe.watch(self.key)
+            if await pipe.get(self.key) != self._mine:
                 return False
+            pipe.multi()
+            action(pipe)
+            await pipe.execute()
+        except WatchError:  # the key changed between the check and the write
+            return False
+        except BaseException:
+            await _discard_connection(pipe)
+            raise
+        finally:
+            if pipe.connection is not None:
+                # The connection always goes back to the pool (after an UNWATCH if still
+                # watching), also when the caller is cancelled meanwhile.
+                await asyncio.shield(pipe.reset())
         return True
+
+
+async def _discard_connection(pipe: Pipeline) -> None:
+    """Close the connection of a pipeline left in the middle of an exchange.
+
+    Cancelled, timed out or cut off between a command and its reply, the connection may still
+    have a reply to read or a WATCH in force; closed, it goes back to the pool to be reconnected
+    on its next use instead of handing that reply to the next caller.
+    """
+    connection = pipe.connection
+    if connection is None:  # nothing held: the exchange had ended and the connection was returned
+        return
+    pipe.watching = False  # a closed connection watches nothing: no UNWATCH to send
+    await connection.disconnect(nowait=True)

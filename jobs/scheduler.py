@@ -10,6 +10,11 @@ between processes, only the lease.
 
 Runs missed while paused (not the leader) or while the event loop was held up are coalesced:
 each job runs once on resuming, not once per missed slot.
+
+`stop()` never waits without a bound: the lease loop is asked to end at its next turn and only
+cancelled if it has not within `STOP_STEP_SECONDS` (a cancellation alone can be lost inside the
+Redis client, see wxmember.core.shutdown), running jobs get the grace period, and the APScheduler
+shutdown, the cancelled jobs and the release of the lease each get `STOP_STEP_SECONDS`.
 """
 
 from __future__ import annotations
@@ -28,14 +33,19 @@ from jobs.base import Job, JobContext
 from jobs.lease import LeaderLease, process_holder_id
 from wxmember.core import keys
 from wxmember.core.context import Services
+from wxmember.core.shutdown import bounded
 
 log = logging.getLogger(__name__)
+
+# The longest stop() waits for any one of its steps (a Redis call takes milliseconds).
+STOP_STEP_SECONDS = 5.0
 
 ALL_JOBS: tuple[Job, ...] = (
     reminders.send_due_reminders,
     maintenance.expire_points,
     maintenance.expire_coupons,
     maintenance.evaluate_closed_period,
+    maintenance.store_dashboard_days,
 )
 
 
@@ -60,6 +70,7 @@ class SchedulerService:
             seconds=config.scheduler.lease_seconds,
         )
         self.leader = False
+        self.stop_step_seconds = STOP_STEP_SECONDS
         self._grace = config.scheduler.shutdown_grace_seconds
         self._stopping = asyncio.Event()
         self._lease_task: asyncio.Task[None] | None = None
@@ -90,6 +101,11 @@ class SchedulerService:
         except (RedisError, OSError) as exc:
             log.warning("scheduler lease unreachable", extra={"error": repr(exc)})
             held = False
+        if held and not self.leader and self._stopping.is_set():
+            # Taken by a round that was under way when stop() began: handed straight back.
+            with contextlib.suppress(RedisError, OSError):
+                await self.lease.release()
+            return False
         if held and not self.leader:
             self.leader = True
             if self.scheduler.running:
@@ -103,8 +119,17 @@ class SchedulerService:
         return held
 
     async def _lease_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease.seconds / 3)
+        """A round of the election every `lease_seconds / 3`, until stop() asks it to end.
+
+        It waits on `_stopping` rather than sleeping, and ends by itself at its next turn once that
+        is set, whether or not a cancellation reaches it.
+        """
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.lease.seconds / 3):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
             await self.tick()
 
     async def should_stop(self) -> bool:
@@ -136,28 +161,45 @@ class SchedulerService:
     async def stop(self, *, release: bool = True) -> None:
         """Stop electing and scheduling; running jobs get the grace period, then are cancelled.
 
-        `release=False` leaves the lease to expire, as a crashed process would.
+        Returns within the grace period plus a few `stop_step_seconds` whatever Redis and the
+        jobs do. The lease is released after the lease loop has ended (or been given up on), so
+        a round of the election under way does not take it back. `release=False` leaves the
+        lease to expire, as a crashed process would.
         """
         self._stopping.set()
+        step = self.stop_step_seconds
         if self._lease_task is not None:
-            self._lease_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lease_task
-            self._lease_task = None
+            lease_loop, self._lease_task = self._lease_task, None
+            try:
+                await bounded(lease_loop, step, "scheduler lease loop")
+            except Exception:
+                log.exception("scheduler lease loop failed")
         if self._running and self._grace:
             await asyncio.wait(set(self._running), timeout=self._grace)
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        for _ in range(2):  # the shutdown itself runs on the loop's next turn
-            await asyncio.sleep(0)
+        await self._shutdown_scheduler(step)
         leftover = [task for task in self._running if not task.done()]
         for task in leftover:
             task.cancel()
-        await asyncio.gather(*leftover, return_exceptions=True)
+        if leftover:
+            await bounded(asyncio.gather(*leftover, return_exceptions=True), step, "cancelled jobs")
         if release and self.leader:
             with contextlib.suppress(RedisError, OSError):
-                await self.lease.release()
+                await bounded(self.lease.release(), step, "scheduler lease release")
         self.leader = False
+
+    async def _shutdown_scheduler(self, seconds: float) -> None:
+        """Shut APScheduler down and wait (bounded) until it has: it does so on a later turn."""
+        if not self.scheduler.running:
+            return
+        self.scheduler.shutdown(wait=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        await asyncio.sleep(0)
+        while self.scheduler.running and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if self.scheduler.running:
+            log.warning("scheduler shutdown did not finish in time", extra={"seconds": seconds})
+        await asyncio.sleep(0)  # the jobs it cancelled see their cancellation
 
 
 SCHEDULER = web.AppKey("scheduler", SchedulerService)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,19 @@ def schema_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database with the full schema: a SQLite file path, or the test PostgreSQL URL."""
     if PG_URL:
         url = PG_URL
-        asyncio.run(recreate_pg_database(url))
-        asyncio.run(build_schema(url))
+        _run_apart(recreate_pg_database(url))
+        _run_apart(build_schema(url))
         return url
     path = tmp_path_factory.mktemp("schema") / "template.db"
-    asyncio.run(build_schema(f"sqlite://{path}"))
+    _run_apart(build_schema(f"sqlite://{path}"))
     return str(path)
+
+
+def _run_apart(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` on an event loop of its own thread: a session fixture may first be asked for
+    while the browser tests' Playwright (sync API) keeps its loop running in this thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, work).result()
 
 
 @pytest.fixture

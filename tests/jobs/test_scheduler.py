@@ -60,7 +60,13 @@ async def until_done(events: list[Any], count: int) -> None:
 class TestDeclarations:
     def test_every_job_declares_id_trigger_coalesce_and_one_instance(self, config: Config) -> None:
         ids = [spec.id for spec in ALL_JOBS]
-        assert ids == ["reminders.send_due", "points.expire", "coupons.expire", "tiers.evaluate"]
+        assert ids == [
+            "reminders.send_due",
+            "points.expire",
+            "coupons.expire",
+            "tiers.evaluate",
+            "dashboard.days",
+        ]
         for spec in ALL_JOBS:
             assert spec.coalesce is True and spec.max_instances == 1
             assert spec.trigger(config).get_next_fire_time(None, datetime.now(UTC)) is not None

@@ -10,13 +10,14 @@ from fakeredis import FakeAsyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from wxmember.core.config import Config
+from wxmember.core.shutdown import CLOSE_SECONDS, bounded
 
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def open_redis(config: Config) -> AsyncIterator[Redis]:
-    """A Redis client for the life of the block, closed after."""
+    """A Redis client for the life of the block, closed after (given up on past `CLOSE_SECONDS`)."""
     if config.redis.url:
         # A blocking pool makes a burst wait for a free connection instead of failing.
         pool = BlockingConnectionPool.from_url(
@@ -29,4 +30,4 @@ async def open_redis(config: Config) -> AsyncIterator[Redis]:
     try:
         yield client
     finally:
-        await client.aclose()
+        await bounded(client.aclose(), CLOSE_SECONDS, "redis close")
