@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import aiohttp
 from aiohttp import web
 
 from admin.routes import create_admin_app
 from bot.routes import create_bot_app
+from console.app import create_console_app
 from jobs.scheduler import scheduler_ctx
 from miniapp_api.routes import create_miniapp_app
 from wxmember.core import keys
 from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.db import open_database
+from wxmember.core.httplimits import handler_args, hide_server_version, limits_middleware
 from wxmember.core.metrics import Metrics
 from wxmember.core.redis import open_redis
 from wxmember.core.security import DataCipher, TokenSigner
+from wxmember.core.shutdown import CLOSE_SECONDS, bounded
 from wxmember.core.web import error_middleware, request_context_middleware
 from wxmember.core.wechat import WeChatClient
 from wxmember.ops import setup_ops_routes
@@ -27,8 +31,13 @@ log = logging.getLogger(__name__)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with open_database(app[keys.CONFIG]):
+    """Tortoise for the life of the app; closing its connections is given up on after a bound."""
+    database = AsyncExitStack()
+    await database.enter_async_context(open_database(app[keys.CONFIG]))
+    try:
         yield
+    finally:
+        await bounded(database.aclose(), CLOSE_SECONDS, "database close")
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -76,9 +85,15 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: Config) -> web.Application:
     """Build the whole service for this config; nothing starts until the app does."""
     app = web.Application(
-        middlewares=[request_context_middleware, error_middleware],
+        middlewares=[
+            request_context_middleware,
+            error_middleware,
+            limits_middleware(config.server),
+        ],
         client_max_size=config.server.max_body_bytes,
+        handler_args=handler_args(config.server),
     )
+    app.on_response_prepare.append(hide_server_version)
     app[keys.CONFIG] = config
     app[keys.METRICS] = Metrics()
     app.cleanup_ctx.extend([database_ctx, redis_ctx, http_ctx, services_ctx])
@@ -88,4 +103,5 @@ def create_app(config: Config) -> web.Application:
     app.add_subapp("/api/v1/", create_miniapp_app())
     app.add_subapp("/admin/api/v1/", create_admin_app())
     app.add_subapp("/wechat/", create_bot_app())
+    app.add_subapp("/console/", create_console_app())
     return app

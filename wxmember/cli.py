@@ -1,9 +1,12 @@
 """The `wxmember` command line: the service, the scheduler, and operations tasks.
 
 Commands: serve, scheduler, migrate, makemigrations, create-operator, demo, evaluate-tiers,
-run-reminders, keygen.
+run-reminders, keygen. `--config FILE` and `--log-level LEVEL` go before or after the command.
 
 Configuration errors print one line (`config: database.url: ...`) and exit 2, never a traceback.
+On SQLite a command that finds the database locked by another process (the server, a job) waits
+for it (`database.busy_timeout_seconds`) and starts again a few times; if it still cannot
+proceed it prints one line and exits 75 (EX_TEMPFAIL: try again later).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import json
 import logging
 import secrets
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from datetime import date
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -32,7 +37,7 @@ from wxmember.core.config import (
     generate_data_key,
     load_config,
 )
-from wxmember.core.db import apply_migrations, model_changes, open_database
+from wxmember.core.db import apply_migrations, is_database_locked, model_changes, open_database
 from wxmember.core.errors import DomainError
 from wxmember.core.log import setup_logging
 from wxmember.core.models import Role
@@ -41,16 +46,46 @@ from wxmember.runner import run_rule_now, run_scheduler, running_services
 
 log = logging.getLogger("wxmember")
 
+T = TypeVar("T")
+LOCKED_ATTEMPTS = 4
+LOCKED_BACKOFF_SECONDS = 0.5
+EXIT_LOCKED = 75  # EX_TEMPFAIL
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class DatabaseLocked(Exception):
+    """Another process kept the SQLite database locked through every attempt."""
+
 
 def _config(args: argparse.Namespace) -> Config:
     return ensure_local_keys(load_config(args.config))
+
+
+def _run(config: Config, command: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a command's coroutine; on SQLite, start it again while the database is locked.
+
+    Every command run through here is safe to start again: its writes are transactions that a
+    lock error rolls back, and what committed before is found and kept (idempotent keys).
+    """
+    attempts = LOCKED_ATTEMPTS if config.database.is_sqlite else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return asyncio.run(command())
+        except Exception as exc:
+            if not is_database_locked(exc):
+                raise
+            if attempt == attempts:
+                raise DatabaseLocked() from exc
+            log.warning("database is locked; starting again", extra={"attempt": attempt})
+            time.sleep(LOCKED_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     if config.database.is_sqlite:
-        asyncio.run(apply_migrations(config))
+        _run(config, lambda: apply_migrations(config))
     host = args.host or config.server.host
     port = args.port or config.server.port
     log.info("serving", extra={"host": host, "port": port})
@@ -59,6 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         print=None,
+        backlog=config.server.backlog,
         access_log=logging.getLogger("aiohttp.access") if config.server.access_log else None,
         access_log_class=ClientAccessLogger,
     )
@@ -67,7 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
 
-    asyncio.run(apply_migrations(_config(args)))
+    config = _config(args)
+    _run(config, lambda: apply_migrations(config))
     print("migrations applied")
     return 0
 
@@ -89,7 +126,7 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
             await create_operator(args.username, password, Role(args.role), args.display_name)
 
     try:
-        asyncio.run(run())
+        _run(config, run)
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -99,7 +136,8 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
 
-    return run_demo(host=args.host or "127.0.0.1", port=args.port or 8080, db_path=args.db)
+    # The demo's own database and keys: no ensure_local_keys() on the configured database.
+    return run_demo(load_config(args.config), host=args.host, port=args.port, db_path=args.db)
 
 
 def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
@@ -119,7 +157,7 @@ def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
         return report.as_dict()
 
     try:
-        result = asyncio.run(run())
+        result = _run(config, run)
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -131,7 +169,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     config = _config(args).replace(scheduler={"enabled": True})
     if config.database.is_sqlite:
-        asyncio.run(apply_migrations(config))
+        _run(config, lambda: apply_migrations(config))
     asyncio.run(run_scheduler(config))
     return 0
 
@@ -143,8 +181,9 @@ def cmd_run_reminders(args: argparse.Namespace) -> int:
     except ValueError:
         print("error: --date must be a date, YYYY-MM-DD", file=sys.stderr)
         return 2
+    config = _config(args)
     try:
-        counts = asyncio.run(run_rule_now(_config(args), args.rule, day))
+        counts = _run(config, lambda: run_rule_now(config, args.rule, day))
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -161,15 +200,34 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """`--config` and `--log-level`, before the command or after it.
+
+    After the command their default is "not given", so that they never overwrite a value given
+    before it.
+    """
+    parser.add_argument(
+        "--config",
+        default=None if top else argparse.SUPPRESS,
+        help="TOML config file (default $WXMEMBER_CONFIG, else ./config.toml if present)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default="INFO" if top else argparse.SUPPRESS,
+        help="log level (default INFO)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wxmember", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="TOML config file (default ./config.toml if present)")
-    parser.add_argument("--log-level", default="INFO")
+    _common_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--host", help="default: server.host")
+    serve.add_argument("--port", type=int, help="default: server.port")
     serve.set_defaults(run=cmd_serve)
 
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
@@ -190,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(run=cmd_create_operator)
 
     demo = commands.add_parser("demo", help="seed a sample brand and serve it with a fake WeChat")
-    demo.add_argument("--host")
-    demo.add_argument("--port", type=int)
+    demo.add_argument("--host", help="default: server.host")
+    demo.add_argument("--port", type=int, help="default: server.port")
     demo.add_argument("--db", default="wxmember-demo.db", help="SQLite file for the demo")
     demo.set_defaults(run=cmd_demo)
 
@@ -215,18 +273,27 @@ def build_parser() -> argparse.ArgumentParser:
     reminders.set_defaults(run=cmd_run_reminders)
 
     commands.add_parser("keygen", help="print fresh security keys").set_defaults(run=cmd_keygen)
+    for command in commands.choices.values():
+        _common_options(command, top=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level.upper())
+    setup_logging(args.log_level)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except DatabaseLocked:
+        print(
+            f"error: the database is locked by another process (tried {LOCKED_ATTEMPTS} times); "
+            "try again later",
+            file=sys.stderr,
+        )
+        return EXIT_LOCKED
     except KeyboardInterrupt:
         return 130

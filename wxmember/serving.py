@@ -3,7 +3,9 @@
     gunicorn 'wxmember.serving:app' --worker-class aiohttp.GunicornWebWorker --workers 4
 
 Configuration comes from `$WXMEMBER_CONFIG` (a TOML path) and `WXMEMBER_*` variables. Workers
-never run the scheduler: run exactly one `wxmember scheduler` beside them.
+never run the scheduler: run exactly one `wxmember scheduler` beside them. The HTTP limits of
+`[server]` come with the app (`create_app`, wxmember/core/httplimits.py) and take the place of
+gunicorn's `--keep-alive` and request limits, which aiohttp's worker does not use.
 """
 
 from __future__ import annotations

@@ -46,6 +46,14 @@ class _Section(BaseModel):
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # HTTP limits of each process (wxmember.core.httplimits; the proxy's are in README.md)
+    header_timeout_seconds: float = Field(75.0, gt=0, le=3600)
+    body_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    max_request_line_bytes: int = Field(8190, ge=1024, le=65536)
+    max_header_bytes: int = Field(8190, ge=1024, le=65536)
+    max_headers: int = Field(100, ge=16, le=1000)
+    max_concurrent_requests: int = Field(1000, ge=1, le=100_000)
+    backlog: int = Field(128, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     access_log: bool = False
     # Peers whose X-Forwarded-For / X-Real-IP name the client (wxmember.core.clientaddr).
@@ -55,6 +63,8 @@ class ServerConfig(_Section):
 class DatabaseConfig(_Section):
     url: str = "sqlite://wxmember.db"
     pool_max: int = Field(20, ge=1, le=500)
+    # SQLite: how long a statement waits for another process's lock before "database is locked"
+    busy_timeout_seconds: float = Field(10.0, ge=0, le=600)
 
     @field_validator("url")
     @classmethod

@@ -11,7 +11,7 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
-from wxmember.core.config import Config
+from wxmember.core.config import Config, DatabaseConfig
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,19 @@ def model_modules() -> list[str]:
     return [f"{package.__name__}.{name}" for name in names]
 
 
-def _connection(url: str, pool_max: int) -> str | dict[str, Any]:
+def _connection(config: DatabaseConfig) -> str | dict[str, Any]:
+    url = config.url
+    sep = "&" if "?" in url else "?"
+    if config.is_sqlite:
+        # Every setting in a SQLite URL's query becomes a PRAGMA; Tortoise adds journal_mode=WAL,
+        # so readers never wait for a writer and writers wait for each other this long.
+        if "busy_timeout=" not in url:
+            url = f"{url}{sep}busy_timeout={round(config.busy_timeout_seconds * 1000)}"
+        return url
     if url.startswith(("postgres://", "postgresql://")):
         url = "asyncpg://" + url.split("://", 1)[1]
-    if url.startswith("asyncpg://"):
-        sep = "&" if "?" in url else "?"
-        if "maxsize=" not in url:
-            url = f"{url}{sep}minsize=1&maxsize={pool_max}"
+    if url.startswith("asyncpg://") and "maxsize=" not in url:
+        url = f"{url}{sep}minsize=1&maxsize={config.pool_max}"
     return url
 
 
@@ -40,7 +46,7 @@ def tortoise_config(config: Config) -> dict[str, Any]:
     """The Tortoise config dict for this service (one app, `models`)."""
     return {
         "connections": {
-            "default": _connection(config.database.url, config.database.pool_max),
+            "default": _connection(config.database),
         },
         "apps": {
             "models": {
@@ -70,6 +76,18 @@ async def open_database(config: Config) -> AsyncIterator[None]:
         yield
     finally:
         await Tortoise.close_connections()
+
+
+def is_database_locked(exc: BaseException) -> bool:
+    """The error, or one it was raised from, is SQLite's "database is locked" (worth a retry)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if "database is locked" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 async def ping() -> None:

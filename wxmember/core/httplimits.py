@@ -1,0 +1,108 @@
+"""HTTP limits of one service process, set from `[server]` for `wxmember serve` and gunicorn alike.
+
+`create_app` applies them, so every way of running the app gets the same:
+
+- `handler_args(server)`: aiohttp's connection settings. `keepalive_timeout` is the header
+  timeout too: a connection that has not sent a complete request head this long after it opened
+  (or after its previous response) is closed. Request lines and header lines longer than the
+  limits, or more headers than allowed, are refused by aiohttp's HTTP parser with a plain-text
+  400 before any middleware runs: the app cannot render those as JSON (README, production).
+- `limits_middleware(server)`: the body must arrive within `body_timeout_seconds` of the head
+  (else 408 `request_timeout` and the connection is closed), and at most
+  `max_concurrent_requests` requests are handled at once (else 503 `server_busy` at once, with
+  `Retry-After`), so a burst queues in the proxy instead of piling up in the process.
+  A request that finds the database locked beyond `database.busy_timeout_seconds` (SQLite
+  beside a job in another process) is 503 `database_busy` with `Retry-After`, not a 500.
+- `hide_server_version`: the `Server` header names the product without versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+from aiohttp.streams import StreamReader
+from aiohttp.typedefs import Middleware
+
+from wxmember.core.config import ServerConfig
+from wxmember.core.db import is_database_locked
+from wxmember.core.web import Handler, error_body, json_response
+
+log = logging.getLogger(__name__)
+
+SERVER_HEADER = "wxmember"
+RETRY_AFTER = {"Retry-After": "1"}
+
+
+class BodyReadTimeout(TimeoutError):
+    """The request body did not arrive in time (set on the request's stream by the timer).
+
+    A TimeoutError, so that aiohttp's lingering read after the response gives up quietly and
+    closes the connection.
+    """
+
+
+def handler_args(server: ServerConfig) -> dict[str, Any]:
+    """aiohttp's per-connection settings (`web.Application(handler_args=...)`)."""
+    return {
+        "keepalive_timeout": server.header_timeout_seconds,
+        "max_line_size": server.max_request_line_bytes,
+        "max_field_size": server.max_header_bytes,
+        "max_headers": server.max_headers,
+    }
+
+
+def _expire(stream: StreamReader) -> None:
+    if not stream.is_eof():
+        stream.set_exception(BodyReadTimeout())
+
+
+def limits_middleware(server: ServerConfig) -> Middleware:
+    """The body read timeout and the cap on requests handled at once, for one process."""
+    in_flight = 0
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal in_flight
+        if in_flight >= server.max_concurrent_requests:
+            return json_response(
+                error_body("server_busy", "The service is busy; try again in a moment."),
+                status=503,
+                headers=RETRY_AFTER,
+            )
+        in_flight += 1
+        timer = None
+        if not request.content.is_eof():
+            loop = asyncio.get_running_loop()
+            timer = loop.call_later(server.body_timeout_seconds, _expire, request.content)
+        try:
+            return await handler(request)
+        except BodyReadTimeout:
+            response = json_response(
+                error_body("request_timeout", "The request body did not arrive in time."),
+                status=408,
+            )
+            response.force_close()
+            return response
+        except Exception as exc:
+            if not is_database_locked(exc):
+                raise
+            log.warning("database is locked", extra={"path": request.path})
+            return json_response(
+                error_body("database_busy", "The service is busy; try again in a moment."),
+                status=503,
+                headers=RETRY_AFTER,
+            )
+        finally:
+            in_flight -= 1
+            if timer is not None:
+                timer.cancel()
+
+    return middleware
+
+
+async def hide_server_version(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: aiohttp's default `Server` header names Python's and its versions."""
+    response.headers["Server"] = SERVER_HEADER
