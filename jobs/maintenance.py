@@ -1,4 +1,4 @@
-"""Housekeeping jobs: points and coupon expiry, tier retention at the end of a period."""
+"""Housekeeping jobs: points and coupon expiry, tier retention, the dashboard's daily figures."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from apscheduler.triggers.cron import CronTrigger
 
 from handlers.coupons.issuing import mark_expired_coupons
+from handlers.dashboard import backfill
 from handlers.points.ledger import expire_due_lots
 from handlers.tiers.growth import evaluate_tiers
 from jobs.base import JobContext, TriggerFactory, job
@@ -52,3 +53,14 @@ async def evaluate_closed_period(ctx: JobContext) -> None:
     report = await evaluate_tiers(ctx.services)
     if report.status != "already_finished":
         log.info("tiers evaluated", extra=report.as_dict())
+
+
+# Hourly rather than once after midnight: a day is stored within the hour after it ends, and the
+# first run after installing (or after the scheduler was down) fills every missing day, one
+# committed day at a time, so a run that is stopped resumes where it was.
+@job(id="dashboard.days", trigger=hourly_at(15), coalesce=True, max_instances=1)
+async def store_dashboard_days(ctx: JobContext) -> None:
+    """Store the dashboard figures of every ended day that has none yet."""
+    report = await backfill(ctx.services, should_stop=ctx.should_stop)
+    if report.stored:
+        log.info("dashboard days stored", extra=report.as_dict())

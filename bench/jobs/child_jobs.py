@@ -4,14 +4,17 @@ would, with timing around its inner steps. Each returns what it did, as JSON-rea
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
+import handlers.dashboard.figures
 import handlers.points.ledger
 import handlers.reminders.runs
 from bench.jobs.probe import Timed, summary
+from handlers import dashboard as dashboard_figures
 from handlers.points.ledger import expire_due_lots
 from handlers.reminders.candidates import find_candidates
 from handlers.reminders.runs import claim_rule_day
@@ -92,4 +95,76 @@ async def points_expiry(services: Services, params: dict[str, Any]) -> dict[str,
     return {"expired_lots": expired, "inner": inner}
 
 
-JOBS: dict[str, Job] = {"tiers": tiers, "birthdays": birthdays, "points-expiry": points_expiry}
+async def _reads(repeats: int, read: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+    durations = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await read()
+        durations.append(time.perf_counter() - started)
+    return summary(durations) | {"median_ms": round(1000 * statistics.median(durations), 3)}
+
+
+async def dashboard(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    """The job's first run (every day since the first member), a second run, then the reads:
+    today live, the page of 30 and 90 days, the charts' numbers of 90 days."""
+    changes = Timed(handlers.dashboard.figures, "changes")
+    carried = Timed(handlers.dashboard.figures, "carried")
+    started = time.perf_counter()
+    try:
+        report = await dashboard_figures.backfill(services)
+    finally:
+        per_day = {"changes": changes.restore(), "carried": carried.restore()}
+    backfill_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    again = await dashboard_figures.backfill(services)
+    again_seconds = time.perf_counter() - started
+
+    async def page(days: int) -> None:
+        found = await dashboard_figures.period(services, days)
+        found.totals()
+
+    async def charts(days: int) -> None:
+        found = await dashboard_figures.period(services, days)
+        for series in dashboard_figures.SERIES:
+            dashboard_figures.table(found, series)
+
+    repeats = params["repeats"]
+    reads = {
+        "today": await _reads(repeats, lambda: dashboard_figures.today_figures(services)),
+        "page_30": await _reads(repeats, lambda: page(30)),
+        "page_90": await _reads(repeats, lambda: page(90)),
+        "charts_90": await _reads(repeats, lambda: charts(90)),
+    }
+    today = await dashboard_figures.today_figures(services)
+    return {
+        "backfill": report.as_dict(),
+        "backfill_seconds": round(backfill_seconds, 4),
+        "per_day": per_day,
+        "again": again.as_dict(),
+        "again_seconds": round(again_seconds, 4),
+        "reads": reads,
+        "today": {
+            name: getattr(today, name)
+            for name in (
+                "members",
+                "new_cards",
+                "checkins",
+                "points_net",
+                "points_liability",
+                "coupons_claimed",
+                "coupons_redeemed",
+                "mall_redemptions",
+                "tiers",
+                "reminders",
+                "followers",
+            )
+        },
+    }
+
+
+JOBS: dict[str, Job] = {
+    "tiers": tiers,
+    "birthdays": birthdays,
+    "points-expiry": points_expiry,
+    "dashboard": dashboard,
+}

@@ -31,6 +31,9 @@ def _options(parser: argparse.ArgumentParser) -> None:
     add("--due-share", type=float, default=0.2, help="points-expiry: share of lots due")
     add("--day", type=date.fromisoformat, help="birthdays: the local send day (default today)")
     add("--history-years", type=int, default=1, help="birthdays: past years the rule delivered")
+    add("--ledger", type=int, help="dashboard: points entries to seed (default 10,000,000)")
+    add("--history-days", type=int, default=365, help="dashboard: days of history up to now")
+    add("--repeats", type=int, default=5, help="dashboard: times each read is measured")
     add("--plan-cache-mode", choices=PLAN_CACHE_MODES, help="set for the job's database sessions")
     add("--database-url", default=DEFAULT_DATABASE_URL, help="dropped and created on every run")
     add("--redis-url", default=DEFAULT_REDIS_URL)
@@ -82,6 +85,9 @@ async def _main(args: argparse.Namespace, argv: list[str]) -> int:
         args.due_share,
         args.day,
         args.history_years,
+        args.ledger,
+        args.history_days,
+        args.repeats,
     )
     names = [args.benchmark] if args.command == "run" else list(BENCHMARKS)
     failed = 0

@@ -26,6 +26,9 @@ class Sizes:
     due_share: float = 0.2
     day: date | None = None
     history_years: int = 1
+    ledger: int | None = None
+    history_days: int = 365
+    repeats: int = 5
 
 
 @dataclass

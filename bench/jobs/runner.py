@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.jobs import birthdays, facts, points_expiry, progress, tiers
+from bench.jobs import birthdays, dashboard, facts, points_expiry, progress, tiers
 from bench.jobs.bulk import Loader, finish_tables, table_rows
 from bench.jobs.context import Context, Prepared, Sizes
 from bench.jobs.ladder import seed_ladder
@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "tiers": tiers,
     "birthdays": birthdays,
     "points-expiry": points_expiry,
+    "dashboard": dashboard,
 }
 
 

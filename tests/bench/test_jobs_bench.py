@@ -86,6 +86,18 @@ class TestPointsExpiry:
         assert report["job"]["result"]["expired_lots"] == report["headline"]["expired_lots"] > 0
 
 
+class TestDashboard:
+    @requires_postgres
+    async def test_stores_every_day_and_reads_the_periods(self, tmp_path: Path) -> None:
+        sizes = Sizes(members=300, ledger=3000, history_days=20, repeats=1)
+        report = await _run("dashboard", tmp_path, sizes)
+        result = report["job"]["result"]
+        assert result["backfill"]["stored"] == report["headline"]["days_stored"] == 20
+        assert result["again"]["stored"] == 0
+        assert report["seeding"]["rows"]["members"] == result["today"]["members"] == 300
+        assert set(result["reads"]) == {"today", "page_30", "page_90", "charts_90"}
+
+
 class TestCommandLine:
     @pytest.mark.parametrize("name", ["postgres", "template1", "template0", ""])
     def test_refuses_a_shared_database(self, name: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,4 +111,5 @@ class TestCommandLine:
     def test_lists_the_benchmarks(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["list"]) == 0
         lines = capsys.readouterr().out.splitlines()
-        assert [line.split()[0] for line in lines] == ["tiers", "birthdays", "points-expiry"]
+        names = [line.split()[0] for line in lines]
+        assert names == ["tiers", "birthdays", "points-expiry", "dashboard"]

@@ -40,7 +40,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    # The demo seeds its brand and 90 days of members' activity before it serves.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the demo exited:\n{log.read_text()[-3000:]}")

@@ -36,3 +36,5 @@ class Follower(Model):
 
     class Meta:
         table = "bot_followers"
+        # The dashboard counts followers at the end of a day from these two.
+        indexes = (("subscribed", "subscribed_at"), ("unsubscribed_at",))

@@ -33,6 +33,7 @@ class Checkin(Model):
     class Meta:
         table = "checkins"
         unique_together = (("member_id", "day"),)
+        indexes = (("created_at",),)  # the dashboard's check-ins per day
 
 
 class CheckinRule(Model):

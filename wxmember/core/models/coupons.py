@@ -125,4 +125,10 @@ class Coupon(Model):
 
     class Meta:
         table = "coupons"
-        indexes = (("member_id", "status", "id"), ("status", "valid_until"))
+        # created_at, used_at: the dashboard's coupons handed out and redeemed per day.
+        indexes = (
+            ("member_id", "status", "id"),
+            ("status", "valid_until"),
+            ("created_at",),
+            ("used_at",),
+        )

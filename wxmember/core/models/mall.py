@@ -105,7 +105,7 @@ class MallOrder(Model):
     class Meta:
         table = "mall_orders"
         unique_together = (("member_id", "idempotency_key"),)
-        indexes = (("member_id", "id"), ("state", "id"))
+        indexes = (("member_id", "id"), ("state", "id"), ("created_at",))
 
 
 class MallCode(Model):

@@ -52,7 +52,8 @@ class Member(Model):
     class Meta:
         table = "members"
         # `id` last: the birthday pages of a reminder run walk this index in id order.
-        indexes = (("birth_month", "birth_day", "id"),)
+        # card_opened_at, deleted_at: the dashboard's cards opened and closed per day.
+        indexes = (("birth_month", "birth_day", "id"), ("card_opened_at",), ("deleted_at",))
 
     @property
     def has_card(self) -> bool:

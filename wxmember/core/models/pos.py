@@ -39,7 +39,7 @@ class Purchase(Model):
 
     class Meta:
         table = "pos_purchases"
-        indexes = (("member_id", "id"),)
+        indexes = (("member_id", "id"), ("created_at",))
 
 
 class PurchaseRefund(Model):

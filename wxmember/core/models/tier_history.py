@@ -51,7 +51,7 @@ class TierChange(Model):
 
     class Meta:
         table = "tier_changes"
-        indexes = (("member_id", "created_at"),)
+        indexes = (("member_id", "created_at"), ("created_at",))
 
 
 class EvaluationStatus(StrEnum):
