@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from cards.face import RENDER_VERSION, CardFace, render_card_face
 from cards.fonts import card_font_path
-from handlers.members.cards import tier_of
+from handlers.members.cards import card_face_cache_key, tier_of
 from handlers.members.numbers import card_face_payload
 from wxmember.core.context import Services
 from wxmember.core.models import Member, Tier
@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 
 CACHE_TTL_SECONDS = 7 * 86400
 DEFAULT_TIER_COLOR = "#6B7280"
-
-
-def _cache_key(member_id: int) -> str:
-    return f"wxmember:cardface:{member_id}"
 
 
 def face_of(services: Services, member: Member, tier: Tier | None) -> CardFace:
@@ -80,7 +76,7 @@ async def card_image_png(services: Services, member: Member) -> tuple[str, bytes
     font_path = await _font_path(services)
     face = face_of(services, member, tier)
     etag = etag_of(member, tier, face, font_path)
-    key = _cache_key(member.id)
+    key = card_face_cache_key(member.id)
     try:
         cached = await services.redis.hmget(key, ["etag", "png"])
     except RedisError:
@@ -99,11 +95,3 @@ async def card_image_png(services: Services, member: Member) -> tuple[str, bytes
     except RedisError:
         log.warning("card image cache unavailable", exc_info=True)
     return etag, png
-
-
-async def forget_card_image(services: Services, member_id: int) -> None:
-    """Drop the cached face (it shows the name and card number) after an account deletion."""
-    try:
-        await services.redis.delete(_cache_key(member_id))
-    except RedisError:
-        log.warning("card image cache unavailable; it expires on its own", exc_info=True)

@@ -7,7 +7,6 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import StringConstraints
 
-from cards.card_image import forget_card_image
 from handlers import members
 from handlers.members import account as member_account
 from miniapp_api.auth import current_member
@@ -72,5 +71,4 @@ async def delete_me(request: web.Request) -> web.Response:
     services = request.config_dict[keys.SERVICES]
     member = current_member(request)
     await member_account.delete_account(services, member)
-    await forget_card_image(services, member.id)
     return web.Response(status=204)

@@ -131,6 +131,7 @@ async def insert_coupon(
                     issue_key=issue_key,
                     valid_from=valid_from,
                     valid_until=valid_until,
+                    created_at=now,
                     using_db=conn,
                 )
         except IntegrityError:

@@ -3,7 +3,11 @@
 The birthday can be corrected once after the card is opened (birthday gifts depend on it); the
 limit is a conditional update on the `birthday_changes` counter. Deletion wipes every personal
 field and clears the openid, so the same WeChat account starts afresh at its next login, while
-the row (and the ledgers pointing at it) stays, now anonymous.
+the row (and the ledgers pointing at it) stays, now anonymous; the cached card face goes too.
+
+A member may also ask the store: an owner hands them their export, or deletes the account
+after typing its card number (`export_for_member`, `delete_at_member_request`); both are
+audited, and operators may do neither (the export shows the phone number in full).
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ from enum import Enum
 from typing import Any, cast
 from uuid import UUID
 
+from redis.exceptions import RedisError
 from tortoise.expressions import F
 from tortoise.fields.relational import BackwardFKRelation
 from tortoise.transactions import in_transaction
 
+from handlers import audit
 from handlers.followers.links import unlink_member
 from handlers.mall.orders import forget_member as forget_mall_orders
 from handlers.members.cards import (
     MAX_BIRTHDAY_CHANGES,
+    card_face_cache_key,
     card_view,
     check_birthday,
     check_gender,
@@ -30,11 +37,13 @@ from handlers.members.cards import (
     load_member,
     phone_of,
 )
+from handlers.operators.permissions import Area, may
 from handlers.reminders.delivery import forget_member as forget_reminders
+from handlers.reveal import check_may_reveal
 from handlers.subscriptions.grants import forget_member as forget_grants
 from wxmember.core.context import Services
-from wxmember.core.errors import Conflict, ValidationFailed
-from wxmember.core.models import Member
+from wxmember.core.errors import Conflict, Forbidden, ValidationFailed
+from wxmember.core.models import Member, Operator
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +163,16 @@ async def export_member_data(services: Services, member: Member) -> dict[str, An
     }
 
 
-async def delete_account(services: Services, member: Member) -> None:
+async def delete_account(
+    services: Services, member: Member, *, actor: Operator | None = None
+) -> None:
     """Wipe the member's personal fields everywhere and end their sessions.
 
     Ledgers, coupons and orders stay, anonymous. Pending mall shipments are cancelled (points and
     stock go back) and every shipping address is wiped; followers of the Official Account stay
     followers, no longer linked; subscribe grants are dropped; reminders lose their rendered
-    text and those still waiting are skipped.
+    text and those still waiting are skipped; the cached card face is dropped. Staff deleting
+    at the member's request (`actor`) are audited in the same transaction.
     """
     await forget_mall_orders(services, member.id)
     async with in_transaction() as conn:
@@ -189,4 +201,54 @@ async def delete_account(services: Services, member: Member) -> None:
         await unlink_member(member.id, using_db=conn)
         await forget_grants(member.id, using_db=conn)
         await forget_reminders(member.id, using_db=conn)
+        if actor is not None:
+            # who deleted which member, and nothing about the person
+            await audit.record(
+                actor,
+                "member.delete",
+                "member",
+                member.id,
+                after={"at": "member_request"},
+                using_db=conn,
+            )
+    await _forget_card_face(services, member.id)
     log.info("member account deleted", extra={"member_id": member.id})
+
+
+async def _forget_card_face(services: Services, member_id: int) -> None:
+    try:
+        await services.redis.delete(card_face_cache_key(member_id))
+    except RedisError:
+        log.warning("card image cache unavailable; it expires on its own", exc_info=True)
+
+
+def check_may_erase(actor: Operator) -> None:
+    """Owners only: 403 `erase_not_allowed` for anyone else."""
+    if not may(actor, Area.ERASE):
+        raise Forbidden("Only owners may delete a member's account.", code="erase_not_allowed")
+
+
+async def export_for_member(services: Services, actor: Operator, member_id: int) -> dict[str, Any]:
+    """A member's data export, handed over by an owner at the member's request; audited."""
+    check_may_reveal(actor)
+    member = await load_member(member_id)
+    data = await export_member_data(services, member)
+    await audit.record(actor, "member.export", "member", member.id)
+    return data
+
+
+async def delete_at_member_request(
+    services: Services, actor: Operator, member_id: int, *, typed_card_no: str
+) -> None:
+    """An owner deletes an account the member asked to delete, after typing its card number
+    (400 `invalid_confirm_card_no` when it differs); audited."""
+    check_may_erase(actor)
+    member = await load_member(member_id)
+    member.require_card()
+    if "".join(typed_card_no.split()) != member.card_no:
+        raise ValidationFailed(
+            "Type the member's card number to confirm.",
+            code="invalid_confirm_card_no",
+            details={"field": "confirm_card_no"},
+        )
+    await delete_account(services, member, actor=actor)

@@ -145,6 +145,11 @@ async def resolve_phone(services: Services, member: Member, phone_code: str) -> 
 # ----------------------------------------------------------------- views of a member
 
 
+def card_face_cache_key(member_id: int) -> str:
+    """Where the drawn card face of a member is cached (it shows the name and card number)."""
+    return f"wxmember:cardface:{member_id}"
+
+
 def phone_of(services: Services, member: Member) -> str | None:
     """The member's phone number in full (for the member themself and revealed views)."""
     return services.cipher.decrypt(member.phone_enc) if member.phone_enc else None

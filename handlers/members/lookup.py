@@ -1,8 +1,9 @@
 """Members as staff see them: search and detail, the phone masked unless an owner reveals it.
 
 Search by card number (exact), phone number (through the keyed look-up hash: the numbers
-themselves are never searched or decrypted in bulk) or name (contains). Revealing a phone
-number follows `handlers.reveal`: owners only, and every reveal lands in the audit log.
+themselves are never searched or decrypted in bulk) or name (contains); `find_members` reads
+one search box typed by staff as the criterion it names. Revealing a phone number follows
+`handlers.reveal`: owners only, and every reveal lands in the audit log.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from wxmember.core.kernel import continue_after
 from wxmember.core.models import Member, Operator
 
 _PHONE_QUERY = re.compile(r"^\+?[0-9]{5,20}$")
+_SEPARATORS = re.compile(r"[\s\-()]")
+MOBILE_LENGTH = 11
 
 
 def normalise_phone_query(raw: str) -> str:
@@ -56,6 +59,50 @@ async def search_members(
         query = query.filter(name__icontains=name)
     query = continue_after(query, after_id)
     return await query.order_by("-id").limit(limit + 1).prefetch_related("tier")
+
+
+def member_query(text: str) -> dict[str, str]:
+    """What staff typed in one search box, as the criterion it names.
+
+    16 digits are a card number, and 11 digits or a number after `+` (a country code) a phone
+    number, each found by its index (spaces, dashes and brackets between digits are ignored);
+    any other text is part of a name; nothing typed is no criterion. Other runs of digits are
+    400 `invalid_member_query`: numbers are never searched by a part of them.
+    """
+    text = text.strip()
+    if not text:
+        return {}
+    compact = _SEPARATORS.sub("", text)
+    international = compact.removeprefix("+")
+    if compact.startswith("+") and international.isascii() and international.isdigit():
+        return {"phone": compact}
+    if not (compact.isascii() and compact.isdigit()):
+        return {"name": text}
+    if len(compact) == CARD_NO_LENGTH:
+        return {"card_no": compact}
+    if len(compact) == MOBILE_LENGTH:
+        return {"phone": compact}
+    raise ValidationFailed(
+        "Type a whole card number (16 digits), a whole mobile number (11 digits) or a name.",
+        code="invalid_member_query",
+        details={"field": "q"},
+    )
+
+
+async def find_members(
+    services: Services, text: str, *, after_id: int | None = None, limit: int = 20
+) -> list[Member]:
+    """Live members found by what staff typed in one search box (`member_query`), newest first,
+    `limit + 1` rows."""
+    criteria = member_query(text)
+    return await search_members(
+        services,
+        card_no=criteria.get("card_no"),
+        phone=criteria.get("phone"),
+        name=criteria.get("name"),
+        after_id=after_id,
+        limit=limit,
+    )
 
 
 def staff_view(services: Services, member: Member, *, phone: str | None = None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """What each staff role may do, for every channel that serves staff (the admin API, the console).
 
 - the owner: everything;
-- an operator: everything but staff accounts, the audit log and revealing personal data;
+- an operator: everything but staff accounts, the audit log, revealing personal data and
+  deleting members' accounts;
 - a cashier: the till, and their own password.
 """
 
@@ -20,14 +21,15 @@ class Area(StrEnum):
     TILL = "till"
     AUDIT = "audit"
     STAFF = "staff"
-    REVEAL = "reveal"  # personal data shown unmasked (phones)
+    REVEAL = "reveal"  # personal data shown unmasked (phones, a member's data export)
+    ERASE = "erase"  # members' accounts deleted at their request
     OWN_ACCOUNT = "own_account"
 
 
 _EVERYTHING = frozenset(Area)
 ROLE_AREAS: dict[Role, frozenset[Area]] = {
     Role.OWNER: _EVERYTHING,
-    Role.OPERATOR: _EVERYTHING - {Area.AUDIT, Area.STAFF, Area.REVEAL},
+    Role.OPERATOR: _EVERYTHING - {Area.AUDIT, Area.STAFF, Area.REVEAL, Area.ERASE},
     Role.CASHIER: frozenset({Area.TILL, Area.OWN_ACCOUNT}),
 }
 

@@ -53,9 +53,6 @@ class FormReader:
     def raw(self, name: str) -> str:
         return self.form.get(name, "").strip()
 
-    def present(self, name: str) -> bool:
-        return self.raw(name) != ""
-
     def text(self, name: str, *, max_length: int, required: bool = False) -> str:
         """One line of text as people type it (NFC, trimmed, no control characters)."""
         try:
