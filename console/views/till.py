@@ -160,7 +160,9 @@ async def _serving(request: web.Request, form: Mapping[str, str], state: Till) -
         member_id = parse_member_id(form.get("member_id", ""))
         state.member = await till.member_at_till(_services(request), member_id)
     except DomainError as exc:
-        state.identify.errors["code"] = exc.code
+        # no member to serve (gone since, or a forged form): said where the cashier looks
+        for part in (state.identify, state.order, state.coupon):
+            part.errors[FORM if part is not state.identify else "code"] = exc.code
         return None
     return member_id
 

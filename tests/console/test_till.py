@@ -17,12 +17,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+import segno
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.console.conftest import sign_in
+from console.i18n import catalogue
+from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
 from tests.support.processes import REPO_ROOT
 
 SCREENSHOT = REPO_ROOT / "docs" / "console-till.png"
+TEMPLATES = REPO_ROOT / "console" / "templates" / "till"
+# Every refusal the till may meet: its own readings of the forms, and the handlers' codes.
+REFUSALS = (
+    "till_code_required",
+    "till_member_required",
+    "member_not_found",
+    "card_number_not_accepted",
+    "card_required",
+    "yuan_required",
+    "yuan_format",
+    "yuan_precision",
+    "yuan_positive",
+    "yuan_too_large",
+    "invalid_order_no",
+    "invalid_refund_no",
+    "invalid_amount_fen",
+    "order_no_reused",
+    "purchase_not_found",
+    "refund_no_reused",
+    "refund_exceeds_purchase",
+    "insufficient_points",
+    "invalid_code",
+    "coupon_not_found",
+    "member_mismatch",
+    "already_used",
+    "expired",
+    "not_started",
+    "below_threshold",
+)
 
 
 def _call(url: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
@@ -105,6 +136,21 @@ def fact(region: Locator, name: str) -> Locator:
     """The value beside a label in a list of facts."""
     term = region.locator("dt", has_text=re.compile(f"^{re.escape(name)}$"))
     return term.locator("xpath=following-sibling::dd[1]")
+
+
+class TestCatalogue:
+    def test_every_text_of_the_till_is_in_the_catalogue(self) -> None:
+        texts = catalogue()
+        used = {
+            key
+            for path in TEMPLATES.glob("*.html")
+            for key in re.findall(r"""\bt\(["']([\w.]+)["']""", path.read_text())
+        }
+        assert used and sorted(key for key in used if key not in texts) == []
+
+    def test_every_refusal_at_the_till_is_said_in_words(self) -> None:
+        texts = catalogue()
+        assert [code for code in REFUSALS if f"errors.{code}" not in texts] == []
 
 
 class TestIdentify:
@@ -365,3 +411,70 @@ class TestSmallScreens:
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(path), full_page=True)
+
+
+def qr_video(payload: str, path: Path) -> Path:
+    """A one-frame Y4M video of the payload's QR code, for Chromium's fake camera."""
+    width, height, scale = 640, 480, 8
+    matrix = [list(row) for row in segno.make(payload, error="m", micro=False).matrix]
+    size = (len(matrix) + 8) * scale
+    left, top = (width - size) // 2, (height - size) // 2
+    luma = bytearray(b"\xeb" * width * height)  # white
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if not dark:
+                continue
+            for dy in range(scale):
+                start = (top + (y + 4) * scale + dy) * width + left + (x + 4) * scale
+                luma[start : start + scale] = b"\x10" * scale  # black
+    chroma = b"\x80" * (width // 2) * (height // 2)
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + b"FRAME\n" + bytes(luma) + chroma + chroma)
+    return path
+
+
+class TestCamera:
+    def test_a_code_shown_to_the_camera_identifies_the_member(
+        self, browser: Browser, console_url: str, shopper: Shopper, tmp_path: Path
+    ) -> None:
+        video = qr_video(shopper.member_code(), tmp_path / "member-code.y4m")
+        camera = browser.browser_type.launch(
+            executable_path=CHROMIUM,
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
+        errors: list[str] = []
+        try:
+            context = camera.new_context(base_url=console_url, locale="zh-CN")
+            context.grant_permissions(["camera"], origin=console_url)
+            page = context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            sign_in(page, "cashier")
+
+            part(page, "识别会员").get_by_role("button", name="扫码").click()
+
+            expect(part(page, "当前会员")).to_contain_text(shopper.card["card_no"])
+            expect(page.get_by_role("dialog")).to_have_count(0)
+        finally:
+            camera.close()
+        assert errors == []
+
+
+class TestForgedForms:
+    def test_a_purchase_for_no_member_served_records_nothing_and_says_so(self, page: Page) -> None:
+        sign_in(page, "cashier")
+        csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "wxm_console_csrf")
+        form: dict[str, str | float | bool] = {
+            "csrf_token": csrf,
+            "member_id": "2147483000",
+            "order_no": f"T-{secrets.token_hex(4)}",
+            "amount": "10.00",
+        }
+        answer = page.request.post("/console/till/purchases", form=form)
+        assert answer.status == 400
+        assert "会员码无效或已过期" in answer.text()
