@@ -25,6 +25,7 @@ from tests.support.processes import REPO_ROOT, free_port
 CHROMIUM = os.environ.get("WXMEMBER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 DEMO_PASSWORD = "demo-password-123"
 CHROMIUM_ARGS = [
+    "--lang=zh-CN",  # the browser's own widgets (date fields) in the console's language
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -91,8 +92,11 @@ def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Playwright's sync API keeps its event loop running in
+    this thread while it is open, so it must end with the module: the asyncio tests that
+    follow need the thread to themselves."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
