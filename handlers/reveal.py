@@ -13,10 +13,11 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from handlers import audit
+from handlers.operators.permissions import Area, may
 from wxmember.core.context import Services
 from wxmember.core.errors import Forbidden, ValidationFailed
 from wxmember.core.inputs import Query
-from wxmember.core.models import Operator, Role
+from wxmember.core.models import Operator
 
 REVEALABLE = ("phone",)
 
@@ -38,7 +39,7 @@ def reveal_requested(raw: str | None) -> bool:
 
 def check_may_reveal(actor: Operator) -> None:
     """Owners only: 403 `reveal_not_allowed` for anyone else (ask before loading the record)."""
-    if Role(actor.role) is not Role.OWNER:
+    if not may(actor, Area.REVEAL):
         raise Forbidden("Only owners may see phone numbers in full.", code="reveal_not_allowed")
 
 

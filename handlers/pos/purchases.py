@@ -33,6 +33,11 @@ from wxmember.core.security import mask_phone
 async def identify(services: Services, code: str) -> dict[str, Any]:
     """Who a dynamic member code or card number belongs to, as the till shows it."""
     member = await find_member_for_pos(services, code)
+    return await till_view(services, member)
+
+
+async def till_view(services: Services, member: Member) -> dict[str, Any]:
+    """A member as the till shows them: name, card, tier and balance, the phone masked."""
     tier_id = member.tier_id
     tier = await Tier.get_or_none(id=tier_id) if tier_id is not None else None
     phone = services.cipher.decrypt(member.phone_enc) if member.phone_enc else None

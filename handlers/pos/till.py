@@ -10,32 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.coupons import writeoff
-from handlers.pos.purchases import purchase_public
+from handlers.pos.purchases import purchase_public, till_view
 from wxmember.core.context import Services
-from wxmember.core.errors import MemberNotFound, NotFound
-from wxmember.core.models import Member, Tier
+from wxmember.core.errors import NotFound
+from wxmember.core.kernel import get_member
 from wxmember.core.models.pos import Purchase
-from wxmember.core.security import mask_phone
 
 
 async def member_at_till(services: Services, member_id: int) -> dict[str, Any]:
     """The member being served, as `identify` shows them (phone masked), read again after a
     write so the till shows the balance and tier it left."""
-    member = await Member.get_or_none(id=member_id, deleted_at=None, card_no__isnull=False)
-    if member is None:
-        raise MemberNotFound()
-    tier_id = member.tier_id
-    tier = await Tier.get_or_none(id=tier_id) if tier_id is not None else None
-    phone = services.cipher.decrypt(member.phone_enc) if member.phone_enc else None
-    return {
-        "member_id": member.id,
-        "name": member.name,
-        "phone": mask_phone(phone),
-        "card_no": member.card_no,
-        "tier": None if tier is None else {"id": tier.id, "name": tier.name, "level": tier.level},
-        "points_balance": member.points_balance,
-        "points_debt": member.points_debt,
-    }
+    member = await get_member(member_id)
+    member.require_card()
+    return await till_view(services, member)
 
 
 async def check_coupon_for(
@@ -60,7 +47,7 @@ async def purchase_for_refund(order_no: str) -> dict[str, Any]:
     purchase = await Purchase.get_or_none(order_no=order_no)
     if purchase is None:
         raise NotFound("No purchase with this order number.", code="purchase_not_found")
-    member = await Member.get(id=purchase.member_id)
+    member = await get_member(purchase.member_id, include_deleted=True)
     return purchase_public(purchase) | {
         "refundable_fen": purchase.amount_fen - purchase.refunded_fen,
         "member_name": member.name,
