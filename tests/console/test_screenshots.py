@@ -1,10 +1,14 @@
 """The console's pictures in the README, taken from the demo: each page is first checked to show
 what the picture is meant to show (charts drawn, a member's activity, a preview's recipients),
-then written to `docs/` at 1440×900 (the picture is the window, not the whole page)."""
+then taken at 1440×900 (the picture is the window, not the whole page). They are written to
+`docs/` when asked for (`WXMEMBER_SCREENSHOTS=1`), so that an ordinary run leaves the tree as it
+was; otherwise to a temporary folder."""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,9 +32,10 @@ PAINTED = """canvas => {
 
 
 def picture(page: Page, name: str) -> Path:
-    """The window as it stands, written to docs/ (overwriting)."""
-    DOCS.mkdir(exist_ok=True)
-    path = DOCS / name
+    """The window as it stands, written to docs/ when asked for (overwriting)."""
+    folder = DOCS if os.environ.get("WXMEMBER_SCREENSHOTS") else Path(tempfile.mkdtemp())
+    folder.mkdir(exist_ok=True)
+    path = folder / name
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=path, full_page=False)
     assert 0 < path.stat().st_size < LARGEST, (path, path.stat().st_size)
