@@ -1,9 +1,9 @@
 """Browser tests of the console: a real `wxmember demo` process on SQLite, driven by Chromium.
 
 Playwright for Python drives Debian's Chromium (`/usr/bin/chromium`, or `$WXMEMBER_CHROMIUM`),
-launched through `executable_path` (browsers are never downloaded). One service process and one
-browser serve the whole module; every test gets a fresh browser context (its own cookies) and
-fails if the page logged an error to the browser console.
+launched through `executable_path` (browsers are never downloaded). One service process serves
+the whole run and one browser a test module; every test gets a fresh browser context (its own
+cookies) and fails if the page logged an error to the browser console.
 """
 
 from __future__ import annotations
