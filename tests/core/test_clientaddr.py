@@ -122,3 +122,21 @@ class TestAccessLog:
         records = [record for record in caplog.records if record.name == "test.access"]
         assert [record.getMessage().split()[0] for record in records] == ["198.51.100.1"]
         assert records[0].__dict__["client"] == "198.51.100.1"
+
+    async def test_credentials_in_the_query_are_not_logged(
+        self,
+        app: web.Application,
+        aiohttp_client: Callable[..., Awaitable[TestClient]],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        server = TestServer(app)
+        await server.start_server(
+            access_log_class=ClientAccessLogger, access_log=logging.getLogger("test.access")
+        )
+        client = await aiohttp_client(server)
+        with caplog.at_level(logging.INFO, logger="test.access"):
+            await client.get("/healthz?access_token=tok-123&openid=o-456&page=2")
+            await client.close()
+        [line] = [r.getMessage() for r in caplog.records if r.name == "test.access"]
+        assert "/healthz?access_token=***&openid=***&page=2" in line
+        assert "tok-123" not in line and "o-456" not in line

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -123,6 +124,21 @@ def forwarded_over_tls(request: web.BaseRequest) -> bool:
     return proto.split(",")[0].strip().lower() == "https"
 
 
+# Query parameters whose values stay out of the log: credentials, and who a push is about.
+UNLOGGED_PARAMETERS = frozenset({"access_token", "code", "js_code", "openid", "secret", "ticket"})
+
+
+def logged_target(request: web.BaseRequest) -> str:
+    """The path and query as the access log shows them, secrets replaced by `***`."""
+    if not request.query_string:
+        return request.path
+    query = [
+        (name, "***" if name.lower() in UNLOGGED_PARAMETERS else value)
+        for name, value in request.query.items()
+    ]
+    return f"{request.path}?{urlencode(query, safe='*')}"
+
+
 class ClientAccessLogger(AbstractAccessLogger):
     """The access log, one line per request, naming the client rather than the proxy."""
 
@@ -132,7 +148,7 @@ class ClientAccessLogger(AbstractAccessLogger):
             '%s "%s %s" %s %.4f',
             client,
             request.method,
-            request.path_qs,
+            logged_target(request),
             response.status,
             time,
             extra={

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from wxmember.app import create_app
 from wxmember.core import keys
+from wxmember.core.clientaddr import ClientAccessLogger
 from wxmember.core.config import Config, ensure_local_keys
 from wxmember.core.db import apply_migrations
 from wxmember.core.fake_wechat import FakeWeChat, create_fake_wechat_app
@@ -162,6 +163,7 @@ def run_demo(loaded: Config, *, host: str | None, port: int | None, db_path: str
         print=None,
         backlog=server.backlog,
         access_log=logging.getLogger("aiohttp.access") if server.access_log else None,
+        access_log_class=ClientAccessLogger,
     )
     return 0
 

@@ -352,7 +352,8 @@ async def _own_wechat(services: Services) -> AsyncIterator[tuple[Services, FakeW
     for app_config in (config.miniapp, config.official):
         fake.register_app(app_config.appid, app_config.secret.get_secret_value())
     register_templates(fake)
-    runner = web.AppRunner(create_fake_wechat_app(fake))
+    # no access log: its lines would carry the access tokens of the seed's requests
+    runner = web.AppRunner(create_fake_wechat_app(fake), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
