@@ -10,6 +10,7 @@ from admin import (
     mall_views,
     member_coupons_views,
     members_views,
+    openapi_views,
     operators_views,
     points_views,
     pos_coupons_views,
@@ -17,8 +18,14 @@ from admin import (
     reminders_views,
     tiers_views,
 )
-from admin.auth import check_routes_declare_roles, operator_auth_middleware
-from wxmember.core.endpoints import mount
+from admin.auth import (
+    EVERYONE,
+    ROLES_ATTR,
+    check_routes_declare_roles,
+    operator_auth_middleware,
+)
+from wxmember.core.endpoints import ENDPOINTS, Endpoint, mount
+from wxmember.core.openapi import Access, attach, build_document
 
 MODULES = (
     operators_views,
@@ -32,11 +39,43 @@ MODULES = (
     points_views,
     checkin_rules_views,
     reminders_views,
+    openapi_views,
 )
+
+DESCRIPTION = (
+    "The API of the brand's staff: owners, operators and cashiers (the console and the till "
+    "use the same handlers). Staff log in with `POST /login` and send the token as "
+    "`Authorization: Bearer <token>` on every other call; `x-roles` lists the roles that may "
+    "call a route, any other role gets 403 `role_not_allowed`. Every refusal is "
+    '`{"error": {"code", "message", "details"?}}` with a stable code (listed per response '
+    "under `x-error-codes`); any route may answer 503 `server_busy` or `database_busy` with "
+    "`Retry-After`. Every write is recorded in the audit log."
+)
+
+
+def _access(endpoint: Endpoint) -> Access:
+    roles: frozenset[str] = getattr(endpoint.view, ROLES_ATTR, frozenset())
+    order = [str(role) for role in EVERYONE]
+    allowed = sorted((str(role) for role in roles), key=order.index)
+    return Access(public=not roles, roles=tuple(allowed), restricted=len(allowed) < len(order))
+
+
+def _tag(endpoint: Endpoint) -> str:
+    return endpoint.view.__module__.rpartition(".")[2].removesuffix("_views")
 
 
 def create_admin_app() -> web.Application:
     app = web.Application(middlewares=[operator_auth_middleware])
     mount(app, *(module.routes for module in MODULES))
     check_routes_declare_roles(app)
+    document = build_document(
+        app[ENDPOINTS],
+        title="wxmember admin API",
+        version="1",
+        server="/admin/api/v1",
+        description=DESCRIPTION,
+        access=_access,
+        tag=_tag,
+    )
+    attach(app, document)
     return app

@@ -9,6 +9,7 @@ from pydantic import StringConstraints
 
 from handlers.followers.links import complete_binding
 from miniapp_api.auth import current_member
+from miniapp_api.responses import OfficialBinding
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body
@@ -21,7 +22,12 @@ class BindingBody(Body):
     token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 
 
-@routes.post("/official-binding", body=BindingBody, errors=("binding_mismatch",))
+@routes.post(
+    "/official-binding",
+    body=BindingBody,
+    response=OfficialBinding,
+    errors=("binding_mismatch",),
+)
 async def bind_official_follower(request: web.Request, body: BindingBody) -> web.Response:
     """Bind the Official Account follower behind a bot link to this member."""
     services = request.config_dict[keys.SERVICES]

@@ -11,9 +11,11 @@ from cards.card_image import card_image_etag, card_image_png
 from handlers import members
 from handlers.members.member_code import STEP_SECONDS, issue_member_code
 from miniapp_api.auth import current_member
+from miniapp_api.responses import Card, MemberCode
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, CleanText, IsoDate
+from wxmember.core.openapi import Binary
 from wxmember.core.web import json_response
 
 routes = Routes()
@@ -35,6 +37,7 @@ class OpenCardBody(Body):
     "/card",
     body=OpenCardBody,
     status=201,
+    response=Card,
     errors=("card_exists", "phone_taken", "invalid_name", "invalid_birthday", "invalid_phone_code"),
 )
 async def open_card(request: web.Request, body: OpenCardBody) -> web.Response:
@@ -51,7 +54,7 @@ async def open_card(request: web.Request, body: OpenCardBody) -> web.Response:
     return json_response(await members.card_view(services, member), status=201, headers=NO_STORE)
 
 
-@routes.get("/card", errors=("card_required",))
+@routes.get("/card", response=Card, errors=("card_required",))
 async def show_card(request: web.Request) -> web.Response:
     """The card: number, tier, points, growth, the phone masked."""
     member = current_member(request)
@@ -64,7 +67,7 @@ def _etag_matches(request: web.Request, etag: str) -> bool:
     return bool(wanted) and any(tag.value in (etag, "*") for tag in wanted or ())
 
 
-@routes.get("/card/image", errors=("card_required",))
+@routes.get("/card/image", response=Binary("image/png"), errors=("card_required",))
 async def card_image(request: web.Request) -> web.Response:
     """The card face as a PNG (revalidated with its ETag)."""
     member = current_member(request)
@@ -81,7 +84,7 @@ async def card_image(request: web.Request) -> web.Response:
     return response
 
 
-@routes.get("/card/code", errors=("card_required",))
+@routes.get("/card/code", response=MemberCode, errors=("card_required",))
 async def member_code(request: web.Request) -> web.Response:
     """The dynamic member code the cashier scans, and when it expires."""
     member = current_member(request)

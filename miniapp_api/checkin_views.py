@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 from handlers import checkin
 from handlers.checkin.month import month_calendar
@@ -31,7 +31,13 @@ def _month(value: object) -> date | None:
 
 
 class MonthQuery(Query):
-    month: Annotated[date | None, BeforeValidator(_month)] = None
+    month: Annotated[
+        date | None,
+        BeforeValidator(_month),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "pattern": _MONTH.pattern}, {"type": "null"}]}
+        ),
+    ] = None
 
 
 class MakeupBody(Body):

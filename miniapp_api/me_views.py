@@ -11,6 +11,7 @@ from handlers import members
 from handlers.members import account as member_account
 from miniapp_api.auth import current_member
 from miniapp_api.card_views import NO_STORE, NameInput
+from miniapp_api.responses import Profile
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, IsoDate
@@ -25,7 +26,7 @@ class ProfilePatchBody(Body):
     birthday: IsoDate | None = None
 
 
-@routes.get("/me")
+@routes.get("/me", response=Profile)
 async def show_me(request: web.Request) -> web.Response:
     """The member's profile (the phone masked)."""
     services = request.config_dict[keys.SERVICES]
@@ -35,6 +36,7 @@ async def show_me(request: web.Request) -> web.Response:
 @routes.patch(
     "/me",
     body=ProfilePatchBody,
+    response=Profile,
     errors=(
         "nothing_to_change",
         "invalid_name",

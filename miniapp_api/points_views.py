@@ -6,6 +6,7 @@ from aiohttp import web
 
 from handlers.points import queries as points_queries
 from miniapp_api.auth import current_member
+from miniapp_api.responses import PointsSummary
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Page
@@ -14,7 +15,7 @@ from wxmember.core.web import json_response, page_body
 routes = Routes()
 
 
-@routes.get("/points")
+@routes.get("/points", response=PointsSummary)
 async def points_summary(request: web.Request) -> web.Response:
     """The balance, debt and the points expiring within 30 days."""
     services = request.config_dict[keys.SERVICES]

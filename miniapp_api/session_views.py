@@ -10,6 +10,7 @@ from pydantic import StringConstraints
 from handlers import members
 from handlers.members import sessions as sessions
 from miniapp_api.auth import current_member, public
+from miniapp_api.responses import Session
 from wxmember.core import keys
 from wxmember.core.clientaddr import client_address
 from wxmember.core.endpoints import Routes
@@ -26,6 +27,7 @@ class LoginBody(Body):
 @routes.post(
     "/session",
     body=LoginBody,
+    response=Session,
     errors=(
         "invalid_code",
         "code_used",

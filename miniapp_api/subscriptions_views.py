@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 
 from handlers.subscriptions.grants import SOURCE_CLIENT, record_grants
 from miniapp_api.auth import current_member
+from miniapp_api.responses import Grants
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body
@@ -26,7 +27,7 @@ class GrantsBody(Body):
     template_ids: Annotated[list[TemplateId], Field(min_length=1, max_length=10)]
 
 
-@routes.post("/subscriptions", body=GrantsBody, errors=("too_many_requests",))
+@routes.post("/subscriptions", body=GrantsBody, response=Grants, errors=("too_many_requests",))
 async def record_subscriptions(request: web.Request, body: GrantsBody) -> web.Response:
     """Record the one-time subscribe grants the member accepted in the mini-program."""
     services = request.config_dict[keys.SERVICES]

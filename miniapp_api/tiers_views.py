@@ -8,6 +8,7 @@ from aiohttp import web
 
 from handlers import tiers
 from miniapp_api.auth import current_member
+from miniapp_api.responses import TierOverview
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.models.tiers import Tier
@@ -37,7 +38,7 @@ def _brief(tier: Tier | None) -> dict[str, Any] | None:
     return {"id": tier.id, "name": tier.name, "level": tier.level, "color": tier.color}
 
 
-@routes.get("/tiers")
+@routes.get("/tiers", response=TierOverview)
 async def tier_view(request: web.Request) -> web.Response:
     """All tiers and their benefits side by side, the member's tier and progress."""
     services = request.config_dict[keys.SERVICES]

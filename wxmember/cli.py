@@ -1,7 +1,8 @@
 """The `wxmember` command line: the service, the scheduler, and operations tasks.
 
 Commands: serve, scheduler, migrate, makemigrations, create-operator, demo, evaluate-tiers,
-run-reminders, keygen. `--config FILE` and `--log-level LEVEL` go before or after the command.
+run-reminders, keygen, openapi. `--config FILE` and `--log-level LEVEL` go before or after the
+command.
 
 Configuration errors print one line (`config: database.url: ...`) and exit 2, never a traceback.
 On SQLite a command that finds the database locked by another process (the server, a job) waits
@@ -21,12 +22,14 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from handlers.operators.accounts import create_operator
 from handlers.tiers.growth import evaluate_tiers
+from wxmember import apidocs
 from wxmember.app import create_app
 from wxmember.core import keys
 from wxmember.core.clientaddr import ClientAccessLogger
@@ -200,6 +203,18 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.check:
+        stale = apidocs.stale(out)
+        for path in stale:
+            print(f"{path}: stale; run `{apidocs.COMMAND} --out {out}`", file=sys.stderr)
+        return 1 if stale else 0
+    for path in apidocs.write(out):
+        print(path)
+    return 0
+
+
 def _common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """`--config` and `--log-level`, before the command or after it.
 
@@ -273,6 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     reminders.set_defaults(run=cmd_run_reminders)
 
     commands.add_parser("keygen", help="print fresh security keys").set_defaults(run=cmd_keygen)
+
+    openapi = commands.add_parser(
+        "openapi", help="write the OpenAPI documents of /api/v1 and /admin/api/v1"
+    )
+    openapi.add_argument("--out", default=str(apidocs.DEFAULT_OUT), help="default: docs/openapi")
+    openapi.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the files are stale"
+    )
+    openapi.set_defaults(run=cmd_openapi)
     for command in commands.choices.values():
         _common_options(command, top=False)
     return parser

@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
 )
 
 from wxmember.core.errors import NotFound, ValidationFailed
@@ -172,7 +173,11 @@ def _cursor(value: Any) -> int:
     raise ValueError("the next_cursor of a previous page")
 
 
-Cursor = Annotated[int, BeforeValidator(_cursor)]
+Cursor = Annotated[
+    int,
+    BeforeValidator(_cursor),
+    WithJsonSchema({"type": "string", "pattern": _CURSOR.pattern, "maxLength": 16}),
+]
 
 
 def encode_cursor(last_id: int) -> str:

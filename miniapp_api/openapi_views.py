@@ -1,0 +1,18 @@
+"""`GET /api/v1/openapi.json`: the mini-program API's OpenAPI 3.1 document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from miniapp_api.auth import public
+from wxmember.core.endpoints import Routes
+from wxmember.core.openapi import serve_document
+
+routes = Routes()
+
+
+@routes.get("/openapi.json")
+@public
+async def openapi_document(request: web.Request) -> web.Response:
+    """This API's OpenAPI 3.1 document, built from the route declarations."""
+    return serve_document(request)
