@@ -26,7 +26,7 @@ class BindingBody(Body):
     "/official-binding",
     body=BindingBody,
     response=OfficialBinding,
-    errors=("binding_mismatch",),
+    errors=("binding_not_found", "binding_mismatch"),
 )
 async def bind_official_follower(request: web.Request, body: BindingBody) -> web.Response:
     """Bind the Official Account follower behind a bot link to this member."""

@@ -15,7 +15,7 @@ from miniapp_api.responses import Card, MemberCode
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, CleanText, IsoDate
-from wxmember.core.openapi import Binary
+from wxmember.core.openapi import NOT_MODIFIED, Binary
 from wxmember.core.web import json_response
 
 routes = Routes()
@@ -67,7 +67,12 @@ def _etag_matches(request: web.Request, etag: str) -> bool:
     return bool(wanted) and any(tag.value in (etag, "*") for tag in wanted or ())
 
 
-@routes.get("/card/image", response=Binary("image/png"), errors=("card_required",))
+@routes.get(
+    "/card/image",
+    response=Binary("image/png"),
+    also=(NOT_MODIFIED,),
+    errors=("card_required",),
+)
 async def card_image(request: web.Request) -> web.Response:
     """The card face as a PNG (revalidated with its ETag)."""
     member = current_member(request)

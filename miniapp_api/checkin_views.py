@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, WithJsonSchema
 from handlers import checkin
 from handlers.checkin.month import month_calendar
 from miniapp_api.auth import current_member
+from miniapp_api.responses import CheckinCalendar, CheckinResult, MakeupResult
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, IsoDate, Query
@@ -45,7 +46,10 @@ class MakeupBody(Body):
 
 
 @routes.post(
-    "/checkins", status=201, errors=("already_checked_in", "checkin_disabled", "card_required")
+    "/checkins",
+    status=201,
+    response=CheckinResult,
+    errors=("already_checked_in", "checkin_disabled", "card_required"),
 )
 async def check_in(request: web.Request) -> web.Response:
     """Check in for today (the brand's local day)."""
@@ -54,7 +58,7 @@ async def check_in(request: web.Request) -> web.Response:
     return json_response(result.to_dict(), status=201)
 
 
-@routes.get("/checkins", query=MonthQuery)
+@routes.get("/checkins", query=MonthQuery, response=CheckinCalendar)
 async def calendar(request: web.Request, query: MonthQuery) -> web.Response:
     """The month's check-in calendar, the streak and the make-ups left."""
     services = request.config_dict[keys.SERVICES]
@@ -65,6 +69,7 @@ async def calendar(request: web.Request, query: MonthQuery) -> web.Response:
     "/checkins/makeup",
     body=MakeupBody,
     status=201,
+    response=MakeupResult,
     errors=(
         "already_checked_in",
         "makeup_future_day",

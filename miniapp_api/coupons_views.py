@@ -8,6 +8,7 @@ from handlers import coupons
 from handlers.coupons import claims as coupon_claims
 from handlers.coupons import codes as coupon_codes
 from miniapp_api.auth import current_member
+from miniapp_api.responses import CentrePage, MemberCoupon, MemberCouponPage
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Page
@@ -21,7 +22,7 @@ class CouponsQuery(Page):
     status: CouponStatus | None = None
 
 
-@routes.get("/coupons/center", query=Page)
+@routes.get("/coupons/center", query=Page, response=CentrePage)
 async def coupon_centre(request: web.Request, query: Page) -> web.Response:
     """Claimable coupons, newest first, with what this member may still claim."""
     services = request.config_dict[keys.SERVICES]
@@ -35,6 +36,7 @@ async def coupon_centre(request: web.Request, query: Page) -> web.Response:
 @routes.post(
     "/coupons/center/{template_id}/claim",
     status=201,
+    response=MemberCoupon,
     errors=(
         "template_not_found",
         "not_claimable",
@@ -53,7 +55,7 @@ async def claim_coupon(request: web.Request, template_id: int) -> web.Response:
     return json_response(coupon_codes.coupon_public(services, coupon, coupon.template), status=201)
 
 
-@routes.get("/coupons", query=CouponsQuery)
+@routes.get("/coupons", query=CouponsQuery, response=MemberCouponPage)
 async def my_coupons(request: web.Request, query: CouponsQuery) -> web.Response:
     """The member's coupons, newest first, by status."""
     services = request.config_dict[keys.SERVICES]

@@ -11,10 +11,12 @@ from handlers import mall
 from handlers.mall import orders as mall_orders
 from handlers.mall import redemption as mall_redemption
 from miniapp_api.auth import current_member
+from miniapp_api.responses import MallItemPage, MallItemView, MallOrder, MallOrderPage
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, CleanText, Flag, Page
 from wxmember.core.models.mall import ItemKind, OrderState
+from wxmember.core.openapi import REPLAYED_MARKED
 from wxmember.core.web import json_response, page_body
 
 routes = Routes()
@@ -35,7 +37,7 @@ class MemberCancelBody(Body):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] = ""
 
 
-@routes.get("/mall/items", query=ItemsQuery)
+@routes.get("/mall/items", query=ItemsQuery, response=MallItemPage)
 async def list_items(request: web.Request, query: ItemsQuery) -> web.Response:
     """Items on sale in display order, as this member sees them."""
     items, ids = await mall.browse(
@@ -49,7 +51,7 @@ async def list_items(request: web.Request, query: ItemsQuery) -> web.Response:
     return json_response(page_body(items, ids, query.limit))
 
 
-@routes.get("/mall/items/{item_id}", errors=("item_not_found",))
+@routes.get("/mall/items/{item_id}", response=MallItemView, errors=("item_not_found",))
 async def get_item(request: web.Request, item_id: int) -> web.Response:
     """One item on sale, as this member sees it."""
     view = await mall.item_for_member(
@@ -62,6 +64,8 @@ async def get_item(request: web.Request, item_id: int) -> web.Response:
     "/mall/redemptions",
     body=mall_redemption.Redemption,
     status=201,
+    response=MallOrder,
+    also=(REPLAYED_MARKED,),
     headers=("Idempotency-Key",),
     errors=(
         "idempotency_key_required",
@@ -88,7 +92,7 @@ async def redeem(request: web.Request, body: mall_redemption.Redemption) -> web.
     )
 
 
-@routes.get("/mall/redemptions", query=OrdersQuery)
+@routes.get("/mall/redemptions", query=OrdersQuery, response=MallOrderPage)
 async def list_orders(request: web.Request, query: OrdersQuery) -> web.Response:
     """The member's mall orders, newest first."""
     orders = await mall_orders.member_orders(
@@ -99,7 +103,7 @@ async def list_orders(request: web.Request, query: OrdersQuery) -> web.Response:
     return json_response(page_body(items, [order.id for order in orders], query.limit))
 
 
-@routes.get("/mall/redemptions/{order_id}", errors=("order_not_found",))
+@routes.get("/mall/redemptions/{order_id}", response=MallOrder, errors=("order_not_found",))
 async def get_order(request: web.Request, order_id: int) -> web.Response:
     """One of the member's orders."""
     order = await mall_orders.member_order(current_member(request), order_id)
@@ -110,6 +114,7 @@ async def get_order(request: web.Request, order_id: int) -> web.Response:
     "/mall/redemptions/{order_id}/cancel",
     body=MemberCancelBody,
     body_optional=True,
+    response=MallOrder,
     errors=("order_not_found", "invalid_state"),
 )
 async def cancel_order(request: web.Request, order_id: int, body: MemberCancelBody) -> web.Response:

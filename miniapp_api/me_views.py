@@ -11,7 +11,7 @@ from handlers import members
 from handlers.members import account as member_account
 from miniapp_api.auth import current_member
 from miniapp_api.card_views import NO_STORE, NameInput
-from miniapp_api.responses import Profile
+from miniapp_api.responses import MemberExport, Profile
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, IsoDate
@@ -59,7 +59,7 @@ async def update_me(request: web.Request, body: ProfilePatchBody) -> web.Respons
     return json_response(members.profile_view(services, member), headers=NO_STORE)
 
 
-@routes.get("/me/export")
+@routes.get("/me/export", response=MemberExport)
 async def export_me(request: web.Request) -> web.Response:
     """Everything the service holds about the member, as JSON."""
     services = request.config_dict[keys.SERVICES]

@@ -6,12 +6,12 @@ from aiohttp import web
 
 from miniapp_api.auth import public
 from wxmember.core.endpoints import Routes
-from wxmember.core.openapi import serve_document
+from wxmember.core.openapi import OpenApiDocument, serve_document
 
 routes = Routes()
 
 
-@routes.get("/openapi.json")
+@routes.get("/openapi.json", response=OpenApiDocument)
 @public
 async def openapi_document(request: web.Request) -> web.Response:
     """This API's OpenAPI 3.1 document, built from the route declarations."""

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from handlers.points import queries as points_queries
 from miniapp_api.auth import current_member
-from miniapp_api.responses import PointsSummary
+from miniapp_api.responses import LedgerPage, PointsSummary
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Page
@@ -22,7 +22,7 @@ async def points_summary(request: web.Request) -> web.Response:
     return json_response(await points_queries.summary(services, current_member(request)))
 
 
-@routes.get("/points/ledger", query=Page)
+@routes.get("/points/ledger", query=Page, response=LedgerPage)
 async def points_ledger(request: web.Request, query: Page) -> web.Response:
     """The member's ledger, newest first."""
     rows = await points_queries.ledger(current_member(request).id, query.cursor, query.limit)

@@ -8,9 +8,13 @@ against these models notice a field added to a handler and not here.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from wxmember.core.models.coupons import CouponKind, CouponSource, CouponStatus, Obtain
+from wxmember.core.models.mall import ItemKind, LimitPeriod, OrderState
+from wxmember.core.models.points import EntryKind
 
 
 class Answer(BaseModel):
@@ -134,3 +138,282 @@ class TierOverview(Answer):
     growth_total: int
     period: Period
     next_evaluation: date
+
+
+# --------------------------------------------------------------------------- check-ins
+
+
+class Tomorrow(Answer):
+    """What checking in tomorrow would bring."""
+
+    date: date
+    streak: int
+    points: int
+    bonus_points: int
+
+
+class CheckinResult(Answer):
+    """A day's check-in: what it earned, the streak it made, and what tomorrow would bring."""
+
+    day: date
+    points: int
+    base_points: int
+    bonus_points: int
+    streak: int
+    cycle_day: int
+    made_up: bool
+    balance: int
+    tomorrow: Tomorrow | None
+
+
+class MakeupResult(CheckinResult):
+    """A made-up day, the price paid, and the member's standing after it."""
+
+    price_points: int
+    current_streak: int
+    makeup_left: int
+
+
+class CalendarDay(Answer):
+    date: date
+    points: int
+    bonus_points: int
+    streak: int
+    made_up: bool
+
+
+class Makeups(Answer):
+    """This month's make-ups: allowed, used, left, and the price of one."""
+
+    month: str
+    limit: int
+    used: int
+    left: int
+    price_points: int
+
+
+class CheckinCalendar(Answer):
+    """A month's check-ins, the streak still alive and this month's make-ups."""
+
+    month: str
+    days: list[CalendarDay]
+    today: date
+    checked_in_today: bool
+    streak: int
+    makeup: Makeups
+
+
+# --------------------------------------------------------------------------- points ledger
+
+
+class LedgerEntry(Answer):
+    """One change of the member's points; `expires_at` (UTC) for credits that expire."""
+
+    id: int
+    kind: EntryKind
+    amount: int
+    balance_after: int
+    debt_change: int
+    debt_after: int
+    reason: str
+    reference: str | None
+    expires_at: datetime | None
+    created_at: datetime
+
+
+class LedgerPage(Answer):
+    items: list[LedgerEntry]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- coupons
+
+
+class MemberCoupon(Answer):
+    """A coupon as members and cashiers see it, times in the brand's zone."""
+
+    id: int
+    code: str
+    code_display: str
+    template_id: int
+    title: str
+    kind: CouponKind
+    value: int
+    threshold_fen: int
+    max_discount_fen: int | None
+    description: str
+    terms: str
+    status: CouponStatus
+    usable_now: bool
+    valid_from: datetime
+    valid_until: datetime
+    source: CouponSource
+    obtained_at: datetime
+    used_at: datetime | None
+    order_no: str | None
+    discount_fen: int | None
+
+
+class MemberCouponPage(Answer):
+    items: list[MemberCoupon]
+    next_cursor: str | None
+
+
+TemplateStatus = Literal["stopped", "ended", "sold_out", "scheduled", "active"]
+
+
+class CentreCoupon(Answer):
+    """A coupon centre card: the template, the stock left and what this member may do.
+
+    `reason` says why the member may not claim now (`not_started`, `ended`, `not_eligible`,
+    `limit_reached`, `sold_out`, ...); `coupon_valid_until` is set for templates whose coupons
+    end on a fixed date.
+    """
+
+    id: int
+    title: str
+    kind: CouponKind
+    value: int
+    threshold_fen: int
+    max_discount_fen: int | None
+    description: str
+    remaining: int | None
+    per_member_limit: int
+    claim_starts_at: datetime | None
+    claim_ends_at: datetime | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    valid_days: int | None
+    eligible_tiers: list[int]
+    obtain: Obtain
+    terms: str
+    stopped: bool
+    status: TemplateStatus
+    created_at: datetime | None
+    updated_at: datetime | None
+    held: int
+    claimed_by_me: int
+    can_claim: bool
+    claimable_count: int
+    reason: str | None
+    coupon_valid_until: datetime | None
+
+
+class CentrePage(Answer):
+    items: list[CentreCoupon]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- mall
+
+
+class ItemLimit(Answer):
+    period: LimitPeriod
+    count: int
+
+
+class MallItemView(Answer):
+    """An item as a member sees it: a stock state rather than a figure, eligibility, allowance."""
+
+    id: int
+    title: str
+    description: str
+    images: list[str]
+    kind: ItemKind
+    points_price: int
+    stock_state: Literal["in_stock", "low", "sold_out"]
+    limit: ItemLimit | None
+    remaining: int | None
+    eligible: bool
+    affordable: bool
+    sale_ends_at: datetime | None
+
+
+class MallItemPage(Answer):
+    items: list[MallItemView]
+    next_cursor: str | None
+
+
+class OrderItem(Answer):
+    id: int
+    title: str
+    kind: ItemKind
+    image: str | None
+
+
+class IssuedCoupon(Answer):
+    id: int
+    code: str
+
+
+class ShippingAddress(Answer):
+    """Where a physical item goes (the phone masked)."""
+
+    recipient: str
+    phone: str | None
+    region: str | None
+    detail: str | None
+
+
+class Shipment(Answer):
+    carrier: str
+    tracking_no: str | None
+
+
+class MallOrder(Answer):
+    """A mall order; `codes` (virtual items) or `coupons` (coupon items) once handed over."""
+
+    id: int
+    item: OrderItem
+    quantity: int
+    unit_price: int
+    points_total: int
+    state: OrderState
+    codes: list[str] | None
+    coupons: list[IssuedCoupon] | None
+    address: ShippingAddress | None
+    shipping: Shipment | None
+    created_at: datetime | None
+    shipped_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+
+
+class MallOrderPage(Answer):
+    items: list[MallOrder]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- export
+
+
+class ExportProfile(Answer):
+    id: int
+    openid: str | None
+    unionid: str | None
+    official_openid: str | None
+    name: str | None
+    gender: str | None
+    birthday: date | None
+    birthday_changes: int
+    phone: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class ExportPoints(Answer):
+    balance: int
+    debt: int
+
+
+class MemberExport(Answer):
+    """Everything held about the member, the phone in full; `records` holds every row of other
+    tables that points at the member, by table name."""
+
+    exported_at: datetime
+    profile: ExportProfile
+    card: Card | None
+    points: ExportPoints
+    growth: int
+    records: dict[str, list[dict[str, Any]]]

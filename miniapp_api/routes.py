@@ -33,7 +33,6 @@ MODULES = (
     tiers_views,
     subscriptions_views,
     binding_views,
-    openapi_views,
 )
 
 DESCRIPTION = (

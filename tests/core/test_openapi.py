@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +15,20 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from admin.routes import create_admin_app
-from miniapp_api import responses
+from handlers.coupons.templates import create_template
 from miniapp_api.routes import create_miniapp_app
-from tests.factories import auth_headers, create_member
+from tests.mall.kit import ADDRESS, MallKit, new_key
+from tests.support.http import bearer
+from tests.support.localtime import freeze, local
 from wxmember import apidocs
 from wxmember.core.context import Services
-from wxmember.core.endpoints import ENDPOINTS
+from wxmember.core.endpoints import ENDPOINTS, Endpoint
 from wxmember.core.errors import DomainError
 from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.openapi import error_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,34 +163,116 @@ def test_the_checked_in_documents_are_up_to_date() -> None:
     )
 
 
-def _check(model: type[BaseModel], body: Any) -> None:
-    model.model_validate(body)
+def _declared(app: web.Application, method: str, path: str) -> Endpoint:
+    """The declaration of the route a path (with ids filled in) is answered by."""
+    for endpoint in app[ENDPOINTS]:
+        pattern = re.sub(r"{\w+}", r"[^/]+", endpoint.path)
+        if endpoint.method == method and re.fullmatch(pattern, path.partition("?")[0]):
+            return endpoint
+    raise AssertionError(f"no route declared for {method} {path}")
 
 
-async def test_described_answers_match_their_models(
+class Answers:
+    """Calls routes through the app and checks each answer against what its route declares:
+    the success status and, strictly, the response model (JSON types, no unknown field)."""
+
+    def __init__(self, client: TestClient, prefix: str, make: Any) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.app = make()
+        self.seen: set[tuple[str, str]] = set()
+
+    async def call(
+        self, method: str, path: str, headers: dict[str, str], **kwargs: Any
+    ) -> dict[str, Any]:
+        endpoint = _declared(self.app, method, path)
+        response = await self.client.request(method, self.prefix + path, headers=headers, **kwargs)
+        text = await response.text()
+        assert response.status == endpoint.status, (method, path, response.status, text)
+        assert _is_model(endpoint.response), f"{method} {endpoint.path} declares no model"
+        try:
+            endpoint.response.model_validate_json(text, strict=True)
+        except ValidationError as exc:
+            raise AssertionError(f"{method} {path} differs from its model: {exc}") from exc
+        self.seen.add((method, endpoint.path))
+        body: dict[str, Any] = json.loads(text)
+        return body
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _described(make: Any) -> set[tuple[str, str]]:
+    return {
+        (endpoint.method, endpoint.path)
+        for endpoint in make()[ENDPOINTS]
+        if _is_model(endpoint.response)
+    }
+
+
+async def test_described_miniapp_answers_match_their_models(
     client: TestClient, services: Services, fake_wechat: FakeWeChat
 ) -> None:
-    login = await client.post(
-        "/api/v1/session", json={"code": fake_wechat.issue_login_code("o-openapi")}
-    )
-    assert login.status == 200
-    _check(responses.Session, await login.json())
-    member = await create_member()
-    headers = auth_headers(services, member)
-    described = {
-        "/api/v1/card": responses.Card,
-        "/api/v1/card/code": responses.MemberCode,
-        "/api/v1/me": responses.Profile,
-        "/api/v1/points": responses.PointsSummary,
-        "/api/v1/tiers": responses.TierOverview,
-    }
-    for path, model in described.items():
-        response = await client.get(path, headers=headers)
-        assert response.status == 200, path
-        _check(model, await response.json())
-    response = await client.post(
-        "/api/v1/subscriptions", json={"template_ids": ["tpl-1"]}, headers=headers
-    )
-    _check(responses.Grants, await response.json())
+    answers = Answers(client, "/api/v1", create_miniapp_app)
+    login_code = fake_wechat.issue_login_code("o-openapi")
+    session = await answers.call("POST", "/session", {}, json={"code": login_code})
+    newcomer = bearer(session["token"])
+    phone_code = fake_wechat.issue_phone_code("13812345678", "86", openid="o-openapi")
+    card = {"name": "张三", "birthday": "1990-05-17", "phone_code": phone_code}
+    await answers.call("POST", "/card", newcomer, json=card)
+    await answers.call("PATCH", "/me", newcomer, json={"name": "张三丰"})
+
+    clock = freeze(services, local(2025, 3, 3, 9, 0))
+    kit = MallKit(client, services)
+    shopper = await kit.shopper(points_balance=5000)
+    headers = shopper.headers
+    for path in ("/card", "/card/code", "/me", "/points", "/tiers", "/openapi.json"):
+        await answers.call("GET", path, headers)
+    await answers.call("POST", "/subscriptions", headers, json={"template_ids": ["tpl-1"]})
     image = await client.get("/api/v1/card/image", headers=headers)
     assert image.content_type == "image/png"
+
+    await answers.call("POST", "/checkins", headers)
+    clock.set(local(2025, 3, 5, 9, 0))
+    await answers.call("POST", "/checkins", headers)
+    await answers.call("POST", "/checkins/makeup", headers, json={"date": "2025-03-04"})
+    await answers.call("GET", "/checkins", headers)
+    await answers.call("GET", "/points/ledger?limit=2", headers)
+
+    template = await create_template(
+        services,
+        None,
+        {
+            "title": "满50减10",
+            "kind": "cash",
+            "value": 1000,
+            "threshold_fen": 5000,
+            "total_stock": 10,
+            "valid_days": 30,
+        },
+    )
+    await answers.call("GET", "/coupons/center", headers)
+    await answers.call("POST", f"/coupons/center/{template.id}/claim", headers)
+    await answers.call("GET", "/coupons", headers)
+
+    cup = await kit.item(limit_count=2, limit_period=LimitPeriod.MONTH)
+    voucher = await kit.virtual_item(["V-1", "V-2"])
+    coupon = await kit.item(kind=ItemKind.COUPON)
+    await answers.call("GET", "/mall/items", headers)
+    await answers.call("GET", f"/mall/items/{cup.id}", headers)
+    redeem = {"Idempotency-Key": new_key()} | headers
+    physical = await answers.call(
+        "POST", "/mall/redemptions", redeem, json={"item_id": cup.id, "address": ADDRESS}
+    )
+    for item in (voucher, coupon):
+        redeem = {"Idempotency-Key": new_key()} | headers
+        await answers.call("POST", "/mall/redemptions", redeem, json={"item_id": item.id})
+    await answers.call("GET", "/mall/redemptions", headers)
+    await answers.call("GET", f"/mall/redemptions/{physical['id']}", headers)
+    await answers.call("POST", f"/mall/redemptions/{physical['id']}/cancel", headers, json={})
+    await answers.call("GET", "/me/export", headers)
+
+    # the binding's token comes from the bot (tests/bot/test_official_binding.py checks it)
+    elsewhere = {("POST", "/official-binding")}
+    assert answers.seen == _described(create_miniapp_app) - elsewhere

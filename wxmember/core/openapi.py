@@ -7,6 +7,11 @@ declared `errors=` codes plus those every route of its kind gives (a body that i
 odd path id, a missing session, a role that may not call it). Schemas are pydantic's JSON
 Schema (2020-12, which OpenAPI 3.1 speaks), their `$defs` moved to `components/schemas`.
 
+A route that can succeed in more than one way declares the others with `also=` (`Also`: the
+replay of a retry, a 304 revalidation). A create (`POST` answering 201) links its answer's `id`
+to the operations on the record it made (`links`), so a client, or a stateful test, can follow
+from one to the other.
+
 Who may call a route is the channel's to say (member sessions, staff roles), so the channel
 passes an `access` function; the document is built once when the sub-application is, and
 served as it is (`serve_document`).
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
 from wxmember.core.endpoints import Endpoint
@@ -43,6 +48,40 @@ class Binary:
     """A success body that is not JSON (a picture): `response=Binary("image/png")`."""
 
     media_type: str
+
+
+class OpenApiDocument(BaseModel):
+    """An OpenAPI 3.1 document (this one): `response=OpenApiDocument` on the route serving it."""
+
+    model_config = ConfigDict(extra="allow", title="OpenAPI document")
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Also:
+    """Another success answer of a route, besides its declared status: `also=(REPLAYED,)`.
+
+    With `body`, it carries the route's success body; `headers` are the response headers it
+    sets, as (name, description)."""
+
+    status: int
+    description: str
+    body: bool = True
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+# A retry of a create with the same key (Idempotency-Key, order or refund number).
+REPLAYED = Also(200, "A retry of an earlier request: its first answer again, nothing done twice.")
+REPLAYED_MARKED = Also(
+    200,
+    REPLAYED.description,
+    headers=(("Idempotent-Replayed", "`true`: this answer is the replay of an earlier one."),),
+)
+# A conditional GET whose If-None-Match names the current ETag.
+NOT_MODIFIED = Also(304, "Not modified since the ETag given in If-None-Match; no body.", body=False)
 
 
 @dataclass(frozen=True)
@@ -336,6 +375,18 @@ def _success(endpoint: Endpoint, schemas: _Schemas) -> Json:
     return {"description": described, "content": content}
 
 
+def _also(also: Also, success: Json) -> Json:
+    found: Json = {"description": also.description}
+    if also.headers:
+        found["headers"] = {
+            name: {"description": text, "required": True, "schema": {"type": "string"}}
+            for name, text in also.headers
+        }
+    if also.body and "content" in success:
+        found["content"] = success["content"]
+    return found
+
+
 def _refusal(status: int, codes: list[str]) -> Json:
     return {
         "description": f"{_STATUS_TEXT.get(status, 'Refused')}: {', '.join(codes)}.",
@@ -376,7 +427,10 @@ def operation(endpoint: Endpoint, access: Access, schemas: _Schemas, tag: str) -
             "required": not endpoint.body_optional,
             "content": {"application/json": {"schema": schemas.ref(endpoint.body, "validation")}},
         }
-    responses: Json = {str(endpoint.status): _success(endpoint, schemas)}
+    success = _success(endpoint, schemas)
+    responses: Json = {str(endpoint.status): success}
+    for also in endpoint.also:
+        responses[str(also.status)] = _also(also, success)
     for status, codes in refusals(endpoint, access).items():
         responses[str(status)] = _refusal(status, codes)
     found["responses"] = responses
@@ -385,6 +439,29 @@ def operation(endpoint: Endpoint, access: Access, schemas: _Schemas, tag: str) -
     elif access.roles:
         found["x-roles"] = list(access.roles)
     return found
+
+
+def _link_creates(endpoints: list[Endpoint], paths: Json) -> None:
+    """A create's 201 links its `id` to every operation on `<its path>/{<name>_id>...`."""
+    for create in endpoints:
+        if create.method != "POST" or create.status != 201:
+            continue
+        links: Json = {}
+        for target in endpoints:
+            rest = target.path.removeprefix(create.path + "/")
+            if rest == target.path:
+                continue
+            names = _PATH_PARAMETER.findall(rest)
+            if len(names) != 1 or not rest.startswith("{" + names[0] + "}"):
+                continue
+            if not names[0].endswith("_id"):
+                continue
+            links[target.view.__name__] = {
+                "operationId": target.view.__name__,
+                "parameters": {names[0]: "$response.body#/id"},
+            }
+        if links:
+            paths[create.path][create.method.lower()]["responses"]["201"]["links"] = links
 
 
 def build_document(
@@ -404,6 +481,7 @@ def build_document(
         item = paths.setdefault(endpoint.path, {})
         found = operation(endpoint, access(endpoint), schemas, tag(endpoint))
         item[endpoint.method.lower()] = found
+    _link_creates(endpoints, paths)
     undescribed = sorted(
         f"{endpoint.method} {endpoint.path}"
         for endpoint in endpoints
