@@ -14,6 +14,7 @@ from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, CleanText, Id, Page
 from wxmember.core.models.coupons import CouponStatus
+from wxmember.core.openapi import REPLAYED
 from wxmember.core.web import json_response, page_body
 
 routes = Routes()
@@ -34,6 +35,7 @@ class MemberCouponsQuery(Page):
     "/members/{member_id}/coupons",
     body=GrantBody,
     status=201,
+    also=(REPLAYED,),
     headers=("Idempotency-Key",),
     errors=(
         "invalid_idempotency_key",

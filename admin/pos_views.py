@@ -13,6 +13,7 @@ from handlers.pos.purchases import MAX_FEN, MAX_NUMBER
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, CleanText, Id
+from wxmember.core.openapi import REPLAYED
 from wxmember.core.web import json_response
 
 routes = Routes()
@@ -62,6 +63,7 @@ async def identify(request: web.Request, body: IdentifyBody) -> web.Response:
     "/pos/purchases",
     body=PurchaseBody,
     status=201,
+    also=(REPLAYED,),
     errors=("member_not_found", "card_required", "order_no_reused"),
 )
 @allow(*EVERYONE)
@@ -82,6 +84,7 @@ async def record_purchase(request: web.Request, body: PurchaseBody) -> web.Respo
     "/pos/refunds",
     body=RefundBody,
     status=201,
+    also=(REPLAYED,),
     errors=(
         "purchase_not_found",
         "refund_no_reused",

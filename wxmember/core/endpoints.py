@@ -10,6 +10,9 @@ A channel keeps one `Routes` per module and decorates its views:
     @routes.get("/mall/items/{item_id}")
     async def get_item(request: web.Request, item_id: int) -> web.Response: ...
 
+A route that can succeed in more than one way lists the other answers with `also=`
+(`wxmember.core.openapi.Also`: a retry's replay, a 304 revalidation).
+
 The declaration drives the route table (`Routes.add_to(app)`), the reading of the input
 (path ids by `path_id`, the query by its model, the body by its model: a view only ever sees
 validated values, passed as keyword arguments named after them) and what is published of the
@@ -50,6 +53,7 @@ class Endpoint:
     response: Any = None
     errors: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
+    also: tuple[Any, ...] = ()
     summary: str = ""
 
     @property
@@ -88,6 +92,7 @@ class Routes:
         response: Any = None,
         errors: tuple[str, ...] = (),
         headers: tuple[str, ...] = (),
+        also: tuple[Any, ...] = (),
     ) -> Callable[[View], Handler]:
         """Declare a route; the decorated view gets its validated input as keyword arguments."""
         parameters = _PATH_PARAMETER.findall(path)
@@ -118,6 +123,7 @@ class Routes:
                     response=response,
                     errors=errors,
                     headers=headers,
+                    also=also,
                     summary=_summary(view),
                 )
             )
