@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import Field, StringConstraints, field_validator
 
 from admin.auth import STAFF, allow, current_operator
+from admin.responses import CouponTemplate, CouponTemplatePage
 from handlers.coupons import templates as coupon_templates
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
@@ -100,7 +101,7 @@ class TemplatesQuery(Page):
     obtain: Obtain | None = None
 
 
-@routes.get("/coupon-templates", query=TemplatesQuery)
+@routes.get("/coupon-templates", query=TemplatesQuery, response=CouponTemplatePage)
 @allow(*STAFF)
 async def list_templates(request: web.Request, query: TemplatesQuery) -> web.Response:
     """Coupon templates, newest first, of every way of obtaining or one."""
@@ -110,7 +111,13 @@ async def list_templates(request: web.Request, query: TemplatesQuery) -> web.Res
     return json_response(page_body(items, [t.id for t in found], query.limit))
 
 
-@routes.post("/coupon-templates", body=TemplateCreateBody, status=201, errors=FIELD_ERRORS)
+@routes.post(
+    "/coupon-templates",
+    body=TemplateCreateBody,
+    status=201,
+    response=CouponTemplate,
+    errors=FIELD_ERRORS,
+)
 @allow(*STAFF)
 async def create_template(request: web.Request, body: TemplateCreateBody) -> web.Response:
     """Create a coupon template (audited)."""
@@ -121,7 +128,9 @@ async def create_template(request: web.Request, body: TemplateCreateBody) -> web
     return json_response(coupon_templates.template_public(services, template), status=201)
 
 
-@routes.get("/coupon-templates/{template_id}", errors=("template_not_found",))
+@routes.get(
+    "/coupon-templates/{template_id}", response=CouponTemplate, errors=("template_not_found",)
+)
 @allow(*STAFF)
 async def get_template(request: web.Request, template_id: int) -> web.Response:
     """One coupon template."""
@@ -133,6 +142,7 @@ async def get_template(request: web.Request, template_id: int) -> web.Response:
 @routes.patch(
     "/coupon-templates/{template_id}",
     body=TemplatePatchBody,
+    response=CouponTemplate,
     errors=("template_not_found", "template_locked", "stock_below_claimed", *FIELD_ERRORS),
 )
 @allow(*STAFF)
@@ -147,7 +157,11 @@ async def update_template(
     return json_response(coupon_templates.template_public(services, template))
 
 
-@routes.post("/coupon-templates/{template_id}/stop", errors=("template_not_found",))
+@routes.post(
+    "/coupon-templates/{template_id}/stop",
+    response=CouponTemplate,
+    errors=("template_not_found",),
+)
 @allow(*STAFF)
 async def stop_template(request: web.Request, template_id: int) -> web.Response:
     """Stop claims and issues from a template; coupons already out stay valid (audited)."""

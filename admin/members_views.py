@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import StringConstraints
 
 from admin.auth import allow, current_operator
+from admin.responses import MemberDetail, MemberPage
 from handlers.members import lookup as member_lookup
 from handlers.reveal import RevealQuery, reveal_requested
 from wxmember.core import keys
@@ -29,7 +30,10 @@ class SearchQuery(Page):
 
 
 @routes.get(
-    "/members", query=SearchQuery, errors=("invalid_card_no", "invalid_phone", "invalid_name")
+    "/members",
+    query=SearchQuery,
+    response=MemberPage,
+    errors=("invalid_card_no", "invalid_phone", "invalid_name"),
 )
 @allow(Role.OWNER, Role.OPERATOR)
 async def list_members(request: web.Request, query: SearchQuery) -> web.Response:
@@ -50,6 +54,7 @@ async def list_members(request: web.Request, query: SearchQuery) -> web.Response
 @routes.get(
     "/members/{member_id}",
     query=RevealQuery,
+    response=MemberDetail,
     errors=("member_not_found", "invalid_reveal", "reveal_not_allowed"),
 )
 @allow(Role.OWNER, Role.OPERATOR)

@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import Field, StringConstraints, field_validator
 
 from admin.auth import STAFF, allow, current_operator
+from admin.responses import LedgerEntry, LedgerPage
 from handlers import points
 from handlers.points import queries as points_queries
 from wxmember.core import keys
@@ -38,6 +39,7 @@ class AdjustmentBody(Body):
     "/members/{member_id}/points-adjustments",
     body=AdjustmentBody,
     status=201,
+    response=LedgerEntry,
     headers=("Idempotency-Key",),
     errors=(
         "invalid_idempotency_key",
@@ -62,7 +64,12 @@ async def create_adjustment(
     return json_response(points_queries.entry_public(entry), status=201)
 
 
-@routes.get("/members/{member_id}/points-ledger", query=Page, errors=("member_not_found",))
+@routes.get(
+    "/members/{member_id}/points-ledger",
+    query=Page,
+    response=LedgerPage,
+    errors=("member_not_found",),
+)
 @allow(*STAFF)
 async def member_ledger(request: web.Request, member_id: int, query: Page) -> web.Response:
     """A member's points ledger, newest first."""

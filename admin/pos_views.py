@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import Field, StringConstraints
 
 from admin.auth import EVERYONE, allow, current_operator
+from admin.responses import TillMember, TillPurchase, TillRefund
 from handlers import pos
 from handlers.pos.purchases import MAX_FEN, MAX_NUMBER
 from wxmember.core import keys
@@ -51,6 +52,7 @@ class RefundBody(Body):
 @routes.post(
     "/pos/identify",
     body=IdentifyBody,
+    response=TillMember,
     errors=("member_not_found", "card_number_not_accepted"),
 )
 @allow(*EVERYONE)
@@ -63,6 +65,7 @@ async def identify(request: web.Request, body: IdentifyBody) -> web.Response:
     "/pos/purchases",
     body=PurchaseBody,
     status=201,
+    response=TillPurchase,
     also=(REPLAYED,),
     errors=("member_not_found", "card_required", "order_no_reused"),
 )
@@ -84,6 +87,7 @@ async def record_purchase(request: web.Request, body: PurchaseBody) -> web.Respo
     "/pos/refunds",
     body=RefundBody,
     status=201,
+    response=TillRefund,
     also=(REPLAYED,),
     errors=(
         "purchase_not_found",

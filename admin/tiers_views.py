@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import Field, StrictStr, StringConstraints, field_validator
 
 from admin.auth import STAFF, allow, current_operator
+from admin.responses import Ladder, Tier
 from handlers import tiers
 from handlers.tiers import ladder as tier_ladder
 from wxmember.core import keys
@@ -116,7 +117,7 @@ def _run_public(run: EvaluationRun) -> dict[str, Any]:
     }
 
 
-@routes.get("/tiers")
+@routes.get("/tiers", response=Ladder)
 @allow(*STAFF)
 async def list_tiers(request: web.Request) -> web.Response:
     """The ladder, lowest level first, with how many members hold each tier."""
@@ -126,7 +127,7 @@ async def list_tiers(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-@routes.post("/tiers", body=TierBody, status=201, errors=LADDER_ERRORS)
+@routes.post("/tiers", body=TierBody, status=201, response=Tier, errors=LADDER_ERRORS)
 @allow(*STAFF)
 async def create_tier(request: web.Request, body: TierBody) -> web.Response:
     """Add a tier; the whole ladder must still keep every rule."""
@@ -134,7 +135,7 @@ async def create_tier(request: web.Request, body: TierBody) -> web.Response:
     return json_response(tier_ladder.public_tier(tier), status=201)
 
 
-@routes.get("/tiers/{tier_id}", errors=("tier_not_found",))
+@routes.get("/tiers/{tier_id}", response=Tier, errors=("tier_not_found",))
 @allow(*STAFF)
 async def get_tier(request: web.Request, tier_id: int) -> web.Response:
     """One tier."""
@@ -142,7 +143,9 @@ async def get_tier(request: web.Request, tier_id: int) -> web.Response:
     return json_response(tier_ladder.public_tier(tier))
 
 
-@routes.put("/tiers/{tier_id}", body=TierBody, errors=("tier_not_found", *LADDER_ERRORS))
+@routes.put(
+    "/tiers/{tier_id}", body=TierBody, response=Tier, errors=("tier_not_found", *LADDER_ERRORS)
+)
 @allow(*STAFF)
 async def replace_tier(request: web.Request, tier_id: int, body: TierBody) -> web.Response:
     """Replace every field of a tier; members' cards are redrawn if its face changed."""
@@ -150,7 +153,9 @@ async def replace_tier(request: web.Request, tier_id: int, body: TierBody) -> we
     return json_response(tier_ladder.public_tier(tier))
 
 
-@routes.patch("/tiers/{tier_id}", body=TierPatchBody, errors=("tier_not_found", *LADDER_ERRORS))
+@routes.patch(
+    "/tiers/{tier_id}", body=TierPatchBody, response=Tier, errors=("tier_not_found", *LADDER_ERRORS)
+)
 @allow(*STAFF)
 async def patch_tier(request: web.Request, tier_id: int, body: TierPatchBody) -> web.Response:
     """Change the fields sent; members' cards are redrawn if the tier's face changed."""

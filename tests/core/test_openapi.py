@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 from admin.routes import create_admin_app
 from handlers.coupons.templates import create_template
 from miniapp_api.routes import create_miniapp_app
+from tests.conftest import StaffLogin
+from tests.factories import auth_headers, create_member
 from tests.mall.kit import ADDRESS, MallKit, new_key
 from tests.support.http import bearer
 from tests.support.localtime import freeze, local
@@ -276,3 +278,57 @@ async def test_described_miniapp_answers_match_their_models(
     # the binding's token comes from the bot (tests/bot/test_official_binding.py checks it)
     elsewhere = {("POST", "/official-binding")}
     assert answers.seen == _described(create_miniapp_app) - elsewhere
+
+
+async def test_described_admin_answers_match_their_models(
+    client: TestClient, services: Services, login_as: StaffLogin
+) -> None:
+    answers = Answers(client, "/admin/api/v1", create_admin_app)
+    owner = await login_as("owner")
+    cashier = await login_as("cashier")
+    member = await create_member()
+    headers = auth_headers(services, member)
+    code = (await (await client.get("/api/v1/card/code", headers=headers)).json())["code"]
+
+    await answers.call("GET", "/openapi.json", owner)
+    await answers.call("GET", "/members?name=张三", owner)
+    await answers.call("GET", f"/members/{member.id}?reveal=phone", owner)
+    adjust = owner | {"Idempotency-Key": "openapi-adjust-1"}
+    body = {"amount": 50, "reason": "goodwill"}
+    await answers.call("POST", f"/members/{member.id}/points-adjustments", adjust, json=body)
+    await answers.call("GET", f"/members/{member.id}/points-ledger", owner)
+
+    template = {"title": "满50减10", "kind": "cash", "value": 1000, "threshold_fen": 5000}
+    created = await answers.call(
+        "POST", "/coupon-templates", owner, json=template | {"total_stock": 10, "valid_days": 30}
+    )
+    path = f"/coupon-templates/{created['id']}"
+    await answers.call("GET", "/coupon-templates", owner)
+    await answers.call("GET", path, owner)
+    await answers.call("PATCH", path, owner, json={"terms": "门店通用"})
+    await answers.call("POST", f"{path}/stop", owner)
+
+    ladder = await answers.call("GET", "/tiers", owner)
+    rung = {
+        "name": "银卡",
+        "level": 1,
+        "color": "#C0C0C0",
+        "growth_threshold": 1000,
+        "retention_threshold": 500,
+        "multiplier_percent": 120,
+        "benefits": [],
+        "upgrade_gift_points": 0,
+    }
+    silver = await answers.call("POST", "/tiers", owner, json=rung)
+    await answers.call("GET", f"/tiers/{silver['id']}", owner)
+    await answers.call("PUT", f"/tiers/{silver['id']}", owner, json=rung | {"name": "银卡会员"})
+    await answers.call("PATCH", f"/tiers/{silver['id']}", owner, json={"color": "#A0A0A0"})
+    assert ladder["items"]
+
+    await answers.call("POST", "/pos/identify", cashier, json={"code": code})
+    sale = {"member_id": member.id, "order_no": "A-0001", "amount_fen": 12800}
+    await answers.call("POST", "/pos/purchases", cashier, json=sale)
+    refund = {"order_no": "A-0001", "refund_no": "R-0001", "amount_fen": 2800}
+    await answers.call("POST", "/pos/refunds", cashier, json=refund)
+
+    assert answers.seen == _described(create_admin_app)
