@@ -42,6 +42,10 @@ MODULES = (
     openapi_views,
 )
 
+# The document's `info.version`: bumped for every breaking change within the URL's /v1
+# (README, "API documents"); `wxmember openapi --check` refuses a breaking change without it.
+API_VERSION = "1"
+
 DESCRIPTION = (
     "The API of the brand's staff: owners, operators and cashiers (the console and the till "
     "use the same handlers). Staff log in with `POST /login` and send the token as "
@@ -71,7 +75,7 @@ def create_admin_app() -> web.Application:
     document = build_document(
         app[ENDPOINTS],
         title="wxmember admin API",
-        version="1",
+        version=API_VERSION,
         server="/admin/api/v1",
         description=DESCRIPTION,
         access=_access,

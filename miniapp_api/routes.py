@@ -35,6 +35,10 @@ MODULES = (
     binding_views,
 )
 
+# The document's `info.version`: bumped for every breaking change within the URL's /v1
+# (README, "API documents"); `wxmember openapi --check` refuses a breaking change without it.
+API_VERSION = "1"
+
 DESCRIPTION = (
     "The API of the brand's WeChat mini-program. A member logs in with a `wx.login` code "
     "(`POST /session`) and sends the token as `Authorization: Bearer <token>` on every other "
@@ -58,7 +62,7 @@ def create_miniapp_app() -> web.Application:
     document = build_document(
         app[ENDPOINTS],
         title="wxmember mini-program API",
-        version="1",
+        version=API_VERSION,
         server="/api/v1",
         description=DESCRIPTION,
         access=_access,

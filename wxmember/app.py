@@ -14,6 +14,7 @@ from bot.routes import create_bot_app
 from console.app import create_console_app
 from jobs.scheduler import scheduler_ctx
 from miniapp_api.routes import create_miniapp_app
+from wxmember.apidocs import setup_docs_routes
 from wxmember.core import keys
 from wxmember.core.config import Config
 from wxmember.core.context import Services
@@ -100,6 +101,7 @@ def create_app(config: Config) -> web.Application:
     if config.scheduler.enabled:
         app.cleanup_ctx.append(scheduler_ctx)
     setup_ops_routes(app)
+    setup_docs_routes(app)
     app.add_subapp("/api/v1/", create_miniapp_app())
     app.add_subapp("/admin/api/v1/", create_admin_app())
     app.add_subapp("/wechat/", create_bot_app())

@@ -206,6 +206,17 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 def cmd_openapi(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.check:
+        baseline = apidocs.committed(args.against, out) if args.against else out
+        problems = apidocs.breaking_changes(baseline)
+        for problem in problems:
+            print(f"breaking: {problem}", file=sys.stderr)
+        if problems:
+            print(
+                "a breaking change needs the document's version bumped (API_VERSION in "
+                "miniapp_api/routes.py or admin/routes.py)",
+                file=sys.stderr,
+            )
+            return 1
         stale = apidocs.stale(out)
         for path in stale:
             print(f"{path}: stale; run `{apidocs.COMMAND} --out {out}`", file=sys.stderr)
@@ -295,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.add_argument("--out", default=str(apidocs.DEFAULT_OUT), help="default: docs/openapi")
     openapi.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the files are stale"
+    )
+    openapi.add_argument(
+        "--against",
+        metavar="REV",
+        help="with --check: compare with the documents committed at this git revision "
+        "(say, the branch a change goes into) instead of the files in --out",
     )
     openapi.set_defaults(run=cmd_openapi)
     for command in commands.choices.values():
