@@ -138,6 +138,7 @@ def _page(current: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} · wxmember</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{_asset_url("docs.css")}">
 </head>
 <body>
