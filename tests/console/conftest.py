@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support.processes import REPO_ROOT, free_port
+from tests.support.processes import running_demo
 
 CHROMIUM = os.environ.get("WXMEMBER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 DEMO_PASSWORD = "demo-password-123"
@@ -40,56 +36,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    # The demo seeds its brand and 90 days of members' activity before it serves.
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the demo exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the demo did not start:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a running demo service (seeded brand, fake WeChat) on SQLite."""
-    workdir = tmp_path_factory.mktemp("console")
-    port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("WXMEMBER_")}
-    log = workdir / "demo.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "wxmember",
-                "demo",
-                "--port",
-                str(port),
-                "--db",
-                str(workdir / "demo.db"),
-            ],
-            cwd=workdir,
-            env=env | {"PYTHONPATH": str(REPO_ROOT)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log)
+    with running_demo(tmp_path_factory.mktemp("console")) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

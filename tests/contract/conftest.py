@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import secrets
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from tests.support.processes import REPO_ROOT, free_port
+from tests.support.processes import running_demo
 
 DEMO_PASSWORD = "demo-password-123"
 STAFF_ROLES = ("owner", "operator", "cashier")
@@ -51,50 +46,13 @@ def call(
         return error.code, json.loads(error.read() or b"null")
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    # The demo seeds its brand and 90 days of members' activity before it serves.
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the demo exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the demo did not start:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a running demo service (seeded brand, fake WeChat) on a fresh SQLite."""
-    workdir = tmp_path_factory.mktemp("contract")
-    port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("WXMEMBER_")}
     # no reminders or expiry runs beside the fuzzing: what it meets is what it made
-    env |= {"PYTHONPATH": str(REPO_ROOT), "WXMEMBER_SCHEDULER_ENABLED": "false"}
-    log = workdir / "demo.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wxmember", "demo", "--port", str(port)]
-            + ["--db", str(workdir / "demo.db")],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log)
+    scheduler_off = {"WXMEMBER_SCHEDULER_ENABLED": "false"}
+    with running_demo(tmp_path_factory.mktemp("contract"), scheduler_off) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")

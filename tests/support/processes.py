@@ -19,8 +19,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import urllib.request
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -152,3 +153,51 @@ async def running_services(
         yield [service.url for service in services]
     finally:
         await asyncio.gather(*(asyncio.to_thread(_stop, s) for s in services))
+
+
+@contextmanager
+def running_demo(workdir: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A `wxmember demo` process on its own SQLite file in `workdir`: its base URL once it
+    answers /healthz (it seeds the brand and 90 days of activity first); stopped after.
+
+    The parent's `WXMEMBER_*` variables are dropped, so the demo runs on its embedded defaults
+    whatever backend the suite was pointed at; `extra_env` adds settings.
+    """
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("WXMEMBER_")}
+    env |= {"PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
+    log = workdir / "demo.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wxmember", "demo", "--port", str(port)]
+            + ["--db", str(workdir / "demo.db")],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_demo(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_demo(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the demo exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the demo did not start:\n{log.read_text()[-3000:]}")
