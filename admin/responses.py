@@ -2,33 +2,25 @@
 
 Each model mirrors exactly the dict its handler builds (`response=` on the route); the views
 still return those dicts. Unknown fields are refused, so the tests that check real answers
-against these models notice a field added to a handler and not here. (The mini-program's
-models are its own, in `miniapp_api/responses.py`: the channels share no code.)
+against these models notice a field added to a handler and not here. Shapes the mini-program
+answers too live beside their builders, in the capability's `shapes` module
+(`handlers/<capability>/shapes.py`), and are imported here: the channels share no code.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from handlers.coupons.shapes import CouponTemplate
+from handlers.members.shapes import TierBrief
+from handlers.points.shapes import LedgerEntry, LedgerPage
+from wxmember.core.answers import Answer
 
-from wxmember.core.models.coupons import CouponKind, Obtain
-from wxmember.core.models.points import EntryKind
-
-
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+__all__ = ["Answer", "CouponTemplate", "LedgerEntry", "LedgerPage", "TierBrief"]
 
 
 # --------------------------------------------------------------------------- members
-
-
-class TierBrief(Answer):
-    id: int
-    name: str
-    level: int
-    color: str
 
 
 class StaffMember(Answer):
@@ -62,56 +54,7 @@ class MemberPage(Answer):
 # --------------------------------------------------------------------------- points
 
 
-class LedgerEntry(Answer):
-    """One change of a member's points; `expires_at` (UTC) for credits that expire."""
-
-    id: int
-    kind: EntryKind
-    amount: int
-    balance_after: int
-    debt_change: int
-    debt_after: int
-    reason: str
-    reference: str | None
-    expires_at: datetime | None
-    created_at: datetime
-
-
-class LedgerPage(Answer):
-    items: list[LedgerEntry]
-    next_cursor: str | None
-
-
 # --------------------------------------------------------------------------- coupon templates
-
-
-class CouponTemplate(Answer):
-    """A coupon template, times in the brand's zone; `remaining` and `total_stock` are null
-    for unlimited stock."""
-
-    id: int
-    title: str
-    kind: CouponKind
-    value: int
-    threshold_fen: int
-    max_discount_fen: int | None
-    description: str
-    total_stock: int | None
-    remaining: int | None
-    claimed: int
-    per_member_limit: int
-    claim_starts_at: datetime | None
-    claim_ends_at: datetime | None
-    valid_from: datetime | None
-    valid_until: datetime | None
-    valid_days: int | None
-    eligible_tiers: list[int]
-    obtain: Obtain
-    terms: str
-    stopped: bool
-    status: Literal["stopped", "ended", "sold_out", "scheduled", "active"]
-    created_at: datetime | None
-    updated_at: datetime | None
 
 
 class CouponTemplatePage(Answer):

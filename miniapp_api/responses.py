@@ -2,7 +2,9 @@
 
 Each model mirrors exactly the dict its handler builds (`response=` on the route); the views
 still return those dicts. Unknown fields are refused, so the tests that check real answers
-against these models notice a field added to a handler and not here.
+against these models notice a field added to a handler and not here. Shapes the staff API
+answers too live beside their builders, in the capability's `shapes` module
+(`handlers/<capability>/shapes.py`), and are imported here.
 """
 
 from __future__ import annotations
@@ -10,22 +12,36 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from handlers.coupons.shapes import MemberCoupon, MemberCouponPage, TemplateStatus
+from handlers.mall.shapes import (
+    IssuedCoupon,
+    ItemLimit,
+    MallOrder,
+    MallOrderPage,
+    OrderItem,
+    Shipment,
+    ShippingAddress,
+)
+from handlers.members.shapes import TierBrief
+from handlers.points.shapes import LedgerEntry, LedgerPage
+from wxmember.core.answers import Answer
+from wxmember.core.models.coupons import CouponKind, Obtain
+from wxmember.core.models.mall import ItemKind
 
-from wxmember.core.models.coupons import CouponKind, CouponSource, CouponStatus, Obtain
-from wxmember.core.models.mall import ItemKind, LimitPeriod, OrderState
-from wxmember.core.models.points import EntryKind
-
-
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TierBrief(Answer):
-    id: int
-    name: str
-    level: int
-    color: str
+__all__ = [
+    "Answer",
+    "IssuedCoupon",
+    "LedgerEntry",
+    "LedgerPage",
+    "MallOrder",
+    "MallOrderPage",
+    "MemberCoupon",
+    "MemberCouponPage",
+    "OrderItem",
+    "Shipment",
+    "ShippingAddress",
+    "TierBrief",
+]
 
 
 class Profile(Answer):
@@ -206,60 +222,7 @@ class CheckinCalendar(Answer):
 # --------------------------------------------------------------------------- points ledger
 
 
-class LedgerEntry(Answer):
-    """One change of the member's points; `expires_at` (UTC) for credits that expire."""
-
-    id: int
-    kind: EntryKind
-    amount: int
-    balance_after: int
-    debt_change: int
-    debt_after: int
-    reason: str
-    reference: str | None
-    expires_at: datetime | None
-    created_at: datetime
-
-
-class LedgerPage(Answer):
-    items: list[LedgerEntry]
-    next_cursor: str | None
-
-
 # --------------------------------------------------------------------------- coupons
-
-
-class MemberCoupon(Answer):
-    """A coupon as members and cashiers see it, times in the brand's zone."""
-
-    id: int
-    code: str
-    code_display: str
-    template_id: int
-    title: str
-    kind: CouponKind
-    value: int
-    threshold_fen: int
-    max_discount_fen: int | None
-    description: str
-    terms: str
-    status: CouponStatus
-    usable_now: bool
-    valid_from: datetime
-    valid_until: datetime
-    source: CouponSource
-    obtained_at: datetime
-    used_at: datetime | None
-    order_no: str | None
-    discount_fen: int | None
-
-
-class MemberCouponPage(Answer):
-    items: list[MemberCoupon]
-    next_cursor: str | None
-
-
-TemplateStatus = Literal["stopped", "ended", "sold_out", "scheduled", "active"]
 
 
 class CentreCoupon(Answer):
@@ -307,11 +270,6 @@ class CentrePage(Answer):
 # --------------------------------------------------------------------------- mall
 
 
-class ItemLimit(Answer):
-    period: LimitPeriod
-    count: int
-
-
 class MallItemView(Answer):
     """An item as a member sees it: a stock state rather than a figure, eligibility, allowance."""
 
@@ -331,57 +289,6 @@ class MallItemView(Answer):
 
 class MallItemPage(Answer):
     items: list[MallItemView]
-    next_cursor: str | None
-
-
-class OrderItem(Answer):
-    id: int
-    title: str
-    kind: ItemKind
-    image: str | None
-
-
-class IssuedCoupon(Answer):
-    id: int
-    code: str
-
-
-class ShippingAddress(Answer):
-    """Where a physical item goes (the phone masked)."""
-
-    recipient: str
-    phone: str | None
-    region: str | None
-    detail: str | None
-
-
-class Shipment(Answer):
-    carrier: str
-    tracking_no: str | None
-
-
-class MallOrder(Answer):
-    """A mall order; `codes` (virtual items) or `coupons` (coupon items) once handed over."""
-
-    id: int
-    item: OrderItem
-    quantity: int
-    unit_price: int
-    points_total: int
-    state: OrderState
-    codes: list[str] | None
-    coupons: list[IssuedCoupon] | None
-    address: ShippingAddress | None
-    shipping: Shipment | None
-    created_at: datetime | None
-    shipped_at: datetime | None
-    completed_at: datetime | None
-    cancelled_at: datetime | None
-    cancel_reason: str | None
-
-
-class MallOrderPage(Answer):
-    items: list[MallOrder]
     next_cursor: str | None
 
 
