@@ -8,6 +8,13 @@ from aiohttp import web
 from pydantic import Field
 
 from admin.auth import STAFF, allow, current_operator
+from admin.responses import (
+    CodesAdded,
+    StaffMallItem,
+    StaffMallItemPage,
+    StaffMallOrder,
+    StaffMallOrderPage,
+)
 from handlers.mall import items as mall_items
 from handlers.mall import orders as mall_orders
 from handlers.reveal import RevealQuery, reveal_requested
@@ -37,7 +44,7 @@ class OrdersQuery(Page):
 # --- items --------------------------------------------------------------------------------
 
 
-@routes.get("/mall/items", query=ItemsQuery)
+@routes.get("/mall/items", query=ItemsQuery, response=StaffMallItemPage)
 @allow(*STAFF)
 async def list_items(request: web.Request, query: ItemsQuery) -> web.Response:
     """Every item, on sale or not, newest first, by kind and by whether it is active."""
@@ -49,7 +56,11 @@ async def list_items(request: web.Request, query: ItemsQuery) -> web.Response:
 
 
 @routes.post(
-    "/mall/items", body=mall_items.ItemCreate, status=201, errors=("invalid_stock", *ITEM_ERRORS)
+    "/mall/items",
+    body=mall_items.ItemCreate,
+    status=201,
+    response=StaffMallItem,
+    errors=("invalid_stock", *ITEM_ERRORS),
 )
 @allow(*STAFF)
 async def create_item(request: web.Request, body: mall_items.ItemCreate) -> web.Response:
@@ -58,7 +69,7 @@ async def create_item(request: web.Request, body: mall_items.ItemCreate) -> web.
     return json_response(mall_items.admin_view(item), status=201)
 
 
-@routes.get("/mall/items/{item_id}", errors=("item_not_found",))
+@routes.get("/mall/items/{item_id}", response=StaffMallItem, errors=("item_not_found",))
 @allow(*STAFF)
 async def get_item(request: web.Request, item_id: int) -> web.Response:
     """One item, whatever its state."""
@@ -67,7 +78,10 @@ async def get_item(request: web.Request, item_id: int) -> web.Response:
 
 
 @routes.patch(
-    "/mall/items/{item_id}", body=mall_items.ItemPatch, errors=("item_not_found", *ITEM_ERRORS)
+    "/mall/items/{item_id}",
+    body=mall_items.ItemPatch,
+    response=StaffMallItem,
+    errors=("item_not_found", *ITEM_ERRORS),
 )
 @allow(*STAFF)
 async def update_item(
@@ -81,6 +95,7 @@ async def update_item(
 @routes.post(
     "/mall/items/{item_id}/stock",
     body=mall_items.StockChange,
+    response=StaffMallItem,
     errors=("item_not_found", "invalid_add", "stock_from_codes", "stock_too_high", "stock_too_low"),
 )
 @allow(*STAFF)
@@ -95,6 +110,7 @@ async def change_stock(
 @routes.post(
     "/mall/items/{item_id}/codes",
     body=mall_items.CodesUpload,
+    response=CodesAdded,
     errors=("item_not_found", "not_virtual"),
 )
 @allow(*STAFF)
@@ -111,7 +127,7 @@ async def upload_codes(
 # --- orders -------------------------------------------------------------------------------
 
 
-@routes.get("/mall/redemptions", query=OrdersQuery)
+@routes.get("/mall/redemptions", query=OrdersQuery, response=StaffMallOrderPage)
 @allow(*STAFF)
 async def list_orders(request: web.Request, query: OrdersQuery) -> web.Response:
     """Every member's orders, newest first, by state and by member."""
@@ -126,6 +142,7 @@ async def list_orders(request: web.Request, query: OrdersQuery) -> web.Response:
 @routes.get(
     "/mall/redemptions/{order_id}",
     query=RevealQuery,
+    response=StaffMallOrder,
     errors=("order_not_found", "invalid_reveal", "reveal_not_allowed"),
 )
 @allow(*STAFF)
@@ -143,6 +160,7 @@ async def get_order(request: web.Request, order_id: int, query: RevealQuery) -> 
 @routes.post(
     "/mall/redemptions/{order_id}/ship",
     body=mall_orders.Shipment,
+    response=StaffMallOrder,
     errors=("order_not_found", "invalid_state"),
 )
 @allow(*STAFF)
@@ -155,7 +173,11 @@ async def ship_order(
     return json_response(mall_orders.admin_order_view(services, order))
 
 
-@routes.post("/mall/redemptions/{order_id}/complete", errors=("order_not_found", "invalid_state"))
+@routes.post(
+    "/mall/redemptions/{order_id}/complete",
+    response=StaffMallOrder,
+    errors=("order_not_found", "invalid_state"),
+)
 @allow(*STAFF)
 async def complete_order(request: web.Request, order_id: int) -> web.Response:
     """Mark a shipped order delivered (audited)."""
@@ -167,6 +189,7 @@ async def complete_order(request: web.Request, order_id: int) -> web.Response:
 @routes.post(
     "/mall/redemptions/{order_id}/cancel",
     body=mall_orders.Cancellation,
+    response=StaffMallOrder,
     errors=("order_not_found", "invalid_state"),
 )
 @allow(*STAFF)

@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import StringConstraints
 
 from admin.auth import STAFF, allow, current_operator
+from admin.responses import MemberCoupon, MemberCouponPage
 from handlers import coupons
 from handlers.coupons import codes as coupon_codes
 from wxmember.core import keys
@@ -35,6 +36,7 @@ class MemberCouponsQuery(Page):
     "/members/{member_id}/coupons",
     body=GrantBody,
     status=201,
+    response=MemberCoupon,
     also=(REPLAYED,),
     headers=("Idempotency-Key",),
     errors=(
@@ -63,7 +65,12 @@ async def grant(request: web.Request, member_id: int, body: GrantBody) -> web.Re
     return json_response(shown, status=201 if created else 200)
 
 
-@routes.get("/members/{member_id}/coupons", query=MemberCouponsQuery, errors=("member_not_found",))
+@routes.get(
+    "/members/{member_id}/coupons",
+    query=MemberCouponsQuery,
+    response=MemberCouponPage,
+    errors=("member_not_found",),
+)
 @allow(*STAFF)
 async def list_member_coupons(
     request: web.Request, member_id: int, query: MemberCouponsQuery

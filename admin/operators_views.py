@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import StringConstraints
 
 from admin.auth import allow, current_operator
+from admin.responses import AuditPage, Operator, Operators, StaffSession
 from handlers import audit, operators
 from wxmember.core import keys
 from wxmember.core.clientaddr import client_address
@@ -49,6 +50,7 @@ class AuditLogQuery(Page):
 @routes.post(
     "/login",
     body=LoginBody,
+    response=StaffSession,
     errors=("invalid_credentials", "too_many_requests"),
 )
 @allow()
@@ -75,14 +77,14 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.get("/me")
+@routes.get("/me", response=Operator)
 @allow(Role.OWNER, Role.OPERATOR, Role.CASHIER)
 async def me(request: web.Request) -> web.Response:
     """The operator of this session."""
     return json_response(operators.public(current_operator(request)))
 
 
-@routes.get("/operators")
+@routes.get("/operators", response=Operators)
 @allow(Role.OWNER)
 async def list_operators(request: web.Request) -> web.Response:
     """Every staff account."""
@@ -94,6 +96,7 @@ async def list_operators(request: web.Request) -> web.Response:
     "/operators",
     body=OperatorCreateBody,
     status=201,
+    response=Operator,
     errors=("weak_password", "username_taken"),
 )
 @allow(Role.OWNER)
@@ -108,6 +111,7 @@ async def create_operator(request: web.Request, body: OperatorCreateBody) -> web
 @routes.patch(
     "/operators/{operator_id}",
     body=OperatorPatchBody,
+    response=Operator,
     errors=("operator_not_found", "self_lockout", "weak_password"),
 )
 @allow(Role.OWNER)
@@ -125,7 +129,7 @@ async def update_operator(
     return json_response(operators.public(operator))
 
 
-@routes.get("/audit-log", query=AuditLogQuery)
+@routes.get("/audit-log", query=AuditLogQuery, response=AuditPage)
 @allow(Role.OWNER)
 async def audit_log(request: web.Request, query: AuditLogQuery) -> web.Response:
     """Every operator write, newest first, of every kind of record or one."""

@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import Field, StringConstraints
 
 from admin.auth import EVERYONE, allow, current_operator
+from admin.responses import CouponLookUp, CouponWriteOff, VoidedCoupon
 from handlers.coupons import writeoff as coupon_writeoff
 from handlers.coupons.codes import coupon_public
 from wxmember.core import keys
@@ -45,7 +46,12 @@ class VoidBody(Body):
     order_no: OrderNo
 
 
-@routes.get("/pos/coupons/{code}", query=LookUpQuery, errors=("invalid_code", "coupon_not_found"))
+@routes.get(
+    "/pos/coupons/{code}",
+    query=LookUpQuery,
+    response=CouponLookUp,
+    errors=("invalid_code", "coupon_not_found"),
+)
 @allow(*EVERYONE)
 async def look_up(request: web.Request, code: str, query: LookUpQuery) -> web.Response:
     """A coupon by its code: whether it can be used on the order, the discount, what to pay."""
@@ -58,6 +64,7 @@ async def look_up(request: web.Request, code: str, query: LookUpQuery) -> web.Re
 @routes.post(
     "/pos/coupons/redeem",
     body=RedeemBody,
+    response=CouponWriteOff,
     errors=(
         "invalid_code",
         "coupon_not_found",
@@ -86,6 +93,7 @@ async def redeem(request: web.Request, body: RedeemBody) -> web.Response:
 @routes.post(
     "/pos/coupons/void",
     body=VoidBody,
+    response=VoidedCoupon,
     errors=("invalid_code", "coupon_not_found", "not_used", "order_mismatch"),
 )
 @allow(*EVERYONE)

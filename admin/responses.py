@@ -12,12 +12,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from handlers.coupons.shapes import CouponTemplate
+from handlers.coupons.shapes import CouponTemplate, MemberCoupon, MemberCouponPage
+from handlers.mall.shapes import MallOrder
 from handlers.members.shapes import TierBrief
 from handlers.points.shapes import LedgerEntry, LedgerPage
 from wxmember.core.answers import Answer
+from wxmember.core.models.mall import ItemKind, LimitPeriod
+from wxmember.core.models.operators import Role
 
-__all__ = ["Answer", "CouponTemplate", "LedgerEntry", "LedgerPage", "TierBrief"]
+__all__ = [
+    "Answer",
+    "CouponTemplate",
+    "LedgerEntry",
+    "LedgerPage",
+    "MemberCoupon",
+    "MemberCouponPage",
+    "TierBrief",
+]
 
 
 # --------------------------------------------------------------------------- members
@@ -146,3 +157,133 @@ class TillRefund(Answer):
     debt: int
     created_at: datetime
     replayed: bool
+
+
+# --------------------------------------------------------------------------- coupons at the till
+
+
+class CouponLookUp(Answer):
+    """A coupon by its code: whether it can be used on the order (`reason`: the refusal's code
+    when not), the discount and what the customer would pay (set with an order amount)."""
+
+    coupon: MemberCoupon
+    member_id: int
+    usable: bool
+    reason: str | None
+    discount_fen: int | None
+    payable_fen: int | None
+
+
+class CouponWriteOff(Answer):
+    """A coupon used on an order; `gift` names a gift coupon's present; `replayed` when the
+    order had used it before."""
+
+    coupon: MemberCoupon
+    member_id: int
+    order_no: str
+    order_amount_fen: int
+    discount_fen: int
+    payable_fen: int
+    gift: str | None
+    replayed: bool
+
+
+class VoidedCoupon(Answer):
+    """The coupon given back."""
+
+    coupon: MemberCoupon
+
+
+# --------------------------------------------------------------------------- mall
+
+
+class StaffMallItem(Answer):
+    """An item as staff see it, whatever its state; `limit_count` null for no limit."""
+
+    id: int
+    title: str
+    description: str
+    images: list[str]
+    kind: ItemKind
+    coupon_template_id: int | None
+    points_price: int
+    stock: int
+    sold: int
+    limit_period: LimitPeriod
+    limit_count: int | None
+    tier_levels: list[int]
+    sale_starts_at: datetime | None
+    sale_ends_at: datetime | None
+    display_order: int
+    active: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class StaffMallItemPage(Answer):
+    items: list[StaffMallItem]
+    next_cursor: str | None
+
+
+class CodesAdded(Answer):
+    """A virtual item after an upload, with how many codes were added and skipped."""
+
+    item: StaffMallItem
+    added: int
+    skipped: int
+
+
+class StaffMallOrder(MallOrder):
+    """An order as staff see it: the member's view plus whose it is and who cancelled it."""
+
+    member_id: int
+    cancelled_by: str | None
+
+
+class StaffMallOrderPage(Answer):
+    items: list[StaffMallOrder]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- staff accounts
+
+
+class Operator(Answer):
+    """A staff account (never its password)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+
+
+class Operators(Answer):
+    items: list[Operator]
+
+
+class StaffSession(Answer):
+    """A staff session: the token to send as `Authorization: Bearer`, its lifetime in seconds."""
+
+    token: str
+    expires_in: int
+    operator: Operator
+
+
+class AuditRecord(Answer):
+    """One write by an operator: what it was done to, and the record before and after."""
+
+    id: int
+    actor: str
+    action: str
+    target_type: str
+    target_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
+    created_at: datetime
+
+
+class AuditPage(Answer):
+    items: list[AuditRecord]
+    next_cursor: str | None

@@ -331,4 +331,71 @@ async def test_described_admin_answers_match_their_models(
     refund = {"order_no": "A-0001", "refund_no": "R-0001", "amount_fen": 2800}
     await answers.call("POST", "/pos/refunds", cashier, json=refund)
 
+    voucher = await create_template(
+        services, None, template | {"obtain": "issued", "total_stock": 5, "valid_days": 30}
+    )
+    grant = owner | {"Idempotency-Key": "openapi-grant-1"}
+    given = await answers.call(
+        "POST",
+        f"/members/{member.id}/coupons",
+        grant,
+        json={"template_id": voucher.id, "reason": "goodwill"},
+    )
+    await answers.call("GET", f"/members/{member.id}/coupons", owner)
+    await answers.call("GET", f"/pos/coupons/{given['code']}?order_amount_fen=8000", cashier)
+    use = {"code": given["code"], "order_no": "A-0002", "order_amount_fen": 8000}
+    await answers.call("POST", "/pos/coupons/redeem", cashier, json=use)
+    await answers.call(
+        "POST", "/pos/coupons/void", cashier, json={"code": given["code"], "order_no": "A-0002"}
+    )
+
+    await _admin_mall(answers, client, services, owner)
+    await _admin_staff(answers, owner)
+
     assert answers.seen == _described(create_admin_app)
+
+
+async def _admin_mall(
+    answers: Answers, client: TestClient, services: Services, owner: dict[str, str]
+) -> None:
+    cup = {"title": "随行杯", "kind": "physical", "points_price": 3000, "stock": 20}
+    item = await answers.call("POST", "/mall/items", owner, json=cup)
+    path = f"/mall/items/{item['id']}"
+    await answers.call("GET", "/mall/items", owner)
+    await answers.call("GET", path, owner)
+    await answers.call("PATCH", path, owner, json={"title": "保温杯", "limit_count": 2})
+    await answers.call("POST", f"{path}/stock", owner, json={"add": 5})
+    kit = MallKit(client, services)
+    voucher = await kit.virtual_item(["V-1"])
+    codes = {"codes": ["V-1", "V-2"]}
+    await answers.call("POST", f"/mall/items/{voucher.id}/codes", owner, json=codes)
+
+    shopper = await kit.shopper(points_balance=5000)
+    physical = await kit.item()
+    orders = []
+    for _ in range(2):
+        placed = await kit.redeem(shopper, physical.id, key=new_key(), address=ADDRESS)
+        assert placed.status == 201, await placed.text()
+        orders.append((await placed.json())["id"])
+    await kit.redeem(shopper, voucher.id, key=new_key())
+    await answers.call("GET", "/mall/redemptions", owner)
+    first = f"/mall/redemptions/{orders[0]}"
+    await answers.call("GET", f"{first}?reveal=phone", owner)
+    shipment = {"carrier": "顺丰速运", "tracking_no": "SF1234567890"}
+    await answers.call("POST", f"{first}/ship", owner, json=shipment)
+    await answers.call("POST", f"{first}/complete", owner)
+    await answers.call(
+        "POST", f"/mall/redemptions/{orders[1]}/cancel", owner, json={"reason": "缺货"}
+    )
+
+
+async def _admin_staff(answers: Answers, owner: dict[str, str]) -> None:
+    account = {"username": "olga", "password": "correct-horse-battery", "role": "operator"}
+    created = await answers.call("POST", "/operators", owner, json=account | {"display_name": "O"})
+    olga = await answers.call(
+        "POST", "/login", {}, json={"username": "olga", "password": account["password"]}
+    )
+    await answers.call("GET", "/me", bearer(olga["token"]))
+    await answers.call("GET", "/operators", owner)
+    await answers.call("PATCH", f"/operators/{created['id']}", owner, json={"active": False})
+    await answers.call("GET", "/audit-log", owner)
