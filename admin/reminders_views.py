@@ -8,6 +8,14 @@ from aiohttp import web
 from pydantic import Field
 
 from admin.auth import STAFF, allow, current_operator
+from admin.responses import (
+    DeliveryStats,
+    ReminderDeliveryPage,
+    ReminderFields,
+    ReminderPreview,
+    ReminderRule,
+    ReminderRulePage,
+)
 from handlers import reminders
 from handlers.reminders import reports as reminder_reports
 from handlers.reminders import rules as reminder_rules
@@ -50,7 +58,7 @@ class DeliveriesQuery(Page):
     date: IsoDate | None = None
 
 
-@routes.get("/reminder-rules", query=Page)
+@routes.get("/reminder-rules", query=Page, response=ReminderRulePage)
 @allow(*STAFF)
 async def list_rules(request: web.Request, query: Page) -> web.Response:
     """Reminder rules in the order they were made."""
@@ -59,7 +67,13 @@ async def list_rules(request: web.Request, query: Page) -> web.Response:
     return json_response(page_body(items, [rule.id for rule in rules], query.limit))
 
 
-@routes.post("/reminder-rules", body=reminder_rules.RuleCreate, status=201, errors=RULE_ERRORS)
+@routes.post(
+    "/reminder-rules",
+    body=reminder_rules.RuleCreate,
+    status=201,
+    response=ReminderRule,
+    errors=RULE_ERRORS,
+)
 @allow(*STAFF)
 async def create_rule(request: web.Request, body: reminder_rules.RuleCreate) -> web.Response:
     """Create a rule (audited); the scheduler follows it from its next minute."""
@@ -67,7 +81,7 @@ async def create_rule(request: web.Request, body: reminder_rules.RuleCreate) -> 
     return json_response(reminder_rules.rule_view(rule), status=201)
 
 
-@routes.get("/reminder-rules/{rule_id}", errors=("reminder_rule_not_found",))
+@routes.get("/reminder-rules/{rule_id}", response=ReminderRule, errors=("reminder_rule_not_found",))
 @allow(*STAFF)
 async def get_rule(request: web.Request, rule_id: int) -> web.Response:
     """One rule."""
@@ -78,6 +92,7 @@ async def get_rule(request: web.Request, rule_id: int) -> web.Response:
 @routes.patch(
     "/reminder-rules/{rule_id}",
     body=reminder_rules.RulePatch,
+    response=ReminderRule,
     errors=("reminder_rule_not_found", *RULE_ERRORS),
 )
 @allow(*STAFF)
@@ -99,7 +114,10 @@ async def delete_rule(request: web.Request, rule_id: int) -> web.Response:
 
 
 @routes.get(
-    "/reminder-rules/{rule_id}/preview", query=PreviewQuery, errors=("reminder_rule_not_found",)
+    "/reminder-rules/{rule_id}/preview",
+    query=PreviewQuery,
+    response=ReminderPreview,
+    errors=("reminder_rule_not_found",),
 )
 @allow(*STAFF)
 async def preview_rule(request: web.Request, rule_id: int, query: PreviewQuery) -> web.Response:
@@ -110,14 +128,14 @@ async def preview_rule(request: web.Request, rule_id: int, query: PreviewQuery) 
     )
 
 
-@routes.get("/reminder-fields")
+@routes.get("/reminder-fields", response=ReminderFields)
 @allow(*STAFF)
 async def fields(request: web.Request) -> web.Response:
     """The member fields a rule's template mapping may name."""
     return json_response({"items": catalogue_view()})
 
 
-@routes.get("/reminder-deliveries", query=DeliveriesQuery)
+@routes.get("/reminder-deliveries", query=DeliveriesQuery, response=ReminderDeliveryPage)
 @allow(*STAFF)
 async def list_deliveries(request: web.Request, query: DeliveriesQuery) -> web.Response:
     """Reminder deliveries, newest first, by rule, state and send day."""
@@ -132,7 +150,7 @@ async def list_deliveries(request: web.Request, query: DeliveriesQuery) -> web.R
     return json_response(page_body(items, [row.id for row in rows], query.limit))
 
 
-@routes.get("/reminder-deliveries/stats", query=DayQuery)
+@routes.get("/reminder-deliveries/stats", query=DayQuery, response=DeliveryStats)
 @allow(*STAFF)
 async def delivery_stats(request: web.Request, query: DayQuery) -> web.Response:
     """For a send day (today by default): per rule, how many deliveries are in each state."""

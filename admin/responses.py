@@ -19,6 +19,8 @@ from handlers.points.shapes import LedgerEntry, LedgerPage
 from wxmember.core.answers import Answer
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.operators import Role
+from wxmember.core.models.reminders import Channel, DeliveryState, ReminderKind
+from wxmember.core.models.tier_history import EvaluationStatus, TierChangeReason
 
 __all__ = [
     "Answer",
@@ -286,4 +288,204 @@ class AuditRecord(Answer):
 
 class AuditPage(Answer):
     items: list[AuditRecord]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- check-in rules
+
+
+class StreakBonus(Answer):
+    """Extra points on a day of the cycle."""
+
+    day: int
+    points: int
+
+
+class CheckinRuleSet(Answer):
+    """A check-in rule set; `effective_from` (the brand's day) null and `is_default` true when
+    no operator has set one."""
+
+    enabled: bool
+    base_points: int
+    cycle_days: int
+    bonuses: list[StreakBonus]
+    makeup_per_month: int
+    makeup_price_points: int
+    adds_growth: bool
+    effective_from: date | None
+    is_default: bool
+
+
+class CheckinRulesOverview(Answer):
+    """The rules in force today and, if a change is pending, those from tomorrow."""
+
+    current: CheckinRuleSet
+    next: CheckinRuleSet | None
+
+
+# --------------------------------------------------------------------------- tier history
+
+
+class TierChange(Answer):
+    """A member's move between tiers; `growth` and `period_key` for evaluations, `operator_id`
+    and `note` for moves by staff."""
+
+    id: int
+    member_id: int
+    from_tier_id: int | None
+    to_tier_id: int | None
+    from_tier: str
+    to_tier: str
+    reason: TierChangeReason
+    growth: int | None
+    period_key: str | None
+    operator_id: int | None
+    note: str
+    created_at: datetime
+
+
+class TierChangePage(Answer):
+    items: list[TierChange]
+    next_cursor: str | None
+
+
+class EvaluationRun(Answer):
+    """A run of the tier evaluation over a period; `cursor` is the last member id it checked."""
+
+    id: int
+    period_key: str
+    period_start: date
+    period_end: date
+    status: EvaluationStatus
+    cursor: int
+    checked: int
+    downgraded: int
+    skipped: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class EvaluationRunPage(Answer):
+    items: list[EvaluationRun]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+class GiftCoupon(Answer):
+    coupon_template_id: int
+
+
+class GiftPoints(Answer):
+    points: int
+
+
+class ReminderRule(Answer):
+    """A reminder rule; `mapping` names, per template key, the member field it shows; `gift`
+    (birthday rules) a coupon template or points."""
+
+    id: int
+    name: str
+    kind: ReminderKind
+    send_time: str
+    days_before: int
+    channel: Channel
+    template_id: str
+    mapping: dict[str, Any]
+    page: str | None
+    gift: GiftCoupon | GiftPoints | None
+    enabled: bool
+    version: int
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class ReminderRulePage(Answer):
+    items: list[ReminderRule]
+    next_cursor: str | None
+
+
+class ReminderField(Answer):
+    """A member field a mapping may name: what it renders as, its longest rendering, and the
+    kinds of rule that may use it."""
+
+    name: str
+    renders: str
+    max_length: int
+    kinds: list[ReminderKind]
+    description: str
+
+
+class ReminderFields(Answer):
+    items: list[ReminderField]
+
+
+class ReminderDelivery(Answer):
+    """One reminder to one member on one send day, and how far it got."""
+
+    id: int
+    rule_id: int
+    member_id: int
+    occasion: str
+    day: date
+    channel: Channel
+    template_id: str
+    page: str | None
+    data: dict[str, str]
+    state: DeliveryState
+    reason: str | None
+    errcode: int | None
+    attempts: int
+    next_attempt_at: datetime | None
+    gift_state: str | None
+    gift_ref: str | None
+    msgid: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    finished_at: datetime | None
+
+
+class ReminderDeliveryPage(Answer):
+    items: list[ReminderDelivery]
+    next_cursor: str | None
+
+
+class RuleDeliveryCounts(Answer):
+    """A rule's deliveries of the day, by state."""
+
+    rule_id: int
+    rule_name: str
+    counts: dict[str, int]
+    total: int
+
+
+class DeliveryStats(Answer):
+    date: date
+    rules: list[RuleDeliveryCounts]
+
+
+class PreviewedReminder(Answer):
+    """A reminder the rule would send: to whom, for which occasion, with which values.
+
+    `status` is `will_send`, `already_<state>` when a delivery exists, `invalid_value`,
+    `no_grant` (no subscription left) or why the member cannot be reached."""
+
+    cursor: int
+    member_id: int
+    occasion: str
+    target_day: date
+    channel: Channel
+    template_id: str
+    page: str | None
+    data: dict[str, str]
+    gift: str | None
+    status: str
+
+
+class ReminderPreview(Answer):
+    """Whom a rule would remind on a send day, a page at a time."""
+
+    date: date
+    items: list[PreviewedReminder]
     next_cursor: str | None

@@ -8,7 +8,8 @@ from aiohttp import web
 from pydantic import Field, StrictStr, StringConstraints, field_validator
 
 from admin.auth import STAFF, allow, current_operator
-from admin.responses import Ladder, Tier
+from admin.responses import EvaluationRunPage, Ladder, Tier, TierChangePage
+from admin.responses import TierChange as TierChangeAnswer
 from handlers import tiers
 from handlers.tiers import ladder as tier_ladder
 from wxmember.core import keys
@@ -177,6 +178,7 @@ async def delete_tier(request: web.Request, tier_id: int) -> web.Response:
 @routes.put(
     "/members/{member_id}/tier",
     body=MoveBody,
+    response=TierChangeAnswer,
     errors=("member_not_found", "card_required", "tier_not_found", "already_in_tier"),
 )
 @allow(*STAFF)
@@ -189,7 +191,7 @@ async def move_member(request: web.Request, member_id: int, body: MoveBody) -> w
     return json_response(_change_public(change))
 
 
-@routes.get("/tier-changes", query=ChangesQuery)
+@routes.get("/tier-changes", query=ChangesQuery, response=TierChangePage)
 @allow(*STAFF)
 async def tier_changes(request: web.Request, query: ChangesQuery) -> web.Response:
     """Tier history, newest first, of every member or one."""
@@ -198,7 +200,7 @@ async def tier_changes(request: web.Request, query: ChangesQuery) -> web.Respons
     return json_response(page_body(items, [row.id for row in rows], query.limit))
 
 
-@routes.get("/tier-evaluations", query=Page)
+@routes.get("/tier-evaluations", query=Page, response=EvaluationRunPage)
 @allow(*STAFF)
 async def evaluation_runs(request: web.Request, query: Page) -> web.Response:
     """Evaluation runs, newest first."""

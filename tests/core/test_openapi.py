@@ -7,6 +7,7 @@ import ast
 import copy
 import json
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,12 @@ from pydantic import BaseModel, ValidationError
 
 from admin.routes import create_admin_app
 from handlers.coupons.templates import create_template
+from handlers.tiers.evaluation import evaluate_tiers
 from miniapp_api.routes import create_miniapp_app
 from tests.conftest import StaffLogin
 from tests.factories import auth_headers, create_member
 from tests.mall.kit import ADDRESS, MallKit, new_key
+from tests.reminders.kit import register, rule_fields
 from tests.support.http import bearer
 from tests.support.localtime import freeze, local
 from wxmember import apidocs
@@ -31,6 +34,7 @@ from wxmember.core.endpoints import ENDPOINTS, Endpoint
 from wxmember.core.errors import DomainError
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models.mall import ItemKind, LimitPeriod
+from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery
 from wxmember.core.openapi import error_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +285,7 @@ async def test_described_miniapp_answers_match_their_models(
 
 
 async def test_described_admin_answers_match_their_models(
-    client: TestClient, services: Services, login_as: StaffLogin
+    client: TestClient, services: Services, login_as: StaffLogin, fake_wechat: FakeWeChat
 ) -> None:
     answers = Answers(client, "/admin/api/v1", create_admin_app)
     owner = await login_as("owner")
@@ -324,6 +328,22 @@ async def test_described_admin_answers_match_their_models(
     await answers.call("PUT", f"/tiers/{silver['id']}", owner, json=rung | {"name": "银卡会员"})
     await answers.call("PATCH", f"/tiers/{silver['id']}", owner, json={"color": "#A0A0A0"})
     assert ladder["items"]
+    move = {"tier_id": silver["id"], "note": "VIP"}
+    await answers.call("PUT", f"/members/{member.id}/tier", owner, json=move)
+    await answers.call("GET", f"/tier-changes?member_id={member.id}", owner)
+    await evaluate_tiers(services)
+    await answers.call("GET", "/tier-evaluations", owner)
+
+    await answers.call("GET", "/checkin-rules", owner)
+    rules = {
+        "base_points": 5,
+        "cycle_days": 7,
+        "bonuses": [{"day": 7, "points": 20}],
+        "makeup_per_month": 2,
+        "makeup_price_points": 10,
+    }
+    changed = await answers.call("PUT", "/checkin-rules", owner, json=rules)
+    assert changed["next"] is not None
 
     await answers.call("POST", "/pos/identify", cashier, json={"code": code})
     sale = {"member_id": member.id, "order_no": "A-0001", "amount_fen": 12800}
@@ -351,6 +371,7 @@ async def test_described_admin_answers_match_their_models(
 
     await _admin_mall(answers, client, services, owner)
     await _admin_staff(answers, owner)
+    await _admin_reminders(answers, fake_wechat, owner, member.id)
 
     assert answers.seen == _described(create_admin_app)
 
@@ -399,3 +420,38 @@ async def _admin_staff(answers: Answers, owner: dict[str, str]) -> None:
     await answers.call("GET", "/operators", owner)
     await answers.call("PATCH", f"/operators/{created['id']}", owner, json={"active": False})
     await answers.call("GET", "/audit-log", owner)
+
+
+async def _admin_reminders(
+    answers: Answers, fake_wechat: FakeWeChat, owner: dict[str, str], member_id: int
+) -> None:
+    await answers.call("GET", "/reminder-fields", owner)
+    fields = rule_fields("birthday")
+    register(fake_wechat, fields)
+    rule = await answers.call("POST", "/reminder-rules", owner, json=fields)
+    path = f"/reminder-rules/{rule['id']}"
+    await answers.call("GET", path, owner)
+    await answers.call("PATCH", path, owner, json={"gift": {"points": 100}})
+    await answers.call("GET", "/reminder-rules", owner)
+    preview = await answers.call("GET", f"{path}/preview?date=2025-05-17", owner)
+    assert preview["items"]
+    day = date(2025, 5, 17)
+    moment = datetime(2025, 5, 17, 1, 0, tzinfo=UTC)
+    await ReminderDelivery.create(
+        rule_id=rule["id"],
+        member_id=member_id,
+        occasion="birthday:2025",
+        day=day,
+        channel=Channel.MINIAPP_SUBSCRIBE,
+        template_id=fields["template_id"],
+        page=fields["page"],
+        payload={"name1": "张三"},
+        state=DeliveryState.SENT,
+        attempts=1,
+        msgid="m-1",
+        created_at=moment,
+        updated_at=moment,
+        finished_at=moment,
+    )
+    await answers.call("GET", f"/reminder-deliveries?rule_id={rule['id']}", owner)
+    await answers.call("GET", f"/reminder-deliveries/stats?date={day.isoformat()}", owner)
