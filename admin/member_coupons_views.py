@@ -13,6 +13,7 @@ from handlers import coupons
 from handlers.coupons import codes as coupon_codes
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
+from wxmember.core.headers import STAFF_IDEMPOTENCY_KEY
 from wxmember.core.inputs import Body, CleanText, Id, Page
 from wxmember.core.models.coupons import CouponStatus
 from wxmember.core.openapi import REPLAYED
@@ -38,7 +39,7 @@ class MemberCouponsQuery(Page):
     status=201,
     response=MemberCoupon,
     also=(REPLAYED,),
-    headers=("Idempotency-Key",),
+    headers=(STAFF_IDEMPOTENCY_KEY,),
     errors=(
         "invalid_idempotency_key",
         "idempotency_key_reused",
@@ -50,7 +51,9 @@ class MemberCouponsQuery(Page):
     ),
 )
 @allow(*STAFF)
-async def grant(request: web.Request, member_id: int, body: GrantBody) -> web.Response:
+async def grant(
+    request: web.Request, member_id: int, body: GrantBody, idempotency_key: str | None
+) -> web.Response:
     """Give a member a coupon (audited); a retry with the same Idempotency-Key gives one."""
     services = request.config_dict[keys.SERVICES]
     coupon, created = await coupons.grant_coupon(
@@ -59,7 +62,7 @@ async def grant(request: web.Request, member_id: int, body: GrantBody) -> web.Re
         member_id,
         body.template_id,
         reason=body.reason,
-        idempotency_key=coupons.grant_key(member_id, request.headers.get("Idempotency-Key")),
+        idempotency_key=coupons.grant_key(member_id, idempotency_key),
     )
     shown = coupon_codes.coupon_public(services, coupon, coupon.template)
     return json_response(shown, status=201 if created else 200)

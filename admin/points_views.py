@@ -13,6 +13,7 @@ from handlers import points
 from handlers.points import queries as points_queries
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
+from wxmember.core.headers import STAFF_IDEMPOTENCY_KEY
 from wxmember.core.inputs import Body, CleanText, Page
 from wxmember.core.web import json_response, page_body
 
@@ -40,7 +41,7 @@ class AdjustmentBody(Body):
     body=AdjustmentBody,
     status=201,
     response=LedgerEntry,
-    headers=("Idempotency-Key",),
+    headers=(STAFF_IDEMPOTENCY_KEY,),
     errors=(
         "invalid_idempotency_key",
         "idempotency_key_reused",
@@ -50,7 +51,7 @@ class AdjustmentBody(Body):
 )
 @allow(*STAFF)
 async def create_adjustment(
-    request: web.Request, member_id: int, body: AdjustmentBody
+    request: web.Request, member_id: int, body: AdjustmentBody, idempotency_key: str | None
 ) -> web.Response:
     """Correct a member's points up or down, never below zero (audited)."""
     entry = await points.adjust(
@@ -59,7 +60,7 @@ async def create_adjustment(
         member_id,
         body.amount,
         reason=body.reason,
-        idempotency_key=points.adjustment_key(request.headers.get("Idempotency-Key")),
+        idempotency_key=points.adjustment_key(idempotency_key),
     )
     return json_response(points_queries.entry_public(entry), status=201)
 

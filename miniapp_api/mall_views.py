@@ -66,7 +66,7 @@ async def get_item(request: web.Request, item_id: int) -> web.Response:
     status=201,
     response=MallOrder,
     also=(REPLAYED_MARKED,),
-    headers=("Idempotency-Key",),
+    headers=(mall_redemption.IDEMPOTENCY_KEY,),
     errors=(
         "idempotency_key_required",
         "idempotency_key_reused",
@@ -80,11 +80,14 @@ async def get_item(request: web.Request, item_id: int) -> web.Response:
         "card_required",
     ),
 )
-async def redeem(request: web.Request, body: mall_redemption.Redemption) -> web.Response:
+async def redeem(
+    request: web.Request, body: mall_redemption.Redemption, idempotency_key: str
+) -> web.Response:
     """Redeem an item for points; a retry with the same Idempotency-Key never redeems twice."""
-    key = mall_redemption.check_idempotency_key(request.headers.get("Idempotency-Key"))
     services = request.config_dict[keys.SERVICES]
-    order, created = await mall_redemption.redeem(services, current_member(request), body, key)
+    order, created = await mall_redemption.redeem(
+        services, current_member(request), body, idempotency_key
+    )
     return json_response(
         mall_orders.order_view(services, order),
         status=201 if created else 200,

@@ -12,7 +12,6 @@ database round trip; losing it costs load, never correctness.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from datetime import datetime
 
@@ -31,6 +30,7 @@ from wxmember.core.errors import (
     TemplateNotFound,
     ValidationFailed,
 )
+from wxmember.core.headers import STAFF_IDEMPOTENCY_KEY
 from wxmember.core.kernel import continue_after, get_member, savepoint, transaction
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import (
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 CODE_ATTEMPTS = 5
 MAX_REASON_LENGTH = 64
 MAX_KEY_LENGTH = 160
-_GRANT_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def soldout_key(template_id: int) -> str:
@@ -240,17 +239,10 @@ async def issue_coupon(
 
 
 def grant_key(member_id: int, header: str | None) -> str:
-    """The idempotency key of an operator's grant: the client's `Idempotency-Key` (1..64
-    letters, digits or _.:-) for this member, or a fresh key without one (every call grants);
-    400 `invalid_idempotency_key` for any other header."""
-    if header is None:
-        return f"grant:{member_id}:{uuid.uuid4().hex}"
-    if not _GRANT_KEY.match(header):
-        raise ValidationFailed(
-            "Idempotency-Key must be 1..64 letters, digits or _.:-",
-            code="invalid_idempotency_key",
-        )
-    return f"grant:{member_id}:{header}"
+    """The idempotency key of an operator's grant: the client's key for this member (the rule
+    is `STAFF_IDEMPOTENCY_KEY`), or a fresh key without one (every call grants)."""
+    key = STAFF_IDEMPOTENCY_KEY.read(header)
+    return f"grant:{member_id}:{key if key is not None else uuid.uuid4().hex}"
 
 
 async def grant_coupon(

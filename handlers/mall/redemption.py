@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -47,6 +46,7 @@ from wxmember.core.errors import (
     SoldOut,
     ValidationFailed,
 )
+from wxmember.core.headers import Header
 from wxmember.core.inputs import CleanText, Id
 from wxmember.core.kernel import lock_member, transaction
 from wxmember.core.models import Member
@@ -59,7 +59,17 @@ from wxmember.core.models.mall import (
     OrderState,
 )
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+IDEMPOTENCY_KEY = Header(
+    name="Idempotency-Key",
+    argument="idempotency_key",
+    characters="[A-Za-z0-9_-]",
+    min_length=8,
+    max_length=64,
+    required=True,
+    code="idempotency_key_required",
+    description="Chosen by the client per intended redemption (a UUID, say): a retry with the "
+    "same key and body answers the first order and never redeems twice.",
+)
 MAX_QUANTITY = 10
 CODE_ATTEMPTS = 50
 # What issue_coupon says when the template behind a coupon item cannot be issued any more.
@@ -89,21 +99,6 @@ class Redemption(BaseModel):
     item_id: Id
     quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)] = 1
     address: Address | None = None
-
-
-def check_idempotency_key(raw: str | None) -> str:
-    """The `Idempotency-Key` header, 8..64 of [A-Za-z0-9_-]; 400 `idempotency_key_required`."""
-    if not raw:
-        raise ValidationFailed(
-            "Send an Idempotency-Key header so a retried request never redeems twice.",
-            code="idempotency_key_required",
-        )
-    if not IDEMPOTENCY_KEY.match(raw):
-        raise ValidationFailed(
-            "The Idempotency-Key must be 8 to 64 letters, digits, '_' or '-'.",
-            code="idempotency_key_required",
-        )
-    return raw
 
 
 def request_hash(body: Redemption) -> str:

@@ -16,7 +16,6 @@ grows. See wxmember/core/models/points.py for the invariants.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 
@@ -38,7 +37,8 @@ from handlers.points.lots import (
     expiry_for,
 )
 from wxmember.core.context import Services
-from wxmember.core.errors import Conflict, NotFound, ValidationFailed
+from wxmember.core.errors import Conflict, NotFound
+from wxmember.core.headers import STAFF_IDEMPOTENCY_KEY
 from wxmember.core.kernel import LockedMember, MemberRef, lock_member, member_lock
 from wxmember.core.localtime import whole_second
 from wxmember.core.models import Member, Operator
@@ -227,21 +227,11 @@ def _account(member: Member) -> dict[str, int]:
     return {"points_balance": member.points_balance, "points_debt": member.points_debt}
 
 
-_ADJUSTMENT_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
 def adjustment_key(header: str | None) -> str:
-    """The idempotency key of an operator's adjustment: the client's `Idempotency-Key` (1..64
-    letters, digits or ._:-), or a fresh key without one (every call adjusts); 400
-    `invalid_idempotency_key` for any other header."""
-    if header is None:
-        return f"adjust:{uuid.uuid4().hex}"
-    if not _ADJUSTMENT_KEY.match(header):
-        raise ValidationFailed(
-            "Idempotency-Key must be 1..64 letters, digits or ._:-",
-            code="invalid_idempotency_key",
-        )
-    return f"adjust:{header}"
+    """The idempotency key of an operator's adjustment: the client's key (the rule is
+    `STAFF_IDEMPOTENCY_KEY`), or a fresh key without one (every call adjusts)."""
+    key = STAFF_IDEMPOTENCY_KEY.read(header)
+    return f"adjust:{key}" if key is not None else f"adjust:{uuid.uuid4().hex}"
 
 
 async def adjust(

@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from wxmember.core.headers import Header
 from wxmember.core.inputs import path_id, read_json, read_query
 
 View = Callable[..., Awaitable[web.StreamResponse]]
@@ -52,7 +53,7 @@ class Endpoint:
     status: int = 200
     response: Any = None
     errors: tuple[str, ...] = ()
-    headers: tuple[str, ...] = ()
+    headers: tuple[Header, ...] = ()
     also: tuple[Any, ...] = ()
     summary: str = ""
 
@@ -91,7 +92,7 @@ class Routes:
         status: int = 200,
         response: Any = None,
         errors: tuple[str, ...] = (),
-        headers: tuple[str, ...] = (),
+        headers: tuple[Header, ...] = (),
         also: tuple[Any, ...] = (),
     ) -> Callable[[View], Handler]:
         """Declare a route; the decorated view gets its validated input as keyword arguments."""
@@ -101,6 +102,8 @@ class Routes:
             @functools.wraps(view)
             async def handler(request: web.Request) -> web.StreamResponse:
                 arguments = _path_arguments(request, parameters)
+                for header in headers:
+                    arguments[header.argument] = header.read(request.headers.get(header.name))
                 if query is not None:
                     arguments["query"] = read_query(request, query)
                 if body is not None:

@@ -412,12 +412,11 @@ def operation(endpoint: Endpoint, access: Access, schemas: _Schemas, tag: str) -
     for header in endpoint.headers:
         parameters.append(
             {
-                "name": header,
+                "name": header.name,
                 "in": "header",
-                "required": True,
-                "description": "Chosen by the client per intended change; a retry with the same "
-                "key and body answers the first result.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+                "required": header.required,
+                "description": header.description,
+                "schema": header.schema(),
             }
         )
     if parameters:
