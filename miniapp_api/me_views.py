@@ -33,21 +33,17 @@ async def show_me(request: web.Request) -> web.Response:
     return json_response(members.profile_view(services, current_member(request)), headers=NO_STORE)
 
 
-@routes.patch(
-    "/me",
-    body=ProfilePatchBody,
-    response=Profile,
-    errors=(
-        "nothing_to_change",
-        "invalid_name",
-        "invalid_gender",
-        "invalid_birthday",
-        "birthday_locked",
-        "card_required",
-    ),
+_PROFILE_ERRORS = (
+    "nothing_to_change",
+    "invalid_name",
+    "invalid_gender",
+    "invalid_birthday",
+    "birthday_locked",
+    "card_required",
 )
-async def update_me(request: web.Request, body: ProfilePatchBody) -> web.Response:
-    """Change name and gender freely, the birthday once."""
+
+
+async def _change_profile(request: web.Request, body: ProfilePatchBody) -> web.Response:
     services = request.config_dict[keys.SERVICES]
     member = await member_account.update_profile(
         services,
@@ -57,6 +53,21 @@ async def update_me(request: web.Request, body: ProfilePatchBody) -> web.Respons
         birthday=body.birthday,
     )
     return json_response(members.profile_view(services, member), headers=NO_STORE)
+
+
+@routes.patch("/me", body=ProfilePatchBody, response=Profile, errors=_PROFILE_ERRORS)
+async def update_me(request: web.Request, body: ProfilePatchBody) -> web.Response:
+    """Change name and gender freely, the birthday once."""
+    return await _change_profile(request, body)
+
+
+@routes.post("/me", body=ProfilePatchBody, response=Profile, errors=_PROFILE_ERRORS)
+async def update_me_by_post(request: web.Request, body: ProfilePatchBody) -> web.Response:
+    """The same change as `PATCH /me`, for clients that cannot send PATCH.
+
+    `wx.request` offers GET, POST, PUT, DELETE and a few others, but not PATCH.
+    """
+    return await _change_profile(request, body)
 
 
 @routes.get("/me/export", response=MemberExport)

@@ -228,6 +228,7 @@ async def test_described_miniapp_answers_match_their_models(
     card = {"name": "张三", "birthday": "1990-05-17", "phone_code": phone_code}
     await answers.call("POST", "/card", newcomer, json=card)
     await answers.call("PATCH", "/me", newcomer, json={"name": "张三丰"})
+    await answers.call("POST", "/me", newcomer, json={"gender": "undisclosed"})
 
     clock = freeze(services, local(2025, 3, 3, 9, 0))
     kit = MallKit(client, services)

@@ -75,6 +75,20 @@ class TestUpdateProfile:
         member = await Member.get(openid="o-member-1")
         assert (member.birth_month, member.birth_day) == (12, 3)
 
+    async def test_post_makes_the_same_change_for_wx_request(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
+        """wx.request cannot send PATCH: POST /me is the same change."""
+        headers, _ = await cardholder(client, fake_wechat)
+        response = await client.post("/api/v1/me", json={"birthday": "1991-12-03"}, headers=headers)
+        body = await response.json()
+        assert response.status == 200
+        assert (body["birthday"], body["birthday_changeable"]) == ("1991-12-03", False)
+        response = await client.post("/api/v1/me", json={"birthday": "1992-01-01"}, headers=headers)
+        assert (response.status, await error_code(response)) == (409, "birthday_locked")
+        response = await client.post("/api/v1/me", json={}, headers=headers)
+        assert (response.status, await error_code(response)) == (400, "nothing_to_change")
+
     async def test_concurrent_birthday_changes_make_one_change(
         self, client: TestClient, fake_wechat: FakeWeChat
     ) -> None:
