@@ -8,6 +8,7 @@ locked once for the whole flow). In it: the first change expires the member's lo
 their date, then the operation writes the entry (inside a savepoint, so a concurrent insert of
 the same key is caught and answered with the row that won), changes the balance by a conditional
 update that cannot go below zero, and creates or consumes lots (earliest expiry first).
+The scheduled job expires every member's due lots in batches (`handlers.points.expiry`).
 
 Points debt (`config.points.refund_shortfall = "debt"`): a take-back larger than the balance
 takes what there is and records the rest as debt; credits settle debt before the balance
@@ -31,11 +32,8 @@ from handlers.points.entries import (
     open_account,
     prior_entry,
 )
-from handlers.points.lots import (
-    due_member_ids,
-    expire_member_lots,
-    expiry_for,
-)
+from handlers.points.expiry import expire_due_lots
+from handlers.points.lots import expire_member_lots, expiry_for
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, NotFound
 from wxmember.core.headers import STAFF_IDEMPOTENCY_KEY
@@ -301,17 +299,3 @@ async def _has_due_lots(member_id: int, now: datetime) -> bool:
     return await PointsLot.filter(
         member_id=member_id, remaining__gt=0, expires_at__lt=whole_second(now)
     ).exists()
-
-
-async def expire_due_lots(
-    services: Services, *, now: datetime | None = None, batch_size: int = 1000
-) -> int:
-    """Expire every lot past its date, one transaction per member; the number of lots expired."""
-    moment = now or services.clock.now()
-    expired = 0
-    while member_ids := await due_member_ids(moment, batch_size):
-        for member_id in member_ids:
-            async with in_transaction() as conn:
-                account = await lock_member(conn, member_id, include_deleted=True)
-                expired += await expire_member_lots(conn, account.row, moment)
-    return expired

@@ -18,7 +18,6 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import cast
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -209,17 +208,6 @@ async def expire_member_lots(
     await _consume(conn, due, total, entry, allocations)
     await PointsAllocation.bulk_create(allocations, using_db=conn)
     return len(due)
-
-
-async def due_member_ids(now: datetime, limit: int) -> list[int]:
-    """Members with lots past their date (oldest first), at most `limit` lots looked at."""
-    rows = await (
-        PointsLot.filter(remaining__gt=0, expires_at__lt=whole_second(now))
-        .order_by("expires_at", "id")
-        .limit(limit)
-        .values_list("member_id", flat=True)
-    )
-    return list(dict.fromkeys(cast(list[int], rows)))
 
 
 def expiring_window(now: datetime, days: int, tz: ZoneInfo) -> tuple[datetime, datetime]:

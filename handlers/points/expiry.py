@@ -1,0 +1,191 @@
+"""Expiring due lots in bulk: a batch of members at a time, a few SQL statements per batch.
+
+The scheduled job's path (`expire_due_lots`). It writes what `handlers.points.lots.
+expire_member_lots` writes for each member of a batch (the path a spend or an earn takes before
+its first change), only set-based: for every member with lots past their date, one `expire`
+entry of minus what those lots still held (`balance_after` and `debt_after` from the locked
+row, key `expire:<member>:<first due lot by expiry, then id>`, `created_at` the run's moment),
+one allocation per lot of what it held, the lots emptied and the balance lowered by as much.
+
+Batches follow the due lots in (expires_at, id) order with a keyset cursor, so memory stays
+at one batch and nothing is read twice; a batch is one transaction over the members its lots
+belong to (all of their due lots, so still one entry per member and run). An emptied lot is
+never due again, so a run stopped at any point and run again finishes the job with nothing
+done twice.
+
+Locking, PostgreSQL: the batch's member rows first, in id order, `FOR NO KEY UPDATE` — the
+lock every points operation takes first (`wxmember.core.kernel.lock_member`), so a spend
+waits for the batch or the batch for the spend, and two batches never hold each other's
+members; the lots are read only once the members are locked. SQLite serialises writers.
+
+The SQL is written once in PostgreSQL's form; the dialect differences are `_placeholders`
+(`$n` is `?n` on SQLite), `_ids_in` (an array against `json_each`) and the lock statement.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.queryset import ValuesListQuery
+from tortoise.transactions import in_transaction
+
+from handlers.points.lots import LedgerBroken
+from wxmember.core.context import Services
+from wxmember.core.localtime import whole_second
+from wxmember.core.models.points import PointsEntry, PointsLot
+
+REASON = "points_expired"
+Cursor = tuple[datetime, int]
+
+_LOCK = "SELECT id FROM members WHERE id {members} ORDER BY id FOR NO KEY UPDATE"
+
+# One entry per member: minus what their due lots hold, keyed by the first of those lots.
+_ENTRIES = """
+WITH due AS (
+    SELECT id, member_id, remaining,
+           ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY expires_at, id) AS place
+    FROM points_lots
+    WHERE member_id {members} AND remaining > 0 AND expires_at < $2
+), totals AS (
+    SELECT member_id, SUM(remaining) AS total, MIN(CASE WHEN place = 1 THEN id END) AS first_lot
+    FROM due GROUP BY member_id
+)
+INSERT INTO points_entries (member_id, kind, amount, balance_after, debt_change, debt_after,
+    reason, reference, idempotency_key, refund_of_id, operator_id, expires_at, created_at)
+SELECT m.id, 'expire', -t.total, m.points_balance - t.total, 0, m.points_debt,
+    $3, NULL, 'expire:' || CAST(m.id AS TEXT) || ':' || CAST(t.first_lot AS TEXT),
+    NULL, NULL, NULL, $4
+FROM members m JOIN totals t ON t.member_id = m.id
+ORDER BY m.id
+RETURNING id
+"""
+
+# What each due lot gave to its member's new entry (the entries of this batch: ids $1).
+_ALLOCATIONS = """
+INSERT INTO points_allocations (entry_id, lot_id, amount)
+SELECT e.id, l.id, l.remaining
+FROM points_entries e JOIN points_lots l ON l.member_id = e.member_id
+WHERE e.id {entries} AND l.remaining > 0 AND l.expires_at < $2
+ORDER BY e.id, l.expires_at, l.id
+RETURNING lot_id
+"""
+
+_EMPTY_LOTS = """
+UPDATE points_lots SET remaining = 0
+WHERE member_id {members} AND remaining > 0 AND expires_at < $2
+"""
+
+# Conditional: only a balance that is still what the entry was computed from, never below zero.
+_BALANCES = """
+UPDATE members SET points_balance = e.balance_after
+FROM points_entries e
+WHERE e.id {entries} AND members.id = e.member_id
+  AND members.points_balance = e.balance_after - e.amount AND e.balance_after >= 0
+"""
+
+
+def _postgres(conn: BaseDBAsyncClient) -> bool:
+    return conn.capabilities.dialect == "postgres"
+
+
+def _placeholders(conn: BaseDBAsyncClient, sql: str) -> str:
+    """`$1` on PostgreSQL; `?1` on SQLite (numbered, so one parameter can appear twice)."""
+    return sql if _postgres(conn) else re.sub(r"\$(\d+)", r"?\1", sql)
+
+
+def _ids_in(conn: BaseDBAsyncClient, ids: Sequence[int]) -> tuple[str, object]:
+    """`= ANY($1)` with an array, or `IN json_each($1)` with a JSON list: one statement text
+    for any number of ids (PostgreSQL prepares each text once per connection)."""
+    if _postgres(conn):
+        return "= ANY($1::bigint[])", list(ids)
+    return "IN (SELECT value FROM json_each($1))", json.dumps(list(ids))
+
+
+def _moment(model: type[PointsEntry] | type[PointsLot], column: str, value: datetime) -> object:
+    """A datetime as the ORM stores it in this column (a text form on SQLite)."""
+    return model._meta.fields_map[column].to_db_value(value, model)
+
+
+def due_lots_query(
+    cutoff: datetime, after: Cursor | None, limit: int
+) -> ValuesListQuery[Literal[False]]:
+    """The next `limit` due lots after the cursor, in (expires_at, id) order: their
+    (expires_at, id, member_id)."""
+    query = PointsLot.filter(remaining__gt=0, expires_at__lt=cutoff)
+    if after is not None:
+        expires_at, lot_id = after
+        # `expires_at >= ...` on its own lets the index range start at the cursor.
+        query = query.filter(expires_at__gte=expires_at).filter(
+            Q(expires_at__gt=expires_at) | Q(id__gt=lot_id)
+        )
+    ordered = query.order_by("expires_at", "id").limit(limit)
+    return ordered.values_list("expires_at", "id", "member_id")
+
+
+async def due_lots_page(
+    cutoff: datetime, after: Cursor | None, limit: int
+) -> list[tuple[datetime, int, int]]:
+    """(expires_at, id, member_id) of the next `limit` due lots after the cursor, in order."""
+    return [(row[0], row[1], row[2]) for row in await due_lots_query(cutoff, after, limit)]
+
+
+async def expire_members_lots(
+    conn: BaseDBAsyncClient, member_ids: Sequence[int], now: datetime, reason: str = REASON
+) -> int:
+    """Expire the due lots of these members in `conn`'s transaction; the number of lots.
+
+    Locks the members first (PostgreSQL), in id order.
+    """
+    members = sorted(set(member_ids))
+    if not members:
+        return 0
+    members_sql, members_param = _ids_in(conn, members)
+    cutoff = _moment(PointsLot, "expires_at", whole_second(now))
+    if _postgres(conn):
+        await conn.execute_query(_LOCK.format(members=members_sql), [members_param])
+    sql = _placeholders(conn, _ENTRIES.format(members=members_sql))
+    created_at = _moment(PointsEntry, "created_at", now)
+    rows = await conn.execute_query_dict(sql, [members_param, cutoff, reason, created_at])
+    entries = [int(row["id"]) for row in rows]
+    if not entries:
+        return 0
+    entries_sql, entries_param = _ids_in(conn, entries)
+    # Counted from RETURNING: asyncpg reports an INSERT's status as "INSERT 0 <rows>", which
+    # Tortoise's execute_query reads as 0 rows.
+    allocated = len(
+        await conn.execute_query_dict(
+            _placeholders(conn, _ALLOCATIONS.format(entries=entries_sql)), [entries_param, cutoff]
+        )
+    )
+    emptied, _ = await conn.execute_query(
+        _placeholders(conn, _EMPTY_LOTS.format(members=members_sql)), [members_param, cutoff]
+    )
+    if emptied != allocated:
+        raise LedgerBroken(f"{allocated} lots allocated but {emptied} emptied under a lock")
+    lowered, _ = await conn.execute_query(
+        _placeholders(conn, _BALANCES.format(entries=entries_sql)), [entries_param]
+    )
+    if lowered != len(entries):
+        raise LedgerBroken(f"{len(entries) - lowered} balances below their lots or changed")
+    return emptied
+
+
+async def expire_due_lots(
+    services: Services, *, now: datetime | None = None, batch_size: int = 1000
+) -> int:
+    """Expire every lot past its date, a batch of members per transaction; the lots expired."""
+    moment = now or services.clock.now()
+    cutoff = whole_second(moment)
+    cursor: Cursor | None = None
+    expired = 0
+    while page := await due_lots_page(cutoff, cursor, batch_size):
+        cursor = page[-1][:2]
+        async with in_transaction() as conn:
+            expired += await expire_members_lots(conn, [lot[2] for lot in page], moment)
+    return expired
