@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 import handlers.dashboard.figures
-import handlers.points.ledger
+import handlers.points.expiry
 import handlers.reminders.runs
 from bench.jobs.probe import Timed, summary
 from handlers import dashboard as dashboard_figures
@@ -84,14 +84,15 @@ async def birthdays(services: Services, params: dict[str, Any]) -> dict[str, Any
 
 
 async def points_expiry(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    """Expire every lot past its date, one transaction per member."""
-    due_query = Timed(handlers.points.ledger, "due_member_ids")
+    """Expire every lot past its date, one transaction per batch of members."""
+    page = Timed(handlers.points.expiry, "due_lots_page")
+    batch = Timed(handlers.points.expiry, "expire_members_lots")
     try:
         expired = await expire_due_lots(
             services, now=datetime.fromisoformat(params["now"]), batch_size=params["batch_size"]
         )
     finally:
-        inner = {"due_member_ids": due_query.restore()}
+        inner = {"due_lots_page": page.restore(), "expire_members_lots": batch.restore()}
     return {"expired_lots": expired, "inner": inner}
 
 

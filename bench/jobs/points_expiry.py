@@ -9,8 +9,8 @@ from bench.jobs.context import Context, Prepared, Sizes, check
 from bench.jobs.people import MemberFactory, Shares
 from bench.jobs.plans import explain, statement
 from bench.jobs.seed_points import PointsSeed, PointsSeeder
+from handlers.points.expiry import due_lots_query
 from wxmember.core.localtime import whole_second
-from wxmember.core.models.points import PointsLot
 
 DEFAULT_LOTS = 1_000_000
 LOTS_PER_MEMBER = 5
@@ -64,29 +64,29 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
     )
 
 
-def _due(now: datetime, limit: int) -> Any:
-    """The query of handlers.points.lots.due_member_ids."""
-    lots = PointsLot.filter(remaining__gt=0, expires_at__lt=whole_second(now))
-    return lots.order_by("expires_at", "id").limit(limit).values_list("member_id", flat=True)
-
-
 async def plans(ctx: Context, prepared: Prepared, stage: str) -> list[dict[str, Any]]:
-    now = datetime.fromisoformat(prepared.params["now"])
-    due = statement(_due(now, prepared.params["batch_size"]))
+    """The job's page query (`handlers.points.expiry.due_lots_query`): first and middle pages."""
+    cutoff = whole_second(datetime.fromisoformat(prepared.params["now"]))
+    limit = prepared.params["batch_size"]
     if stage == "after":
-        return [await explain(ctx.conn, "due members, once nothing is due", *due)]
-    first = await ctx.conn.fetchval(
-        "SELECT member_id FROM points_lots WHERE remaining > 0 AND expires_at < $1"
-        " ORDER BY expires_at, id LIMIT 1",
-        whole_second(now),
+        first = statement(due_lots_query(cutoff, None, limit))
+        return [await explain(ctx.conn, "due lots, once nothing is due", *first)]
+    middle = await ctx.conn.fetchrow(
+        "SELECT expires_at, id FROM points_lots WHERE remaining > 0 AND expires_at < $1"
+        " ORDER BY expires_at, id OFFSET (SELECT count(*) / 2 FROM points_lots"
+        " WHERE remaining > 0 AND expires_at < $1) LIMIT 1",
+        cutoff,
     )
-    member_lots = PointsLot.filter(
-        member_id=first or 0, remaining__gt=0, expires_at__lt=whole_second(now)
-    ).order_by("expires_at", "id")
-    return [
-        await explain(ctx.conn, "due members, first batch", *due),
-        await explain(ctx.conn, "one member's due lots", *statement(member_lots)),
+    found = [
+        await explain(
+            ctx.conn, "due lots, first page", *statement(due_lots_query(cutoff, None, limit))
+        )
     ]
+    if middle is not None:
+        cursor = (middle["expires_at"], middle["id"])
+        page = statement(due_lots_query(cutoff, cursor, limit))
+        found.append(await explain(ctx.conn, "due lots, a page halfway", *page))
+    return found
 
 
 async def verify(ctx: Context, prepared: Prepared, job: dict[str, Any]) -> dict[str, Any]:
