@@ -44,7 +44,8 @@ class Job:
     misfire_grace_time: int | None = None
 
     async def __call__(self, ctx: JobContext) -> Any:
-        return await self.func(ctx)
+        async with ctx.services.members.recording_changes():
+            return await self.func(ctx)
 
 
 def job(

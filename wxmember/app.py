@@ -20,6 +20,7 @@ from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.db import open_database
 from wxmember.core.httplimits import handler_args, hide_server_version, limits_middleware
+from wxmember.core.member_cache import MemberCache
 from wxmember.core.metrics import Metrics
 from wxmember.core.redis import open_redis
 from wxmember.core.security import DataCipher, TokenSigner
@@ -79,6 +80,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         official=wechat(config.official.appid, config.official.secret.get_secret_value()),
         cipher=DataCipher(config.security),
         tokens=TokenSigner(config.security.secret_key.get_secret_value()),
+        members=MemberCache(app[keys.REDIS] if config.redis.url else None),
     )
     yield
 

@@ -46,6 +46,7 @@ from wxmember.core.log import setup_logging
 from wxmember.core.models import Role
 from wxmember.demo import run_demo
 from wxmember.runner import run_rule_now, run_scheduler, running_services
+from wxmember.serving import new_event_loop
 
 log = logging.getLogger("wxmember")
 
@@ -96,6 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         create_app(config),
         host=host,
         port=port,
+        loop=new_event_loop(),
         print=None,
         backlog=config.server.backlog,
         access_log=logging.getLogger("aiohttp.access") if config.server.access_log else None,
@@ -154,9 +156,11 @@ def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
 
     async def run() -> dict[str, object]:
         async with running_services(config) as app:
-            report = await evaluate_tiers(
-                app[keys.SERVICES], period_end, dry_run=args.dry_run, batch_size=args.batch_size
-            )
+            services = app[keys.SERVICES]
+            async with services.members.recording_changes():
+                report = await evaluate_tiers(
+                    services, period_end, dry_run=args.dry_run, batch_size=args.batch_size
+                )
         return report.as_dict()
 
     try:

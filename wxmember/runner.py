@@ -63,4 +63,6 @@ async def run_scheduler(config: Config, stop: asyncio.Event | None = None) -> No
 async def run_rule_now(config: Config, rule_id: int, day: date) -> dict[str, int]:
     """Run one reminder rule for a send day now; the outcome counts per state."""
     async with running_services(config) as app:
-        return await run_rule(app[keys.SERVICES], rule_id, day)
+        services = app[keys.SERVICES]
+        async with services.members.recording_changes():
+            return await run_rule(services, rule_id, day)

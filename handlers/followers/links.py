@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 from wxmember.core.context import Services
 from wxmember.core.errors import CardRequired, Conflict, NotFound
 from wxmember.core.kernel import insert_once
+from wxmember.core.member_cache import changed
 from wxmember.core.models import Member
 from wxmember.core.models.bot import Follower
 from wxmember.core.wechat import WeChatError
@@ -130,6 +131,7 @@ async def _link(follower: Follower, member: Member) -> Member | None:
                 .update(official_openid=follower.openid)
             )
             if claimed:
+                changed(member.id)
                 await Follower.filter(id=follower.id).using_db(conn).update(member_id=member.id)
     except IntegrityError:  # another member took this openid meanwhile
         pass

@@ -43,6 +43,7 @@ from handlers.reveal import check_may_reveal
 from handlers.subscriptions.grants import forget_member as forget_grants
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, Forbidden, ValidationFailed
+from wxmember.core.member_cache import changed
 from wxmember.core.models import Member, Operator
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ async def update_profile(
         condition["birthday_changes__lt"] = MAX_BIRTHDAY_CHANGES
     if updates and not await Member.filter(**condition).update(**updates):
         raise _birthday_locked()  # a concurrent request used the one change
+    changed(member.id)
     return await load_member(member.id)
 
 
@@ -198,6 +200,7 @@ async def delete_account(
                 deleted_at=services.clock.now(),
             )
         )
+        changed(member.id)
         await unlink_member(member.id, using_db=conn)
         await forget_grants(member.id, using_db=conn)
         await forget_reminders(member.id, using_db=conn)

@@ -24,7 +24,8 @@ from tortoise.expressions import F
 from handlers.members.cards import wechat_refusal
 from wxmember.core.context import Services
 from wxmember.core.errors import DomainError, Forbidden, Unauthorized, UpstreamUnavailable
-from wxmember.core.kernel import insert_once
+from wxmember.core.kernel import MEMBER_WITH_TIER, insert_once
+from wxmember.core.member_cache import changed
 from wxmember.core.models import Member
 from wxmember.core.ratelimit import enforce
 from wxmember.core.wechat import WeChatError
@@ -54,6 +55,7 @@ def issue_member_token(services: Services, member: Member) -> tuple[str, int]:
 async def revoke_member_tokens(member: Member) -> None:
     """Every token issued to this member so far stops working."""
     await Member.filter(id=member.id).update(token_version=F("token_version") + 1)
+    changed(member.id)
 
 
 def _login_refusals() -> dict[int, DomainError]:
@@ -82,6 +84,7 @@ async def member_for_openid(
             return created, True
         member = await Member.get(openid=openid)  # a concurrent first login of this openid won
     await Member.filter(id=member.id).update(**fields)
+    changed(member.id)
     for key, value in fields.items():
         setattr(member, key, value)
     return member, False
@@ -129,7 +132,7 @@ async def authenticate(services: Services, token: str | None) -> Member:
     if token is None:
         raise Unauthorized("Log in first.", code="missing_token")
     claims = services.tokens.verify(token, MEMBER_TOKEN_PURPOSE)
-    member = await Member.get_or_none(id=claims.subject).select_related("tier")
+    member = await services.members.get(claims.subject, MEMBER_WITH_TIER.get)
     if member is None or member.deleted_at is not None or member.token_version != claims.version:
         raise Unauthorized("The session has ended; log in again.", code="invalid_token")
     return member

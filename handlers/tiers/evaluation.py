@@ -30,6 +30,7 @@ from handlers.tiers.periods import Period, last_closed_period, period_ending
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
 from wxmember.core.localtime import local_midnight, local_today
+from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models.growth import MemberPeriodGrowth
 from wxmember.core.models.members import Member
 from wxmember.core.models.tier_history import (
@@ -154,6 +155,7 @@ async def _apply(
         groups[(current.id, target.id)].append(member_id)
     if not groups:
         return
+    changed_everyone()  # a batch of members: one flag rather than a set that grows with it
     for (from_id, to_id), member_ids in groups.items():
         await (
             Member.filter(id__in=member_ids, tier_id=from_id)

@@ -270,10 +270,11 @@ async def tier_overview(services: Services, member: Member) -> TierOverview:
     """The ladder with benefits, the member's tier, growth this period and what it takes next."""
     today = local_today(services)
     period = current_period(services.config.tiers.period, today)
-    ladder = await Tier.all().order_by("level")
-    fresh = await Member.get(id=member.id)
-    growth = await period_growth(member.id, period)
-    current = next((t for t in ladder if t.id == fresh.tier_id), None)
+    ladder = await services.members.shared("tier-ladder", lambda: Tier.all().order_by("level"))
+    growth = await services.members.derived(
+        member.id, f"period-growth:{period.first_month}", lambda: period_growth(member.id, period)
+    )
+    current = next((t for t in ladder if t.id == member.tier_id), None)
     higher = [t for t in ladder if current is not None and t.level > current.level]
     next_tier = higher[0] if higher else None
     return TierOverview(
@@ -282,7 +283,7 @@ async def tier_overview(services: Services, member: Member) -> TierOverview:
         next_tier=next_tier,
         period=period,
         period_growth=growth,
-        growth_total=fresh.growth_total,
+        growth_total=member.growth_total,
         growth_to_next=max(0, next_tier.growth_threshold - growth) if next_tier else None,
         growth_to_retain=max(0, current.retention_threshold - growth) if current else 0,
         next_evaluation=period.evaluation_date,

@@ -36,6 +36,7 @@ from tortoise.transactions import in_transaction
 from handlers import audit
 from wxmember.core.errors import Conflict, TierNotFound, ValidationFailed
 from wxmember.core.inputs import CleanText
+from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models.members import Member
 from wxmember.core.models.operators import Operator
 from wxmember.core.models.tiers import Tier
@@ -223,6 +224,8 @@ def public_tier(tier: Tier) -> dict[str, Any]:
 
 
 async def _lock_ladder(conn: BaseDBAsyncClient) -> list[Tier]:
+    """The ladder, locked against other changes to it; every member's tier may change."""
+    changed_everyone()
     if conn.capabilities.dialect == "postgres":
         await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [_LADDER_LOCK_KEY])
     return await Tier.all().using_db(conn).order_by("level")

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from wxmember.core.clock import Clock
 from wxmember.core.config import Config
+from wxmember.core.member_cache import MemberCache
 from wxmember.core.security import DataCipher, TokenSigner
 from wxmember.core.wechat import WeChatClient
 
@@ -22,4 +23,5 @@ class Services:
     official: WeChatClient
     cipher: DataCipher
     tokens: TokenSigner
+    members: MemberCache
     clock: Clock = field(default_factory=Clock)

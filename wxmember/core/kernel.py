@@ -29,7 +29,9 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from wxmember.core.errors import MemberNotFound
+from wxmember.core.member_cache import changed
 from wxmember.core.models import Member
+from wxmember.core.prepared import RowById
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -108,7 +110,12 @@ async def lock_member(
     row = await query.get_or_none(id=member_id)
     if row is None:
         raise MemberNotFound()
+    changed(member_id)
     return LockedMember(row, conn)
+
+
+# The member behind nearly every request, with their tier, read by one fixed statement.
+MEMBER_WITH_TIER = RowById(Member, "tier")
 
 
 async def get_member(
@@ -119,6 +126,11 @@ async def get_member(
     using_db: BaseDBAsyncClient | None = None,
 ) -> Member:
     """A member by id (live ones unless `include_deleted`); `MemberNotFound` otherwise."""
+    if with_tier:
+        found = await MEMBER_WITH_TIER.get(member_id, using_db)
+        if found is None or (found.deleted_at is not None and not include_deleted):
+            raise MemberNotFound()
+        return found
     query = Member.filter(id=member_id).using_db(using_db)
     if not include_deleted:
         query = query.filter(deleted_at__isnull=True)

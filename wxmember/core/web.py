@@ -6,7 +6,6 @@ What comes in (bodies, query strings, path ids, cursors) is read by `wxmember.co
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -14,6 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from wxmember.core import keys
@@ -47,11 +47,18 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def dump_json(data: Any) -> bytes:
+    """Every JSON answer's encoder: UTF-8, dates and datetimes in ISO 8601, any other value
+    (a Decimal, say) as its text."""
+    return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
 def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
-    return web.json_response(
-        data,
+    return web.Response(
+        body=dump_json(data),
         status=status,
-        dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str),
+        content_type="application/json",
+        charset="utf-8",
         **kwargs,
     )
 
@@ -65,8 +72,15 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     status = 500
+    services = request.config_dict.get(keys.SERVICES)
     try:
-        response = await handler(request)
+        if services is None:
+            response = await handler(request)
+        else:
+            # the members this request changed: their cached rows are dropped everywhere
+            # before the answer leaves (wxmember.core.member_cache)
+            async with services.members.recording_changes():
+                response = await handler(request)
         status = response.status
         response.headers["X-Request-Id"] = request_id
         return response

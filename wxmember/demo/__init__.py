@@ -41,6 +41,7 @@ from wxmember.demo.seeds import (
     seed_tiers,
 )
 from wxmember.runner import running_services
+from wxmember.serving import new_event_loop
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ def run_demo(loaded: Config, *, host: str | None, port: int | None, db_path: str
         app,
         host=server.host,
         port=server.port,
+        loop=new_event_loop(),
         print=None,
         backlog=server.backlog,
         access_log=logging.getLogger("aiohttp.access") if server.access_log else None,

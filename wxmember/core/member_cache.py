@@ -1,0 +1,259 @@
+"""The member behind each request, kept between requests and dropped the moment it changes.
+
+Every request of the mini-program API starts by reading its member and tier (the session
+check, then the card, the tier, the points the views show). `MemberCache` keeps that row per
+process and serves it only while its *stamp* is current. The stamp is the pair (this member's
+change count, everyone's change count), held in Redis so that every process sees every change:
+
+- a writer records the members it changes: `lock_member` records the member it locks, and the
+  few writes that do not lock (logging out, the profile, opening the card, a tier move) call
+  `changed(member_id)`; changes to many members at once (tier evaluation, a tier's definition,
+  points expiry) call `changed_everyone()`;
+- when the request, job or command that made them ends (`recording_changes`), after its
+  transactions have committed, the counts are raised in one round trip, before the answer
+  leaves;
+- a reader reads the stamp first and the row second, so a snapshot is never newer than the
+  stamp it is filed under, and the next request anywhere after a change sees it.
+
+Values derived from one member's rows (their growth this period) are kept beside the member
+under the same stamp (`derived`), and values every member shares (the tier ladder) under
+everyone's count (`shared`), so they are dropped by the same changes.
+
+A write also drops the member from this process's caches at once. Entries live at most
+`TTL_SECONDS` whatever happens, and when Redis cannot be asked the cache is bypassed (the row
+is read), so an outage costs speed, never correctness; a failed raise after a write leaves other
+processes' snapshots at most `TTL_SECONDS` old, and is logged.
+
+On the embedded setup (the in-process Redis stand-in, one process) the counts live in memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from wxmember.core.models import Member
+
+log = logging.getLogger(__name__)
+
+TTL_SECONDS = 30.0
+MAX_ENTRIES = 50_000
+_EVERYONE = "member-stamp:all"
+
+Stamp = tuple[int, int]
+ValueT = TypeVar("ValueT")
+
+
+def _key(member_id: int) -> str:
+    return f"member-stamp:{member_id}"
+
+
+@dataclass
+class _Changes:
+    members: set[int] = field(default_factory=set)
+    everyone: bool = False
+
+    def take(self, other: _Changes) -> None:
+        self.members |= other.members
+        self.everyone = self.everyone or other.everyone
+        other.members = set()
+        other.everyone = False
+
+    def __bool__(self) -> bool:
+        return self.everyone or bool(self.members)
+
+
+_recording: ContextVar[_Changes | None] = ContextVar("member_changes", default=None)
+# Changes made outside any recording scope (a test calling a handler, a script): raised by the
+# next scope that ends in this process.
+_unscoped = _Changes()
+_caches: weakref.WeakSet[MemberCache] = weakref.WeakSet()
+
+
+def changed(*member_ids: int) -> None:
+    """Record that these members' rows change in the current transaction."""
+    for cache in list(_caches):
+        cache.drop(*member_ids)
+    changes = _recording.get()
+    (changes if changes is not None else _unscoped).members.update(member_ids)
+
+
+def changed_everyone() -> None:
+    """Record a change that may concern any member (a tier's definition, a batch job)."""
+    for cache in list(_caches):
+        cache.clear()
+    changes = _recording.get()
+    (changes if changes is not None else _unscoped).everyone = True
+
+
+class _Stamps:
+    """Change counts: in Redis, or in memory for the one-process embedded setup."""
+
+    def __init__(self, redis: Redis | None) -> None:
+        self.redis = redis
+        self.local: dict[str, int] = {}
+
+    async def everyone(self) -> int:
+        if self.redis is None:
+            return self.local.get(_EVERYONE, 0)
+        return int(await self.redis.get(_EVERYONE) or 0)
+
+    async def read(self, member_id: int) -> Stamp:
+        if self.redis is None:
+            return self.local.get(_key(member_id), 0), self.local.get(_EVERYONE, 0)
+        mine, everyone = await self.redis.mget(_key(member_id), _EVERYONE)
+        return int(mine or 0), int(everyone or 0)
+
+    async def raise_(self, changes: _Changes) -> None:
+        keys = [_key(member_id) for member_id in sorted(changes.members)]
+        if changes.everyone:
+            keys.append(_EVERYONE)
+        if self.redis is None:
+            for key in keys:
+                self.local[key] = self.local.get(key, 0) + 1
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.incr(key)
+            await pipe.execute()
+
+
+@dataclass
+class _Entry:
+    stamp: Stamp
+    member: Member
+    until: float
+    derived: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Shared:
+    stamp: int
+    value: Any
+    until: float
+
+
+class MemberCache:
+    """Members with their tier, by id, for as long as their stamp is current."""
+
+    def __init__(self, redis: Redis | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stamps = _Stamps(redis)
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+        self._shared: dict[str, _Shared] = {}
+        self._clock = clock
+        _caches.add(self)
+
+    async def get(
+        self, member_id: int, load: Callable[[int], Awaitable[Member | None]]
+    ) -> Member | None:
+        """The member (a copy the caller may change), from the cache or from `load`."""
+        try:
+            stamp = await self._stamps.read(member_id)
+        except (RedisError, OSError) as exc:
+            log.warning("member stamps unavailable; reading the row", extra={"error": str(exc)})
+            return await load(member_id)
+        entry = self._entries.get(member_id)
+        now = self._clock()
+        if entry is not None and entry.stamp == stamp and entry.until > now:
+            return _copy(entry.member)
+        member = await load(member_id)
+        if member is None:
+            self._entries.pop(member_id, None)
+            return None
+        self._entries[member_id] = _Entry(stamp, _copy(member), now + TTL_SECONDS)
+        self._entries.move_to_end(member_id)
+        while len(self._entries) > MAX_ENTRIES:
+            self._entries.popitem(last=False)
+        return member
+
+    async def derived(
+        self, member_id: int, name: str, load: Callable[[], Awaitable[ValueT]]
+    ) -> ValueT:
+        """A value computed from this member's rows, kept with the member's snapshot while
+        its stamp is current (it is computed after the stamp is read, never older than it)."""
+        entry = self._entries.get(member_id)
+        if entry is None:
+            return await load()
+        try:
+            current = await self._stamps.read(member_id) == entry.stamp
+        except (RedisError, OSError):
+            return await load()
+        if current and name in entry.derived:
+            return cast(ValueT, entry.derived[name])
+        value = await load()
+        if current:
+            entry.derived[name] = value
+        return value
+
+    async def shared(self, name: str, load: Callable[[], Awaitable[ValueT]]) -> ValueT:
+        """A value every member sees (the tier ladder), kept while no change concerns everyone.
+
+        Callers must not change what they are given: the same value is handed to every caller.
+        """
+        try:
+            stamp = await self._stamps.everyone()
+        except (RedisError, OSError) as exc:
+            log.warning("member stamps unavailable; reading afresh", extra={"error": str(exc)})
+            return await load()
+        now = self._clock()
+        found = self._shared.get(name)
+        if found is not None and found.stamp == stamp and found.until > now:
+            return cast(ValueT, found.value)
+        value = await load()
+        self._shared[name] = _Shared(stamp, value, now + TTL_SECONDS)
+        return value
+
+    def drop(self, *member_ids: int) -> None:
+        for member_id in member_ids:
+            self._entries.pop(member_id, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._shared.clear()
+
+    @asynccontextmanager
+    async def recording_changes(self) -> AsyncIterator[None]:
+        """Collect the changes made inside the block; raise their counts when it ends."""
+        outer = _recording.get()
+        if outer is not None:  # an enclosing scope raises them
+            yield
+            return
+        changes = _Changes()
+        token = _recording.set(changes)
+        try:
+            yield
+        finally:
+            _recording.reset(token)
+            changes.take(_unscoped)
+            if changes:
+                await self.publish(changes)
+
+    async def publish(self, changes: _Changes) -> None:
+        try:
+            await self._stamps.raise_(changes)
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "member stamps not raised; other processes may show these members for up to %d s",
+                TTL_SECONDS,
+                extra={"members": sorted(changes.members)[:20], "error": str(exc)},
+            )
+
+
+def _copy(member: Member) -> Member:
+    """A copy of the member and of its tier, so no caller changes the cached snapshot."""
+    duplicate = copy.copy(member)
+    tier = member.__dict__.get("_tier")
+    if tier is not None:
+        object.__setattr__(duplicate, "_tier", copy.copy(tier))
+    return duplicate
