@@ -177,3 +177,30 @@ async def redeem_hot(ctx: SetupContext) -> list[Request]:
 )
 async def redeem_spread(ctx: SetupContext) -> list[Request]:
     return await _redeem_setup(ctx, SPREAD_ITEMS)
+
+
+READ_MEMBERS_PER_CONNECTION = 4
+CENTRE_TEMPLATES = 12
+
+
+@scenario(
+    "points",
+    "GET /api/v1/points: balance, debt and what expires within 30 days, for members holding "
+    "points (4 members per connection)",
+)
+async def points_summary(ctx: SetupContext) -> list[Request]:
+    members = await seed_members(ctx.connections * READ_MEMBERS_PER_CONNECTION)
+    await grant_points(ctx.config, members, 500)
+    return [as_member(ctx, member, "GET", "/api/v1/points") for member in members]
+
+
+@scenario(
+    "coupon-centre",
+    f"GET /api/v1/coupons/center: the {CENTRE_TEMPLATES} claimable coupons with stock and what "
+    "the member may still claim (4 members per connection)",
+)
+async def coupon_centre(ctx: SetupContext) -> list[Request]:
+    for n in range(CENTRE_TEMPLATES):
+        await coupon_template(f"满50减5 · {n + 1}", stock=10_000)
+    members = await seed_members(ctx.connections * READ_MEMBERS_PER_CONNECTION)
+    return [as_member(ctx, member, "GET", "/api/v1/coupons/center") for member in members]

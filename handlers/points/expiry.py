@@ -38,6 +38,7 @@ from tortoise.transactions import in_transaction
 from handlers.points.lots import LedgerBroken
 from wxmember.core.context import Services
 from wxmember.core.localtime import whole_second
+from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models.points import PointsEntry, PointsLot
 
 REASON = "points_expired"
@@ -145,6 +146,7 @@ async def expire_members_lots(
     members = sorted(set(member_ids))
     if not members:
         return 0
+    changed_everyone()  # a batch of members: one flag rather than a set that grows with the run
     members_sql, members_param = _ids_in(conn, members)
     cutoff = _moment(PointsLot, "expires_at", whole_second(now))
     if _postgres(conn):

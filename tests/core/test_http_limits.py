@@ -92,7 +92,7 @@ class TestTimeouts:
         writer.close()
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 408 ")
-        assert b'"code": "request_timeout"' in body
+        assert b'"code":"request_timeout"' in body
 
 
 class TestRequestsAtOnce:

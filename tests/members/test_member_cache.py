@@ -5,6 +5,7 @@ out, deletion; in one process, and through two worker processes sharing PostgreS
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from handlers import points
 from handlers.operators.accounts import create_operator
+from handlers.points.expiry import expire_due_lots
 from tests.factories import auth_headers, create_member
 from tests.members.flows import seed_tiers
 from tests.support.processes import running_services, service_env
@@ -106,6 +108,28 @@ class TestOneProcess:
         _, after = await _get(client, "/tiers", headers)
         assert after["growth_this_period"] > before["growth_this_period"]
         assert after["growth_total"] > before["growth_total"]
+
+    async def test_the_expiry_job_is_seen_by_the_next_request(
+        self, client: TestClient, services: Services
+    ) -> None:
+        await seed_tiers()
+        member = await create_member()
+        headers = auth_headers(services, member)
+        lapsed = services.clock.now() - timedelta(days=1)
+        await points.earn(services, member.id, 40, reason="old", idempotency_key="cache-old")
+        await points.earn(
+            services,
+            member.id,
+            25,
+            reason="lapsed",
+            idempotency_key="cache-lapsed",
+            expires_at=lapsed,
+        )
+        assert (await _get(client, "/card", headers))[1]["points"] == 65
+        assert (await _get(client, "/card", headers))[1]["points"] == 65  # served from the cache
+        async with services.members.recording_changes():  # as the scheduled job runs it
+            assert await expire_due_lots(services) == 1
+        assert (await _get(client, "/card", headers))[1]["points"] == 40
 
     async def test_without_stamps_the_row_is_read(
         self, client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch

@@ -102,8 +102,6 @@ class Routes:
             @functools.wraps(view)
             async def handler(request: web.Request) -> web.StreamResponse:
                 arguments = _path_arguments(request, parameters)
-                for header in headers:
-                    arguments[header.argument] = header.read(request.headers.get(header.name))
                 if query is not None:
                     arguments["query"] = read_query(request, query)
                 if body is not None:
@@ -111,6 +109,8 @@ class Routes:
                         arguments["body"] = body()
                     else:
                         arguments["body"] = await read_json(request, body)
+                for header in headers:
+                    arguments[header.argument] = header.read(request.headers.get(header.name))
                 return await view(request, **arguments)
 
             self.endpoints.append(
