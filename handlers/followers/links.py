@@ -25,7 +25,7 @@ from tortoise.transactions import in_transaction
 
 from wxmember.core.context import Services
 from wxmember.core.errors import CardRequired, Conflict, NotFound
-from wxmember.core.kernel import insert_once
+from wxmember.core.kernel import MEMBER_WITH_TIER, insert_once
 from wxmember.core.member_cache import changed
 from wxmember.core.models import Member
 from wxmember.core.models.bot import Follower
@@ -67,10 +67,16 @@ async def resolve_member(
 ) -> tuple[Follower | None, Member | None]:
     """The follower's member, linking through unionid when possible; the follower if loaded.
 
-    A linked follower costs one query. Otherwise the unionid comes from the push, the follower
-    row, or WeChat's user info (asked at most every 10 minutes per follower).
+    A linked follower's member comes from the member cache (wxmember.core.member_cache) when it
+    is current, else from one indexed query. Otherwise the unionid comes from the push, the
+    follower row, or WeChat's user info (asked at most every 10 minutes per follower).
     """
-    member = await linked_member(openid)
+    member = await services.members.by_alias(
+        f"official:{openid}",
+        lambda: linked_member(openid),
+        MEMBER_WITH_TIER.get,
+        lambda found: found.official_openid == openid and found.deleted_at is None,
+    )
     if member is not None:
         return None, member
     follower = await get_follower(services, openid, unionid=unionid)

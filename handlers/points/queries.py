@@ -35,8 +35,10 @@ def entry_public(entry: PointsEntry) -> dict[str, Any]:
 
 async def summary(services: Services, member: Member) -> dict[str, Any]:
     """Balance, debt and the points expiring within 30 days, grouped by local expiry date."""
-    await expire_member(services, member.id)
-    account = await Member.get(id=member.id).values("points_balance", "points_debt")
+    if await expire_member(services, member.id):
+        account = await Member.get(id=member.id).values("points_balance", "points_debt")
+    else:  # nothing expired: the member as read for this request is current
+        account = {"points_balance": member.points_balance, "points_debt": member.points_debt}
     tz = services.config.brand.tz
     start, end = expiring_window(services.clock.now(), EXPIRING_WITHIN_DAYS, tz)
     rows = await (

@@ -14,6 +14,7 @@ from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
 from tests.support.localtime import freeze, local
 from tests.support.settings import MINIAPP_APPID
 from tests.support.wechat_push import OfficialPusher, PushReply, push_xml, voice_xml
+from wxmember.core import member_cache
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member, Tier
@@ -255,6 +256,7 @@ class TestCardMedia:
         assert again.media_id == first.media_id
         assert fake_wechat.calls["/cgi-bin/media/upload"] == 1
         await Member.filter(id=member_with_things.id).update(card_version=2)
+        member_cache.changed(member_with_things.id)  # as every write to a member records
         changed = await pusher.text(BOUND_OPENID, "会员卡")
         assert changed.media_id != first.media_id
         assert fake_wechat.calls["/cgi-bin/media/upload"] == 2

@@ -151,6 +151,7 @@ class MemberCache:
         self._stamps = _Stamps(redis)
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._shared: dict[str, _Shared] = {}
+        self._aliases: OrderedDict[str, int] = OrderedDict()
         self._clock = clock
         _caches.add(self)
 
@@ -176,6 +177,32 @@ class MemberCache:
         while len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
         return member
+
+    async def by_alias(
+        self,
+        alias: str,
+        find: Callable[[], Awaitable[Member | None]],
+        load: Callable[[int], Awaitable[Member | None]],
+        holds: Callable[[Member], bool],
+    ) -> Member | None:
+        """A member known by something else than its id (an Official Account openid).
+
+        The alias only says which member to look at: the member is then served as by `get`,
+        current by its stamp, and must still `holds` the alias, else it is looked up again.
+        """
+        member_id = self._aliases.get(alias)
+        if member_id is not None:
+            member = await self.get(member_id, load)
+            if member is not None and holds(member):
+                return member
+            self._aliases.pop(alias, None)
+        found = await find()
+        if found is not None:
+            self._aliases[alias] = found.id
+            self._aliases.move_to_end(alias)
+            while len(self._aliases) > MAX_ENTRIES:
+                self._aliases.popitem(last=False)
+        return found
 
     async def derived(
         self, member_id: int, name: str, load: Callable[[], Awaitable[ValueT]]
