@@ -95,7 +95,7 @@ def _postgres(conn: BaseDBAsyncClient) -> bool:
     return conn.capabilities.dialect == "postgres"
 
 
-def _placeholders(conn: BaseDBAsyncClient, sql: str) -> str:
+def placeholders(conn: BaseDBAsyncClient, sql: str) -> str:
     """`$1` on PostgreSQL; `?1` on SQLite (numbered, so one parameter can appear twice)."""
     return sql if _postgres(conn) else re.sub(r"\$(\d+)", r"?\1", sql)
 
@@ -108,7 +108,7 @@ def _ids_in(conn: BaseDBAsyncClient, ids: Sequence[int]) -> tuple[str, object]:
     return "IN (SELECT value FROM json_each($1))", json.dumps(list(ids))
 
 
-def _moment(model: type[PointsEntry] | type[PointsLot], column: str, value: datetime) -> object:
+def db_moment(model: type[PointsEntry] | type[PointsLot], column: str, value: datetime) -> object:
     """A datetime as the ORM stores it in this column (a text form on SQLite)."""
     return model._meta.fields_map[column].to_db_value(value, model)
 
@@ -148,11 +148,11 @@ async def expire_members_lots(
         return 0
     changed_everyone()  # a batch of members: one flag rather than a set that grows with the run
     members_sql, members_param = _ids_in(conn, members)
-    cutoff = _moment(PointsLot, "expires_at", whole_second(now))
+    cutoff = db_moment(PointsLot, "expires_at", whole_second(now))
     if _postgres(conn):
         await conn.execute_query(_LOCK.format(members=members_sql), [members_param])
-    sql = _placeholders(conn, _ENTRIES.format(members=members_sql))
-    created_at = _moment(PointsEntry, "created_at", now)
+    sql = placeholders(conn, _ENTRIES.format(members=members_sql))
+    created_at = db_moment(PointsEntry, "created_at", now)
     rows = await conn.execute_query_dict(sql, [members_param, cutoff, reason, created_at])
     entries = [int(row["id"]) for row in rows]
     if not entries:
@@ -162,16 +162,16 @@ async def expire_members_lots(
     # Tortoise's execute_query reads as 0 rows.
     allocated = len(
         await conn.execute_query_dict(
-            _placeholders(conn, _ALLOCATIONS.format(entries=entries_sql)), [entries_param, cutoff]
+            placeholders(conn, _ALLOCATIONS.format(entries=entries_sql)), [entries_param, cutoff]
         )
     )
     emptied, _ = await conn.execute_query(
-        _placeholders(conn, _EMPTY_LOTS.format(members=members_sql)), [members_param, cutoff]
+        placeholders(conn, _EMPTY_LOTS.format(members=members_sql)), [members_param, cutoff]
     )
     if emptied != allocated:
         raise LedgerBroken(f"{allocated} lots allocated but {emptied} emptied under a lock")
     lowered, _ = await conn.execute_query(
-        _placeholders(conn, _BALANCES.format(entries=entries_sql)), [entries_param]
+        placeholders(conn, _BALANCES.format(entries=entries_sql)), [entries_param]
     )
     if lowered != len(entries):
         raise LedgerBroken(f"{len(entries) - lowered} balances below their lots or changed")

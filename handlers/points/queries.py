@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tortoise.functions import Sum
-
+from handlers.points.expiry import db_moment, placeholders
 from handlers.points.ledger import expire_member
 from handlers.points.lots import expiring_window, shown_expiry
 from wxmember.core.context import Services
@@ -33,30 +32,44 @@ def entry_public(entry: PointsEntry) -> dict[str, Any]:
     }
 
 
+# The member's lots with points left that expire by the window's end, summed per instant: the
+# due ones (before the window) say whether to expire first, the rest are the window. One fixed
+# statement, as the mini-program and the bot's 积分 ask it on every visit.
+_UPCOMING = """
+SELECT expires_at, SUM(remaining) AS points FROM points_lots
+WHERE member_id = $1 AND remaining > 0 AND expires_at <= $2
+GROUP BY expires_at
+"""
+
+
+async def _upcoming(member_id: int, end: datetime) -> list[tuple[datetime, int]]:
+    conn = PointsLot._meta.db
+    field = PointsLot._meta.fields_map["expires_at"]
+    _, rows = await conn.execute_query(
+        placeholders(conn, _UPCOMING), [member_id, db_moment(PointsLot, "expires_at", end)]
+    )
+    return sorted((field.to_python_value(row[0]), int(row[1])) for row in rows)
+
+
 async def summary(services: Services, member: Member) -> dict[str, Any]:
     """Balance, debt and the points expiring within 30 days, grouped by local expiry date."""
-    if await expire_member(services, member.id):
-        account = await Member.get(id=member.id).values("points_balance", "points_debt")
-    else:  # nothing expired: the member as read for this request is current
-        account = {"points_balance": member.points_balance, "points_debt": member.points_debt}
     tz = services.config.brand.tz
     start, end = expiring_window(services.clock.now(), EXPIRING_WITHIN_DAYS, tz)
-    rows = await (
-        PointsLot.filter(
-            member_id=member.id, remaining__gt=0, expires_at__gte=start, expires_at__lte=end
-        )
-        .annotate(points=Sum("remaining"))
-        .group_by("expires_at")
-        .values("expires_at", "points")
-    )
+    lots = await _upcoming(member.id, end)
+    account = {"points_balance": member.points_balance, "points_debt": member.points_debt}
+    if lots and lots[0][0] < start:  # some are due: expire them first, then read afresh
+        await expire_member(services, member.id)
+        account = await Member.get(id=member.id).values("points_balance", "points_debt")
+        lots = await _upcoming(member.id, end)
     by_date: dict[str, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda r: r["expires_at"]):
-        expires_at: datetime = row["expires_at"]
+    for expires_at, points in lots:
+        if expires_at < start:
+            continue  # fell due since: the next visit expires it
         day = expires_at.astimezone(tz).date().isoformat()
         group = by_date.setdefault(day, {"date": day, "expires_at": None, "points": 0})
         # Lots of one local day normally share its last second; show the latest instant.
         group["expires_at"] = shown_expiry(expires_at)
-        group["points"] += int(row["points"])
+        group["points"] += points
     expiring = list(by_date.values())
     return {
         "balance": account["points_balance"],
