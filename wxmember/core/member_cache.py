@@ -3,34 +3,39 @@
 Every request of the mini-program API starts by reading its member and tier (the session
 check, then the card, the tier, the points the views show). `MemberCache` keeps that row per
 process and serves it only while its *stamp* is current. The stamp is the pair (this member's
-change count, everyone's change count), held in Redis so that every process sees every change:
+change mark, everyone's change mark), held in Redis so that every process sees every change:
 
 - a writer records the members it changes: `lock_member` records the member it locks, and the
-  few writes that do not lock (logging out, the profile, opening the card, a tier move) call
+  few writes that do not lock (logging out, the profile, deleting the account, linking the
+  Official Account) call
   `changed(member_id)`; changes to many members at once (tier evaluation, a tier's definition,
   points expiry) call `changed_everyone()`;
 - when the request, job or command that made them ends (`recording_changes`), after its
-  transactions have committed, the counts are raised in one round trip, before the answer
+  transactions have committed, the marks are renewed in one round trip, before the answer
   leaves;
-- a reader reads the stamp first and the row second, so a snapshot is never newer than the
+- a reader reads the stamp first and the row second, so a snapshot is never older than the
   stamp it is filed under, and the next request anywhere after a change sees it.
+
+A mark is a random token replaced at each change (kept a day after the last one), so a mark
+that expired and came back can never match an older snapshot by chance.
 
 Values derived from one member's rows (their growth this period) are kept beside the member
 under the same stamp (`derived`), and values every member shares (the tier ladder) under
-everyone's count (`shared`), so they are dropped by the same changes.
+everyone's mark (`shared`), so they are dropped by the same changes.
 
 A write also drops the member from this process's caches at once. Entries live at most
 `TTL_SECONDS` whatever happens, and when Redis cannot be asked the cache is bypassed (the row
-is read), so an outage costs speed, never correctness; a failed raise after a write leaves other
-processes' snapshots at most `TTL_SECONDS` old, and is logged.
+is read), so an outage costs speed, never correctness; a failed renewal after a write leaves
+other processes' snapshots at most `TTL_SECONDS` old, and is logged.
 
-On the embedded setup (the in-process Redis stand-in, one process) the counts live in memory.
+On the embedded setup (the in-process Redis stand-in, one process) the marks live in memory.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import secrets
 import time
 import weakref
 from collections import OrderedDict
@@ -49,9 +54,10 @@ log = logging.getLogger(__name__)
 
 TTL_SECONDS = 30.0
 MAX_ENTRIES = 50_000
+STAMP_SECONDS = 86_400
 _EVERYONE = "member-stamp:all"
 
-Stamp = tuple[int, int]
+Stamp = tuple[bytes, bytes]
 ValueT = TypeVar("ValueT")
 
 
@@ -75,7 +81,7 @@ class _Changes:
 
 
 _recording: ContextVar[_Changes | None] = ContextVar("member_changes", default=None)
-# Changes made outside any recording scope (a test calling a handler, a script): raised by the
+# Changes made outside any recording scope (a test calling a handler, a script): published by the
 # next scope that ends in this process.
 _unscoped = _Changes()
 _caches: weakref.WeakSet[MemberCache] = weakref.WeakSet()
@@ -97,35 +103,39 @@ def changed_everyone() -> None:
     (changes if changes is not None else _unscoped).everyone = True
 
 
+def _mark(value: bytes | str | None) -> bytes:
+    return value.encode() if isinstance(value, str) else value or b""
+
+
 class _Stamps:
-    """Change counts: in Redis, or in memory for the one-process embedded setup."""
+    """Change marks: in Redis, or in memory for the one-process embedded setup."""
 
     def __init__(self, redis: Redis | None) -> None:
         self.redis = redis
-        self.local: dict[str, int] = {}
+        self.local: dict[str, bytes] = {}
 
-    async def everyone(self) -> int:
+    async def everyone(self) -> bytes:
         if self.redis is None:
-            return self.local.get(_EVERYONE, 0)
-        return int(await self.redis.get(_EVERYONE) or 0)
+            return self.local.get(_EVERYONE, b"")
+        return _mark(await self.redis.get(_EVERYONE))
 
     async def read(self, member_id: int) -> Stamp:
         if self.redis is None:
-            return self.local.get(_key(member_id), 0), self.local.get(_EVERYONE, 0)
+            return self.local.get(_key(member_id), b""), self.local.get(_EVERYONE, b"")
         mine, everyone = await self.redis.mget(_key(member_id), _EVERYONE)
-        return int(mine or 0), int(everyone or 0)
+        return _mark(mine), _mark(everyone)
 
-    async def raise_(self, changes: _Changes) -> None:
+    async def renew(self, changes: _Changes) -> None:
         keys = [_key(member_id) for member_id in sorted(changes.members)]
         if changes.everyone:
             keys.append(_EVERYONE)
         if self.redis is None:
             for key in keys:
-                self.local[key] = self.local.get(key, 0) + 1
+                self.local[key] = secrets.token_bytes(8)
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.incr(key)
+                pipe.set(key, secrets.token_bytes(8), ex=STAMP_SECONDS)
             await pipe.execute()
 
 
@@ -139,7 +149,7 @@ class _Entry:
 
 @dataclass
 class _Shared:
-    stamp: int
+    stamp: bytes
     value: Any
     until: float
 
@@ -251,9 +261,9 @@ class MemberCache:
 
     @asynccontextmanager
     async def recording_changes(self) -> AsyncIterator[None]:
-        """Collect the changes made inside the block; raise their counts when it ends."""
+        """Collect the changes made inside the block; renew their marks when it ends."""
         outer = _recording.get()
-        if outer is not None:  # an enclosing scope raises them
+        if outer is not None:  # an enclosing scope renews them
             yield
             return
         changes = _Changes()
@@ -268,10 +278,10 @@ class MemberCache:
 
     async def publish(self, changes: _Changes) -> None:
         try:
-            await self._stamps.raise_(changes)
+            await self._stamps.renew(changes)
         except (RedisError, OSError) as exc:
             log.warning(
-                "member stamps not raised; other processes may show these members for up to %d s",
+                "member stamps not renewed; other processes may show these members for up to %d s",
                 TTL_SECONDS,
                 extra={"members": sorted(changes.members)[:20], "error": str(exc)},
             )
