@@ -11,6 +11,7 @@ from PIL import Image
 
 from cards.face import HEIGHT, WIDTH, hex_to_rgb
 from tests.members.flows import ENTRY_COLOR, GOLD_COLOR, cardholder, seed_tiers
+from wxmember.core import member_cache
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member
@@ -47,6 +48,7 @@ class TestCardImage:
 
         gold = await _gold_tier()
         await Member.filter(card_no=card["card_no"]).update(tier_id=gold)
+        member_cache.changed_everyone()  # as every write to members records
         upgraded = await client.get("/api/v1/card/image", headers=headers)
         assert upgraded.headers["ETag"] != response.headers["ETag"]
         assert _dominant(await upgraded.read()) == hex_to_rgb(GOLD_COLOR)
@@ -72,6 +74,7 @@ class TestCardImage:
         assert await other.read() == await first.read()
 
         await Member.filter(card_no=card["card_no"]).update(tier_id=await _gold_tier())
+        member_cache.changed_everyone()  # as every write to members records
         changed = await client.get("/api/v1/card/image", headers=headers | {"If-None-Match": etag})
         assert changed.status == 200
         assert changed.headers["ETag"] != etag
