@@ -4,7 +4,8 @@ The ETag is a hash of everything printed on the face (member id, card version, c
 name, tier id, name and colour, the brand's name and colours, the font and the layout version),
 so a tier change or a new name gives a new ETag without anyone invalidating anything. Redis
 keeps one entry per member (ETag and PNG); when the ETag moved on, the face is drawn again in a
-thread and the entry replaced. Redis only accelerates: if it fails, the face is drawn anyway.
+worker process (`services.cpu`) and the entry replaced. Redis only accelerates: if it fails,
+the face is drawn anyway.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ async def card_image_png(services: Services, member: Member) -> tuple[str, bytes
     if isinstance(stored_etag, bytes) and isinstance(stored_png, bytes) and stored_png:
         if stored_etag.decode() == etag:
             return etag, stored_png
-    png = await asyncio.to_thread(render_card_face, face, font_path)
+    png = await services.cpu.run(render_card_face, face, font_path)
     try:
         async with services.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"etag": etag, "png": png})

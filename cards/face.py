@@ -15,7 +15,8 @@ The QR code holds `qr_payload` (`brand.card_qr` filled with the card number, see
 `handlers.members.numbers.card_face_payload`), never the bare number: the till refuses it by
 default, because a picture of a card face works forever; cashiers scan the dynamic member code.
 
-CPU work: call `render_card_face` through `asyncio.to_thread`, never on the event loop.
+CPU work: call `render_card_face` in a worker process (`services.cpu.run`), never on the
+event loop.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from wxmember.apidocs import setup_docs_routes
 from wxmember.core import keys
 from wxmember.core.config import Config
 from wxmember.core.context import Services
+from wxmember.core.cpu import CpuPool
 from wxmember.core.db import open_database
 from wxmember.core.httplimits import handler_args, hide_server_version, limits_middleware
 from wxmember.core.member_cache import MemberCache
@@ -57,7 +58,8 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Wire the WeChat clients and crypto once Redis and the HTTP session exist."""
+    """Wire the WeChat clients, crypto, the member cache and the pool of worker processes
+    that draw card faces once Redis and the HTTP session exist; stop the workers at the end."""
     config = app[keys.CONFIG]
     metrics = app[keys.METRICS]
 
@@ -81,8 +83,10 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         cipher=DataCipher(config.security),
         tokens=TokenSigner(config.security.secret_key.get_secret_value()),
         members=MemberCache(app[keys.REDIS] if config.redis.url else None),
+        cpu=CpuPool(config.server.render_processes),
     )
     yield
+    await app[keys.SERVICES].cpu.close()
 
 
 def create_app(config: Config) -> web.Application:

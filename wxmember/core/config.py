@@ -56,6 +56,8 @@ class ServerConfig(_Section):
     backlog: int = Field(128, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     access_log: bool = False
+    # Worker processes that draw card faces off the event loop (0: a thread instead).
+    render_processes: int = Field(1, ge=0, le=64)
     # Peers whose X-Forwarded-For / X-Real-IP name the client (wxmember.core.clientaddr).
     trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
 

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from wxmember.core.clock import Clock
 from wxmember.core.config import Config
+from wxmember.core.cpu import CpuPool
 from wxmember.core.member_cache import MemberCache
 from wxmember.core.security import DataCipher, TokenSigner
 from wxmember.core.wechat import WeChatClient
@@ -24,4 +25,5 @@ class Services:
     cipher: DataCipher
     tokens: TokenSigner
     members: MemberCache
+    cpu: CpuPool
     clock: Clock = field(default_factory=Clock)
