@@ -11,26 +11,16 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from cards import card_image
-from cards.face import CardFace, render_card_face
+from cards.face import render_card_face
 from cards.fonts import card_font_path
 from tests.cards.crash import die_drawing
+from tests.cards.test_face import FACE
 from tests.members.flows import cardholder, seed_tiers
 from wxmember.app import create_app
 from wxmember.core import keys
 from wxmember.core.config import Config
 from wxmember.core.cpu import CpuPool, CpuPoolBroken
 from wxmember.core.fake_wechat import FakeWeChat
-
-FACE = CardFace(
-    brand_name="测试品牌",
-    brand_color="#1F2937",
-    accent_color="#D4A017",
-    tier_name="金卡会员",
-    tier_color="#B8860B",
-    member_name="张三",
-    card_no="8123456789012345",
-    qr_payload="https://example.com/c/8123456789012345",
-)
 
 
 def _alive(pid: int) -> bool:
