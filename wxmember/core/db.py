@@ -6,12 +6,16 @@ import logging
 import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
 
 from wxmember.core.config import Config, DatabaseConfig
+
+if TYPE_CHECKING:
+    from asyncpg import Connection
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +41,24 @@ def _connection(config: DatabaseConfig) -> str | dict[str, Any]:
         return url
     if url.startswith(("postgres://", "postgresql://")):
         url = "asyncpg://" + url.split("://", 1)[1]
-    if url.startswith("asyncpg://") and "maxsize=" not in url:
+    if not url.startswith("asyncpg://"):
+        return url
+    if "maxsize=" not in url:
         url = f"{url}{sep}minsize=1&maxsize={config.pool_max}"
-    return url
+    settings = expand_db_url(url)
+    settings["credentials"]["reset"] = keep_session
+    return settings
+
+
+async def keep_session(connection: Connection) -> None:
+    """What the pool does to a connection given back, after asyncpg rolled back any open
+    transaction: nothing more.
+
+    asyncpg's default reset (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) is a
+    round trip on every release, which is every statement run outside a transaction. The
+    service leaves nothing for it to undo: no session settings, cursors, LISTEN or session-level
+    advisory locks (the tier ladder's lock is transaction-scoped).
+    """
 
 
 def tortoise_config(config: Config) -> dict[str, Any]:

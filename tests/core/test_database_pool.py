@@ -1,0 +1,47 @@
+"""The PostgreSQL pool: a connection given back costs no reset round trip, and is still clean."""
+
+from __future__ import annotations
+
+from tortoise import Tortoise
+
+from tests.support.databases import recreate_pg_database
+from tests.support.settings import PG_URL, base_settings, requires_postgres
+from wxmember.core.config import Config, build_config
+from wxmember.core.db import apply_migrations, open_database
+
+
+async def _one_connection_config() -> Config:
+    url = PG_URL.rsplit("/", 1)[0] + "/wxmember_pool_check"
+    await recreate_pg_database(url)
+    settings = base_settings(url, "http://x")
+    settings["database"]["pool_max"] = 1
+    config = build_config(settings)
+    await apply_migrations(config)
+    return config
+
+
+@requires_postgres
+class TestPool:
+    async def test_a_connection_given_back_is_not_reset(self) -> None:
+        # The default reset ends with RESET ALL, which would undo this setting.
+        async with open_database(await _one_connection_config()):
+            conn = Tortoise.get_connection("default")
+            await conn.execute_script("SET application_name TO 'kept-between-uses'")
+            _, rows = await conn.execute_query("SHOW application_name")
+            assert rows[0]["application_name"] == "kept-between-uses"
+
+    async def test_a_transaction_left_open_is_rolled_back(self) -> None:
+        async with open_database(await _one_connection_config()):
+            conn = Tortoise.get_connection("default")
+            await conn.execute_query("SELECT 1")  # the pool opens with the first statement
+            pool = conn._pool  # type: ignore[attr-defined]
+            connection = await pool.acquire()
+            await connection.execute("BEGIN")
+            await connection.execute("CREATE TABLE left_open (id int)")
+            await pool.release(connection)
+            again = await pool.acquire()
+            try:
+                assert not again.is_in_transaction()
+                assert await again.fetchval("SELECT to_regclass('left_open')") is None
+            finally:
+                await pool.release(again)
