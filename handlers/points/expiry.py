@@ -18,14 +18,13 @@ lock every points operation takes first (`wxmember.core.kernel.lock_member`), so
 waits for the batch or the batch for the spend, and two batches never hold each other's
 members; the lots are read only once the members are locked. SQLite serialises writers.
 
-The SQL is written once in PostgreSQL's form; the dialect differences are `_placeholders`
+The SQL is written once in PostgreSQL's form; the dialect differences are `placeholders`
 (`$n` is `?n` on SQLite), `_ids_in` (an array against `json_each`) and the lock statement.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -40,6 +39,7 @@ from wxmember.core.context import Services
 from wxmember.core.localtime import whole_second
 from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models.points import PointsEntry, PointsLot
+from wxmember.core.prepared import placeholders
 
 REASON = "points_expired"
 Cursor = tuple[datetime, int]
@@ -93,11 +93,6 @@ WHERE e.id {entries} AND members.id = e.member_id
 
 def _postgres(conn: BaseDBAsyncClient) -> bool:
     return conn.capabilities.dialect == "postgres"
-
-
-def placeholders(conn: BaseDBAsyncClient, sql: str) -> str:
-    """`$1` on PostgreSQL; `?1` on SQLite (numbered, so one parameter can appear twice)."""
-    return sql if _postgres(conn) else re.sub(r"\$(\d+)", r"?\1", sql)
 
 
 def _ids_in(conn: BaseDBAsyncClient, ids: Sequence[int]) -> tuple[str, object]:

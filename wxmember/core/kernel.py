@@ -10,8 +10,8 @@
   transaction (PostgreSQL aborts the whole transaction after an error otherwise);
 - `continue_after(query, cursor)`: the rows after a page's cursor, for any id column;
 - `insert_once(model, conn, **values)`: an insert under a unique key (an idempotency key, an
-  openid), in a savepoint; `None` when a concurrent writer's row with that key won, so the
-  caller answers with the winner instead of writing twice.
+  openid) that does nothing when the key is taken; `None` when a concurrent writer's row with
+  that key won, so the caller answers with the winner instead of writing twice.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionContext
-from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -31,7 +30,7 @@ from tortoise.transactions import in_transaction
 from wxmember.core.errors import MemberNotFound
 from wxmember.core.member_cache import changed
 from wxmember.core.models import Member
-from wxmember.core.prepared import RowById
+from wxmember.core.prepared import InsertUnlessTaken, RowById
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -67,14 +66,16 @@ async def insert_once(
 ) -> ModelT | None:
     """Insert a row; None when a unique constraint says it exists already.
 
-    Inside `conn`'s transaction the insert runs in a savepoint, so losing the race leaves that
-    transaction usable; without one (`None`) it is a transaction of its own.
+    One statement that does nothing on a taken key, so losing the race leaves the caller's
+    transaction usable without a savepoint; without `conn` it runs on its own.
     """
-    try:
-        async with savepoint(conn) if conn is not None else in_transaction() as inner:
-            return await model.create(**values, using_db=inner)
-    except IntegrityError:
-        return None
+    inserts = _INSERTS.get(model)
+    if inserts is None:
+        inserts = _INSERTS[model] = InsertUnlessTaken(model)
+    return cast(ModelT | None, await inserts.insert(conn or model._meta.db, **values))
+
+
+_INSERTS: dict[type[Model], InsertUnlessTaken[Model]] = {}  # one per model
 
 
 @dataclass(eq=False)

@@ -9,12 +9,36 @@ The models stay the schema: the columns come from their metadata.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Generic, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 ModelT = TypeVar("ModelT", bound=Model)
+
+
+def placeholders(conn: BaseDBAsyncClient, sql: str) -> str:
+    """SQL written with PostgreSQL's `$1`, for `conn`'s dialect: `?1` on SQLite (numbered, so
+    one parameter can appear twice)."""
+    if conn.capabilities.dialect == "postgres":
+        return sql
+    return re.sub(r"\$(\d+)", r"?\1", sql)
+
+
+async def first_row_of_insert(
+    conn: BaseDBAsyncClient, sql: str, parameters: list[Any]
+) -> Any | None:
+    """The first row an `INSERT … RETURNING` (written with `$1`) gives back, or None when it
+    wrote nothing.
+
+    Tortoise's `execute_query` answers an INSERT on PostgreSQL with its status only, never its
+    rows, and its `execute_insert` answers on SQLite with the last row id whatever happened.
+    """
+    if conn.capabilities.dialect == "postgres":
+        return await conn.execute_insert(sql, parameters)
+    _, rows = await conn.execute_query(placeholders(conn, sql), parameters)
+    return rows[0] if rows else None
 
 
 class RowById(Generic[ModelT]):
@@ -65,3 +89,45 @@ class RowById(Generic[ModelT]):
     def _related_pk(self) -> str:
         field = self.model._meta.fields_map[self.relation]
         return str(field.related_model._meta.db_pk_column)  # type: ignore[attr-defined]
+
+
+class InsertUnlessTaken(Generic[ModelT]):
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING` the key: one statement, no savepoint.
+
+    A row that a unique constraint says exists already is not written and nothing fails, so
+    the caller's transaction needs no savepoint around the attempt (two round trips saved on
+    every ledger write). Other violations (a missing foreign row, a NULL) still raise.
+    """
+
+    def __init__(self, model: type[ModelT]) -> None:
+        self.model = model
+        self._statement: tuple[str, list[str]] | None = None
+
+    def _sql(self, conn: BaseDBAsyncClient) -> tuple[str, list[str]]:
+        if self._statement is None:
+            meta = self.model._meta
+            names = list(conn.executor_class(model=self.model, db=conn).regular_columns)
+            columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name in names)
+            values = ", ".join(f"${number}" for number in range(1, len(names) + 1))
+            sql = (
+                f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values}) '
+                f'ON CONFLICT DO NOTHING RETURNING "{meta.db_pk_column}"'
+            )
+            self._statement = (sql, names)
+        return self._statement
+
+    async def insert(self, conn: BaseDBAsyncClient, **values: Any) -> ModelT | None:
+        """The new row, as `Model.create` would return it; None when its key is taken."""
+        instance = self.model(**values)
+        sql, names = self._sql(conn)
+        fields_map = self.model._meta.fields_map
+        parameters = [
+            fields_map[name].to_db_value(getattr(instance, name), instance) for name in names
+        ]
+        row = await first_row_of_insert(conn, sql, parameters)
+        key = row[0] if row is not None else None
+        if key is None:
+            return None
+        instance.pk = key
+        instance._saved_in_db = True
+        return instance
