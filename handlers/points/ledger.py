@@ -55,10 +55,6 @@ __all__ = [
 ]
 
 
-def _member_id(member: MemberRef) -> int:
-    return member.id if isinstance(member, LockedMember) else member
-
-
 async def earn(
     services: Services,
     member: MemberRef,
@@ -71,9 +67,7 @@ async def earn(
 ) -> PointsEntry:
     """Credit points as a new lot (expiring by policy unless given); debt is settled first."""
     check(amount, reason, idempotency_key, reference)
-    existing = await prior_entry(
-        idempotency_key, _member_id(member), EntryKind.EARN, amount, _held(member)
-    )
+    existing = await _replayed(idempotency_key, member, EntryKind.EARN, amount)
     if existing is not None:
         return existing
     now = services.clock.now()
@@ -92,8 +86,15 @@ async def earn(
     return entry
 
 
-def _held(member: MemberRef) -> LockedMember | None:
-    return member if isinstance(member, LockedMember) else None
+async def _replayed(key: str, member: MemberRef, kind: EntryKind, gross: int) -> PointsEntry | None:
+    """The entry an earlier call wrote under this key, looked up before taking the lock.
+
+    Under the caller's lock there is no look-up: the entry's insert finds a taken key itself
+    and answers with that entry, so a first write costs one statement fewer.
+    """
+    if isinstance(member, LockedMember):
+        return None
+    return await prior_entry(key, member, kind, gross)
 
 
 async def spend(
@@ -107,9 +108,7 @@ async def spend(
 ) -> PointsEntry:
     """Spend points from the earliest-expiring lots; 409 `insufficient_points` if short."""
     check(amount, reason, idempotency_key, reference)
-    existing = await prior_entry(
-        idempotency_key, _member_id(member), EntryKind.SPEND, -amount, _held(member)
-    )
+    existing = await _replayed(idempotency_key, member, EntryKind.SPEND, -amount)
     if existing is not None:
         return existing
     async with member_lock(member) as account:
@@ -200,9 +199,7 @@ async def take_back(
     per `config.points.refund_shortfall`.
     """
     check(amount, reason, idempotency_key, reference)
-    existing = await prior_entry(
-        idempotency_key, _member_id(member), EntryKind.REFUND, -amount, _held(member)
-    )
+    existing = await _replayed(idempotency_key, member, EntryKind.REFUND, -amount)
     if existing is not None:
         return existing
     async with member_lock(member, include_deleted=True) as account:
