@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 
 from handlers import points
 from handlers.checkin.month import current_streak, month_bounds
-from handlers.checkin.rules import CheckinRules, rules_for
+from handlers.checkin.rules import CheckinRules, rules_for, rules_in_force
 from handlers.tiers.growth import add_growth
 from wxmember.core.context import Services
 from wxmember.core.errors import AlreadyCheckedIn, Conflict, ValidationFailed
@@ -91,14 +91,14 @@ def _tomorrow_dict(tomorrow: Tomorrow | None) -> dict[str, Any] | None:
 
 
 async def _result(
-    row: Checkin, balance: int, today: date, rules: CheckinRules | None = None
+    services: Services, row: Checkin, balance: int, today: date, rules: CheckinRules | None = None
 ) -> CheckinResult:
     """The result of a day's row; `rules` are that day's, if the caller has them already."""
-    rules = rules or await rules_for(row.day)
+    rules = rules or await rules_in_force(services, row.day)
     tomorrow = None
     if row.day == today:
         next_day = row.day + timedelta(days=1)
-        next_rules = await rules_for(next_day)
+        next_rules = await rules_in_force(services, next_day)
         bonus = next_rules.bonus_for(row.streak + 1)
         tomorrow = Tomorrow(
             date=next_day,
@@ -119,16 +119,21 @@ async def _result(
     )
 
 
-async def _balance(member_id: int) -> int:
-    balance = await Member.get(id=member_id).values_list("points_balance", flat=True)
-    return int(balance)  # type: ignore[call-overload]  # a flat values_list of one int column
-
-
-async def _already_checked_in(services: Services, member_id: int, day: date) -> AlreadyCheckedIn:
+async def _already_checked_in(
+    services: Services, row: Checkin, balance: int, rules: CheckinRules
+) -> AlreadyCheckedIn:
     """409 with the day's result, so a client that lost the first answer still shows it."""
-    row = await Checkin.get(member_id=member_id, day=day)
-    result = await _result(row, await _balance(member_id), local_today(services))
+    result = await _result(services, row, balance, row.day, rules)
     return AlreadyCheckedIn("You have checked in today already.", details=result.to_dict())
+
+
+async def _already_checked_in_today(services: Services, member_id: int) -> AlreadyCheckedIn:
+    """`_already_checked_in`, read afresh (after losing a race to insert today's row)."""
+    today = local_today(services)
+    row = await Checkin.get(member_id=member_id, day=today)
+    member = await Member.get(id=member_id).only("id", "points_balance")
+    rules = await rules_in_force(services, today)
+    return await _already_checked_in(services, row, member.points_balance, rules)
 
 
 def checkin_growth(services: Services, rules: CheckinRules) -> int:
@@ -159,23 +164,31 @@ async def _reward(
 
 
 async def check_in(services: Services, member: Member) -> CheckinResult:
-    """Check in for today (local day); 409 `already_checked_in` with today's result in details."""
+    """Check in for today (local day); 409 `already_checked_in` with today's result in details.
+
+    Under the member's lock, one read finds today's row (a repeat) and yesterday's (the streak).
+    """
     member.require_card()
     now = services.clock.now()
     today = local_today(services)
-    rules = await rules_for(today)
+    yesterday = today - timedelta(days=1)
+    rules = await rules_in_force(services, today)
     if not rules.enabled:
         raise Conflict("Check-in is paused.", code="checkin_disabled")
-    if await Checkin.exists(member_id=member.id, day=today):
-        raise await _already_checked_in(services, member.id, today)
     try:
         async with in_transaction() as conn:
             account = await lock_member(conn, member.id)
-            previous = await (
-                Checkin.filter(member_id=member.id, day=today - timedelta(days=1))
-                .using_db(conn)
-                .first()
-            )
+            days = {
+                row.day: row
+                for row in await Checkin.filter(
+                    member_id=member.id, day__in=[today, yesterday]
+                ).using_db(conn)
+            }
+            if today in days:
+                raise await _already_checked_in(
+                    services, days[today], account.row.points_balance, rules
+                )
+            previous = days.get(yesterday)
             streak = previous.streak + 1 if previous is not None else 1
             bonus = rules.bonus_for(streak)
             row = await Checkin.create(
@@ -189,8 +202,8 @@ async def check_in(services: Services, member: Member) -> CheckinResult:
             )
             await _reward(services, account, today, row.points, rules, "checkin")
     except IntegrityError:
-        raise await _already_checked_in(services, member.id, today) from None
-    return await _result(row, account.row.points_balance, today, rules)
+        raise await _already_checked_in_today(services, member.id) from None
+    return await _result(services, row, account.row.points_balance, today, rules)
 
 
 def _check_makeup_day(services: Services, member: Member, day: date, today: date) -> None:
@@ -212,7 +225,7 @@ async def make_up(services: Services, member: Member, day: date) -> MakeupResult
     now = services.clock.now()
     today = local_today(services)
     _check_makeup_day(services, member, day, today)
-    rules = await rules_for(today)
+    rules = await rules_in_force(services, today)
     if not rules.enabled:
         raise Conflict("Check-in is paused.", code="checkin_disabled")
     price = rules.makeup_price_points
@@ -259,7 +272,7 @@ async def make_up(services: Services, member: Member, day: date) -> MakeupResult
     except IntegrityError:
         raise AlreadyCheckedIn("That day is checked in already.") from None
     return MakeupResult(
-        checkin=await _result(row, account.row.points_balance, today),
+        checkin=await _result(services, row, account.row.points_balance, today),
         price_points=price,
         current_streak=await current_streak(member.id, today),
         makeup_left=max(0, rules.makeup_per_month - used - 1),

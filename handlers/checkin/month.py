@@ -6,7 +6,7 @@ import calendar as calendars
 from datetime import date, timedelta
 from typing import Any
 
-from handlers.checkin.rules import rules_for
+from handlers.checkin.rules import rules_in_force
 from wxmember.core.context import Services
 from wxmember.core.localtime import local_today
 from wxmember.core.models import Member
@@ -41,7 +41,7 @@ async def month_calendar(services: Services, member: Member, month: date | None)
         used = await Checkin.filter(
             member_id=member.id, day__gte=this_month, day__lte=today, made_up=True
         ).count()
-    rules = await rules_for(today)
+    rules = await rules_in_force(services, today)
     return {
         "month": first.strftime("%Y-%m"),
         "days": [

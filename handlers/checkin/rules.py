@@ -4,6 +4,10 @@ Operators replace the whole rule set; the new version is stored with `effective_
 brand's tomorrow, so today's check-ins all follow the rules members saw in the morning. A
 second change on the same day replaces the pending version. Until an operator saves rules,
 `DEFAULT_RULES` apply.
+
+Check-ins read the rules of a day through `rules_in_force`, kept between requests under
+everyone's change mark (`wxmember.core.member_cache`): saving a version records a change that
+concerns everyone, so every process reads the rules again on its next check-in.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from handlers import audit
 from wxmember.core.context import Services
 from wxmember.core.inputs import Body
 from wxmember.core.localtime import local_today
+from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models import Operator
 from wxmember.core.models.checkins import CheckinRule
 
@@ -106,6 +111,11 @@ async def rules_for(day: date, using_db: BaseDBAsyncClient | None = None) -> Che
     return _from_row(row) if row is not None else DEFAULT_RULES
 
 
+async def rules_in_force(services: Services, day: date) -> CheckinRules:
+    """The rules of a local day, as `rules_for`, kept until a version is saved."""
+    return await services.members.shared(f"checkin-rules:{day.isoformat()}", lambda: rules_for(day))
+
+
 async def overview(services: Services) -> dict[str, Any]:
     """The rules in force today and, if a change is pending, those that apply from tomorrow."""
     today = local_today(services)
@@ -148,6 +158,7 @@ async def replace_rules(services: Services, actor: Operator, rules: CheckinRules
                     after=rules.public() | {"effective_from": tomorrow.isoformat()},
                     using_db=conn,
                 )
+            changed_everyone()
             break
         except IntegrityError:
             # Another operator created tomorrow's version at the same moment: update it instead.
