@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -39,6 +38,7 @@ from wxmember.core.models.coupons import (
     CouponStatus,
     CouponTemplate,
 )
+from wxmember.core.prepared import first_row_of_insert
 
 _MESSAGES = {
     "not_claimable": "This coupon is not handed out in the coupon centre.",
@@ -144,30 +144,32 @@ async def claim(services: Services, member: Member, template_id: int) -> Coupon:
         raise
 
 
+# The member's first claim of a template writes their counter at 1; a later one adds 1 while
+# below the limit. No row back: the limit is reached. One statement, on both databases.
+_COUNT_CLAIM = """
+INSERT INTO "coupon_claim_counters" ("member_id", "template_id", "count") VALUES ($1, $2, 1)
+ON CONFLICT ("member_id", "template_id") DO UPDATE
+SET "count" = "coupon_claim_counters"."count" + 1
+WHERE "coupon_claim_counters"."count" < $3
+RETURNING "count"
+"""
+
+
 async def _claim_once(
     services: Services, member_id: int, template: CouponTemplate, now: datetime
 ) -> Coupon:
     async with in_transaction() as conn:
-        await CouponClaimCounter.bulk_create(
-            [CouponClaimCounter(member_id=member_id, template_id=template.id, count=0)],
-            ignore_conflicts=True,
-            using_db=conn,
+        counted = await first_row_of_insert(
+            conn, _COUNT_CLAIM, [member_id, template.id, template.per_member_limit]
         )
-        counted = (
-            await CouponClaimCounter.filter(
-                member_id=member_id, template_id=template.id, count__lt=template.per_member_limit
-            )
-            .using_db(conn)
-            .update(count=F("count") + 1)
-        )
-        if not counted:
+        if counted is None:
             raise refusal("limit_reached")
         if not await take_stock(conn, template.id, claim_at=now):
             fresh = await CouponTemplate.get_or_none(id=template.id, using_db=conn)
             if fresh is None:
                 raise TemplateNotFound()
             raise refusal(window_refusal(fresh, now) or "sold_out")
-        return await insert_coupon(
+        coupon = await insert_coupon(
             services,
             conn,
             template,
@@ -177,6 +179,9 @@ async def _claim_once(
             issue_key=None,
             now=now,
         )
+        if coupon is None:  # only a taken issue key answers None, and a claim has none
+            raise RuntimeError("a claimed coupon was not written")
+        return coupon
 
 
 def centre_public(services: Services, entry: CentreEntry) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
@@ -31,7 +30,7 @@ from wxmember.core.errors import (
     ValidationFailed,
 )
 from wxmember.core.headers import STAFF_IDEMPOTENCY_KEY
-from wxmember.core.kernel import continue_after, get_member, savepoint, transaction
+from wxmember.core.kernel import continue_after, get_member, insert_once, savepoint, transaction
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import (
     Coupon,
@@ -112,32 +111,31 @@ async def insert_coupon(
     reason: str,
     issue_key: str | None,
     now: datetime,
-) -> Coupon:
+) -> Coupon | None:
     """Create the coupon row with a fresh unique code (a new code on the rare collision).
 
-    Raises IntegrityError when `issue_key` is already taken.
+    None when `issue_key` is taken already (by a transaction that committed first).
     """
     valid_from, valid_until = validity_for(template, now, services.config.brand.tz)
     for _ in range(CODE_ATTEMPTS):
-        try:
-            async with savepoint(conn):
-                return await Coupon.create(
-                    code=new_code(),
-                    template=template,
-                    member_id=member_id,
-                    source=source,
-                    reason=reason,
-                    issue_key=issue_key,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    created_at=now,
-                    using_db=conn,
-                )
-        except IntegrityError:
-            if issue_key is not None:
-                taken = await Coupon.filter(issue_key=issue_key).using_db(conn).exists()
-                if taken:
-                    raise
+        coupon = await insert_once(
+            Coupon,
+            conn,
+            code=new_code(),
+            template=template,
+            member_id=member_id,
+            source=source,
+            reason=reason,
+            issue_key=issue_key,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            created_at=now,
+        )
+        if coupon is not None:
+            return coupon
+        if issue_key is not None:
+            if await Coupon.filter(issue_key=issue_key).using_db(conn).exists():
+                return None
     raise RuntimeError("could not find a free coupon code")
 
 
@@ -187,6 +185,7 @@ async def issue(
             raise Conflict("This coupon's validity is over.", code="template_expired")
         await get_member(member_id, using_db=conn)
         try:
+            # The coupon is written only with its stock taken: a sold-out answer undoes it.
             async with savepoint(conn):
                 coupon = await insert_coupon(
                     services,
@@ -198,16 +197,16 @@ async def issue(
                     issue_key=idempotency_key,
                     now=now,
                 )
-                if not await take_stock(conn, template_id):
+                if coupon is not None and not await take_stock(conn, template_id):
                     raise Conflict("This coupon is sold out.", code="sold_out")
-        except IntegrityError:
-            # Another transaction issued under the same key first and has committed.
-            winner = await Coupon.get(issue_key=idempotency_key, using_db=conn)
-            return _replayed(winner, member_id, template_id), False
         except Conflict as exc:
             if exc.code == "sold_out":
                 await flag_sold_out(services, template_id)
             raise
+        if coupon is None:
+            # Another transaction issued under the same key first and has committed.
+            winner = await Coupon.get(issue_key=idempotency_key, using_db=conn)
+            return _replayed(winner, member_id, template_id), False
     return coupon, True
 
 
