@@ -35,6 +35,7 @@ from wxmember.core.models.members import Member
 from wxmember.core.models.operators import Operator
 from wxmember.core.models.tier_history import EvaluationRun, TierChange, TierChangeReason
 from wxmember.core.models.tiers import Tier
+from wxmember.core.prepared import placeholders
 
 __all__ = [
     "EvaluationReport",
@@ -125,12 +126,6 @@ async def add_growth(
     period = current_period(services.config.tiers.period, today)
     async with member_lock(member) as account:
         conn, row = account.conn, account.row
-        existing = await GrowthEntry.filter(idempotency_key=idempotency_key).using_db(conn).first()
-        if existing is not None:
-            if existing.member_id != row.id or existing.amount != amount:
-                raise _key_reused()
-            growth = await period_growth(row.id, period, conn)
-            return GrowthResult(existing, True, row.growth_total, growth, row.tier_id)
         entry = await insert_once(
             GrowthEntry,
             conn,
@@ -143,24 +138,32 @@ async def add_growth(
             created_at=now,
         )
         if entry is None:
-            # The same key, committed meanwhile for another member (this member's are locked).
-            raise _key_reused()
+            # Written before under this key: the same change again, or another one (a 409).
+            existing = await GrowthEntry.get(idempotency_key=idempotency_key, using_db=conn)
+            if existing.member_id != row.id or existing.amount != amount:
+                raise _key_reused()
+            growth = await period_growth(row.id, period, conn)
+            return GrowthResult(existing, True, row.growth_total, growth, row.tier_id)
         await (
             Member.filter(id=row.id).using_db(conn).update(growth_total=F("growth_total") + amount)
         )
         row.growth_total += amount
-        bucket = MemberPeriodGrowth(member_id=row.id, period=month_key(today), total=0)
-        await MemberPeriodGrowth.bulk_create([bucket], ignore_conflicts=True, using_db=conn)
-        await (
-            MemberPeriodGrowth.filter(member_id=row.id, period=month_key(today))
-            .using_db(conn)
-            .update(total=F("total") + amount)
+        await conn.execute_query(
+            placeholders(conn, _ADD_TO_MONTH), [row.id, month_key(today), amount]
         )
         growth = await period_growth(row.id, period, conn)
         upgrade = None
         if amount > 0 and row.tier_id is not None:
             upgrade = await _upgrade(services, account, growth)
         return GrowthResult(entry, False, row.growth_total, growth, row.tier_id, upgrade)
+
+
+# The month's bucket is written by its first change and added to by the others: one statement.
+_ADD_TO_MONTH = """
+INSERT INTO "member_period_growth" ("member_id", "period", "total") VALUES ($1, $2, $3)
+ON CONFLICT ("member_id", "period") DO UPDATE
+SET "total" = "member_period_growth"."total" + excluded."total"
+"""
 
 
 def _key_reused() -> IdempotencyKeyReused:
