@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import shlex
 import sys
@@ -53,10 +54,18 @@ HARNESS_SETTINGS = frozenset(
         "WXMEMBER_WECHAT_API_BASE",
     }
 )
-MULTI_WORKER_HINT = (
-    "--workers: `wxmember serve` runs one process (it has no SO_REUSEPORT option); "
-    "multi-worker runs go through gunicorn, see bench/README.md"
-)
+
+
+def _workers_refused(workers: int, backend: str) -> str | None:
+    """Why `--workers` cannot run here, or None."""
+    if importlib.util.find_spec("gunicorn") is None:
+        return "--workers runs the service under gunicorn, which is not installed (see README)"
+    if workers > 1 and backend != "postgres":
+        return (
+            "--workers above 1 needs --backend postgres: the SQLite file and the in-process "
+            "Redis stand-in belong to one process"
+        )
+    return None
 
 
 def _positive_int(text: str) -> int:
@@ -92,7 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--connections", type=_positive_int, default=64)
     run.add_argument("--duration", type=_positive_float, default=10.0, help="seconds measured")
     run.add_argument("--warmup", type=float, default=2.0, help="seconds of load not measured")
-    run.add_argument("--workers", type=_positive_int, default=1)
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="run the service as production does: gunicorn with N aiohttp workers "
+        "(default: one `wxmember serve` process); more than 1 needs --backend postgres",
+    )
     run.add_argument("--generator", choices=GENERATOR_CHOICES, default="auto")
     run.add_argument(
         "--database-url",
@@ -137,9 +152,11 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
-    if args.workers != 1:
-        print(MULTI_WORKER_HINT, file=sys.stderr)
-        return 2
+    if args.workers is not None:
+        refused = _workers_refused(args.workers, args.backend)
+        if refused:
+            print(refused, file=sys.stderr)
+            return 2
     if args.requests is not None and args.generator == "wrk":
         print("--requests needs the Python generator; wrk runs for a duration", file=sys.stderr)
         return 2
@@ -159,6 +176,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         command=shlex.join(["python", "-m", "bench", *argv]),
         requests=args.requests,
         service_env=tuple(args.env),
+        workers=args.workers,
     )
     try:
         outcome = asyncio.run(run_benchmark(options))

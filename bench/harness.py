@@ -41,6 +41,7 @@ from bench.service import (
     baseline_command,
     empty_config_file,
     fake_wechat_server,
+    gunicorn_command,
     serve_command,
     service_config,
     service_environment,
@@ -72,6 +73,7 @@ class RunOptions:
     progress: bool = True
     requests: int | None = None  # a request-count run (Python generator, no warm-up)
     service_env: tuple[tuple[str, str], ...] = ()  # WXMEMBER_* settings of the service
+    workers: int | None = None  # gunicorn with this many workers; None: one `wxmember serve`
 
     def resolved_redis_url(self) -> str:
         if self.redis_url is not None:
@@ -200,6 +202,18 @@ async def _load_target(
     return result
 
 
+def _service_target(options: RunOptions, config_file: Path, workdir: Path) -> Target:
+    """One `wxmember serve` process, or gunicorn's workers as in production (`--workers`)."""
+    if options.workers is None:
+        return Target(f"wxmember/{options.backend}", partial(serve_command, config_file), workdir)
+    return Target(
+        f"wxmember/{options.backend} ×{options.workers} gunicorn",
+        partial(gunicorn_command, options.workers),
+        workdir,
+        {"WXMEMBER_CONFIG": str(config_file)},
+    )
+
+
 async def run_benchmark(options: RunOptions) -> Outcome:
     """Run one scenario against the baseline and the service; write and return the report."""
     scenario = get_scenario(options.scenario)
@@ -234,9 +248,7 @@ async def run_benchmark(options: RunOptions) -> Outcome:
                 requests=requests,
                 notes=notes,
             )
-            service = Target(
-                f"wxmember/{options.backend}", partial(serve_command, config_file), workdir
-            )
+            service = _service_target(options, config_file, workdir)
             baseline = Target(BASELINE_TARGET, baseline_command, REPO_ROOT)
             others = scenario.targets(ctx) if scenario.targets else []
             rows: list[Row] = []
@@ -256,7 +268,8 @@ async def run_benchmark(options: RunOptions) -> Outcome:
                 if options.requests is not None
                 else {"duration s": options.duration, "warm-up s": options.effective_warmup}
             ),
-            "workers": 1,
+            "workers": options.workers or 1,
+            "server": "gunicorn" if options.workers else "wxmember serve",
             "generator": generator,
             "prepared requests": len(requests),
             "success statuses": sorted(scenario.ok_statuses),

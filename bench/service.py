@@ -68,6 +68,25 @@ def serve_command(config_file: Path, port: int) -> list[str]:
     return wxmember_command(config_file, "serve", "--host", "127.0.0.1", "--port", str(port))
 
 
+def gunicorn_command(workers: int, port: int) -> list[str]:
+    """The service as the README's production deployment runs it: gunicorn with aiohttp's
+    uvloop worker, `workers` processes on one port (the config file comes as WXMEMBER_CONFIG)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "wxmember.serving:app",
+        "--worker-class",
+        "aiohttp.GunicornUVLoopWebWorker",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "5",
+    ]
+
+
 def baseline_command(port: int) -> list[str]:
     return [sys.executable, "-m", "bench.baseline", "--host", "127.0.0.1", "--port", str(port)]
 

@@ -32,6 +32,7 @@ async def _run(
     redis_url: str | None = None,
     warmup: float = 0.0,
     requests: int | None = None,
+    workers: int | None = None,
 ) -> dict:
     options = RunOptions(
         scenario=scenario,
@@ -45,6 +46,7 @@ async def _run(
         reports_dir=tmp_path,
         progress=False,
         requests=requests,
+        workers=workers,
     )
     outcome = await run_benchmark(options)
     markdown, data = outcome.files
@@ -79,6 +81,31 @@ class TestRun:
 
         _assert_both_targets_answered(report, "wxmember/postgres")
 
+    async def test_one_gunicorn_worker_on_sqlite(self, tmp_path: Path) -> None:
+        report = await _run(tmp_path, workers=1)
+
+        _assert_both_targets_answered(report, "wxmember/sqlite ×1 gunicorn")
+        assert report["settings"]["workers"] == 1
+        assert report["settings"]["server"] == "gunicorn"
+
+    @requires_postgres
+    async def test_two_gunicorn_workers_check_members_in_once_each(self, tmp_path: Path) -> None:
+        database_url = PG_URL.split("?")[0] + "_bench"
+        report = await _run(
+            tmp_path,
+            "checkin",
+            backend="postgres",
+            database_url=database_url,
+            redis_url=REDIS_URL,
+            workers=2,
+        )
+
+        service = report["results"][-1]
+        assert service["target"] == "wxmember/postgres ×2 gunicorn"
+        assert service["requests"] > 0
+        assert service["statuses"] == {"201": service["requests"]}
+        assert report["settings"]["workers"] == 2
+
     async def test_once_only_requests_are_not_sent_again_after_the_warm_up(
         self, tmp_path: Path
     ) -> None:
@@ -105,9 +132,9 @@ class TestCommandLine:
         assert main(["run", "no-such-scenario"]) == 2
         assert "unknown scenario" in capsys.readouterr().err
 
-    def test_several_workers_are_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_several_workers_need_postgres(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["run", "healthz", "--workers", "2"]) == 2
-        assert "gunicorn" in capsys.readouterr().err
+        assert "--backend postgres" in capsys.readouterr().err
 
     def test_settings_the_harness_owns_are_refused(
         self, capsys: pytest.CaptureFixture[str]
