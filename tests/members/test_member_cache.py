@@ -150,6 +150,67 @@ class TestOneProcess:
         assert (await _get(client, "/card", headers))[1]["points"] == 99
 
 
+class _CountingRedis:
+    """The few Redis calls the stamps make, counted by round trip."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.values: dict[str, bytes] = {}
+
+    async def get(self, key: str) -> bytes | None:
+        self.round_trips += 1
+        return self.values.get(key)
+
+    async def mget(self, *keys: str) -> list[bytes | None]:
+        self.round_trips += 1
+        return [self.values.get(key) for key in keys]
+
+    def pipeline(self, transaction: bool = False) -> _CountingRedis:
+        return self
+
+    async def __aenter__(self) -> _CountingRedis:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+    def set(self, key: str, value: bytes, ex: int) -> None:
+        self.values[key] = value
+
+    async def execute(self) -> None:
+        self.round_trips += 1
+
+
+class TestOneRequest:
+    async def test_a_request_reads_each_stamp_once(self, services: Services) -> None:
+        redis = _CountingRedis()
+        cache = member_cache.MemberCache(redis)  # type: ignore[arg-type]  # the calls it makes
+        member = await create_member()
+
+        async def load(member_id: int) -> Member | None:
+            return await Member.get_or_none(id=member_id)
+
+        async def nothing() -> int:
+            return 0
+
+        async with cache.serving_request():
+            await cache.get(member.id, load)
+            await cache.get(member.id, load)
+            await cache.shared("ladder", nothing)
+            await cache.derived(member.id, "growth", nothing)
+            assert redis.round_trips == 1
+            # the request's own change: the member's stamp is read again, once
+            member_cache.changed(member.id)
+            await cache.get(member.id, load)
+            await cache.get(member.id, load)
+            assert redis.round_trips == 2
+        assert redis.round_trips == 3  # the change published as the request ends
+
+        async with cache.serving_request():  # the next request reads the stamps anew
+            await cache.get(member.id, load)
+        assert redis.round_trips == 4
+
+
 @requires_postgres
 @pytest.mark.skipif(not REDIS_URL, reason="needs WXMEMBER_TEST_REDIS_URL")
 class TestTwoWorkerProcesses:

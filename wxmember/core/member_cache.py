@@ -14,7 +14,8 @@ change mark, everyone's change mark), held in Redis so that every process sees e
   transactions have committed, the marks are renewed in one round trip, before the answer
   leaves;
 - a reader reads the stamp first and the row second, so a snapshot is never older than the
-  stamp it is filed under, and the next request anywhere after a change sees it.
+  stamp it is filed under, and the next request anywhere after a change sees it; a request
+  reads each stamp once (`serving_request`), however many cached values it shows.
 
 A mark is a random token replaced at each change (kept a day after the last one), so a mark
 that expired and came back can never match an older snapshot by chance.
@@ -81,6 +82,8 @@ class _Changes:
 
 
 _recording: ContextVar[_Changes | None] = ContextVar("member_changes", default=None)
+# The stamps a request has read so far (`MemberCache.serving_request`), by Redis key.
+_seen: ContextVar[dict[str, bytes] | None] = ContextVar("member_stamps_seen", default=None)
 # Changes made outside any recording scope (a test calling a handler, a script): published by the
 # next scope that ends in this process.
 _unscoped = _Changes()
@@ -91,6 +94,10 @@ def changed(*member_ids: int) -> None:
     """Record that these members' rows change in the current transaction."""
     for cache in list(_caches):
         cache.drop(*member_ids)
+    seen = _seen.get()
+    if seen is not None:
+        for member_id in member_ids:
+            seen.pop(_key(member_id), None)
     changes = _recording.get()
     (changes if changes is not None else _unscoped).members.update(member_ids)
 
@@ -99,6 +106,9 @@ def changed_everyone() -> None:
     """Record a change that may concern any member (a tier's definition, a batch job)."""
     for cache in list(_caches):
         cache.clear()
+    seen = _seen.get()
+    if seen is not None:
+        seen.clear()
     changes = _recording.get()
     (changes if changes is not None else _unscoped).everyone = True
 
@@ -115,15 +125,29 @@ class _Stamps:
         self.local: dict[str, bytes] = {}
 
     async def everyone(self) -> bytes:
+        seen = _seen.get()
+        if seen is not None and _EVERYONE in seen:
+            return seen[_EVERYONE]
         if self.redis is None:
-            return self.local.get(_EVERYONE, b"")
-        return _mark(await self.redis.get(_EVERYONE))
+            everyone = self.local.get(_EVERYONE, b"")
+        else:
+            everyone = _mark(await self.redis.get(_EVERYONE))
+        if seen is not None:
+            seen[_EVERYONE] = everyone
+        return everyone
 
     async def read(self, member_id: int) -> Stamp:
+        key = _key(member_id)
+        seen = _seen.get()
+        if seen is not None and key in seen and _EVERYONE in seen:
+            return seen[key], seen[_EVERYONE]
         if self.redis is None:
-            return self.local.get(_key(member_id), b""), self.local.get(_EVERYONE, b"")
-        mine, everyone = await self.redis.mget(_key(member_id), _EVERYONE)
-        return _mark(mine), _mark(everyone)
+            mine, everyone = self.local.get(key, b""), self.local.get(_EVERYONE, b"")
+        else:
+            mine, everyone = map(_mark, await self.redis.mget(key, _EVERYONE))
+        if seen is not None:
+            seen[key], seen[_EVERYONE] = mine, everyone
+        return mine, everyone
 
     async def renew(self, changes: _Changes) -> None:
         keys = [_key(member_id) for member_id in sorted(changes.members)]
@@ -258,6 +282,21 @@ class MemberCache:
     def clear(self) -> None:
         self._entries.clear()
         self._shared.clear()
+
+    @asynccontextmanager
+    async def serving_request(self) -> AsyncIterator[None]:
+        """`recording_changes` for one request, which also reads each stamp once.
+
+        A request is one moment: the session check, the tier ladder and the member's growth
+        it shows share the stamps read first (one Redis round trip instead of three). The
+        request's own changes forget the stamps they concern, so it reads those again.
+        """
+        token = _seen.set({})
+        try:
+            async with self.recording_changes():
+                yield
+        finally:
+            _seen.reset(token)
 
     @asynccontextmanager
     async def recording_changes(self) -> AsyncIterator[None]:

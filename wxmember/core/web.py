@@ -79,7 +79,7 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
         else:
             # the members this request changed: their cached rows are dropped everywhere
             # before the answer leaves (wxmember.core.member_cache)
-            async with services.members.recording_changes():
+            async with services.members.serving_request():
                 response = await handler(request)
         status = response.status
         response.headers["X-Request-Id"] = request_id
