@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.expressions import F
 from tortoise.models import Model
 
 from handlers.points.lots import (
@@ -27,6 +26,7 @@ from wxmember.core.errors import IdempotencyKeyReused, InsufficientPoints, Valid
 from wxmember.core.kernel import LockedMember, insert_once
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.points import EntryKind, PointsEntry
+from wxmember.core.prepared import placeholders
 
 MAX_AMOUNT = 100_000_000
 Portions = list[tuple[datetime, int]]
@@ -106,6 +106,18 @@ async def open_account(services: Services, account: LockedMember) -> Member:
     return account.row
 
 
+# The balance and debt move by conditional updates: a row that changed under the lock would
+# match no row, and the caller stops (LedgerBroken) instead of writing a wrong balance.
+_CREDIT = """
+UPDATE "members" SET "points_balance" = "points_balance" + $1, "points_debt" = "points_debt" - $2
+WHERE "id" = $3 AND "points_debt" >= $2
+"""
+_DEBIT = """
+UPDATE "members" SET "points_balance" = "points_balance" - $1, "points_debt" = "points_debt" + $2
+WHERE "id" = $3 AND "points_balance" >= $1
+"""
+
+
 async def credit(
     account: LockedMember,
     now: datetime,
@@ -142,11 +154,7 @@ async def credit(
     )
     if entry is None:
         return await replay(account, key, kind, gross), False
-    changed = await (
-        Member.filter(id=member.id, points_debt__gte=settle)
-        .using_db(conn)
-        .update(points_balance=F("points_balance") + net, points_debt=F("points_debt") - settle)
-    )
+    changed, _ = await conn.execute_query(placeholders(conn, _CREDIT), [net, settle, member.id])
     if changed != 1:
         raise LedgerBroken(f"member {member.id}: debt changed under a lock")
     member.points_balance += net
@@ -195,14 +203,7 @@ async def debit(
     )
     if entry is None:
         return await replay(account, key, kind, -amount), False
-    changed = await (
-        Member.filter(id=member.id, points_balance__gte=taken)
-        .using_db(conn)
-        .update(
-            points_balance=F("points_balance") - taken,
-            points_debt=F("points_debt") + shortfall,
-        )
-    )
+    changed, _ = await conn.execute_query(placeholders(conn, _DEBIT), [taken, shortfall, member.id])
     if changed != 1:
         raise LedgerBroken(f"member {member.id}: balance changed under a lock")
     member.points_balance -= taken

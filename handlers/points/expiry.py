@@ -39,7 +39,7 @@ from wxmember.core.context import Services
 from wxmember.core.localtime import whole_second
 from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models.points import PointsEntry, PointsLot
-from wxmember.core.prepared import placeholders
+from wxmember.core.prepared import db_moment, placeholders
 
 REASON = "points_expired"
 Cursor = tuple[datetime, int]
@@ -101,11 +101,6 @@ def _ids_in(conn: BaseDBAsyncClient, ids: Sequence[int]) -> tuple[str, object]:
     if _postgres(conn):
         return "= ANY($1::bigint[])", list(ids)
     return "IN (SELECT value FROM json_each($1))", json.dumps(list(ids))
-
-
-def db_moment(model: type[PointsEntry] | type[PointsLot], column: str, value: datetime) -> object:
-    """A datetime as the ORM stores it in this column (a text form on SQLite)."""
-    return model._meta.fields_map[column].to_db_value(value, model)
 
 
 def due_lots_query(

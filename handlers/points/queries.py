@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from handlers.points.expiry import db_moment
 from handlers.points.ledger import expire_member
 from handlers.points.lots import expiring_window, shown_expiry
 from wxmember.core.context import Services
 from wxmember.core.kernel import continue_after, get_member
 from wxmember.core.models import Member
 from wxmember.core.models.points import PointsEntry, PointsLot
-from wxmember.core.prepared import placeholders
+from wxmember.core.prepared import db_moment, placeholders
 
 EXPIRING_WITHIN_DAYS = 30
 

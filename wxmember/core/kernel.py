@@ -30,7 +30,7 @@ from tortoise.transactions import in_transaction
 from wxmember.core.errors import MemberNotFound
 from wxmember.core.member_cache import changed
 from wxmember.core.models import Member
-from wxmember.core.prepared import InsertUnlessTaken, RowById
+from wxmember.core.prepared import InsertRow, LockById, RowById
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -71,11 +71,11 @@ async def insert_once(
     """
     inserts = _INSERTS.get(model)
     if inserts is None:
-        inserts = _INSERTS[model] = InsertUnlessTaken(model)
+        inserts = _INSERTS[model] = InsertRow(model, skip_taken=True)
     return cast(ModelT | None, await inserts.insert(conn or model._meta.db, **values))
 
 
-_INSERTS: dict[type[Model], InsertUnlessTaken[Model]] = {}  # one per model
+_INSERTS: dict[type[Model], InsertRow[Model]] = {}  # one per model
 
 
 @dataclass(eq=False)
@@ -105,15 +105,14 @@ async def lock_member(
     `FOR NO KEY UPDATE` on PostgreSQL: inserts that reference the member (ledger rows, coupons)
     take a key-share lock, which this one does not block, so they cannot deadlock with it.
     """
-    query = Member.select_for_update(no_key=True).using_db(conn)
-    if not include_deleted:
-        query = query.filter(deleted_at__isnull=True)
-    row = await query.get_or_none(id=member_id)
+    row = await _LOCK_MEMBER.get(conn, member_id, any_row=include_deleted)
     if row is None:
         raise MemberNotFound()
     changed(member_id)
     return LockedMember(row, conn)
 
+
+_LOCK_MEMBER = LockById(Member, unless_set="deleted_at")
 
 # The member behind nearly every request, with their tier, read by one fixed statement.
 MEMBER_WITH_TIER = RowById(Member, "tier")

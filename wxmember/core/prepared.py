@@ -10,6 +10,8 @@ The models stay the schema: the columns come from their metadata.
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -24,6 +26,11 @@ def placeholders(conn: BaseDBAsyncClient, sql: str) -> str:
     if conn.capabilities.dialect == "postgres":
         return sql
     return re.sub(r"\$(\d+)", r"?\1", sql)
+
+
+def db_moment(model: type[Model], column: str, value: datetime) -> object:
+    """A datetime as the ORM stores it in this column (a text form on SQLite), for fixed SQL."""
+    return model._meta.fields_map[column].to_db_value(value, model)
 
 
 async def first_row_of_insert(
@@ -91,16 +98,58 @@ class RowById(Generic[ModelT]):
         return str(field.related_model._meta.db_pk_column)  # type: ignore[attr-defined]
 
 
-class InsertUnlessTaken(Generic[ModelT]):
-    """`INSERT … ON CONFLICT DO NOTHING RETURNING` the key: one statement, no savepoint.
+class LockById(Generic[ModelT]):
+    """`SELECT … FOR NO KEY UPDATE` one row by primary key, optionally only while a column is
+    NULL (a plain `SELECT` on SQLite, where the write transaction already keeps other writers
+    out)."""
 
-    A row that a unique constraint says exists already is not written and nothing fails, so
-    the caller's transaction needs no savepoint around the attempt (two round trips saved on
-    every ledger write). Other violations (a missing foreign row, a NULL) still raise.
+    def __init__(self, model: type[ModelT], unless_set: str) -> None:
+        self.model = model
+        self.unless_set = unless_set
+        self._statements: dict[tuple[str, bool], str] = {}
+
+    @cached_property
+    def _columns(self) -> list[str]:
+        # read at first use: the relations' columns exist once Tortoise is initialised
+        return sorted(self.model._meta.db_fields)
+
+    def _sql(self, conn: BaseDBAsyncClient, any_row: bool) -> str:
+        dialect = conn.capabilities.dialect
+        found = self._statements.get((dialect, any_row))
+        if found is None:
+            meta = self.model._meta
+            columns = ", ".join(f'"{column}"' for column in self._columns)
+            sql = f'SELECT {columns} FROM "{meta.db_table}" WHERE "{meta.db_pk_column}" = $1'
+            if not any_row:
+                sql += f' AND "{self.unless_set}" IS NULL'
+            if dialect == "postgres":
+                sql += " FOR NO KEY UPDATE"
+            found = self._statements[(dialect, any_row)] = placeholders(conn, sql)
+        return found
+
+    async def get(
+        self, conn: BaseDBAsyncClient, pk: int, *, any_row: bool = False
+    ) -> ModelT | None:
+        """The row, locked until `conn`'s transaction ends; with `any_row` also when the column
+        is set."""
+        _, rows = await conn.execute_query(self._sql(conn, any_row), [pk])
+        if not rows:
+            return None
+        return self.model._init_from_db(**dict(zip(self._columns, rows[0], strict=True)))
+
+
+class InsertRow(Generic[ModelT]):
+    """`INSERT … RETURNING` the key, as `Model.create` would, by a fixed statement.
+
+    With `skip_taken` it is `INSERT … ON CONFLICT DO NOTHING`: a row that a unique constraint
+    says exists already is not written and nothing fails, so the caller's transaction needs no
+    savepoint around the attempt (two round trips saved on every ledger write). Other
+    violations (a missing foreign row, a NULL) still raise.
     """
 
-    def __init__(self, model: type[ModelT]) -> None:
+    def __init__(self, model: type[ModelT], *, skip_taken: bool = False) -> None:
         self.model = model
+        self.skip_taken = skip_taken
         self._statement: tuple[str, list[str]] | None = None
 
     def _sql(self, conn: BaseDBAsyncClient) -> tuple[str, list[str]]:
@@ -109,10 +158,10 @@ class InsertUnlessTaken(Generic[ModelT]):
             names = list(conn.executor_class(model=self.model, db=conn).regular_columns)
             columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name in names)
             values = ", ".join(f"${number}" for number in range(1, len(names) + 1))
-            sql = (
-                f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values}) '
-                f'ON CONFLICT DO NOTHING RETURNING "{meta.db_pk_column}"'
-            )
+            sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values}) '
+            if self.skip_taken:
+                sql += "ON CONFLICT DO NOTHING "
+            sql += f'RETURNING "{meta.db_pk_column}"'
             self._statement = (sql, names)
         return self._statement
 
