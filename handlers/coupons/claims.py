@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from handlers.coupons.codes import validity_for
@@ -33,12 +32,11 @@ from wxmember.core.kernel import continue_after
 from wxmember.core.models import Member
 from wxmember.core.models.coupons import (
     Coupon,
-    CouponClaimCounter,
     CouponSource,
     CouponStatus,
     CouponTemplate,
 )
-from wxmember.core.prepared import first_row_of_insert
+from wxmember.core.prepared import db_moment, first_row_of_insert, ids_in, placeholders
 
 _MESSAGES = {
     "not_claimable": "This coupon is not handed out in the coupon centre.",
@@ -66,13 +64,44 @@ class CentreEntry:
     reason: str | None
 
 
+# The member's claim counters and unused coupons held, for a page of templates: (template,
+# claimed, held) rows, a template appearing in either part or both.
+_MEMBER_COUNTS = """
+SELECT "template_id", "count", 0 FROM "coupon_claim_counters"
+WHERE "member_id" = $1 AND "template_id" {ids}
+UNION ALL
+SELECT "template_id", 0, COUNT(*) FROM "coupons"
+WHERE "member_id" = $1 AND "template_id" {ids} AND "status" = $2 AND "valid_until" > $3
+GROUP BY "template_id"
+"""
+
+
+async def _member_counts(
+    member_id: int, template_ids: list[int], now: datetime
+) -> tuple[dict[int, int], dict[int, int]]:
+    """How many of each template the member has claimed, and holds unused and valid."""
+    conn = Coupon._meta.db
+    ids_sql, ids = ids_in(conn, template_ids, number=4)
+    sql = placeholders(conn, _MEMBER_COUNTS.format(ids=ids_sql))
+    _, rows = await conn.execute_query(
+        sql, [member_id, CouponStatus.UNUSED.value, db_moment(Coupon, "valid_until", now), ids]
+    )
+    claimed: dict[int, int] = {}
+    held: dict[int, int] = {}
+    for template_id, count, holding in rows:
+        claimed[template_id] = claimed.get(template_id, 0) + count
+        held[template_id] = held.get(template_id, 0) + holding
+    return claimed, held
+
+
 async def coupon_centre(
     services: Services, member: Member, after_id: int | None, limit: int
 ) -> list[CentreEntry]:
     """Claimable templates not yet ended, newest first (`limit + 1`), with this member's counts.
 
-    Three queries: the templates; the member's claim counters, the very rows a claim counts on
-    (so the centre and the claim never disagree about the limit); the coupons they hold.
+    Two queries: the templates; then in one statement the member's claim counters, the very
+    rows a claim counts on (so the centre and the claim never disagree about the limit), and
+    the coupons they hold unused.
     """
     now = services.clock.now()
     query = CouponTemplate.filter(open_at(now, listed=True)).order_by("-id")
@@ -81,20 +110,7 @@ async def coupon_centre(
     claimed: dict[int, int] = {}
     held: dict[int, int] = {}
     if templates:
-        ids = [t.id for t in templates]
-        counters = CouponClaimCounter.filter(member_id=member.id, template_id__in=ids)
-        claimed = dict(await counters.values_list("template_id", "count"))
-        holding = (
-            Coupon.filter(
-                member_id=member.id,
-                template_id__in=ids,
-                status=CouponStatus.UNUSED,
-                valid_until__gt=now,
-            )
-            .annotate(held=Count("id"))
-            .group_by("template_id")
-        )
-        held = dict(await holding.values_list("template_id", "held"))
+        claimed, held = await _member_counts(member.id, [t.id for t in templates], now)
     level = await member_level(member)
     entries = []
     for template in templates:

@@ -19,12 +19,11 @@ waits for the batch or the batch for the spend, and two batches never hold each 
 members; the lots are read only once the members are locked. SQLite serialises writers.
 
 The SQL is written once in PostgreSQL's form; the dialect differences are `placeholders`
-(`$n` is `?n` on SQLite), `_ids_in` (an array against `json_each`) and the lock statement.
+(`$n` is `?n` on SQLite), `ids_in` (an array against `json_each`) and the lock statement.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -39,7 +38,7 @@ from wxmember.core.context import Services
 from wxmember.core.localtime import whole_second
 from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models.points import PointsEntry, PointsLot
-from wxmember.core.prepared import db_moment, placeholders
+from wxmember.core.prepared import db_moment, ids_in, placeholders
 
 REASON = "points_expired"
 Cursor = tuple[datetime, int]
@@ -95,14 +94,6 @@ def _postgres(conn: BaseDBAsyncClient) -> bool:
     return conn.capabilities.dialect == "postgres"
 
 
-def _ids_in(conn: BaseDBAsyncClient, ids: Sequence[int]) -> tuple[str, object]:
-    """`= ANY($1)` with an array, or `IN json_each($1)` with a JSON list: one statement text
-    for any number of ids (PostgreSQL prepares each text once per connection)."""
-    if _postgres(conn):
-        return "= ANY($1::bigint[])", list(ids)
-    return "IN (SELECT value FROM json_each($1))", json.dumps(list(ids))
-
-
 def due_lots_query(
     cutoff: datetime, after: Cursor | None, limit: int
 ) -> ValuesListQuery[Literal[False]]:
@@ -137,7 +128,7 @@ async def expire_members_lots(
     if not members:
         return 0
     changed_everyone()  # a batch of members: one flag rather than a set that grows with the run
-    members_sql, members_param = _ids_in(conn, members)
+    members_sql, members_param = ids_in(conn, members)
     cutoff = db_moment(PointsLot, "expires_at", whole_second(now))
     if _postgres(conn):
         await conn.execute_query(_LOCK.format(members=members_sql), [members_param])
@@ -147,7 +138,7 @@ async def expire_members_lots(
     entries = [int(row["id"]) for row in rows]
     if not entries:
         return 0
-    entries_sql, entries_param = _ids_in(conn, entries)
+    entries_sql, entries_param = ids_in(conn, entries)
     # Counted from RETURNING: asyncpg reports an INSERT's status as "INSERT 0 <rows>", which
     # Tortoise's execute_query reads as 0 rows.
     allocated = len(

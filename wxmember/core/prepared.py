@@ -9,7 +9,9 @@ The models stay the schema: the columns come from their metadata.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
@@ -26,6 +28,14 @@ def placeholders(conn: BaseDBAsyncClient, sql: str) -> str:
     if conn.capabilities.dialect == "postgres":
         return sql
     return re.sub(r"\$(\d+)", r"?\1", sql)
+
+
+def ids_in(conn: BaseDBAsyncClient, ids: Sequence[int], number: int = 1) -> tuple[str, object]:
+    """`= ANY($n)` with an array, or `IN json_each($n)` with a JSON list: one statement text
+    for any number of ids (PostgreSQL prepares each text once per connection)."""
+    if conn.capabilities.dialect == "postgres":
+        return f"= ANY(${number}::bigint[])", list(ids)
+    return f"IN (SELECT value FROM json_each(${number}))", json.dumps(list(ids))
 
 
 def db_moment(model: type[Model], column: str, value: datetime) -> object:
