@@ -32,7 +32,6 @@ import asyncio
 import logging
 
 from aiohttp import web
-from wechatpy import parse_message
 from wechatpy.messages import BaseMessage, UnknownMessage
 
 from bot import dedup
@@ -40,6 +39,7 @@ from bot.background import spawn
 from bot.context import BotContext
 from bot.crypto import PushCrypto
 from bot.dispatch import run, select_route
+from bot.messages import message_of
 from bot.push import (
     SUCCESS,
     Push,
@@ -47,7 +47,6 @@ from bot.push import (
     malformed_xml,
     read_body,
     refuse,
-    render_xml,
     text,
     verify_query,
     xml_push,
@@ -145,11 +144,13 @@ def _not_enabled() -> DomainError:
 def read_message(push: Push) -> BaseMessage:
     """The wechatpy message of a push read by `xml_push`; 400 `malformed_xml` without MsgType.
 
-    wechatpy sees the canonical rendering, in which every field it reads is one piece of text.
+    The message is what wechatpy's `parse_message` makes of the canonical rendering
+    (`render_xml`), built from the checked data directly, without writing XML and parsing it
+    again: the same fields (empty ones left out, repeated ones as lists) and the same class.
     """
     if not text(push, "MsgType"):
         raise malformed_xml("The push is not a message (no MsgType).")
-    return parse_message(render_xml(push))
+    return message_of(push)
 
 
 def _success() -> web.Response:

@@ -15,7 +15,7 @@ there, so no later step meets a list where it expects a string, or recursion it 
 XML is parsed with defusedxml, refusing any DTD or entity declaration, so an entity expansion
 bomb ("billion laughs") or an external entity never reaches a parser that would expand it; the
 nesting depth is counted while parsing, so a deep document is refused at its first element too
-many. wechatpy (xmltodict) only ever sees `render_xml`'s canonical re-rendering of checked data.
+many. wechatpy's message classes only ever get the checked data (`bot.messages.message_of`).
 """
 
 from __future__ import annotations
