@@ -55,7 +55,11 @@ async def summary(services: Services, member: Member) -> dict[str, Any]:
     """Balance, debt and the points expiring within 30 days, grouped by local expiry date."""
     tz = services.config.brand.tz
     start, end = expiring_window(services.clock.now(), EXPIRING_WITHIN_DAYS, tz)
-    lots = await _upcoming(member.id, end)
+    # Kept with the cached member: every change to their lots locks the member (or, for the
+    # expiry job, concerns everyone), and a lot that falls due meanwhile is found below.
+    lots = await services.members.derived(
+        member.id, f"upcoming-lots:{end.isoformat()}", lambda: _upcoming(member.id, end)
+    )
     account = {"points_balance": member.points_balance, "points_debt": member.points_debt}
     if lots and lots[0][0] < start:  # some are due: expire them first, then read afresh
         await expire_member(services, member.id)
