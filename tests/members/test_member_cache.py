@@ -109,6 +109,23 @@ class TestOneProcess:
         assert after["growth_this_period"] > before["growth_this_period"]
         assert after["growth_total"] > before["growth_total"]
 
+    async def test_the_points_expiring_soon_follow_each_change(
+        self, client: TestClient, services: Services
+    ) -> None:
+        await seed_tiers()
+        member = await create_member()
+        headers = auth_headers(services, member)
+        soon = services.clock.now() + timedelta(days=10)
+        await points.earn(
+            services, member.id, 50, reason="test", idempotency_key="soon-1", expires_at=soon
+        )
+        assert (await _get(client, "/points", headers))[1]["expiring"]["total"] == 50
+        assert (await _get(client, "/points", headers))[1]["expiring"]["total"] == 50  # cached
+        await points.spend(services, member.id, 20, reason="test", idempotency_key="spend-1")
+        _, after = await _get(client, "/points", headers)
+        assert after["balance"] == 30
+        assert after["expiring"]["total"] == 30
+
     async def test_the_expiry_job_is_seen_by_the_next_request(
         self, client: TestClient, services: Services
     ) -> None:
