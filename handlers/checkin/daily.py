@@ -34,6 +34,7 @@ from wxmember.core.kernel import LockedMember, lock_member
 from wxmember.core.localtime import local_today
 from wxmember.core.models import Member
 from wxmember.core.models.checkins import Checkin
+from wxmember.core.prepared import InsertRow, placeholders
 
 __all__ = ["CheckinResult", "MakeupResult", "check_in", "checkin_growth", "make_up"]
 
@@ -163,6 +164,21 @@ async def _reward(
         )
 
 
+_INSERT_CHECKIN = InsertRow(Checkin)
+_DAYS = """
+SELECT {columns} FROM "checkins" WHERE "member_id" = $1 AND "day" IN ($2, $3)
+"""
+
+
+async def _days(conn: BaseDBAsyncClient, member_id: int, *days: date) -> list[Checkin]:
+    """The member's rows of two days, by one fixed statement (the check-in's hot read)."""
+    columns = sorted(Checkin._meta.db_fields)
+    sql = placeholders(conn, _DAYS.format(columns=", ".join(f'"{c}"' for c in columns)))
+    to_db = Checkin._meta.fields_map["day"].to_db_value
+    _, rows = await conn.execute_query(sql, [member_id, *(to_db(day, Checkin) for day in days)])
+    return [Checkin._init_from_db(**dict(zip(columns, row, strict=True))) for row in rows]
+
+
 async def check_in(services: Services, member: Member) -> CheckinResult:
     """Check in for today (local day); 409 `already_checked_in` with today's result in details.
 
@@ -178,12 +194,7 @@ async def check_in(services: Services, member: Member) -> CheckinResult:
     try:
         async with in_transaction() as conn:
             account = await lock_member(conn, member.id)
-            days = {
-                row.day: row
-                for row in await Checkin.filter(
-                    member_id=member.id, day__in=[today, yesterday]
-                ).using_db(conn)
-            }
+            days = {row.day: row for row in await _days(conn, member.id, today, yesterday)}
             if today in days:
                 raise await _already_checked_in(
                     services, days[today], account.row.points_balance, rules
@@ -191,15 +202,17 @@ async def check_in(services: Services, member: Member) -> CheckinResult:
             previous = days.get(yesterday)
             streak = previous.streak + 1 if previous is not None else 1
             bonus = rules.bonus_for(streak)
-            row = await Checkin.create(
+            row = await _INSERT_CHECKIN.insert(
+                conn,
                 member_id=member.id,
                 day=today,
                 streak=streak,
                 points=rules.base_points + bonus,
                 bonus_points=bonus,
                 created_at=now,
-                using_db=conn,
             )
+            if row is None:  # a plain insert answers its row or raises
+                raise RuntimeError("the check-in row was not written")
             await _reward(services, account, today, row.points, rules, "checkin")
     except IntegrityError:
         raise await _already_checked_in_today(services, member.id) from None
