@@ -147,13 +147,6 @@ async def redeem(
             order = await _create_order(services, conn, member, item, body, idempotency_key)
             order.item = item
             await _count(conn, member.id, item, body.quantity, order.limit_month)
-            taken = (
-                await MallItem.filter(id=item.id, stock__gte=body.quantity)
-                .using_db(conn)
-                .update(stock=F("stock") - body.quantity, sold=F("sold") + body.quantity)
-            )
-            if not taken:
-                raise SoldOut("This item is sold out.")
             await points.spend(
                 services,
                 account,
@@ -163,6 +156,15 @@ async def redeem(
                 reference=f"mall_order:{order.id}",
             )
             await _hand_over(services, conn, order, item)
+            # Stock last: every redemption of this item waits for this row's lock, so it is
+            # held from here to the commit only, not through the spend and the hand-over.
+            taken = (
+                await MallItem.filter(id=item.id, stock__gte=body.quantity)
+                .using_db(conn)
+                .update(stock=F("stock") - body.quantity, sold=F("sold") + body.quantity)
+            )
+            if not taken:
+                raise SoldOut("This item is sold out.")
     except IntegrityError:
         # Unique (member, key): the same request committed first in another worker or task.
         existing = await _replay(member.id, idempotency_key, digest)
