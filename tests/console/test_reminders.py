@@ -41,10 +41,21 @@ def key(page: Page, name: str) -> Locator:
     return page.get_by_role("group", name=name, exact=True)
 
 
+def htmx_quiet(page: Page) -> None:
+    """Wait until htmx has answered and settled every refresh: it binds the refreshed part's
+    own triggers only when it settles (20 ms after the part appears, longer on a busy
+    machine), and a change made before that would go unseen."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
 def list_keys(page: Page, keys: str) -> None:
-    """Type the template's data keys; the form grows a part for each."""
+    """Type the template's data keys; the form grows a part for each (settled on return)."""
+    htmx_quiet(page)
     page.get_by_label("模板数据键").fill(keys)
     page.get_by_label("模板数据键").press("Tab")
+    for name in re.findall(r"\b[a-z]+[0-9]+\b", keys):  # thing1, or {{thing1.DATA}} pasted
+        expect(key(page, name)).to_be_visible()
+    htmx_quiet(page)
 
 
 def start_birthday_rule(page: Page, name: str, template_id: str) -> None:
