@@ -3,9 +3,10 @@
 Each runs inside the operation's transaction with the member's row locked once
 (`wxmember.core.kernel.lock_member`) and passed down as a `LockedMember`. The first
 ledger change of a transaction expires the member's due lots (`open_account`), so the balance
-is spendable as is. The entry is inserted first, in a savepoint: if a concurrent call with the
-same idempotency key committed first, the insert finds the key taken and the caller gets the
-entry that won (`credit`/`debit` return it with `False`) instead of changing anything twice.
+is spendable as is. The entry is inserted first, by an insert that does nothing on a taken key
+(`insert_once`): if a call with the same idempotency key committed first, the insert finds the
+key taken and the caller gets the entry that won (`credit`/`debit` return it with `False`)
+instead of changing anything twice.
 """
 
 from __future__ import annotations

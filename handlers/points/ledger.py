@@ -5,9 +5,10 @@ returns the first entry and changes nothing (the same key for a different member
 is a 409 `idempotency_key_reused`). Each operation takes a member id (and is then one
 transaction of its own) or the caller's `LockedMember` (and joins that transaction, with the row
 locked once for the whole flow). In it: the first change expires the member's lots that are past
-their date, then the operation writes the entry (inside a savepoint, so a concurrent insert of
-the same key is caught and answered with the row that won), changes the balance by a conditional
-update that cannot go below zero, and creates or consumes lots (earliest expiry first).
+their date, then the operation writes the entry (an insert that does nothing on a taken key, so
+a concurrent insert of the same key is answered with the row that won), changes the balance by a
+conditional update that cannot go below zero, and creates or consumes lots (earliest expiry
+first).
 The scheduled job expires every member's due lots in batches (`handlers.points.expiry`).
 
 Points debt (`config.points.refund_shortfall = "debt"`): a take-back larger than the balance
