@@ -170,12 +170,15 @@ SELECT {columns} FROM "checkins" WHERE "member_id" = $1 AND "day" IN ($2, $3)
 """
 
 
-async def _days(conn: BaseDBAsyncClient, member_id: int, *days: date) -> list[Checkin]:
+async def _days(
+    conn: BaseDBAsyncClient, member_id: int, first: date, second: date
+) -> list[Checkin]:
     """The member's rows of two days, by one fixed statement (the check-in's hot read)."""
     columns = sorted(Checkin._meta.db_fields)
     sql = placeholders(conn, _DAYS.format(columns=", ".join(f'"{c}"' for c in columns)))
     to_db = Checkin._meta.fields_map["day"].to_db_value
-    _, rows = await conn.execute_query(sql, [member_id, *(to_db(day, Checkin) for day in days)])
+    days = [to_db(first, Checkin), to_db(second, Checkin)]
+    _, rows = await conn.execute_query(sql, [member_id, *days])
     return [Checkin._init_from_db(**dict(zip(columns, row, strict=True))) for row in rows]
 
 
