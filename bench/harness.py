@@ -9,15 +9,16 @@ the other, never together, with the same generator, connections, warm-up and dur
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
@@ -33,6 +34,7 @@ from bench.load import (
 from bench.machine import machine_info
 from bench.prepared import Request, write_requests
 from bench.prime import prime
+from bench.probe import PROBE_IDLE_SECONDS, probe_for, probe_until
 from bench.processes import free_port, run_captured, running_server
 from bench.registry import CheckFailed, Scenario, SetupContext, Target
 from bench.report import Report, Row, write_report
@@ -190,7 +192,11 @@ async def _load_target(
             )
         # the stand-ins answer 200 to everything: only the service has the scenario's statuses
         ok = scenario.ok_statuses if is_service else BASELINE_OK
-        result = await run_load(generator, settings(base_url=server.url, ok_statuses=ok))
+        load = run_load(generator, settings(base_url=server.url, ok_statuses=ok))
+        if scenario.probe is None:
+            result = await load
+        else:
+            result = await _probed(target.name, server.url + scenario.probe, load, notes)
     if server.exit_code != 0:
         notes.append(f"{target.name} exited with status {server.exit_code} when stopped")
     if is_service and scenario.once and result.repeated:
@@ -199,6 +205,26 @@ async def _load_target(
             f"connection's share of the {len(requests)} prepared ran out): those repeated "
             "an earlier request"
         )
+    return result
+
+
+async def _probed(
+    name: str, url: str, load: Coroutine[Any, Any, LoadResult], notes: list[str]
+) -> LoadResult:
+    """Run the load with the probe beside it, after a probe of the idle server."""
+    idle = await probe_for(url, PROBE_IDLE_SECONDS)
+    stop = asyncio.Event()
+    probing = asyncio.create_task(probe_until(url, stop))
+    try:
+        result = await load
+    finally:
+        stop.set()
+        loaded = await probing
+    path = url.split("/", 3)[-1]
+    notes.append(
+        f"{name}: /{path} one at a time, idle: {idle.describe()}; "
+        f"during the load: {loaded.describe()}"
+    )
     return result
 
 

@@ -3,7 +3,8 @@
 A scenario is a setup coroutine that runs once, with Tortoise open on the benchmark database and
 before any server starts, and returns the requests to send. Optionally it names more servers to
 load beside the bare baseline (`targets`), asks for one priming pass over its requests before the
-timed load (`prime`), and checks the database after the run (`check`).
+timed load (`prime`), checks the database after the run (`check`), and names a cheap path to
+probe for latency while the load runs (`probe`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class Scenario:
     prime: bool = False
     check: Check | None = None
     targets: Targets | None = None
+    # a cheap path probed one request at a time, idle and during the load (bench/probe.py)
+    probe: str | None = None
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -94,6 +97,7 @@ def scenario(
     prime: bool = False,
     check: Check | None = None,
     targets: Targets | None = None,
+    probe: str | None = None,
 ) -> Callable[[Setup], Setup]:
     """Register the decorated setup coroutine as scenario `name`."""
 
@@ -101,7 +105,7 @@ def scenario(
         if name in SCENARIOS:
             raise ValueError(f"scenario {name!r} is registered twice")
         SCENARIOS[name] = Scenario(
-            name, description, setup, ok_statuses, once, prime, check, targets
+            name, description, setup, ok_statuses, once, prime, check, targets, probe
         )
         return setup
 

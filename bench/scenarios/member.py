@@ -46,8 +46,10 @@ async def card_image(ctx: SetupContext) -> list[Request]:
 @scenario(
     "card-image-uncached",
     "GET /api/v1/card/image, every request a member never drawn before (one request per "
-    f"member, sized for {CARD_DRAW_MAX_RPS} request/s), so every one draws the face",
+    f"member, sized for {CARD_DRAW_MAX_RPS} request/s), so every one draws the face; "
+    "GET /healthz probed one at a time, idle and while the faces are drawn",
     once=True,
+    probe="/healthz",
 )
 async def card_image_uncached(ctx: SetupContext) -> list[Request]:
     count = ctx.request_budget(CARD_DRAW_MAX_RPS)

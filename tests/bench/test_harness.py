@@ -118,6 +118,15 @@ class TestRun:
         assert service["repeated"] == 0
         assert not any("round the list" in note for note in report["notes"])
 
+    async def test_a_probed_scenario_reports_the_probe_idle_and_under_load(
+        self, tmp_path: Path
+    ) -> None:
+        report = await _run(tmp_path, "card-image-uncached")
+        probes = [note for note in report["notes"] if "/healthz one at a time" in note]
+        assert [note.split(":")[0] for note in probes] == ["bare aiohttp", "wxmember/sqlite"]
+        for note in probes:
+            assert "idle: p50" in note and "during the load: p50" in note
+
     async def test_a_request_count_run_sends_exactly_that_many(self, tmp_path: Path) -> None:
         report = await _run(tmp_path, requests=30, warmup=2.0)
 
