@@ -89,7 +89,10 @@ async def points_expiry(services: Services, params: dict[str, Any]) -> dict[str,
     batch = Timed(handlers.points.expiry, "expire_members_lots")
     try:
         expired = await expire_due_lots(
-            services, now=datetime.fromisoformat(params["now"]), batch_size=params["batch_size"]
+            services,
+            now=datetime.fromisoformat(params["now"]),
+            batch_size=params["batch_size"],
+            at_once=params["at_once"],
         )
     finally:
         inner = {"due_lots_page": page.restore(), "expire_members_lots": batch.restore()}

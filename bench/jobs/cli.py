@@ -29,6 +29,11 @@ def _options(parser: argparse.ArgumentParser) -> None:
     add("--batch-size", type=int, default=1000)
     add("--below-share", type=float, default=0.3, help="tiers: upper-tier share below retention")
     add("--due-share", type=float, default=0.2, help="points-expiry: share of lots due")
+    add(
+        "--at-once",
+        type=int,
+        help="points-expiry: batches side by side (default points.expiry_batches_at_once)",
+    )
     add("--day", type=date.fromisoformat, help="birthdays: the local send day (default today)")
     add("--history-years", type=int, default=1, help="birthdays: past years the rule delivered")
     add("--ledger", type=int, help="dashboard: points entries to seed (default 10,000,000)")
@@ -88,6 +93,7 @@ async def _main(args: argparse.Namespace, argv: list[str]) -> int:
         args.ledger,
         args.history_days,
         args.repeats,
+        args.at_once,
     )
     names = [args.benchmark] if args.command == "run" else list(BENCHMARKS)
     failed = 0

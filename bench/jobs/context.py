@@ -29,6 +29,7 @@ class Sizes:
     ledger: int | None = None
     history_days: int = 365
     repeats: int = 5
+    at_once: int | None = None
 
 
 @dataclass

@@ -46,6 +46,7 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
             "lots": lots,
             "members": members,
             "batch_size": sizes.batch_size,
+            "batches_at_once": sizes.at_once or ctx.config.points.expiry_batches_at_once,
             "due_share_of_lots_earned": sizes.due_share,
             "now": ctx.now.isoformat(),
             "expiry_policy": f"{ctx.config.points.expiry_policy}, "
@@ -58,7 +59,11 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
             "due_members": seed.due_members,
             "due_points": seed.due_points,
         },
-        params={"now": ctx.now.isoformat(), "batch_size": sizes.batch_size},
+        params={
+            "now": ctx.now.isoformat(),
+            "batch_size": sizes.batch_size,
+            "at_once": sizes.at_once,
+        },
         tables=TABLES,
         state=seed,
     )

@@ -8,10 +8,15 @@ row, key `expire:<member>:<first due lot by expiry, then id>`, `created_at` the 
 one allocation per lot of what it held, the lots emptied and the balance lowered by as much.
 
 Batches follow the due lots in (expires_at, id) order with a keyset cursor, so memory stays
-at one batch and nothing is read twice; a batch is one transaction over the members its lots
-belong to (all of their due lots, so still one entry per member and run). An emptied lot is
-never due again, so a run stopped at any point and run again finishes the job with nothing
+at a few batches and nothing is read twice; a batch is one transaction over the members its
+lots belong to (all of their due lots, so still one entry per member and run). An emptied lot
+is never due again, so a run stopped at any point and run again finishes the job with nothing
 done twice.
+
+On PostgreSQL `points.expiry_batches_at_once` batches run side by side, each on its own
+connection. The next page leaves out the members of the batches still running (theirs expire
+all of those members' due lots), so running batches never share a member and never wait for
+each other. SQLite writes one transaction at a time: one batch there.
 
 Locking, PostgreSQL: the batch's member rows first, in id order, `FOR NO KEY UPDATE` — the
 lock every points operation takes first (`wxmember.core.kernel.lock_member`), so a spend
@@ -24,10 +29,12 @@ The SQL is written once in PostgreSQL's form; the dialect differences are `place
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Literal
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.queryset import ValuesListQuery
@@ -95,11 +102,13 @@ def _postgres(conn: BaseDBAsyncClient) -> bool:
 
 
 def due_lots_query(
-    cutoff: datetime, after: Cursor | None, limit: int
+    cutoff: datetime, after: Cursor | None, limit: int, skip: Collection[int] = ()
 ) -> ValuesListQuery[Literal[False]]:
-    """The next `limit` due lots after the cursor, in (expires_at, id) order: their
-    (expires_at, id, member_id)."""
+    """The next `limit` due lots after the cursor, in (expires_at, id) order, of members not
+    in `skip`: their (expires_at, id, member_id)."""
     query = PointsLot.filter(remaining__gt=0, expires_at__lt=cutoff)
+    if skip:
+        query = query.exclude(member_id__in=list(skip))
     if after is not None:
         expires_at, lot_id = after
         # `expires_at >= ...` on its own lets the index range start at the cursor.
@@ -111,10 +120,12 @@ def due_lots_query(
 
 
 async def due_lots_page(
-    cutoff: datetime, after: Cursor | None, limit: int
+    cutoff: datetime, after: Cursor | None, limit: int, skip: Collection[int] = ()
 ) -> list[tuple[datetime, int, int]]:
-    """(expires_at, id, member_id) of the next `limit` due lots after the cursor, in order."""
-    return [(row[0], row[1], row[2]) for row in await due_lots_query(cutoff, after, limit)]
+    """(expires_at, id, member_id) of the next `limit` due lots after the cursor, in order, of
+    members not in `skip`."""
+    rows = await due_lots_query(cutoff, after, limit, skip)
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
 async def expire_members_lots(
@@ -160,15 +171,49 @@ async def expire_members_lots(
 
 
 async def expire_due_lots(
-    services: Services, *, now: datetime | None = None, batch_size: int = 1000
+    services: Services,
+    *,
+    now: datetime | None = None,
+    batch_size: int = 1000,
+    at_once: int | None = None,
 ) -> int:
-    """Expire every lot past its date, a batch of members per transaction; the lots expired."""
+    """Expire every lot past its date, a batch of members per transaction; the lots expired.
+
+    `at_once` batches run side by side on PostgreSQL (default `points.expiry_batches_at_once`).
+    """
     moment = now or services.clock.now()
     cutoff = whole_second(moment)
+    if connections.get("default").capabilities.dialect != "postgres":
+        at_once = 1
+    elif at_once is None:
+        at_once = services.config.points.expiry_batches_at_once
     cursor: Cursor | None = None
     expired = 0
-    while page := await due_lots_page(cutoff, cursor, batch_size):
-        cursor = page[-1][:2]
-        async with in_transaction() as conn:
-            expired += await expire_members_lots(conn, [lot[2] for lot in page], moment)
+    running: dict[asyncio.Task[int], frozenset[int]] = {}
+    try:
+        while True:
+            held = frozenset().union(*running.values())
+            page = await due_lots_page(cutoff, cursor, batch_size, skip=held)
+            if not page:
+                break
+            cursor = page[-1][:2]
+            members = frozenset(lot[2] for lot in page)
+            running[asyncio.create_task(_expire_batch(members, moment))] = members
+            if len(running) >= at_once:
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    del running[task]
+                    expired += task.result()
+        for task in list(running):
+            expired += await task
+            del running[task]
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
     return expired
+
+
+async def _expire_batch(members: frozenset[int], moment: datetime) -> int:
+    async with in_transaction() as conn:
+        return await expire_members_lots(conn, sorted(members), moment)

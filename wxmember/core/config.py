@@ -249,6 +249,8 @@ class PointsConfig(_Section):
     growth_per_yuan: int = Field(1, ge=0, le=1000)
     refund_shortfall: Literal["debt", "refuse"] = "debt"
     welcome_points: int = Field(0, ge=0)
+    # Batches of the expiry job run side by side on PostgreSQL (one connection each).
+    expiry_batches_at_once: int = Field(2, ge=1, le=16)
 
 
 class TiersConfig(_Section):
