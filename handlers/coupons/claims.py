@@ -24,11 +24,10 @@ from handlers.coupons.issuing import (
     take_stock,
 )
 from handlers.coupons.templates import template_public
-from handlers.coupons.window import open_at, window_refusal
+from handlers.coupons.window import open_at, still_listed, window_refusal
 from handlers.tiers.eligibility import eligible, member_level
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, TemplateNotFound
-from wxmember.core.kernel import continue_after
 from wxmember.core.models import Member
 from wxmember.core.models.coupons import (
     Coupon,
@@ -58,6 +57,7 @@ class CentreEntry:
     """A template in the coupon centre, as this member sees it."""
 
     template: CouponTemplate
+    remaining: int | None  # read with the visit: the template itself may be a cached copy
     claimed: int
     held: int
     claimable_count: int
@@ -94,26 +94,60 @@ async def _member_counts(
     return claimed, held
 
 
+# The stock of a page of templates: the one part of a template every claim changes.
+_STOCK = 'SELECT "id", "remaining" FROM "coupon_templates" WHERE "id" {ids}'
+
+
+async def _listed(services: Services, now: datetime) -> list[CouponTemplate]:
+    """The templates the centre lists at `now`, newest first.
+
+    Their definitions are kept under everyone's change mark (`MemberCache.shared`): every
+    write to a template's definition calls `changed_everyone()` (handlers.coupons.templates).
+    Templates listed when the list was read that have ended since are left out here; a
+    template is never listed later than it was then (one not started yet is listed already).
+    """
+
+    async def load() -> list[CouponTemplate]:
+        return await CouponTemplate.filter(open_at(now, listed=True)).order_by("-id")
+
+    templates = await services.members.shared("coupon-centre", load)
+    return [template for template in templates if still_listed(template, now)]
+
+
+async def _stock(template_ids: list[int]) -> dict[int, int | None]:
+    conn = CouponTemplate._meta.db
+    ids_sql, ids = ids_in(conn, template_ids)
+    _, rows = await conn.execute_query(placeholders(conn, _STOCK.format(ids=ids_sql)), [ids])
+    return {row[0]: row[1] for row in rows}
+
+
 async def coupon_centre(
     services: Services, member: Member, after_id: int | None, limit: int
 ) -> list[CentreEntry]:
     """Claimable templates not yet ended, newest first (`limit + 1`), with this member's counts.
 
-    Two queries: the templates; then in one statement the member's claim counters, the very
-    rows a claim counts on (so the centre and the claim never disagree about the limit), and
-    the coupons they hold unused.
+    The definitions come from `_listed`; two fixed statements read what changes with claims:
+    the page's stock, then the member's claim counters, the very rows a claim counts on (so the
+    centre and the claim never disagree about the limit), with the coupons they hold unused.
     """
     now = services.clock.now()
-    query = CouponTemplate.filter(open_at(now, listed=True)).order_by("-id")
-    query = continue_after(query, after_id)
-    templates = await query.limit(limit + 1)
+    listed = await _listed(services, now)
+    if after_id is not None:
+        listed = [template for template in listed if template.id < after_id]
+    templates = listed[: limit + 1]
+    stock: dict[int, int | None] = {}
     claimed: dict[int, int] = {}
     held: dict[int, int] = {}
     if templates:
-        claimed, held = await _member_counts(member.id, [t.id for t in templates], now)
+        ids = [t.id for t in templates]
+        stock = await _stock(ids)
+        claimed, held = await _member_counts(member.id, ids, now)
     level = await member_level(member)
     entries = []
     for template in templates:
+        if template.id not in stock:
+            continue  # deleted since the list was read
+        remaining = stock[template.id]
         mine = int(claimed.get(template.id, 0))
         left_for_me = max(template.per_member_limit - mine, 0)
         reason = window_refusal(template, now)
@@ -121,12 +155,14 @@ async def coupon_centre(
             reason = "not_eligible"
         if reason is None and left_for_me == 0:
             reason = "limit_reached"
-        if reason is None and template.remaining == 0:
+        if reason is None and remaining == 0:
             reason = "sold_out"
-        if template.remaining is not None:
-            left_for_me = min(left_for_me, template.remaining)
+        if remaining is not None:
+            left_for_me = min(left_for_me, remaining)
         entries.append(
-            CentreEntry(template, mine, int(held.get(template.id, 0)), left_for_me, reason)
+            CentreEntry(
+                template, remaining, mine, int(held.get(template.id, 0)), left_for_me, reason
+            )
         )
     return entries
 
@@ -212,7 +248,7 @@ def centre_public(services: Services, entry: CentreEntry) -> dict[str, Any]:
     if template.valid_days is None:
         coupon_until = validity_for(template, now, tz)[1].astimezone(tz).isoformat()
     return body | {
-        "remaining": template.remaining,
+        "remaining": entry.remaining,
         "held": entry.held,
         "claimed_by_me": entry.claimed,
         "can_claim": entry.reason is None,

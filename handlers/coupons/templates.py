@@ -30,6 +30,7 @@ from handlers.coupons.issuing import clear_sold_out
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, TemplateNotFound, ValidationFailed
 from wxmember.core.kernel import continue_after
+from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models import Operator, Tier
 from wxmember.core.models.coupons import (
     Coupon,
@@ -201,6 +202,7 @@ async def create_template(
         template = await CouponTemplate.create(
             **values, remaining=values["total_stock"], using_db=conn
         )
+        changed_everyone()  # the coupon centre keeps the definitions it lists
         if actor is not None:
             await audit.record(
                 actor,
@@ -273,6 +275,7 @@ async def update_template(
             setattr(template, name, value)
         template.remaining = None if total is None else total - template.claimed
         await template.save(using_db=conn)
+        changed_everyone()
         await audit.record(
             actor,
             "coupon_template.update",
@@ -356,6 +359,7 @@ async def stop_template(services: Services, actor: Operator, template_id: int) -
         template.stopped = True
         template.stopped_at = services.clock.now()
         await template.save(using_db=conn, update_fields=["stopped", "stopped_at", "updated_at"])
+        changed_everyone()
         await audit.record(
             actor,
             "coupon_template.stop",
@@ -381,6 +385,7 @@ async def delete_template(actor: Operator, template_id: int) -> None:
             deleted = await CouponTemplate.filter(id=template_id, claimed=0).using_db(conn).delete()
             if not deleted:
                 raise in_use
+            changed_everyone()
             await audit.record(
                 actor,
                 "coupon_template.delete",

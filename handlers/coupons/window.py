@@ -65,6 +65,11 @@ def open_at(now: datetime, *, listed: bool = False) -> Q:
     return condition
 
 
+def still_listed(template: CouponTemplate, now: datetime) -> bool:
+    """Whether the centre lists the template at `now` (what `open_at(now, listed=True)` selects)."""
+    return all(rule.holds(template, now) for rule in WINDOW if not rule.listed)
+
+
 def window_refusal(template: CouponTemplate, now: datetime) -> str | None:
     """Why the template cannot be claimed at `now` regardless of who asks, or None."""
     return next((rule.refusal for rule in WINDOW if not rule.holds(template, now)), None)

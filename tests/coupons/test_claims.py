@@ -112,8 +112,42 @@ class TestCentre:
         for i in range(8):
             template = await new_template(title=f"券{i}")
             await client.post(claim_url(template.id), headers=headers)
-        # the templates, then the claim counters and the coupons held in one statement
-        assert await coupon_queries() == with_one == 2
+        # the definitions (kept until a template changes), the page's stock, then the claim
+        # counters and the coupons held in one statement
+        assert await coupon_queries() == with_one == 3
+        assert await coupon_queries() == 2
+
+    async def test_kept_definitions_give_way_to_a_change_and_the_stock_is_read_each_time(
+        self,
+        client: TestClient,
+        staff: dict[str, str],
+        clock: FrozenClock,
+        new_template: TemplateMaker,
+        new_member: MemberMaker,
+    ) -> None:
+        template = await new_template(total_stock=5, claim_ends_at=NOW + timedelta(days=1))
+        _, headers = await new_member()
+        _, other = await new_member()
+
+        async def shown() -> list[tuple[str, int]]:
+            items = (await (await client.get(CENTRE, headers=headers)).json())["items"]
+            return [(item["title"], item["remaining"]) for item in items]
+
+        assert await shown() == [(template.title, 5)]
+        assert (await client.post(claim_url(template.id), headers=other)).status == 201
+        assert await shown() == [(template.title, 4)]
+        admin = "/admin/api/v1/coupon-templates"
+        renamed = await client.patch(
+            f"{admin}/{template.id}", json={"title": "新名"}, headers=staff
+        )
+        assert renamed.status == 200
+        assert await shown() == [("新名", 4)]
+        later = await new_template(title="后来的")
+        assert await shown() == [("后来的", 100), ("新名", 4)]
+        assert (await client.post(f"{admin}/{later.id}/stop", headers=staff)).status == 200
+        assert await shown() == [("新名", 4)]
+        clock.advance(days=2)  # past the claim window: ended, no longer listed
+        assert await shown() == []
 
     async def test_needs_a_session(self, client: TestClient) -> None:
         assert (await client.get(CENTRE)).status == 401
