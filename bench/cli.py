@@ -119,7 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis-url",
         default=None,
         help="Redis for the service (default: in-process stand-in on sqlite, "
-        "redis://127.0.0.1:56379/15 on postgres)",
+        "redis://127.0.0.1:56379/15 on postgres, flushed before the run)",
+    )
+    run.add_argument(
+        "--flush-redis",
+        action="store_true",
+        help="flush the --redis-url database before the run (it is not otherwise: sold-out "
+        "flags, deduplication keys and stamps of an earlier run would stay)",
     )
     run.add_argument(
         "--requests",
@@ -171,6 +177,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         warmup=max(0.0, args.warmup),
         database_url=args.database_url,
         redis_url=args.redis_url,
+        flush_redis=args.flush_redis,
         generator=args.generator,
         reports_dir=args.reports_dir,
         command=shlex.join(["python", "-m", "bench", *argv]),

@@ -69,6 +69,7 @@ class RunOptions:
     warmup: float = 2.0
     database_url: str = ""  # postgres only; empty means DEFAULT_POSTGRES_URL
     redis_url: str | None = None  # None: in-process stand-in on sqlite, the bench db on postgres
+    flush_redis: bool = False  # flush a given redis_url too (the default one always is)
     generator: str = "auto"
     reports_dir: Path = DEFAULT_REPORTS_DIR
     command: str = ""
@@ -115,17 +116,23 @@ def _say(options: RunOptions, message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-async def _prepare_database(options: RunOptions, workdir: Path) -> tuple[str, list[str]]:
+async def prepare_database(options: RunOptions, workdir: Path) -> tuple[str, list[str]]:
     """The database URL of this run, recreated empty; notes for the report."""
+    notes: list[str] = []
     if options.backend == "sqlite":
-        return f"sqlite://{workdir / 'bench.db'}", []
-    url = options.database_url or DEFAULT_POSTGRES_URL
-    await recreate_postgres(url)
-    notes = [f"PostgreSQL {await postgres_version(url)}"]
+        url = f"sqlite://{workdir / 'bench.db'}"
+    else:
+        url = options.database_url or DEFAULT_POSTGRES_URL
+        await recreate_postgres(url)
+        notes.append(f"PostgreSQL {await postgres_version(url)}")
     redis_url = options.resolved_redis_url()
-    if options.redis_url is None:
+    if not redis_url:
+        return url, notes
+    if options.redis_url is None or options.flush_redis:
         await flush_redis(redis_url)
         notes.append(f"Redis database {redis_url} flushed before the run")
+    else:
+        notes.append(f"Redis database {redis_url} not flushed: keys of earlier runs stay")
     return url, notes
 
 
@@ -249,7 +256,7 @@ async def run_benchmark(options: RunOptions) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="wxmember-bench-") as tmp:
         workdir = Path(tmp)
         async with fake_wechat_server() as (_fake, api_base):
-            database_url, notes = await _prepare_database(options, workdir)
+            database_url, notes = await prepare_database(options, workdir)
             env = service_environment(database_url, options.resolved_redis_url(), api_base)
             env.update(options.service_env)
             config_file = empty_config_file(workdir)

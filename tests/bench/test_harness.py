@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from bench.cli import main
-from bench.harness import Backend, RunOptions, run_benchmark
+from bench.harness import Backend, RunOptions, prepare_database, run_benchmark
 from bench.load import percentile
 from bench.scenarios import SCENARIOS, SetupContext, member_requests
 from bench.seed import member_token, seed_members
@@ -187,6 +188,28 @@ class TestSeeding:
 
         assert len({request.headers for request in requests}) == 5
         assert all(request.body == b'{"a":1}' for request in requests)
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs WXMEMBER_TEST_REDIS_URL")
+class TestRedisOfARun:
+    @pytest.mark.parametrize("flush", [False, True])
+    async def test_a_given_redis_is_flushed_only_when_asked_and_the_report_says_which(
+        self, tmp_path: Path, flush: bool
+    ) -> None:
+        url = REDIS_URL.rsplit("/", 1)[0] + "/14"
+        redis = Redis.from_url(url)
+        try:
+            await redis.set("left-by-an-earlier-run", "1")
+            options = RunOptions(scenario="healthz", redis_url=url, flush_redis=flush)
+            _, notes = await prepare_database(options, tmp_path)
+            assert await redis.exists("left-by-an-earlier-run") == (0 if flush else 1)
+            said = "flushed before the run" if flush else "not flushed"
+            assert notes == [
+                f"Redis database {url} {said}" + ("" if flush else ": keys of earlier runs stay")
+            ]
+        finally:
+            await redis.flushdb()
+            await redis.aclose()
 
 
 class TestPercentile:
