@@ -23,7 +23,7 @@ from handlers.coupons.issuing import (
     insert_coupon,
     take_stock,
 )
-from handlers.coupons.templates import template_public
+from handlers.coupons.templates import status_with_stock, template_public
 from handlers.coupons.window import open_at, still_listed, window_refusal
 from handlers.tiers.eligibility import eligible, member_level
 from wxmember.core.context import Services
@@ -57,6 +57,7 @@ class CentreEntry:
     """A template in the coupon centre, as this member sees it."""
 
     template: CouponTemplate
+    definition: dict[str, Any]  # the template as the centre shows it, less what claims change
     remaining: int | None  # read with the visit: the template itself may be a cached copy
     claimed: int
     held: int
@@ -98,20 +99,40 @@ async def _member_counts(
 _STOCK = 'SELECT "id", "remaining" FROM "coupon_templates" WHERE "id" {ids}'
 
 
-async def _listed(services: Services, now: datetime) -> list[CouponTemplate]:
-    """The templates the centre lists at `now`, newest first.
+# What a claim changes, read with each visit instead of kept with the definition.
+_CHANGED_BY_CLAIMS = ("remaining", "claimed", "total_stock", "status")
+Listed = tuple[CouponTemplate, dict[str, Any]]
 
-    Their definitions are kept under everyone's change mark (`MemberCache.shared`): every
-    write to a template's definition calls `changed_everyone()` (handlers.coupons.templates).
-    Templates listed when the list was read that have ended since are left out here; a
-    template is never listed later than it was then (one not started yet is listed already).
+
+async def _listed(services: Services, now: datetime) -> list[Listed]:
+    """The templates the centre lists at `now`, newest first, each with its definition as the
+    centre shows it.
+
+    They are kept under everyone's change mark (`MemberCache.shared`): every write to a
+    template's definition calls `changed_everyone()` (handlers.coupons.templates). Templates
+    listed when the list was read that have ended since are left out here; a template is never
+    listed later than it was then (one not started yet is listed already).
     """
 
-    async def load() -> list[CouponTemplate]:
-        return await CouponTemplate.filter(open_at(now, listed=True)).order_by("-id")
+    async def load() -> list[Listed]:
+        templates = await CouponTemplate.filter(open_at(now, listed=True)).order_by("-id")
+        return [(template, _definition(services, template)) for template in templates]
 
-    templates = await services.members.shared("coupon-centre", load)
-    return [template for template in templates if still_listed(template, now)]
+    listed = await services.members.shared("coupon-centre", load)
+    return [entry for entry in listed if still_listed(entry[0], now)]
+
+
+def _definition(services: Services, template: CouponTemplate) -> dict[str, Any]:
+    body = template_public(services, template)
+    for name in _CHANGED_BY_CLAIMS:
+        body.pop(name)
+    if template.valid_days is None:
+        tz = services.config.brand.tz
+        until = validity_for(template, template.created_at, tz)[1]  # fixed: any moment will do
+        body["coupon_valid_until"] = until.astimezone(tz).isoformat()
+    else:
+        body["coupon_valid_until"] = None
+    return body
 
 
 async def _stock(template_ids: list[int]) -> dict[int, int | None]:
@@ -133,18 +154,18 @@ async def coupon_centre(
     now = services.clock.now()
     listed = await _listed(services, now)
     if after_id is not None:
-        listed = [template for template in listed if template.id < after_id]
-    templates = listed[: limit + 1]
+        listed = [entry for entry in listed if entry[0].id < after_id]
+    page = listed[: limit + 1]
     stock: dict[int, int | None] = {}
     claimed: dict[int, int] = {}
     held: dict[int, int] = {}
-    if templates:
-        ids = [t.id for t in templates]
+    if page:
+        ids = [template.id for template, _ in page]
         stock = await _stock(ids)
         claimed, held = await _member_counts(member.id, ids, now)
     level = await member_level(member)
     entries = []
-    for template in templates:
+    for template, definition in page:
         if template.id not in stock:
             continue  # deleted since the list was read
         remaining = stock[template.id]
@@ -159,10 +180,9 @@ async def coupon_centre(
             reason = "sold_out"
         if remaining is not None:
             left_for_me = min(left_for_me, remaining)
+        held_now = int(held.get(template.id, 0))
         entries.append(
-            CentreEntry(
-                template, remaining, mine, int(held.get(template.id, 0)), left_for_me, reason
-            )
+            CentreEntry(template, definition, remaining, mine, held_now, left_for_me, reason)
         )
     return entries
 
@@ -238,21 +258,13 @@ async def _claim_once(
 
 def centre_public(services: Services, entry: CentreEntry) -> dict[str, Any]:
     """A coupon centre card: the template, the stock left and what this member may do."""
-    template = entry.template
-    tz = services.config.brand.tz
-    body = template_public(services, template)
-    body.pop("claimed", None)
-    body.pop("total_stock", None)
     now = services.clock.now()
-    coupon_until = None
-    if template.valid_days is None:
-        coupon_until = validity_for(template, now, tz)[1].astimezone(tz).isoformat()
-    return body | {
+    return entry.definition | {
         "remaining": entry.remaining,
+        "status": status_with_stock(entry.template, entry.remaining, now),
         "held": entry.held,
         "claimed_by_me": entry.claimed,
         "can_claim": entry.reason is None,
         "claimable_count": entry.claimable_count if entry.reason is None else 0,
         "reason": entry.reason,
-        "coupon_valid_until": coupon_until,
     }

@@ -119,12 +119,17 @@ async def check_fields(services: Services, values: dict[str, Any]) -> dict[str, 
 
 def template_status(template: CouponTemplate, now: datetime) -> str:
     """stopped, ended, sold_out, scheduled or active."""
+    return status_with_stock(template, template.remaining, now)
+
+
+def status_with_stock(template: CouponTemplate, remaining: int | None, now: datetime) -> str:
+    """`template_status` with the stock read apart from the rest of the template."""
     if template.stopped:
         return "stopped"
     for end in (template.claim_ends_at, template.valid_until):
         if end is not None and now >= end:
             return "ended"
-    if template.remaining == 0:
+    if remaining == 0:
         return "sold_out"
     if template.claim_starts_at is not None and now < template.claim_starts_at:
         return "scheduled"

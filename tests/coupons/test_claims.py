@@ -133,10 +133,23 @@ class TestCentre:
             items = (await (await client.get(CENTRE, headers=headers)).json())["items"]
             return [(item["title"], item["remaining"]) for item in items]
 
+        async def status() -> tuple[str, str | None]:
+            item = (await (await client.get(CENTRE, headers=headers)).json())["items"][0]
+            return item["status"], item["reason"]
+
         assert await shown() == [(template.title, 5)]
+        assert await status() == ("active", None)
         assert (await client.post(claim_url(template.id), headers=other)).status == 201
         assert await shown() == [(template.title, 4)]
+        for _ in range(4):
+            _, another = await new_member()
+            assert (await client.post(claim_url(template.id), headers=another)).status == 201
+        assert await status() == ("sold_out", "sold_out")
+        more = {"total_stock": 9}
         admin = "/admin/api/v1/coupon-templates"
+        restocked = await client.patch(f"{admin}/{template.id}", json=more, headers=staff)
+        assert restocked.status == 200
+        assert await status() == ("active", None)
         renamed = await client.patch(
             f"{admin}/{template.id}", json={"title": "新名"}, headers=staff
         )
