@@ -16,6 +16,7 @@ from admin import (
     pos_coupons_views,
     pos_views,
     reminders_views,
+    tags_views,
     tiers_views,
 )
 from admin.auth import (
@@ -33,6 +34,7 @@ MODULES = (
     member_coupons_views,
     pos_coupons_views,
     members_views,
+    tags_views,
     tiers_views,
     mall_views,
     pos_views,

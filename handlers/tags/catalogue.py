@@ -171,9 +171,11 @@ async def delete_tag(actor: Operator, tag_id: int) -> tuple[Tag, int]:
         tag = await Tag.select_for_update().using_db(conn).get_or_none(id=tag_id)
         if tag is None:
             raise TagNotFound()
-        live = await MemberTag.filter(tag_id=tag_id, member__deleted_at__isnull=True).using_db(
-            conn
-        ).count()
+        live = (
+            await MemberTag.filter(tag_id=tag_id, member__deleted_at__isnull=True)
+            .using_db(conn)
+            .count()
+        )
         await MemberTag.filter(tag_id=tag_id).using_db(conn).delete()
         await tag.delete(using_db=conn)
         await audit.record(
@@ -198,4 +200,3 @@ async def list_tags(after_id: int | None, limit: int) -> list[tuple[Tag, int]]:
 async def all_tags(limit: int = 1000) -> list[Tag]:
     """Every tag in name order (for pickers), at most `limit`."""
     return await Tag.all().order_by("name_key").limit(limit)
-

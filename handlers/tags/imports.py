@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import StringConstraints
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
@@ -56,9 +56,9 @@ class ImportBody(Body):
 
     csv: Annotated[str, StringConstraints(max_length=MAX_CHARS * 2)]
     action: ImportAction = ImportAction.ADD
-    filename: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] = (
-        ""
-    )
+    filename: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=200), CleanText
+    ] = ""
 
 
 @dataclass
@@ -91,6 +91,8 @@ def parse(text: str) -> Parsed:
     if len(text) > MAX_CHARS:
         raise CsvTooLarge()
     text = text.removeprefix("\ufeff")
+    if "\x00" in text:  # a spreadsheet's own format (xlsx), not text saved as CSV
+        raise ValidationFailed("The file is not CSV.", code="csv_unreadable")
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error:
@@ -174,7 +176,9 @@ async def apply_file(
             if action is ImportAction.ADD:
                 done = await _add_links(conn, tag_id, ids, actor.id, clock or Clock())
             else:
-                done = await MemberTag.filter(tag_id=tag_id, member_id__in=ids).using_db(conn).delete()
+                done = (
+                    await MemberTag.filter(tag_id=tag_id, member_id__in=ids).using_db(conn).delete()
+                )
         changed += done
         unchanged += len(ids) - done
     problems.sort(key=lambda row: row["line"])

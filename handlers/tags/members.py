@@ -40,6 +40,15 @@ def link_view(link: MemberTag) -> dict[str, Any]:
     }
 
 
+def tagged_view(link: MemberTag) -> dict[str, Any]:
+    """A member carrying a tag, in the list of the tag's members."""
+    return {
+        "member": member_brief(link.member),
+        "tagged_at": link.tagged_at.isoformat(),
+        "tagged_by": link.tagged_by.username if link.tagged_by is not None else None,
+    }
+
+
 async def find_tag(tag_id: int, conn: BaseDBAsyncClient | None = None) -> Tag:
     """One tag; 404 `tag_not_found`."""
     tag = await Tag.filter(id=tag_id).using_db(conn).first() if id_fits(Tag, tag_id) else None

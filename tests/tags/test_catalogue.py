@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from handlers.tags import TagPatch, delete_tag, list_tags, tag_member, update_tag
 from handlers.tags.catalogue import name_key, normalise_name

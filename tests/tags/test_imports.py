@@ -7,7 +7,6 @@ import csv
 import io
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from handlers.members.numbers import luhn_check_digit
 from handlers.tags import imports
@@ -52,10 +51,13 @@ class TestParse:
             decode(b"\xff\xfe\x00\x81\x00")
         assert refused.value.code == "csv_unreadable"
 
+    def test_a_spreadsheet_saved_in_its_own_format_is_400_csv_unreadable(self) -> None:
+        with pytest.raises(ValidationFailed) as refused:
+            parse(decode(b"PK\x03\x04\x14\x00\x06\x00\x08\x00"))
+        assert refused.value.code == "csv_unreadable"
+
     def test_each_bad_row_is_reported_by_line_and_the_rest_kept(self) -> None:
-        parsed = parse(
-            csv_of("card_no", GOOD, "12345", WRONG_DIGIT, "8.12346E+15", GOOD, "0" * 16)
-        )
+        parsed = parse(csv_of("card_no", GOOD, "12345", WRONG_DIGIT, "8.12346E+15", GOOD, "0" * 16))
         assert parsed.numbers == [(2, GOOD)]
         assert [(row["line"], row["problem"]) for row in parsed.problems] == [
             (3, "invalid"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from handlers.tags import member_tags, members_with_tag, tag_member, untag_member
 from tests.tags.kit import a_tag, carded_member, staff
