@@ -7,8 +7,11 @@ import asyncio
 
 import pytest
 
+from handlers.members.account import delete_account
 from handlers.tags import member_tags, members_with_tag, tag_member, untag_member
+from handlers.tags.catalogue import member_counts
 from tests.tags.kit import a_tag, carded_member, staff
+from wxmember.core.context import Services
 from wxmember.core.errors import MemberNotFound, TagNotFound
 from wxmember.core.models import AuditEntry
 from wxmember.core.models.tags import MemberTag
@@ -65,6 +68,18 @@ class TestTagMember:
         await member.save(update_fields=["deleted_at"])
         with pytest.raises(MemberNotFound):
             await tag_member(olga, member.id, tag.id)
+
+
+class TestAccountDeletion:
+    async def test_a_deleted_account_loses_its_tags_and_the_counts_drop(
+        self, services: Services
+    ) -> None:
+        olga = await staff()
+        tag, member = await a_tag(olga, "VIP"), await carded_member()
+        await tag_member(olga, member.id, tag.id)
+        await delete_account(services, member)
+        assert not await MemberTag.exists()
+        assert await member_counts([tag.id]) == {}
 
 
 class TestUntagMember:
