@@ -54,7 +54,7 @@ _DIGITS = re.compile(r"[0-9]")
 class ImportBody(Body):
     """A CSV of card numbers as text, what to do with them, and the file's name if any."""
 
-    csv: Annotated[str, StringConstraints(max_length=MAX_CHARS * 2)]
+    csv: str  # its size is judged by `parse` (413 `csv_too_large`), the body's by the server
     action: ImportAction = ImportAction.ADD
     filename: Annotated[
         str, StringConstraints(strip_whitespace=True, max_length=200), CleanText

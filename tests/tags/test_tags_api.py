@@ -236,6 +236,13 @@ class TestImportRoutes:
         assert not await TagImport.exists()
         assert not await MemberTag.exists()
 
+    async def test_a_file_beyond_the_size_limit_is_413(self, client: TestClient, login_as) -> None:
+        headers = await login_as("owner")
+        tag = await created_tag(client, headers)
+        body = {"csv": "8" * (imports.MAX_CHARS + 1)}
+        response = await client.post(f"{API}/tags/{tag['id']}/imports", json=body, headers=headers)
+        assert (response.status, await error_code(response)) == (413, "csv_too_large")
+
     @pytest.mark.parametrize(
         ("body", "code"),
         [
