@@ -34,13 +34,13 @@ MODULES = (
     member_coupons_views,
     pos_coupons_views,
     members_views,
-    tags_views,
     tiers_views,
     mall_views,
     pos_views,
     points_views,
     checkin_rules_views,
     reminders_views,
+    tags_views,
     openapi_views,
 )
 
