@@ -62,16 +62,8 @@ async def tag_member(actor: Operator, member_id: int, tag_id: int) -> tuple[Memb
     async with transaction() as conn:
         await get_member(member_id, using_db=conn)
         tag = await find_tag(tag_id, conn)
-        try:
-            link = await insert_once(
-                MemberTag, conn, member_id=member_id, tag_id=tag_id, tagged_by_id=actor.id
-            )
-        except IntegrityError:  # the tag was deleted since it was read
-            raise TagNotFound() from None
-        created = link is not None
-        if link is None:
-            link = await MemberTag.filter(member_id=member_id, tag_id=tag_id).using_db(conn).get()
-        else:
+        link, created = await _insert_or_read(conn, actor, member_id, tag_id)
+        if created:
             await audit.record(
                 actor,
                 "member.tag",
@@ -82,6 +74,28 @@ async def tag_member(actor: Operator, member_id: int, tag_id: int) -> tuple[Memb
             )
         await link.fetch_related("tag", "tagged_by", using_db=conn)
     return link, created
+
+
+async def _insert_or_read(
+    conn: BaseDBAsyncClient, actor: Operator, member_id: int, tag_id: int
+) -> tuple[MemberTag, bool]:
+    """The new row and True, or the row a concurrent or earlier tagging wrote and False.
+
+    Should that row be untagged between the insert and the read, the insert is tried again
+    rather than answering with a row that is gone.
+    """
+    while True:
+        try:
+            link = await insert_once(
+                MemberTag, conn, member_id=member_id, tag_id=tag_id, tagged_by_id=actor.id
+            )
+        except IntegrityError:  # the tag was deleted since it was read
+            raise TagNotFound() from None
+        if link is not None:
+            return link, True
+        found = await MemberTag.filter(member_id=member_id, tag_id=tag_id).using_db(conn).first()
+        if found is not None:
+            return found, False
 
 
 async def untag_member(actor: Operator, member_id: int, tag_id: int) -> bool:

@@ -52,6 +52,22 @@ class TestTagMember:
         assert await MemberTag.filter(member_id=member.id, tag_id=tag.id).count() == 1
         assert await AuditEntry.filter(action="member.tag").count() == 1
 
+    async def test_tagging_and_untagging_one_member_at_once_never_fails(self) -> None:
+        operators = [await staff(f"op{n}") for n in range(4)]
+        tag, member = await a_tag(operators[0], "VIP"), await carded_member()
+        calls = [
+            tag_member(operator, member.id, tag.id)
+            if n % 2 == 0
+            else untag_member(operator, member.id, tag.id)
+            for n, operator in enumerate(operators * 5)
+        ]
+        await asyncio.gather(*calls)  # any error fails the test
+        rows = await MemberTag.filter(member_id=member.id, tag_id=tag.id).count()
+        assert rows in (0, 1)
+        tagged = await AuditEntry.filter(action="member.tag").count()
+        untagged = await AuditEntry.filter(action="member.untag").count()
+        assert tagged - untagged == rows  # every change audited, and only changes
+
     async def test_an_unknown_member_or_tag_is_404_and_writes_nothing(self) -> None:
         olga = await staff()
         tag, member = await a_tag(olga, "VIP"), await carded_member()
