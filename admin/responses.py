@@ -20,6 +20,7 @@ from wxmember.core.answers import Answer
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.operators import Role
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderKind
+from wxmember.core.models.tags import ImportAction
 from wxmember.core.models.tier_history import EvaluationStatus, TierChangeReason
 
 __all__ = [
@@ -488,4 +489,97 @@ class ReminderPreview(Answer):
 
     date: date
     items: list[PreviewedReminder]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- tags
+
+
+class TagBrief(Answer):
+    """A tag: its name (unique whatever its case), colour and what it is for."""
+
+    id: int
+    name: str
+    colour: str | None
+    description: str
+    created_at: datetime
+
+
+class StaffTag(TagBrief):
+    """A tag with how many live members carry it."""
+
+    members: int
+
+
+class StaffTagPage(Answer):
+    items: list[StaffTag]
+    next_cursor: str | None
+
+
+class TagDeleted(Answer):
+    """A deleted tag, and how many members it was taken off."""
+
+    id: int
+    name: str
+    members_untagged: int
+
+
+class MemberTagLink(Answer):
+    """A tag a member carries, when it was put on and by whom (a username, if still known)."""
+
+    tag: TagBrief
+    tagged_at: datetime
+    tagged_by: str | None
+
+
+class MemberTagList(Answer):
+    items: list[MemberTagLink]
+
+
+class TagRemoved(Answer):
+    """Whether the member carried the tag (and so lost it) or not."""
+
+    removed: bool
+
+
+class TaggedMemberBrief(Answer):
+    id: int
+    card_no: str | None
+    name: str | None
+    tier: TierBrief | None
+
+
+class TaggedMember(Answer):
+    """A member carrying a tag."""
+
+    member: TaggedMemberBrief
+    tagged_at: datetime
+    tagged_by: str | None
+
+
+class TaggedMemberPage(Answer):
+    items: list[TaggedMember]
+    next_cursor: str | None
+
+
+class TagImportSummary(Answer):
+    """A bulk tagging from CSV: rows read, members changed, unchanged, and rows refused."""
+
+    id: int
+    tag_id: int | None
+    tag_name: str
+    action: ImportAction
+    filename: str
+    actor: str
+    rows: int
+    changed: int
+    unchanged: int
+    unknown: int
+    invalid: int
+    duplicates: int
+    created_at: datetime
+
+
+class TagImportPage(Answer):
+    items: list[TagImportSummary]
     next_cursor: str | None

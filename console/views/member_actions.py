@@ -64,12 +64,14 @@ FIELD_OF_CODE = {
     "sold_out": "template_id",
     "tier_not_found": "tier_id",
     "already_in_tier": "tier_id",
+    "tag_not_found": "tag_id",
 }
 FIELDS = {
     "adjust": ("amount", "reason"),
     "grant": ("template_id", "reason"),
     "move": ("tier_id", "note"),
     "delete": ("confirm_card_no",),
+    "tags": ("tag_id",),
 }
 
 

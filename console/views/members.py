@@ -23,7 +23,7 @@ from pydantic import StringConstraints
 from console.i18n import catalogue
 from console.pages import Pages, is_htmx, render
 from console.session import current_staff
-from handlers import audit, coupons, tiers
+from handlers import audit, coupons, tags, tiers
 from handlers.checkin.month import month_calendar
 from handlers.coupons import codes as coupon_codes
 from handlers.coupons.templates import grantable_templates
@@ -32,6 +32,8 @@ from handlers.members import load_member
 from handlers.members import lookup as member_lookup
 from handlers.operators.permissions import Area, may
 from handlers.points import queries as points_queries
+from handlers.tags import catalogue as tag_catalogue
+from handlers.tags.members import link_view
 from handlers.tiers import ladder as tier_ladder
 from wxmember.core import keys
 from wxmember.core.context import Services
@@ -45,7 +47,7 @@ PAGE_SIZE = 20
 # The results of the search box, and the row that loads the next page of a list, by element id.
 RESULTS_TARGET = "member-results"
 MORE_SUFFIX = "-more"
-NOTICES = ("adjusted", "granted", "moved", "deleted")
+NOTICES = ("adjusted", "granted", "moved", "deleted", "tagged", "untagged")
 
 Typed = Annotated[str, StringConstraints(max_length=64), Printable]
 
@@ -263,6 +265,8 @@ async def member_context(
         "weeks": _calendar_weeks(month),
         "templates": await grantable_templates(services),
         "ladder": await tier_ladder.list_tiers(),
+        "tags": [link_view(link) for link in await tags.member_tags(member.id)],
+        "tag_choices": await tag_catalogue.all_tags(),
         "form": form,
         "form_keys": form_keys,
         "notice": done if done in NOTICES else None,

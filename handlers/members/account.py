@@ -45,6 +45,7 @@ from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, Forbidden, ValidationFailed
 from wxmember.core.member_cache import changed
 from wxmember.core.models import Member, Operator
+from wxmember.core.models.tags import MemberTag
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +174,9 @@ async def delete_account(
     Ledgers, coupons and orders stay, anonymous. Pending mall shipments are cancelled (points and
     stock go back) and every shipping address is wiped; followers of the Official Account stay
     followers, no longer linked; subscribe grants are dropped; reminders lose their rendered
-    text and those still waiting are skipped; the cached card face is dropped. Staff deleting
-    at the member's request (`actor`) are audited in the same transaction.
+    text and those still waiting are skipped; the member's tags are taken off; the cached card
+    face is dropped. Staff deleting at the member's request (`actor`) are audited in the same
+    transaction.
     """
     await forget_mall_orders(services, member.id)
     async with in_transaction() as conn:
@@ -204,6 +206,8 @@ async def delete_account(
         await unlink_member(member.id, using_db=conn)
         await forget_grants(member.id, using_db=conn)
         await forget_reminders(member.id, using_db=conn)
+        # tags describe the person: they go with the personal fields
+        await MemberTag.filter(member_id=member.id).using_db(conn).delete()
         if actor is not None:
             # who deleted which member, and nothing about the person
             await audit.record(

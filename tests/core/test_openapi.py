@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from admin.routes import create_admin_app
 from handlers.coupons.templates import create_template
+from handlers.members.numbers import new_card_number
 from handlers.tiers.evaluation import evaluate_tiers
 from miniapp_api.routes import create_miniapp_app
 from tests.conftest import StaffLogin
@@ -373,6 +374,7 @@ async def test_described_admin_answers_match_their_models(
     await _admin_mall(answers, client, services, owner)
     await _admin_staff(answers, owner)
     await _admin_reminders(answers, fake_wechat, owner, member.id)
+    await _admin_tags(answers, owner)
 
     assert answers.seen == _described(create_admin_app)
 
@@ -456,3 +458,23 @@ async def _admin_reminders(
     )
     await answers.call("GET", f"/reminder-deliveries?rule_id={rule['id']}", owner)
     await answers.call("GET", f"/reminder-deliveries/stats?date={day.isoformat()}", owner)
+
+
+async def _admin_tags(answers: Answers, owner: dict[str, str]) -> None:
+    member = await create_member()
+    member.card_no = new_card_number()
+    await member.save(update_fields=["card_no"])
+    tag = await answers.call("POST", "/tags", owner, json={"name": "VIP", "colour": "#FF8800"})
+    path = f"/tags/{tag['id']}"
+    await answers.call("GET", "/tags", owner)
+    await answers.call("GET", path, owner)
+    await answers.call("PATCH", path, owner, json={"description": "高价值"})
+    await answers.call("PUT", f"/members/{member.id}/tags/{tag['id']}", owner)
+    await answers.call("GET", f"/members/{member.id}/tags", owner)
+    await answers.call("GET", f"{path}/members", owner)
+    upload = {"csv": f"卡号\n{member.card_no}\n123\n", "filename": "名单.csv"}
+    done = await answers.call("POST", f"{path}/imports", owner, json=upload)
+    await answers.call("GET", f"{path}/imports", owner)
+    await answers.call("GET", f"/tag-imports/{done['id']}", owner)
+    await answers.call("DELETE", f"/members/{member.id}/tags/{tag['id']}", owner)
+    await answers.call("DELETE", path, owner)

@@ -14,14 +14,19 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── TemplateNotFound (template_not_found): a coupon template
     │   ├── ItemNotFound (item_not_found): a mall item
     │   ├── OrderNotFound (order_not_found): a mall order
-    │   └── ReminderRuleNotFound (reminder_rule_not_found)
+    │   ├── ReminderRuleNotFound (reminder_rule_not_found)
+    │   ├── TagNotFound (tag_not_found)
+    │   └── TagImportNotFound (tag_import_not_found): a bulk tagging from CSV
     ├── Conflict (409, conflict)
     │   ├── CardRequired (card_required): the member has not opened a card
     │   ├── InsufficientPoints (insufficient_points, details: balance, needed)
     │   ├── IdempotencyKeyReused (idempotency_key_reused): the key named another change
     │   ├── SoldOut (sold_out)
     │   ├── NotEligible (not_eligible): the member's tier may not have it
-    │   └── AlreadyCheckedIn (already_checked_in)
+    │   ├── AlreadyCheckedIn (already_checked_in)
+    │   └── TagNameTaken (tag_name_taken): another tag has that name, whatever its case
+    ├── TooLarge (413, too_large)
+    │   └── CsvTooLarge (csv_too_large): an uploaded CSV beyond its size or row limit
     ├── TooManyRequests (429, too_many_requests)
     └── UpstreamUnavailable (503, upstream_unavailable): WeChat or another dependency failed
 
@@ -94,6 +99,11 @@ class Conflict(DomainError):
     default_code = "conflict"
 
 
+class TooLarge(DomainError):
+    status = 413
+    default_code = "too_large"
+
+
 class TooManyRequests(DomainError):
     status = 429
     default_code = "too_many_requests"
@@ -134,6 +144,16 @@ class ReminderRuleNotFound(NotFound):
     default_message = "No such reminder rule."
 
 
+class TagNotFound(NotFound):
+    default_code = "tag_not_found"
+    default_message = "No such tag."
+
+
+class TagImportNotFound(NotFound):
+    default_code = "tag_import_not_found"
+    default_message = "No such tag import."
+
+
 class CardRequired(Conflict):
     default_code = "card_required"
     default_message = "Open the member card first."
@@ -165,3 +185,13 @@ class NotEligible(Conflict):
 class AlreadyCheckedIn(Conflict):
     default_code = "already_checked_in"
     default_message = "Checked in already."
+
+
+class TagNameTaken(Conflict):
+    default_code = "tag_name_taken"
+    default_message = "Another tag has this name."
+
+
+class CsvTooLarge(TooLarge):
+    default_code = "csv_too_large"
+    default_message = "The file is too large."
