@@ -90,7 +90,7 @@ async def sizes_now() -> Sizes:
 
 async def snapshot_months(limit: int = 24) -> list[date]:
     """The months with a snapshot, newest first."""
-    found = await (
+    found: list[Any] = await (
         RfmMonth.all().distinct().order_by("-month").limit(limit).values_list("month", flat=True)
     )
     return list(found)

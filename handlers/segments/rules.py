@@ -10,8 +10,10 @@ per measure:
   5 from `f[3]`, else 1.
 
 In quintile mode the cuts come from the card holders who purchased: each measure is split into
-five groups of (nearly) equal size with `NTILE(5)`, and a boundary is the largest value of its
-group, so members with equal values always get the same score (handlers/segments/sql.py).
+five groups of (nearly) equal size with `NTILE(5)`, worst first, and a member scores one more
+for each of the four lower groups whose every value theirs beats. Members with equal values
+always get the same score: the lowest their value reaches (everyone bought once: F is 1 for
+all). See `Cuts.from_groups` and handlers/segments/sql.py.
 
 The segment rule: a score of `rfm.high_score` (default 3) or more is "high". A member who
 never purchased is `never_purchased`; a member whose first purchase lies within the last
@@ -22,6 +24,7 @@ whether R, F and M are high: M decides 重要 (important) or 一般 (general), a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -107,20 +110,26 @@ class Cuts:
         return cls(four("recency_days"), four("frequency"), four("monetary_fen"))
 
     @classmethod
-    def from_group_maxima(cls, r: dict[int, int], f: dict[int, int], m: dict[int, int]) -> Cuts:
-        """Cuts from the largest value of each NTILE(5) group (1..5; small groups may be empty)."""
+    def from_groups(cls, r: dict[int, int], f: dict[int, int], m: dict[int, int]) -> Cuts:
+        """Cuts from the NTILE(5) groups of each measure, worst group first (1..5).
 
-        def tops(maxima: dict[int, int]) -> list[int]:
-            found, top = [], 0
+        `r` holds each group's smallest recency (groups of descending days), `f` and `m` each
+        group's largest value (groups of ascending values). A score rises past a group only
+        for a value strictly better than all of it, so equal values share a score. With
+        fewer than five members some groups are empty and repeat the boundary before them.
+        """
+
+        def carried(bounds: dict[int, int], better: Callable[[int, int], int]) -> list[int]:
+            found: list[int] = []
             for group in range(1, 5):
-                top = max(top, maxima.get(group, top))
-                found.append(top)
+                value = bounds.get(group, found[-1] if found else 0)
+                found.append(better(found[-1], value) if found else value)
             return found
 
-        ra, rb, rc, rd = tops(r)
-        fa, fb, fc, fd = (value + 1 for value in tops(f))
-        ma, mb, mc, md = (value + 1 for value in tops(m))
-        return cls((ra, rb, rc, rd), (fa, fb, fc, fd), (ma, mb, mc, md))
+        r1, r2, r3, r4 = carried(r, min)
+        fa, fb, fc, fd = (value + 1 for value in carried(f, max))
+        ma, mb, mc, md = (value + 1 for value in carried(m, max))
+        return cls((r4 - 1, r3 - 1, r2 - 1, r1 - 1), (fa, fb, fc, fd), (ma, mb, mc, md))
 
 
 def recency_score(days: int, cuts: Cuts) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -110,11 +111,11 @@ def moment_of(services: Services, day: date) -> Moment:
 async def measure_cuts(moment: Moment, conn: BaseDBAsyncClient) -> Cuts:
     """The quintile boundaries over every card holder who purchased before the day."""
     found = await sql.run(conn, "cuts", [moment.as_of, moment.since, moment.as_of_seconds])
-    maxima: dict[str, dict[int, int]] = {"r": {}, "f": {}, "m": {}}
+    bounds: dict[str, dict[int, int]] = {"r": {}, "f": {}, "m": {}}
     for row in found:
         if row["grp"] is not None and row["top"] is not None:
-            maxima[str(row["measure"])][int(row["grp"])] = int(row["top"])
-    return Cuts.from_group_maxima(maxima["r"], maxima["f"], maxima["m"])
+            bounds[str(row["measure"])][int(row["grp"])] = int(row["top"])
+    return Cuts.from_groups(bounds["r"], bounds["f"], bounds["m"])
 
 
 async def _open_run(services: Services, moment: Moment) -> RfmRun:
@@ -143,7 +144,7 @@ async def _open_run(services: Services, moment: Moment) -> RfmRun:
 
 async def _next_bound(moment: Moment, after_id: int, limit: int, conn: BaseDBAsyncClient) -> int:
     """The id of the last card holder of the next batch, 0 when none are left."""
-    ids = await (
+    ids: list[Any] = await (
         Member.filter(
             id__gt=after_id,
             card_no__isnull=False,

@@ -1,8 +1,10 @@
 """The RFM statements, set-based, for PostgreSQL and SQLite (both in this one module).
 
 Two statements do the work of a run. `CUTS` runs once when a run starts: it measures every
-card holder who purchased and splits each measure into five groups with `NTILE(5)`, returning
-each group's largest value (the quintile boundaries, handlers/segments/rules.py). `SCORE`
+card holder who purchased and splits each measure into five groups with `NTILE(5)`, worst
+first, returning each group's boundary (the quintiles, handlers/segments/rules.py): the
+smallest recency of a group of descending recencies, the largest frequency or amount of a
+group of ascending ones. `SCORE`
 runs once per batch: it measures the card holders of a member id range, scores them against
 the run's cuts, gives each a segment and upserts their `member_rfm` rows, all in one
 `INSERT ... SELECT ... ON CONFLICT` statement. No purchase passes through Python.
@@ -60,12 +62,12 @@ scored AS (
 ),
 ranked AS (
   SELECT rd, f, mo,
-         NTILE(5) OVER (ORDER BY rd) AS rg,
+         NTILE(5) OVER (ORDER BY rd DESC) AS rg,
          NTILE(5) OVER (ORDER BY f) AS fg,
          NTILE(5) OVER (ORDER BY mo) AS mg
   FROM scored
 )
-SELECT 'r' AS measure, rg AS grp, MAX(rd) AS top, COUNT(*) AS n FROM ranked GROUP BY rg
+SELECT 'r' AS measure, rg AS grp, MIN(rd) AS top, COUNT(*) AS n FROM ranked GROUP BY rg
 UNION ALL SELECT 'f', fg, MAX(f), COUNT(*) FROM ranked GROUP BY fg
 UNION ALL SELECT 'm', mg, MAX(mo), COUNT(*) FROM ranked GROUP BY mg
 """

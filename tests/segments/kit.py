@@ -82,9 +82,9 @@ class Expected:
     segment: str
 
 
-def _ntile_tops(values: list[int]) -> dict[int, int]:
-    """The largest value of each NTILE(5) group of the sorted values (SQL's definition)."""
-    ordered = sorted(values)
+def _ntile_tops(values: list[int], *, descending: bool = False) -> dict[int, int]:
+    """The last value of each NTILE(5) group of the sorted values (SQL's definition)."""
+    ordered = sorted(values, reverse=descending)
     n = len(ordered)
     base, extra = divmod(n, 5)
     tops, start = {}, 0
@@ -140,8 +140,8 @@ async def reference(
         window = [net for at, net in bought if at >= since]
         measured[member.id] = (_days(as_of, last), len(window), sum(window), first)
     if cuts is None:
-        cuts = Cuts.from_group_maxima(
-            _ntile_tops([v[0] for v in measured.values()]),
+        cuts = Cuts.from_groups(
+            _ntile_tops([v[0] for v in measured.values()], descending=True),
             _ntile_tops([v[1] for v in measured.values()]),
             _ntile_tops([v[2] for v in measured.values()]),
         )
