@@ -16,6 +16,7 @@ from admin import (
     pos_coupons_views,
     pos_views,
     reminders_views,
+    segments_views,
     tiers_views,
 )
 from admin.auth import (
@@ -39,6 +40,7 @@ MODULES = (
     points_views,
     checkin_rules_views,
     reminders_views,
+    segments_views,
     openapi_views,
 )
 

@@ -15,7 +15,7 @@ from handlers.segments.overview import (
     snapshot_months,
 )
 from handlers.segments.rules import LABELS, Cuts, Segment, label, segments_public
-from handlers.segments.run import RfmReport, run_rfm, take_snapshot
+from handlers.segments.run import RfmReport, run_for_staff, run_rfm, take_snapshot
 from handlers.segments.settings import (
     CurrentSettings,
     RfmSettingsBody,
@@ -39,6 +39,7 @@ __all__ = [
     "member_rfm",
     "movement",
     "rfm_public",
+    "run_for_staff",
     "run_rfm",
     "runs",
     "save_settings",

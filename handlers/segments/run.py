@@ -29,12 +29,14 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from handlers import audit
 from handlers.segments import sql
 from handlers.segments.rules import Cuts
 from handlers.segments.settings import current_settings
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
 from wxmember.core.localtime import local_midnight, local_today
+from wxmember.core.models import Operator
 from wxmember.core.models.members import Member
 from wxmember.core.models.segments import MemberRfm, RfmMonth, RfmRun, RfmRunStatus
 
@@ -146,10 +148,10 @@ async def _next_bound(moment: Moment, after_id: int, limit: int, conn: BaseDBAsy
     """The id of the last card holder of the next batch, 0 when none are left."""
     ids: list[Any] = await (
         Member.filter(
+            Q(card_opened_at__isnull=True) | Q(card_opened_at__lt=moment.as_of),
             id__gt=after_id,
             card_no__isnull=False,
             deleted_at__isnull=True,
-            card_opened_at__lt=moment.as_of,
         )
         .using_db(conn)
         .order_by("id")
@@ -285,3 +287,11 @@ async def take_snapshot(services: Services, run: RfmRun) -> date | None:
         run.snapshot_month = month
         await run.save(using_db=conn, update_fields=["snapshot_month"])
     return month
+
+
+async def run_for_staff(services: Services, actor: Operator) -> RfmReport:
+    """Score today now, for a staff member (audited): finishes or resumes today's run under
+    the current settings, and does nothing more if it has finished."""
+    report = await run_rfm(services)
+    await audit.record(actor, "rfm.run", "rfm_run", report.day.isoformat(), after=report.as_dict())
+    return report

@@ -14,7 +14,8 @@ of the refunds made before it; a purchase refunded in full does not count. Recen
 number of days from the last counted purchase (any time) to `as_of`, a part of a day counting
 as a whole one (a purchase yesterday is 1). Frequency and monetary value cover purchases from
 `since` = `as_of` minus `rfm.window_days` days. Card holders are members with a card opened
-before `as_of` and no deleted account.
+before `as_of` (or with no opening time on record, as imported cards may be) and no deleted
+account.
 
 The dialects differ only in turning a timestamp into whole seconds since the epoch and in
 typing a date parameter placed in a select list; each statement is built for its dialect by
@@ -50,7 +51,10 @@ agg AS (
          CAST(SUM(CASE WHEN created_at >= $2 THEN net ELSE 0 END) AS BIGINT) AS monetary
   FROM purchases WHERE net > 0 GROUP BY member_id
 )"""
-_HOLDERS = "m.card_no IS NOT NULL AND m.deleted_at IS NULL AND m.card_opened_at < $1"
+_HOLDERS = (
+    "m.card_no IS NOT NULL AND m.deleted_at IS NULL"
+    " AND (m.card_opened_at IS NULL OR m.card_opened_at < $1)"
+)
 _RECENCY = "($3 - {epoch} + 86399) / 86400"
 
 _CUTS = """

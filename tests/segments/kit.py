@@ -31,7 +31,8 @@ _numbers = itertools.count(1)
 class History:
     """Card holders, purchases and refunds written at the moments a test chooses."""
 
-    async def holder(self, opened: datetime = OPENED, *, deleted: bool = False) -> Member:
+    async def holder(self, opened: datetime | None = OPENED, *, deleted: bool = False) -> Member:
+        """A card holder; `opened=None`: a card with no opening time on record (imported)."""
         n = next(_numbers)
         return await Member.create(
             openid=f"rfm-{n}-{secrets.token_hex(4)}",
@@ -40,7 +41,7 @@ class History:
             card_opened_at=opened,
             code_secret=secrets.token_hex(20),
             tier=await entry_tier(),
-            deleted_at=opened + timedelta(days=1) if deleted else None,
+            deleted_at=(opened or OPENED) + timedelta(days=1) if deleted else None,
         )
 
     async def guest(self) -> Member:
@@ -118,8 +119,7 @@ async def reference(
         for m in await Member.all()
         if m.card_no is not None
         and m.deleted_at is None
-        and m.card_opened_at is not None
-        and m.card_opened_at < as_of
+        and (m.card_opened_at is None or m.card_opened_at < as_of)
     ]
     refunded: dict[int, int] = {}
     for refund in await PurchaseRefund.all():

@@ -309,6 +309,7 @@ async def _random_history(history: History, seed: int) -> None:
     for _ in range(40):
         opened = local(2023, 1, 1) + timedelta(hours=rng.randrange(0, 24 * 900))
         members.append(await history.holder(opened, deleted=rng.random() < 0.05))
+    members.append(await history.holder(None))
     for _ in range(3):
         await history.guest()
     for _ in range(160):
