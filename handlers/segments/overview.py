@@ -46,6 +46,11 @@ async def member_rfm(member_id: int) -> MemberRfm | None:
     return await MemberRfm.get_or_none(member_id=member_id)
 
 
+async def rfm_of(member_id: int) -> MemberRfm | None:
+    """A member's RFM row, None before a run scored them (the member is not checked)."""
+    return await MemberRfm.get_or_none(member_id=member_id)
+
+
 async def last_finished_day() -> date | None:
     """The day of the latest finished run, None before any."""
     run = await RfmRun.filter(status=RfmRunStatus.FINISHED).order_by("-day", "-id").first()
