@@ -132,6 +132,10 @@ async def _rfm(request: web.Request) -> dict[str, Any]:
         if moved.previous_month
         else None,
         "rfm_moves": rows,
+        "rfm_trend": [
+            (month.isoformat()[:7], [_number(counts.get(code, 0)) for code in codes])
+            for month, counts in await segments.monthly_sizes()
+        ],
     }
 
 

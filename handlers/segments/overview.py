@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from tortoise.functions import Count
+from tortoise.functions import Count, Sum
 
 from handlers.segments.rules import Segment, label
 from wxmember.core.kernel import continue_after, get_member
@@ -99,6 +99,23 @@ async def snapshot_months(limit: int = 24) -> list[date]:
         RfmMonth.all().distinct().order_by("-month").limit(limit).values_list("month", flat=True)
     )
     return list(found)
+
+
+async def monthly_sizes(limit: int = 12) -> list[tuple[date, dict[str, int]]]:
+    """Members per segment at each of the latest monthly snapshots, oldest first (the trend)."""
+    months = sorted((await snapshot_months(limit))[:limit])
+    if not months:
+        return []
+    found: list[Any] = await (
+        RfmMonth.filter(month__in=months)
+        .annotate(n=Sum("members"))
+        .group_by("month", "segment")
+        .values_list("month", "segment", "n")
+    )
+    sizes: dict[date, dict[str, int]] = {month: {} for month in months}
+    for month, segment, n in found:
+        sizes[month][str(segment)] = int(n or 0)
+    return [(month, sizes[month]) for month in months]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from handlers.segments import (
     Cuts,
     RfmSettingsBody,
     label,
+    monthly_sizes,
     movement,
     run_rfm,
     save_settings,
@@ -437,6 +438,10 @@ class TestMonthlySnapshot:
         }
         row = await MemberRfm.get(member_id=newcomer.id)
         assert (row.snapshot_segment, row.previous_segment) == ("never_purchased", None)
+        assert await monthly_sizes() == [
+            (date(2025, 6, 1), {"important_winback": 1, "never_purchased": 1}),
+            (date(2025, 7, 1), {"important_development": 1, "new": 1, "never_purchased": 1}),
+        ]
 
 
 class TestJob:
