@@ -40,6 +40,7 @@ from handlers.members.cards import (
 from handlers.operators.permissions import Area, may
 from handlers.reminders.delivery import forget_member as forget_reminders
 from handlers.reveal import check_may_reveal
+from handlers.segments.overview import forget_rfm
 from handlers.subscriptions.grants import forget_member as forget_grants
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, Forbidden, ValidationFailed
@@ -173,7 +174,8 @@ async def delete_account(
     Ledgers, coupons and orders stay, anonymous. Pending mall shipments are cancelled (points and
     stock go back) and every shipping address is wiped; followers of the Official Account stay
     followers, no longer linked; subscribe grants are dropped; reminders lose their rendered
-    text and those still waiting are skipped; the cached card face is dropped. Staff deleting
+    text and those still waiting are skipped; their RFM scores and segment are dropped; the
+    cached card face is dropped. Staff deleting
     at the member's request (`actor`) are audited in the same transaction.
     """
     await forget_mall_orders(services, member.id)
@@ -204,6 +206,7 @@ async def delete_account(
         await unlink_member(member.id, using_db=conn)
         await forget_grants(member.id, using_db=conn)
         await forget_reminders(member.id, using_db=conn)
+        await forget_rfm(member.id, using_db=conn)
         if actor is not None:
             # who deleted which member, and nothing about the person
             await audit.record(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from handlers.segments.overview import (
     Movement,
     Sizes,
+    forget_rfm,
     member_rfm,
     monthly_sizes,
     movement,
@@ -37,6 +38,7 @@ __all__ = [
     "Sizes",
     "Thresholds",
     "current_settings",
+    "forget_rfm",
     "label",
     "member_rfm",
     "monthly_sizes",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Count, Sum
 
 from handlers.segments.rules import Segment, label
@@ -49,6 +50,11 @@ async def member_rfm(member_id: int) -> MemberRfm | None:
 async def rfm_of(member_id: int) -> MemberRfm | None:
     """A member's RFM row, None before a run scored them (the member is not checked)."""
     return await MemberRfm.get_or_none(member_id=member_id)
+
+
+async def forget_rfm(member_id: int, *, using_db: BaseDBAsyncClient | None = None) -> None:
+    """Drop a member's RFM (their account is deleted); monthly counts already taken stay."""
+    await MemberRfm.filter(member_id=member_id).using_db(using_db).delete()
 
 
 async def last_finished_day() -> date | None:

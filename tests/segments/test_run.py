@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from handlers.members.account import delete_account
 from handlers.operators.accounts import create_operator
 from handlers.segments import (
     Cuts,
@@ -442,6 +443,23 @@ class TestMonthlySnapshot:
             (date(2025, 6, 1), {"important_winback": 1, "never_purchased": 1}),
             (date(2025, 7, 1), {"important_development": 1, "new": 1, "never_purchased": 1}),
         ]
+
+
+class TestDeletedAccounts:
+    async def test_a_deleted_account_loses_its_rfm_and_is_not_scored_again(
+        self, services: Services, history: History, clock: FrozenClock
+    ) -> None:
+        leaving = await history.holder()
+        staying = await history.holder()
+        for member in (leaving, staying):
+            await history.buy(member, local(2025, 3, 1, 12), 3_000)
+        await run_rfm(services)
+        await delete_account(services, await Member.get(id=leaving.id))
+        assert set(await _rows()) == {staying.id}
+        clock.set(local(2025, 6, 16, 9))
+        report = await run_rfm(services)
+        assert report.scored == 1 and set(await _rows()) == {staying.id}
+        assert (await sizes_now()).total == 1
 
 
 class TestJob:
