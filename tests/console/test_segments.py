@@ -12,7 +12,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import sign_in
+from tests.console.conftest import ConsoleErrors, sign_in
 from tests.console.test_members import _call, new_name, open_card, section, sign_in_to, staff_token
 
 LABELS = (
@@ -99,3 +99,47 @@ class TestMemberPage:
         member = open_card(console_url, new_name("分层"))
         sign_in_to(page, "operator", f"/console/members/{member['id']}")
         expect(section(page, "会员分层（RFM）")).to_contain_text("尚未计算")
+
+
+class TestSettings:
+    def test_an_operator_sets_thresholds_and_scores_today_under_them(self, page: Page) -> None:
+        sign_in(page, "operator")
+        page.get_by_role("navigation", name="主导航").get_by_role("link", name="会员分层").click()
+        expect(page.get_by_role("heading", name="会员分层", level=1)).to_be_visible()
+        page.get_by_label("评分方式", exact=True).select_option(label="按门槛")
+        for short, unit, bounds in (
+            ("R", "天", ("30", "60", "90", "180")),
+            ("F", "次", ("2", "3", "5", "8")),
+            ("M", "元", ("100", "300", "500", "1000.5")),
+        ):
+            for n, bound in enumerate(bounds, start=1):
+                page.get_by_label(f"{short} 第 {n} 档（{unit}）").fill(bound)
+        page.get_by_role("button", name="保存").click()
+        expect(page.get_by_role("status")).to_have_text("已保存。")
+        current = page.get_by_role("region", name="当前设置")
+        expect(current.get_by_role("definition").first).to_have_text("按门槛")
+        expect(page.get_by_label("M 第 4 档（元）")).to_have_value("1000.5")
+
+        page.get_by_role("button", name="计算今天的分层").click()
+        expect(page.get_by_role("status")).to_have_text("已计算今天的分层。")
+        latest = page.get_by_role("region", name="最近的计算").get_by_role("row").nth(1)
+        expect(latest).to_contain_text("按门槛")
+        expect(latest).to_contain_text("已完成")
+        expect(latest).to_contain_text("R 30 / 60 / 90 / 180")
+        expect(latest).to_contain_text("M 100 / 300 / 500 / 1000.5")
+
+    def test_thresholds_out_of_order_are_refused_next_to_them(
+        self, page: Page, console_errors: ConsoleErrors
+    ) -> None:
+        sign_in(page, "operator")
+        page.goto("/console/setup/rfm")
+        page.get_by_label("评分方式", exact=True).select_option(label="按门槛")
+        for n, bound in enumerate(("90", "60", "30", "10"), start=1):
+            page.get_by_label(f"R 第 {n} 档（天）").fill(bound)
+        for short, unit in (("F", "次"), ("M", "元")):
+            for n in range(1, 5):
+                page.get_by_label(f"{short} 第 {n} 档（{unit}）").fill(str(n))
+        page.get_by_role("button", name="保存").click()
+        expect(page.get_by_role("group", name="门槛")).to_contain_text("由小到大")
+        expect(page.get_by_label("R 第 1 档（天）")).to_have_value("90")
+        console_errors.expect(400)
