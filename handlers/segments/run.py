@@ -195,7 +195,8 @@ async def run_rfm(
     if run.status == RfmRunStatus.FINISHED:
         report.status = "already_finished"
         report.scored, report.batches = run.scored, run.batches
-        report.snapshot_month = run.snapshot_month
+        # A run that finished just before a crash may not have taken its month's snapshot.
+        report.snapshot_month = run.snapshot_month or await take_snapshot(services, run)
         return report
     report.resumed_from = run.cursor
     while True:

@@ -444,6 +444,20 @@ class TestMonthlySnapshot:
             (date(2025, 7, 1), {"important_development": 1, "new": 1, "never_purchased": 1}),
         ]
 
+    async def test_a_snapshot_missed_by_a_crash_is_taken_by_the_next_run(
+        self, services: Services, history: History
+    ) -> None:
+        member = await history.holder()
+        await history.buy(member, local(2025, 6, 1, 12), 1_000)
+        await run_rfm(services)
+        # As if the process died after the last batch committed, before the snapshot.
+        await RfmMonth.all().delete()
+        await RfmRun.all().update(snapshot_month=None)
+        await MemberRfm.all().update(snapshot_month=None, snapshot_segment=None)
+        again = await run_rfm(services)
+        assert (again.status, again.snapshot_month) == ("already_finished", date(2025, 6, 1))
+        assert await RfmMonth.all().values_list("segment", "members") == [("new", 1)]
+
 
 class TestDeletedAccounts:
     async def test_a_deleted_account_loses_its_rfm_and_is_not_scored_again(
