@@ -583,3 +583,119 @@ class TagImportSummary(Answer):
 class TagImportPage(Answer):
     items: list[TagImportSummary]
     next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- segments (RFM)
+
+
+class MemberRfmScores(Answer):
+    """A member's RFM as of `computed_on` (purchases before that local day)."""
+
+    recency_days: int | None
+    frequency: int
+    monetary_fen: int
+    r_score: int | None
+    f_score: int | None
+    m_score: int | None
+    segment: str
+    segment_label: str | None
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    computed_on: date
+    previous_segment: str | None
+    previous_segment_label: str | None
+
+
+class MemberRfm(Answer):
+    """A member's RFM; `rfm` is null until a run has scored them."""
+
+    member_id: int
+    rfm: MemberRfmScores | None
+
+
+class SegmentSize(Answer):
+    segment: str
+    label: str | None
+    members: int
+
+
+class SegmentSizes(Answer):
+    """Members per segment as of the latest finished run's day (null before any run)."""
+
+    day: date | None
+    total: int
+    items: list[SegmentSize]
+
+
+class SegmentMove(Answer):
+    """Members in `from_segment` at the previous snapshot and in `to_segment` at this one;
+    `from_segment` is null for members not scored at the previous snapshot."""
+
+    from_segment: str | None
+    from_label: str | None
+    to_segment: str
+    to_label: str | None
+    members: int
+
+
+class SegmentMovement(Answer):
+    """A month's snapshot: segment sizes and the moves since the previous snapshot."""
+
+    month: str | None
+    previous_month: str | None
+    months: list[str]
+    sizes: list[SegmentSize]
+    moves: list[SegmentMove]
+
+
+class RfmThresholds(Answer):
+    recency_days: list[int]
+    frequency: list[int]
+    monetary_fen: list[int]
+
+
+class RfmSettings(Answer):
+    """How scores are given; `thresholds` are kept while the mode is `quintile`."""
+
+    mode: str
+    version: int
+    thresholds: RfmThresholds | None
+    updated_at: datetime | None
+    operator_id: int | None
+
+
+class RfmRun(Answer):
+    """The RFM run of a day under a version of the settings, with the cuts it applied."""
+
+    id: int
+    day: date
+    settings_version: int
+    mode: str
+    status: str
+    cuts: RfmThresholds
+    cursor: int
+    scored: int
+    batches: int
+    snapshot_month: date | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class RfmRunPage(Answer):
+    items: list[RfmRun]
+    next_cursor: str | None
+
+
+class RfmRunReport(Answer):
+    """What a run started by staff did: `already_finished` when the day was scored already
+    under the current settings."""
+
+    day: date
+    settings_version: int
+    mode: str
+    status: str
+    cuts: RfmThresholds
+    resumed_from: int
+    scored: int
+    batches: int
+    snapshot_month: date | None

@@ -16,6 +16,7 @@ from admin import (
     pos_coupons_views,
     pos_views,
     reminders_views,
+    segments_views,
     tags_views,
     tiers_views,
 )
@@ -41,6 +42,7 @@ MODULES = (
     checkin_rules_views,
     reminders_views,
     tags_views,
+    segments_views,
     openapi_views,
 )
 

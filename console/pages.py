@@ -51,6 +51,7 @@ NAVIGATION = (
     NavItem(Area.SETUP, "/console/setup/coupons", "nav.coupons"),
     NavItem(Area.SETUP, "/console/setup/mall", "nav.mall"),
     NavItem(Area.SETUP, "/console/setup/orders", "nav.orders"),
+    NavItem(Area.SETUP, "/console/setup/rfm", "nav.rfm"),
     NavItem(Area.REMINDERS, "/console/reminders", "nav.reminders"),
     NavItem(Area.TILL, "/console/till", "nav.till"),
     NavItem(Area.AUDIT, "/console/audit", "nav.audit"),

@@ -1,4 +1,6 @@
-"""Housekeeping jobs: points and coupon expiry, tier retention, the dashboard's daily figures."""
+"""Housekeeping jobs: points and coupon expiry, tier retention, the dashboard's daily figures,
+the members' RFM scores and segments.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from handlers.coupons.issuing import mark_expired_coupons
 from handlers.dashboard import backfill
 from handlers.points.ledger import expire_due_lots
+from handlers.segments import run_rfm
 from handlers.tiers.growth import evaluate_tiers
 from jobs.base import JobContext, TriggerFactory, job
 from wxmember.core.config import Config
@@ -25,6 +28,10 @@ def hourly_at(minute: int) -> TriggerFactory:
 
 def daily_after_midnight(config: Config) -> CronTrigger:
     return CronTrigger(hour=0, minute=30, timezone=config.brand.tz)
+
+
+def daily_at_one(config: Config) -> CronTrigger:
+    return CronTrigger(hour=1, minute=0, timezone=config.brand.tz)
 
 
 # Points expire at the end of a local day (handlers/points/lots.py); coupons at local midnight.
@@ -64,3 +71,15 @@ async def store_dashboard_days(ctx: JobContext) -> None:
     report = await backfill(ctx.services, should_stop=ctx.should_stop)
     if report.stored:
         log.info("dashboard days stored", extra=report.as_dict())
+
+
+# Once a day, after midnight: a day's scores measure purchases before its local midnight, so
+# the run's time of day does not change them. A run already finished does nothing; one that
+# was stopped (a deposed leader, a restart) resumes at its cursor on the next start; the first
+# run that finishes in a month takes the month's snapshot.
+@job(id="rfm.daily", trigger=daily_at_one, coalesce=True, max_instances=1)
+async def score_rfm(ctx: JobContext) -> None:
+    """Score every card holder's RFM for today (idempotent, resumable)."""
+    report = await run_rfm(ctx.services, should_stop=ctx.should_stop)
+    if report.status != "already_finished":
+        log.info("rfm scored", extra=report.as_dict())

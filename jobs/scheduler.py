@@ -46,6 +46,7 @@ ALL_JOBS: tuple[Job, ...] = (
     maintenance.expire_coupons,
     maintenance.evaluate_closed_period,
     maintenance.store_dashboard_days,
+    maintenance.score_rfm,
 )
 
 

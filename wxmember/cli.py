@@ -1,8 +1,8 @@
 """The `wxmember` command line: the service, the scheduler, and operations tasks.
 
 Commands: serve, scheduler, migrate, makemigrations, create-operator, demo, evaluate-tiers,
-run-reminders, keygen, openapi. `--config FILE` and `--log-level LEVEL` go before or after the
-command.
+score-rfm, run-reminders, keygen, openapi. `--config FILE` and `--log-level LEVEL` go before or
+after the command.
 
 Configuration errors print one line (`config: database.url: ...`) and exit 2, never a traceback.
 On SQLite a command that finds the database locked by another process (the server, a job) waits
@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from handlers.operators.accounts import create_operator
+from handlers.segments import run_rfm
 from handlers.tiers.growth import evaluate_tiers
 from wxmember import apidocs
 from wxmember.app import create_app
@@ -172,6 +173,29 @@ def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score_rfm(args: argparse.Namespace) -> int:
+
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print("error: --date must be a date, YYYY-MM-DD", file=sys.stderr)
+        return 2
+    config = _config(args)
+
+    async def run() -> dict[str, object]:
+        async with running_services(config) as app:
+            report = await run_rfm(app[keys.SERVICES], day, batch_size=args.batch_size)
+        return report.as_dict()
+
+    try:
+        result = _run(config, run)
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
 
     config = _config(args).replace(scheduler={"enabled": True})
@@ -290,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dry-run", action="store_true", help="report, change nothing")
     evaluate.add_argument("--batch-size", type=int, default=1000)
     evaluate.set_defaults(run=cmd_evaluate_tiers)
+
+    rfm = commands.add_parser(
+        "score-rfm", help="score members' RFM for a local day (idempotent, resumable)"
+    )
+    rfm.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    rfm.add_argument("--batch-size", type=int, default=None, help="default: rfm.batch_size")
+    rfm.set_defaults(run=cmd_score_rfm)
 
     commands.add_parser(
         "scheduler", help="run the scheduler alone (one leader among several, by a Redis lease)"

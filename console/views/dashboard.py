@@ -1,4 +1,5 @@
-"""数据概览: today's figures, and the last 30 or 90 days as charts, each with its CSV.
+"""数据概览: today's figures, and the last 30 or 90 days as charts, each with its CSV; the
+members' RFM segments and how they moved between the last two monthly snapshots.
 
 The page shows figure cards and an empty chart box per series; `console/static/dashboard.js`
 fetches the numbers from `/console/dashboard/data.json` (the URL is in the page's
@@ -19,7 +20,7 @@ from aiohttp import web
 
 from console.i18n import translate as t
 from console.pages import Pages, render
-from handlers import dashboard
+from handlers import dashboard, segments
 from handlers.operators.permissions import Area
 from wxmember.core import keys
 from wxmember.core.context import Services
@@ -94,6 +95,50 @@ def _rate(use: dashboard.TemplateUse) -> str:
     return "—" if use.rate is None else f"{use.rate:.1%}"
 
 
+@dataclass(frozen=True)
+class MoveRow:
+    """A row of the movement table: members from one segment, per segment they moved to."""
+
+    source: str  # "" for members not in the previous snapshot
+    cells: list[int]
+    total: int
+
+
+async def _rfm(request: web.Request) -> dict[str, Any]:
+    """The segment sizes of the latest RFM run and the latest month's moves between segments."""
+    sizes = await segments.sizes_now()
+    moved = await segments.movement()
+    codes = [str(segment) for segment in segments.Segment]
+    total = sizes.total
+    rows = []
+    for source in ["", *codes]:
+        cells = [moved.moves.get((source, to), 0) for to in codes]
+        if any(cells):
+            rows.append(MoveRow(source, cells, sum(cells)))
+    return {
+        "rfm_day": sizes.day.isoformat() if sizes.day else None,
+        "rfm_sizes": [
+            (
+                code,
+                _number(sizes.counts.get(code, 0)),
+                f"{sizes.counts.get(code, 0) / total:.1%}" if total else "—",
+            )
+            for code in codes
+        ],
+        "rfm_total": _number(total),
+        "rfm_codes": codes,
+        "rfm_month": moved.month.isoformat()[:7] if moved.month else None,
+        "rfm_previous_month": moved.previous_month.isoformat()[:7]
+        if moved.previous_month
+        else None,
+        "rfm_moves": rows,
+        "rfm_trend": [
+            (month.isoformat()[:7], [_number(counts.get(code, 0)) for code in codes])
+            for month, counts in await segments.monthly_sizes()
+        ],
+    }
+
+
 def _column_label(found: dashboard.Period, series: str, column: str) -> str:
     if column == "day":
         return t("dashboard.columns.day")
@@ -130,6 +175,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
         charts=[chart.name for chart in CHARTS],
         templates=[(use, _rate(use)) for use in found.templates],
         templates_series=TEMPLATES_SERIES,
+        **await _rfm(request),
     )
 
 

@@ -23,7 +23,7 @@ from pydantic import StringConstraints
 from console.i18n import catalogue
 from console.pages import Pages, is_htmx, render
 from console.session import current_staff
-from handlers import audit, coupons, tags, tiers
+from handlers import audit, coupons, segments, tags, tiers
 from handlers.checkin.month import month_calendar
 from handlers.coupons import codes as coupon_codes
 from handlers.coupons.templates import grantable_templates
@@ -255,11 +255,14 @@ async def member_context(
         # the refused attempt changed nothing: trying again may keep its key
         form_keys[form.name] = form.values["idempotency_key"]
     done = request.query.get("done")
+    rfm = await segments.rfm_of(member.id)
     return {
         "member": member_lookup.staff_view(services, member, phone=phone),
         "has_card": member.has_card,
         "overview": await tiers.tier_overview(services, member),
         "points": await points_queries.summary(services, member),
+        "rfm": rfm,
+        "rfm_money": f"¥{rfm.monetary_fen / 100:,.2f}" if rfm is not None else "",
         "lists": lists,
         "month": month,
         "weeks": _calendar_weeks(month),

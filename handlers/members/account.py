@@ -40,6 +40,7 @@ from handlers.members.cards import (
 from handlers.operators.permissions import Area, may
 from handlers.reminders.delivery import forget_member as forget_reminders
 from handlers.reveal import check_may_reveal
+from handlers.segments.overview import forget_rfm
 from handlers.subscriptions.grants import forget_member as forget_grants
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, Forbidden, ValidationFailed
@@ -174,9 +175,9 @@ async def delete_account(
     Ledgers, coupons and orders stay, anonymous. Pending mall shipments are cancelled (points and
     stock go back) and every shipping address is wiped; followers of the Official Account stay
     followers, no longer linked; subscribe grants are dropped; reminders lose their rendered
-    text and those still waiting are skipped; the member's tags are taken off; the cached card
-    face is dropped. Staff deleting at the member's request (`actor`) are audited in the same
-    transaction.
+    text and those still waiting are skipped; the member's tags are taken off; their RFM scores
+    and segment are dropped; the cached card face is dropped. Staff deleting at the member's
+    request (`actor`) are audited in the same transaction.
     """
     await forget_mall_orders(services, member.id)
     async with in_transaction() as conn:
@@ -208,6 +209,7 @@ async def delete_account(
         await forget_reminders(member.id, using_db=conn)
         # tags describe the person: they go with the personal fields
         await MemberTag.filter(member_id=member.id).using_db(conn).delete()
+        await forget_rfm(member.id, using_db=conn)
         if actor is not None:
             # who deleted which member, and nothing about the person
             await audit.record(

@@ -25,6 +25,7 @@ COMMANDS = [
     ["scheduler"],
     ["run-reminders", "--rule", "1", "--date", "2030-01-15"],
     ["evaluate-tiers"],
+    ["score-rfm"],
     ["keygen"],
 ]
 

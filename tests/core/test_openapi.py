@@ -375,8 +375,27 @@ async def test_described_admin_answers_match_their_models(
     await _admin_staff(answers, owner)
     await _admin_reminders(answers, fake_wechat, owner, member.id)
     await _admin_tags(answers, owner)
+    await _admin_rfm(answers, owner, member.id)
 
     assert answers.seen == _described(create_admin_app)
+
+
+async def _admin_rfm(answers: Answers, owner: dict[str, str], member_id: int) -> None:
+    await answers.call("GET", f"/members/{member_id}/rfm", owner)
+    await answers.call("GET", "/rfm/settings", owner)
+    thresholds = {
+        "recency_days": [30, 60, 90, 180],
+        "frequency": [2, 3, 5, 8],
+        "monetary_fen": [10_000, 30_000, 50_000, 100_000],
+    }
+    body = {"mode": "thresholds", "thresholds": thresholds}
+    await answers.call("PUT", "/rfm/settings", owner, json=body)
+    await answers.call("POST", "/rfm/runs", owner)
+    await answers.call("GET", "/rfm/runs", owner)
+    await answers.call("GET", "/rfm/segments", owner)
+    await answers.call("GET", "/rfm/movements", owner)
+    scored = await answers.call("GET", f"/members/{member_id}/rfm", owner)
+    assert scored["rfm"] is not None
 
 
 async def _admin_mall(

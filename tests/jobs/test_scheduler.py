@@ -66,6 +66,7 @@ class TestDeclarations:
             "coupons.expire",
             "tiers.evaluate",
             "dashboard.days",
+            "rfm.daily",
         ]
         for spec in ALL_JOBS:
             assert spec.coalesce is True and spec.max_instances == 1

@@ -259,6 +259,16 @@ class TiersConfig(_Section):
     checkin_growth: int = Field(0, ge=0, le=1000)
 
 
+class RfmConfig(_Section):
+    # Frequency and monetary value count purchases of the last `window_days` local days.
+    window_days: int = Field(365, ge=1, le=3660)
+    # "new": a member whose first purchase lies within the last `new_days` local days.
+    new_days: int = Field(30, ge=0, le=3660)
+    # A score of `high_score` or more is "high" in the segment rule (scores run 1..5).
+    high_score: int = Field(3, ge=2, le=5)
+    batch_size: int = Field(1000, ge=1, le=10000)
+
+
 class SchedulerConfig(_Section):
     enabled: bool = True
     lease_seconds: float = Field(30.0, ge=0.3, le=3600)
@@ -296,6 +306,7 @@ class Config(_Section):
     security: SecurityConfig = SecurityConfig()
     points: PointsConfig = PointsConfig()
     tiers: TiersConfig = TiersConfig()
+    rfm: RfmConfig = RfmConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     reminders: RemindersConfig = RemindersConfig()
     coupons: CouponsConfig = CouponsConfig()

@@ -48,6 +48,7 @@ from handlers.points.ledger import expire_due_lots
 from handlers.pos.purchases import record_purchase
 from handlers.reminders.pacing import SendPacer
 from handlers.reminders.runs import claim_rule_day, deliver_due
+from handlers.segments import run_rfm
 from handlers.subscriptions.grants import SOURCE_CLIENT, record_grants
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
@@ -406,11 +407,26 @@ async def _fast_sqlite() -> AsyncIterator[None]:
 
 
 async def seed(services: Services) -> None:
-    """Seed the 90 days once, then store the dashboard's figures of every ended day."""
+    """Seed the 90 days once, then store the dashboard's figures of every ended day and score
+    the members' RFM."""
     if not await Member.exists(openid=OPENID.format(0)):
         async with _fast_sqlite():
             await _seed_activity(services)
     await backfill(services)
+    await _score_rfm(services)
+
+
+async def _score_rfm(services: Services) -> None:
+    """RFM as the daily job would have scored it on the first of each month of the history
+    (each taking that month's snapshot), then today: segments and their moves from the start.
+    Runs already finished do nothing."""
+    today = local_today(services)
+    month = (today - timedelta(days=DAYS)).replace(day=1)
+    while month <= today:
+        if month > today - timedelta(days=DAYS):
+            await run_rfm(services, month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    await run_rfm(services, today)
 
 
 async def _seed_activity(services: Services) -> None:
