@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from aiohttp import web
-from pydantic import BeforeValidator, WithJsonSchema
 
 from admin.auth import STAFF, allow, current_operator
 from admin.responses import (
@@ -21,31 +18,15 @@ from admin.responses import (
 from handlers import segments
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
-from wxmember.core.inputs import Page, Query
+from wxmember.core.inputs import MaybeMonth, Page, Query
 from wxmember.core.models.segments import RfmRun
 from wxmember.core.web import json_response, page_body
 
 routes = Routes()
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
-
-
-def _month(value: object) -> date | None:
-    if value in (None, ""):
-        return None
-    match = _MONTH.match(value) if isinstance(value, str) else None
-    if match is None or not 2000 <= int(match[1]) <= 2100 or not 1 <= int(match[2]) <= 12:
-        raise ValueError("must look like 2025-01")
-    return date(int(match[1]), int(match[2]), 1)
 
 
 class MovementQuery(Query):
-    month: Annotated[
-        date | None,
-        BeforeValidator(_month),
-        WithJsonSchema(
-            {"anyOf": [{"type": "string", "pattern": _MONTH.pattern}, {"type": "null"}]}
-        ),
-    ] = None
+    month: MaybeMonth = None
 
 
 def _run_public(run: RfmRun) -> dict[str, Any]:

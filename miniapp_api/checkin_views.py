@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
-from typing import Annotated
-
 from aiohttp import web
-from pydantic import BeforeValidator, WithJsonSchema
 
 from handlers import checkin
 from handlers.checkin.month import month_calendar
@@ -15,30 +10,14 @@ from miniapp_api.auth import current_member
 from miniapp_api.responses import CheckinCalendar, CheckinResult, MakeupResult
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
-from wxmember.core.inputs import Body, IsoDate, Query
+from wxmember.core.inputs import Body, IsoDate, MaybeMonth, Query
 from wxmember.core.web import json_response
 
 routes = Routes()
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
-
-
-def _month(value: object) -> date | None:
-    if value in (None, ""):
-        return None
-    match = _MONTH.match(value) if isinstance(value, str) else None
-    if match is None or not 2000 <= int(match[1]) <= 2100 or not 1 <= int(match[2]) <= 12:
-        raise ValueError("must look like 2025-01")
-    return date(int(match[1]), int(match[2]), 1)
 
 
 class MonthQuery(Query):
-    month: Annotated[
-        date | None,
-        BeforeValidator(_month),
-        WithJsonSchema(
-            {"anyOf": [{"type": "string", "pattern": _MONTH.pattern}, {"type": "null"}]}
-        ),
-    ] = None
+    month: MaybeMonth = None
 
 
 class MakeupBody(Body):

@@ -125,6 +125,25 @@ IsoDate = Annotated[date, BeforeValidator(parse_date)]
 # A moment with its offset, in that calendar, returned in UTC.
 Moment = Annotated[datetime, AfterValidator(_moment)]
 
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+
+
+def _month(value: object) -> date | None:
+    if value in (None, ""):
+        return None
+    match = _MONTH.match(value) if isinstance(value, str) else None
+    if match is None or not 2000 <= int(match[1]) <= 2100 or not 1 <= int(match[2]) <= 12:
+        raise ValueError("must look like 2025-01")
+    return date(int(match[1]), int(match[2]), 1)
+
+
+# A month in a query, `YYYY-MM` (2000..2100), as its first day; empty or absent: None.
+MaybeMonth = Annotated[
+    date | None,
+    BeforeValidator(_month),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": _MONTH.pattern}, {"type": "null"}]}),
+]
+
 
 def _local_moment(value: datetime) -> datetime:
     if value.tzinfo is not None:
