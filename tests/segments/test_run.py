@@ -4,10 +4,8 @@ the set-based result against a Python reference, the monthly snapshot, the job.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import sys
 from dataclasses import astuple
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,6 +30,7 @@ from jobs.base import JobContext
 from jobs.maintenance import score_rfm
 from tests.segments.kit import AS_OF, TODAY, History, reference
 from tests.support.localtime import local
+from tests.support.processes import command_config, run_command
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
@@ -494,43 +493,20 @@ class TestJob:
 
 
 class TestCommand:
-    async def _run(self, config_file: Path, *args: str) -> tuple[int | None, str, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "wxmember",
-            "--config",
-            str(config_file),
-            "score-rfm",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-        return process.returncode, out.decode(), err.decode()
-
     async def test_score_rfm_for_a_day(
         self, settings: dict[str, Any], history: History, tmp_path: Path
     ) -> None:
         member = await history.holder()
         await history.buy(member, local(2025, 3, 1, 12), 1_000)
-        config_file = tmp_path / "config.toml"
-        security = settings["security"]
-        config_file.write_text(
-            f'[database]\nurl = "{settings["database"]["url"]}"\n'
-            f'[redis]\nurl = "{settings["redis"]["url"]}"\n'
-            f'[security]\nsecret_key = "{security["secret_key"]}"\n'
-            f'data_key = "{security["data_key"]}"\n',
-            encoding="utf-8",
-        )
-        code, out, _ = await self._run(config_file, "--date", "2025-06-15")
+        config_file = command_config(settings, tmp_path)
+        code, out, _ = await run_command(config_file, "score-rfm", "--date", "2025-06-15")
         report = json.loads(out)
         assert (code, report["status"], report["scored"]) == (0, "finished", 1)
         row = await MemberRfm.get(member_id=member.id)
         assert (row.computed_on, row.recency_days) == (TODAY, 106)
-        code, out, _ = await self._run(config_file, "--date", "2025-06-15")
+        code, out, _ = await run_command(config_file, "score-rfm", "--date", "2025-06-15")
         assert (code, json.loads(out)["status"]) == (0, "already_finished")
-        code, _, err = await self._run(config_file, "--date", "15/06/2025")
+        code, _, err = await run_command(config_file, "score-rfm", "--date", "15/06/2025")
         assert code == 2 and "YYYY-MM-DD" in err
-        code, _, err = await self._run(config_file, "--date", "2999-01-01")
+        code, _, err = await run_command(config_file, "score-rfm", "--date", "2999-01-01")
         assert code == 1 and "not begun" in err

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import aiohttp
 
@@ -201,3 +201,34 @@ def _wait_for_demo(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the demo did not start:\n{log.read_text()[-3000:]}")
+
+
+def command_config(settings: Mapping[str, Any], directory: Path) -> Path:
+    """A config file for a one-off `wxmember` command: the test's database, Redis and keys."""
+    security = settings["security"]
+    path = directory / "config.toml"
+    path.write_text(
+        f'[database]\nurl = "{settings["database"]["url"]}"\n'
+        f'[redis]\nurl = "{settings["redis"]["url"]}"\n'
+        f'[security]\nsecret_key = "{security["secret_key"]}"\n'
+        f'data_key = "{security["data_key"]}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+async def run_command(config_file: Path, *args: str, timeout: float = 120) -> tuple[int, str, str]:
+    """Run `python -m wxmember --config FILE ARGS…`: its exit status, output and errors."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wxmember",
+        "--config",
+        str(config_file),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from handlers.tiers.evaluation import BatchDone
 from handlers.tiers.growth import add_growth, evaluate_tiers
+from tests.support.processes import command_config, run_command
 from tests.tiers.conftest import MemberIn
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
@@ -262,21 +262,6 @@ class TestArguments:
 
 
 class TestCommand:
-    async def _run(self, config_file: Path, *args: str) -> tuple[int | None, str, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "wxmember",
-            "--config",
-            str(config_file),
-            "evaluate-tiers",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-        return process.returncode, out.decode(), err.decode()
-
     async def test_evaluate_tiers_command(
         self,
         services: Services,
@@ -286,26 +271,28 @@ class TestCommand:
         tmp_path: Path,
     ) -> None:
         member = await member_in("gold")
-        config_file = tmp_path / "config.toml"
-        security = settings["security"]
-        config_file.write_text(
-            f'[database]\nurl = "{settings["database"]["url"]}"\n'
-            f'[redis]\nurl = "{settings["redis"]["url"]}"\n'
-            f'[security]\nsecret_key = "{security["secret_key"]}"\n'
-            f'data_key = "{security["data_key"]}"\n',
-            encoding="utf-8",
+        config_file = command_config(settings, tmp_path)
+        code, out, _ = await run_command(
+            config_file, "evaluate-tiers", "--period-end", "2025-12-31", "--dry-run"
         )
-        code, out, _ = await self._run(config_file, "--period-end", "2025-12-31", "--dry-run")
         assert code == 0 and json.loads(out)["downgraded"] == 1
         assert await _tier_names(member) == ["金卡会员"]
 
-        code, out, _ = await self._run(config_file, "--period-end", "2025-12-31")
+        code, out, _ = await run_command(
+            config_file, "evaluate-tiers", "--period-end", "2025-12-31"
+        )
         assert (code, json.loads(out)["status"]) == (0, "finished")
         assert await _tier_names(member) == ["银卡会员"]
-        code, out, _ = await self._run(config_file, "--period-end", "2025-12-31")
+        code, out, _ = await run_command(
+            config_file, "evaluate-tiers", "--period-end", "2025-12-31"
+        )
         assert (code, json.loads(out)["status"]) == (0, "already_finished")
 
-        code, _, err = await self._run(config_file, "--period-end", "2025-06-30")
+        code, _, err = await run_command(
+            config_file, "evaluate-tiers", "--period-end", "2025-06-30"
+        )
         assert code == 1 and "31 December" in err
-        code, _, err = await self._run(config_file, "--period-end", "31/12/2025")
+        code, _, err = await run_command(
+            config_file, "evaluate-tiers", "--period-end", "31/12/2025"
+        )
         assert code == 2 and "YYYY-MM-DD" in err
