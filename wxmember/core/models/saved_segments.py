@@ -1,7 +1,7 @@
 """Saved segments (会员分群): named filters over the card holders, kept by operators.
 
 A saved segment is not a list of members: its filter (validated JSON, the schema in
-handlers/saved_segments/criteria.py) is compiled into one SQL statement whenever it is counted
+handlers/segments/criteria.py) is compiled into one SQL statement whenever it is counted
 or its members are read, so it always reflects the members as they are now. Not to be
 confused with RFM segments (member_rfm.segment), which a saved segment's filter may name.
 """
