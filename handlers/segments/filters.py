@@ -8,12 +8,15 @@ starts with the member:
   and card-opened columns are indexed);
 - RFM segment and scores: one `EXISTS` on `member_rfm` (unique on the member), the row of the
   latest run;
-- purchases (last purchase, count and amount): one grouped subquery over `pos_purchases`,
-  joined to the members: lifetime figures, net of refunds (`amount_fen - refunded_fen`, the
-  till's running total), a purchase refunded in full not counted. Chosen over the RFM row
-  because it is live (a refund at the till counts at once) and not bound to the RFM window,
-  so "bought more than 10 times" means ever. Members who never bought have count 0, amount 0
-  and no last purchase (so no "last purchase before/after" matches them);
+- purchases (last purchase, count and amount): one grouped subquery over `pos_purchases`
+  (read in member order from the index member, time, amount, refunded, which holds every
+  column it needs), its `HAVING` the criteria, joined to the members: lifetime figures, net
+  of refunds (`amount_fen - refunded_fen`, the till's running total), a purchase refunded in
+  full not counted. Chosen over the RFM row because it is live (a refund at the till counts
+  at once) and not bound to the RFM window, so "bought more than 10 times" means ever.
+  Members who never bought have count 0, amount 0 and no last purchase (so no "last purchase
+  before/after" matches them): when the criteria let such members in, the subquery keeps the
+  buyers who fail them instead, and the members without a row there are selected;
 - store: an `EXISTS` on the member's purchases (index member, id) at one of the stores, not
   refunded in full;
 - follows the Official Account: an `EXISTS` on a linked follower (index on the member) who is
@@ -45,10 +48,10 @@ from wxmember.core.models import Member
 from wxmember.core.prepared import db_moment, placeholders
 
 LIVE = "m.card_no IS NOT NULL AND m.deleted_at IS NULL"
-_PURCHASES = (
-    "LEFT JOIN (SELECT member_id, COUNT(*) AS n, SUM(amount_fen - refunded_fen) AS net,"
-    " MAX(created_at) AS last_at FROM pos_purchases WHERE amount_fen > refunded_fen{range}"
-    " GROUP BY member_id) p ON p.member_id = m.id"
+# Purchases not refunded in full, per member; `{having}` says which members are kept.
+_BUYERS = (
+    "SELECT member_id FROM pos_purchases WHERE amount_fen > refunded_fen{range}"
+    " GROUP BY member_id HAVING {having}"
 )
 
 
@@ -130,19 +133,7 @@ def compile_filter(
         b.conditions.append(f"m.card_opened_at < {before}")
     _rfm(b, criteria)
     if _uses_purchases(criteria):
-        source += " " + _PURCHASES.format(range=purchase_range)
-        if criteria.last_purchase_after:
-            after = b.moment(criteria.last_purchase_after, next_day=True)
-            b.conditions.append(f"p.last_at >= {after}")
-        if criteria.last_purchase_before:
-            before = b.moment(criteria.last_purchase_before, next_day=False)
-            b.conditions.append(f"p.last_at < {before}")
-        if criteria.purchase_count:
-            count = criteria.purchase_count
-            b.between("COALESCE(p.n, 0)", count.min, count.max)
-        if criteria.purchase_amount_fen:
-            amount = criteria.purchase_amount_fen
-            b.between("COALESCE(p.net, 0)", amount.min, amount.max)
+        source += " " + _purchases(b, criteria, purchase_range)
     if criteria.stores:
         b.conditions.append(
             "EXISTS (SELECT 1 FROM pos_purchases s WHERE s.member_id = m.id"
@@ -160,6 +151,47 @@ def compile_filter(
         )
     _tags(b, criteria)
     return Compiled(source, " AND ".join(b.conditions), b.params)
+
+
+def _purchases(b: _Builder, criteria: Criteria, purchase_range: str) -> str:
+    """The join that applies the purchase criteria (one grouped subquery, no per-member
+    query). When the criteria exclude members who never bought, the members are joined to the
+    buyers who meet them; when they do not (at most 2 purchases, say), to the buyers who fail
+    them, keeping the members with no such row."""
+    having: list[str] = []
+    if criteria.last_purchase_after:
+        after = b.moment(criteria.last_purchase_after, next_day=True)
+        having.append(f"MAX(created_at) >= {after}")
+    if criteria.last_purchase_before:
+        before = b.moment(criteria.last_purchase_before, next_day=False)
+        having.append(f"MAX(created_at) < {before}")
+    for column, wanted in (
+        ("COUNT(*)", criteria.purchase_count),
+        ("SUM(amount_fen - refunded_fen)", criteria.purchase_amount_fen),
+    ):
+        if wanted is not None:
+            if wanted.min is not None:
+                having.append(f"{column} >= {b.param(wanted.min)}")
+            if wanted.max is not None:
+                having.append(f"{column} <= {b.param(wanted.max)}")
+    condition = " AND ".join(having)
+    if _never_bought_may_match(criteria):
+        failing = _BUYERS.format(range=purchase_range, having=f"NOT ({condition})")
+        b.conditions.append("p.member_id IS NULL")
+        return f"LEFT JOIN ({failing}) p ON p.member_id = m.id"
+    meeting = _BUYERS.format(range=purchase_range, having=condition)
+    return f"JOIN ({meeting}) p ON p.member_id = m.id"
+
+
+def _never_bought_may_match(criteria: Criteria) -> bool:
+    """Whether a member who never bought (no purchase, count 0, amount 0) meets the purchase
+    criteria."""
+    if criteria.last_purchase_after or criteria.last_purchase_before:
+        return False
+    return all(
+        wanted is None or not wanted.min
+        for wanted in (criteria.purchase_count, criteria.purchase_amount_fen)
+    )
 
 
 def _rfm(b: _Builder, criteria: Criteria) -> None:

@@ -1,5 +1,6 @@
-"""Saved segments: operators' named filters over the card holders, and an index on a
-follower's member for the filter "follows the Official Account".
+"""Saved segments: operators' named filters over the card holders, an index on a follower's
+member for the filter "follows the Official Account", and an index covering what the purchase
+criteria aggregate (member, time, amount, refunded).
 """
 
 from tortoise import migrations
@@ -35,5 +36,9 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Follower',
             index=Index(fields=['member_id']),
+        ),
+        ops.AddIndex(
+            model_name='Purchase',
+            index=Index(fields=['member_id', 'created_at', 'amount_fen', 'refunded_fen']),
         ),
     ]
