@@ -16,7 +16,7 @@ from bench.jobs.context import Context, Prepared, Sizes, check
 from bench.jobs.people import MEMBER_COLUMNS, MemberFactory
 from bench.jobs.plans import explain
 from handlers.segments.criteria import Criteria
-from handlers.segments.filters import compile_filter
+from handlers.segments.filters import compile_filter, count_text
 from handlers.segments.rules import Segment
 
 DEFAULT_MEMBERS = 1_000_000
@@ -231,8 +231,7 @@ async def plans(ctx: Context, prepared: Prepared, stage: str) -> list[dict[str, 
         compiled = compile_filter(
             Criteria.model_validate(criteria), "postgres", ctx.config.brand.tz
         )
-        # the text `count_sql` runs on PostgreSQL
-        sql = f"SELECT COUNT(*) AS n FROM {compiled.source} WHERE {compiled.where}"
+        sql = count_text(compiled)  # the text `count_sql` runs on PostgreSQL
         found.append(await explain(ctx.conn, f"count: {title}", sql, compiled.params))
     return found
 

@@ -88,11 +88,13 @@ class _Builder:
 
 @dataclass(frozen=True)
 class Compiled:
-    """The `FROM ... WHERE ...` of a filter (alias `m` for members) and its parameters."""
+    """The `FROM ... WHERE ...` of a filter (alias `m` for members), the `WITH` before its
+    `SELECT` (the purchase criteria's buyers, or nothing) and its parameters."""
 
     source: str
     where: str
     params: list[Any]
+    head: str = ""
 
 
 def _uses_purchases(criteria: Criteria) -> bool:
@@ -132,8 +134,14 @@ def compile_filter(
         before = b.moment(criteria.card_opened_before, next_day=False)
         b.conditions.append(f"m.card_opened_at < {before}")
     _rfm(b, criteria)
+    head = ""
     if _uses_purchases(criteria):
-        source += " " + _purchases(b, criteria, purchase_range)
+        buyers, join = _purchases(b, criteria, purchase_range)
+        # PostgreSQL runs a materialised CTE once: inlined, a parallel plan would aggregate
+        # every purchase again in each of its workers
+        materialized = "MATERIALIZED " if b.dialect == "postgres" else ""
+        head = f"WITH p AS {materialized}({buyers}) "
+        source += " " + join
     if criteria.stores:
         b.conditions.append(
             "EXISTS (SELECT 1 FROM pos_purchases s WHERE s.member_id = m.id"
@@ -150,10 +158,10 @@ def compile_filter(
             f" AND g.template_id = {b.param(criteria.subscribe_template_id)} AND g.remaining > 0)"
         )
     _tags(b, criteria)
-    return Compiled(source, " AND ".join(b.conditions), b.params)
+    return Compiled(source, " AND ".join(b.conditions), b.params, head)
 
 
-def _purchases(b: _Builder, criteria: Criteria, purchase_range: str) -> str:
+def _purchases(b: _Builder, criteria: Criteria, purchase_range: str) -> tuple[str, str]:
     """The join that applies the purchase criteria (one grouped subquery, no per-member
     query). When the criteria exclude members who never bought, the members are joined to the
     buyers who meet them; when they do not (at most 2 purchases, say), to the buyers who fail
@@ -178,9 +186,9 @@ def _purchases(b: _Builder, criteria: Criteria, purchase_range: str) -> str:
     if _never_bought_may_match(criteria):
         failing = _BUYERS.format(range=purchase_range, having=f"NOT ({condition})")
         b.conditions.append("p.member_id IS NULL")
-        return f"LEFT JOIN ({failing}) p ON p.member_id = m.id"
+        return failing, "LEFT JOIN p ON p.member_id = m.id"
     meeting = _BUYERS.format(range=purchase_range, having=condition)
-    return f"JOIN ({meeting}) p ON p.member_id = m.id"
+    return meeting, "JOIN p ON p.member_id = m.id"
 
 
 def _never_bought_may_match(criteria: Criteria) -> bool:
@@ -237,16 +245,21 @@ def _tags(b: _Builder, criteria: Criteria) -> None:
         )
 
 
+def count_text(compiled: Compiled) -> str:
+    """How many members the filter selects, written with `$n` (PostgreSQL's text)."""
+    return f"{compiled.head}SELECT COUNT(*) AS n FROM {compiled.source} WHERE {compiled.where}"
+
+
 def count_sql(conn: BaseDBAsyncClient, compiled: Compiled) -> str:
     """How many members the filter selects."""
-    return placeholders(conn, f"SELECT COUNT(*) AS n FROM {compiled.source} WHERE {compiled.where}")
+    return placeholders(conn, count_text(compiled))
 
 
 def sample_sql(conn: BaseDBAsyncClient, compiled: Compiled, limit: int) -> str:
     """The newest `limit` members the filter selects, with their tier."""
     return placeholders(
         conn,
-        "SELECT m.id, m.card_no, m.name, m.phone_enc, m.card_opened_at,"
+        f"{compiled.head}SELECT m.id, m.card_no, m.name, m.phone_enc, m.card_opened_at,"
         " tier.id AS tier_id, tier.name AS tier_name, tier.level AS tier_level,"
         " tier.color AS tier_color"
         f" FROM {compiled.source} LEFT JOIN tiers tier ON tier.id = m.tier_id"
@@ -257,5 +270,6 @@ def sample_sql(conn: BaseDBAsyncClient, compiled: Compiled, limit: int) -> str:
 def ids_sql(conn: BaseDBAsyncClient, compiled: Compiled) -> str:
     """The ids the filter selects in the id range of the first two parameters, ascending."""
     return placeholders(
-        conn, f"SELECT m.id FROM {compiled.source} WHERE {compiled.where} ORDER BY m.id"
+        conn,
+        f"{compiled.head}SELECT m.id FROM {compiled.source} WHERE {compiled.where} ORDER BY m.id",
     )
