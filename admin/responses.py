@@ -16,6 +16,7 @@ from handlers.coupons.shapes import CouponTemplate, MemberCoupon, MemberCouponPa
 from handlers.mall.shapes import MallOrder
 from handlers.members.shapes import TierBrief
 from handlers.points.shapes import LedgerEntry, LedgerPage
+from handlers.segments.criteria import Criteria
 from wxmember.core.answers import Answer
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.operators import Role
@@ -699,3 +700,60 @@ class RfmRunReport(Answer):
     scored: int
     batches: int
     snapshot_month: date | None
+
+
+# --------------------------------------------------------------------------- saved segments
+
+
+class SavedSegment(Answer):
+    """A saved segment (会员分群): a named filter over the card holders."""
+
+    id: int
+    name: str
+    description: str
+    filter: Criteria
+    created_at: datetime
+    updated_at: datetime
+    created_by_id: int | None
+    updated_by_id: int | None
+
+
+class SavedSegmentPage(Answer):
+    items: list[SavedSegment]
+    next_cursor: str | None
+
+
+class SavedSegmentDeleted(Answer):
+    id: int
+    name: str
+
+
+class SavedSegmentCount(Answer):
+    """How many live card holders the saved segment's filter selects now."""
+
+    segment_id: int
+    members: int
+
+
+class SegmentMember(Answer):
+    """A member a filter selects, the phone masked."""
+
+    id: int
+    card_no: str | None
+    name: str | None
+    phone: str | None
+    tier: TierBrief | None
+
+
+class SegmentSample(Answer):
+    """The newest members a saved segment selects now."""
+
+    segment_id: int
+    items: list[SegmentMember]
+
+
+class SegmentPreview(Answer):
+    """A filter's live count and its newest 20 members."""
+
+    members: int
+    sample: list[SegmentMember]

@@ -16,6 +16,7 @@ from admin import (
     pos_coupons_views,
     pos_views,
     reminders_views,
+    saved_segments_views,
     segments_views,
     tags_views,
     tiers_views,
@@ -43,6 +44,7 @@ MODULES = (
     reminders_views,
     tags_views,
     segments_views,
+    saved_segments_views,
     openapi_views,
 )
 

@@ -46,6 +46,7 @@ NAVIGATION = (
     NavItem(Area.DASHBOARD, "/console/dashboard", "nav.dashboard"),
     NavItem(Area.MEMBERS, "/console/members", "nav.members"),
     NavItem(Area.MEMBERS, "/console/tags", "nav.tags"),
+    NavItem(Area.MEMBERS, "/console/segments", "nav.saved_segments"),
     NavItem(Area.SETUP, "/console/setup/tiers", "nav.tiers"),
     NavItem(Area.SETUP, "/console/setup/checkin", "nav.checkin"),
     NavItem(Area.SETUP, "/console/setup/coupons", "nav.coupons"),

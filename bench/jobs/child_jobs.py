@@ -18,6 +18,8 @@ from handlers import dashboard as dashboard_figures
 from handlers.points.ledger import expire_due_lots
 from handlers.reminders.candidates import find_candidates
 from handlers.reminders.runs import claim_rule_day
+from handlers.segments import saved
+from handlers.segments.criteria import Criteria
 from handlers.tiers.evaluation import BatchDone
 from handlers.tiers.growth import evaluate_tiers
 from wxmember.core.context import Services
@@ -166,9 +168,29 @@ async def dashboard(services: Services, params: dict[str, Any]) -> dict[str, Any
     }
 
 
+async def segments(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    """Each filter counted once to warm up, then `repeats` times."""
+    counts: dict[str, int] = {}
+    reads: dict[str, Any] = {}
+    for title, raw in params["filters"].items():
+        criteria = Criteria.model_validate(raw)
+        counts[title] = await saved.count(services, criteria)
+
+        def read(criteria: Criteria = criteria) -> Awaitable[int]:
+            return saved.count(services, criteria)
+
+        reads[title] = await _reads(params["repeats"], read)
+    return {
+        "counts": counts,
+        "reads": reads,
+        "median_seconds": {title: round(r["median_ms"] / 1000, 3) for title, r in reads.items()},
+    }
+
+
 JOBS: dict[str, Job] = {
     "tiers": tiers,
     "birthdays": birthdays,
     "points-expiry": points_expiry,
     "dashboard": dashboard,
+    "segments": segments,
 }

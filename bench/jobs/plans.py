@@ -36,6 +36,8 @@ def _literal(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):
+        return "ARRAY[" + ", ".join(_literal(item) for item in value) + "]"
     if isinstance(value, datetime | date):
         value = value.isoformat()
     return "'" + str(value).replace("'", "''") + "'"

@@ -98,6 +98,19 @@ class TestDashboard:
         assert set(result["reads"]) == {"today", "page_30", "page_90", "charts_90"}
 
 
+class TestSegments:
+    @requires_postgres
+    async def test_counts_each_filter_and_checks_two_against_the_seeded_rows(
+        self, tmp_path: Path
+    ) -> None:
+        report = await _run("segments", tmp_path, Sizes(members=2000, repeats=1))
+        result = report["job"]["result"]
+        assert set(result["counts"]) == set(report["parameters"]["filters"])
+        assert report["seeding"]["rows"]["members"] == 2000
+        assert all(count >= 0 for count in result["counts"].values())
+        assert len(report["plans"]) == len(result["counts"])
+
+
 class TestCommandLine:
     @pytest.mark.parametrize("name", ["postgres", "template1", "template0", ""])
     def test_refuses_a_shared_database(self, name: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,4 +125,4 @@ class TestCommandLine:
         assert main(["list"]) == 0
         lines = capsys.readouterr().out.splitlines()
         names = [line.split()[0] for line in lines]
-        assert names == ["tiers", "birthdays", "points-expiry", "dashboard"]
+        assert names == ["tiers", "birthdays", "points-expiry", "dashboard", "segments"]

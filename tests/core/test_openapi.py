@@ -376,8 +376,24 @@ async def test_described_admin_answers_match_their_models(
     await _admin_reminders(answers, fake_wechat, owner, member.id)
     await _admin_tags(answers, owner)
     await _admin_rfm(answers, owner, member.id)
+    await _admin_saved_segments(answers, owner, silver["id"])
 
     assert answers.seen == _described(create_admin_app)
+
+
+async def _admin_saved_segments(answers: Answers, owner: dict[str, str], tier_id: int) -> None:
+    criteria = {"tier_ids": [tier_id], "points_balance": {"min": 0}, "birth_months": [5]}
+    await answers.call("POST", "/segments/preview", owner, json={"filter": criteria})
+    made = await answers.call(
+        "POST", "/segments", owner, json={"name": "银卡五月生日", "filter": criteria}
+    )
+    path = f"/segments/{made['id']}"
+    await answers.call("GET", "/segments", owner)
+    await answers.call("GET", path, owner)
+    await answers.call("PATCH", path, owner, json={"description": "生日月关怀"})
+    await answers.call("GET", f"{path}/count", owner)
+    await answers.call("GET", f"{path}/members?limit=5", owner)
+    await answers.call("DELETE", path, owner)
 
 
 async def _admin_rfm(answers: Answers, owner: dict[str, str], member_id: int) -> None:

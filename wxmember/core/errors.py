@@ -16,6 +16,7 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── OrderNotFound (order_not_found): a mall order
     │   ├── ReminderRuleNotFound (reminder_rule_not_found)
     │   ├── TagNotFound (tag_not_found)
+    │   ├── SegmentNotFound (segment_not_found): a saved segment (会员分群)
     │   └── TagImportNotFound (tag_import_not_found): a bulk tagging from CSV
     ├── Conflict (409, conflict)
     │   ├── CardRequired (card_required): the member has not opened a card
@@ -24,7 +25,8 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── SoldOut (sold_out)
     │   ├── NotEligible (not_eligible): the member's tier may not have it
     │   ├── AlreadyCheckedIn (already_checked_in)
-    │   └── TagNameTaken (tag_name_taken): another tag has that name, whatever its case
+    │   ├── TagNameTaken (tag_name_taken): another tag has that name, whatever its case
+    │   └── SegmentNameTaken (segment_name_taken): another saved segment has that name
     ├── TooLarge (413, too_large)
     │   └── CsvTooLarge (csv_too_large): an uploaded CSV beyond its size or row limit
     ├── TooManyRequests (429, too_many_requests)
@@ -149,6 +151,11 @@ class TagNotFound(NotFound):
     default_message = "No such tag."
 
 
+class SegmentNotFound(NotFound):
+    default_code = "segment_not_found"
+    default_message = "No such saved segment."
+
+
 class TagImportNotFound(NotFound):
     default_code = "tag_import_not_found"
     default_message = "No such tag import."
@@ -190,6 +197,11 @@ class AlreadyCheckedIn(Conflict):
 class TagNameTaken(Conflict):
     default_code = "tag_name_taken"
     default_message = "Another tag has this name."
+
+
+class SegmentNameTaken(Conflict):
+    default_code = "segment_name_taken"
+    default_message = "Another saved segment has this name."
 
 
 class CsvTooLarge(TooLarge):

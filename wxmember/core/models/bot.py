@@ -36,5 +36,6 @@ class Follower(Model):
 
     class Meta:
         table = "bot_followers"
-        # The dashboard counts followers at the end of a day from these two.
-        indexes = (("subscribed", "subscribed_at"), ("unsubscribed_at",))
+        # The dashboard counts followers at the end of a day from the first two, and a saved
+        # segment's "follows the Official Account" looks a member's followers up by the last.
+        indexes = (("subscribed", "subscribed_at"), ("unsubscribed_at",), ("member_id",))

@@ -39,7 +39,13 @@ class Purchase(Model):
 
     class Meta:
         table = "pos_purchases"
-        indexes = (("member_id", "id"), ("created_at",))
+        # The last holds everything a saved segment's purchase criteria read, in member order:
+        # they aggregate it without touching the table (an index-only scan, no sort).
+        indexes = (
+            ("member_id", "id"),
+            ("created_at",),
+            ("member_id", "created_at", "amount_fen", "refunded_fen"),
+        )
 
 
 class PurchaseRefund(Model):
