@@ -16,6 +16,7 @@ from handlers import audit
 from handlers.members.cards import tier_view
 from handlers.tags.catalogue import tag_view
 from wxmember.core.errors import TagNotFound
+from wxmember.core.inputs import MAX_ID
 from wxmember.core.kernel import get_member, id_fits, insert_once, transaction
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.tags import MemberTag, Tag
@@ -131,8 +132,10 @@ async def members_with_tag(tag_id: int, after_member_id: int | None, limit: int)
     last member's id (the (tag, member) index is walked in member order)."""
     await find_tag(tag_id)
     query = MemberTag.filter(tag_id=tag_id, member__deleted_at__isnull=True)
-    if after_member_id is not None:
-        query = query.filter(member_id__lt=min(after_member_id, 2**31))
+    # a cursor beyond every member id the column holds leaves nothing out (never sent: the
+    # database would refuse to compare it with the column)
+    if after_member_id is not None and after_member_id <= MAX_ID:
+        query = query.filter(member_id__lt=after_member_id)
     return (
         await query.order_by("-member_id")
         .select_related("member", "member__tier", "tagged_by")
