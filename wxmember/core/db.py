@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from tortoise import Tortoise
+from tortoise import context as tortoise_context
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
 
@@ -16,6 +17,7 @@ from wxmember.core.config import Config, DatabaseConfig
 
 if TYPE_CHECKING:
     from asyncpg import Connection
+    from tortoise.context import TortoiseContext
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +91,27 @@ async def apply_migrations(config: Config) -> None:
 
 @asynccontextmanager
 async def open_database(config: Config) -> AsyncIterator[None]:
-    """Tortoise initialised for the life of the block, reachable from every task."""
-    await Tortoise.init(config=tortoise_config(config), _enable_global_fallback=True)
+    """Tortoise initialised for the life of the block, reachable from every task.
+
+    The block owns the process's one global Tortoise context. It gives it up on the way out
+    even when closing the connections fails or is cut short (a shutdown bound, a cancel);
+    otherwise every later `open_database` in the process would be refused.
+    """
+    ctx = await Tortoise.init(config=tortoise_config(config), _enable_global_fallback=True)
     try:
         yield
     finally:
-        await Tortoise.close_connections()
+        try:
+            await ctx.close_connections()
+        finally:
+            _release_global_context(ctx)
+
+
+def _release_global_context(ctx: TortoiseContext) -> None:
+    # Tortoise clears its global fallback only at the end of a close that completed, and has
+    # no public call to clear it otherwise.
+    if tortoise_context._global_context is ctx:
+        tortoise_context._global_context = None
 
 
 def is_database_locked(exc: BaseException) -> bool:
