@@ -23,8 +23,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from handlers.messaging import recipient, recover_stale
 from handlers.reminders.candidates import find_candidates, gift_name, render, target_day
-from handlers.reminders.delivery import claim, deliver, recipient, recover_stale
+from handlers.reminders.delivery import claim, deliver
 from handlers.reminders.fields import invalid_keys
 from handlers.reminders.pacing import SendPacer
 from handlers.reminders.rules import get_rule
@@ -128,7 +129,7 @@ async def run_due_reminders(
             continue
         summary.claimed += await claim_rule_day(services, rule, day)
         await _remember_claimed(services, marker)
-    summary.recovered = await recover_stale(services)
+    summary.recovered = await recover_stale(services, ReminderDelivery)
     summary.outcomes = await deliver_due(services, should_stop=should_stop, pacer=pacer)
     return summary
 
@@ -144,7 +145,7 @@ async def run_rule(services: Services, rule_id: int, day: date) -> dict[str, int
     """Run one rule for a send day now, whatever its send time; the outcome counts."""
     rule = await get_rule(rule_id)
     await claim_rule_day(services, rule, day)
-    await recover_stale(services)
+    await recover_stale(services, ReminderDelivery)
     await deliver_due(services, rule_id=rule.id)
     return await outcome_counts(rule.id, day)
 
