@@ -18,6 +18,7 @@ from handlers.members.shapes import TierBrief
 from handlers.points.shapes import LedgerEntry, LedgerPage
 from handlers.segments.criteria import Criteria
 from wxmember.core.answers import Answer
+from wxmember.core.models.campaigns import CampaignState
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.operators import Role
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderKind
@@ -757,3 +758,97 @@ class SegmentPreview(Answer):
 
     members: int
     sample: list[SegmentMember]
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+class Campaign(Answer):
+    """A campaign (营销活动): to which saved segment, what it gives (coupon, points) and says
+    (a message), its holdout share, its state and progress. `segment_name` and the filter are
+    the segment's as of the launch."""
+
+    id: int
+    name: str
+    description: str
+    segment_id: int | None
+    segment_name: str
+    state: CampaignState
+    coupon_template_id: int | None
+    points: int | None
+    channel: Channel | None
+    template_id: str | None
+    mapping: dict[str, Any] | None
+    page: str | None
+    holdout_percent: int
+    start_at: datetime | None
+    launched_at: datetime | None
+    started_at: datetime | None
+    frozen_at: datetime | None
+    finished_at: datetime | None
+    recipients: int
+    held_out: int
+    version: int
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class CampaignPage(Answer):
+    items: list[Campaign]
+    next_cursor: str | None
+
+
+class CampaignDeleted(Answer):
+    id: int
+    name: str
+
+
+class CampaignField(Answer):
+    """A field a campaign's message may show; `needs`: the gift the campaign must give."""
+
+    name: str
+    renders: str
+    max_length: int
+    description: str
+    needs: str | None
+
+
+class CampaignFields(Answer):
+    items: list[CampaignField]
+
+
+class PreviewedMessage(Answer):
+    card_no: str | None
+    data: dict[str, str]
+
+
+class CampaignPreview(Answer):
+    """Whom the campaign would reach now, and its message as the first of them would read it."""
+
+    campaign_id: int
+    members: int
+    holdout: int
+    recipients: int
+    messages: list[PreviewedMessage]
+
+
+class CampaignDeliveryRow(Answer):
+    """One member of a campaign: held out or treated, and what happened."""
+
+    id: int
+    member_id: int
+    card_no: str | None
+    holdout: bool
+    state: DeliveryState
+    reason: str | None
+    errcode: int | None
+    coupon_id: int | None
+    points_entry_id: int | None
+    attempts: int
+    updated_at: datetime | None
+    finished_at: datetime | None
+
+
+class CampaignDeliveryPage(Answer):
+    items: list[CampaignDeliveryRow]
+    next_cursor: str | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin import (
+    campaigns_views,
     checkin_rules_views,
     coupon_templates_views,
     mall_views,
@@ -45,6 +46,7 @@ MODULES = (
     tags_views,
     segments_views,
     saved_segments_views,
+    campaigns_views,
     openapi_views,
 )
 

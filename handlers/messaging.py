@@ -106,7 +106,7 @@ async def _start_sending(row: Delivery, now: datetime) -> str:
         row.first_sent_at = row.first_sent_at or now
         if row.channel == Channel.MINIAPP_SUBSCRIBE and not row.grant_spent:
             member_id: int = row.member_id
-            if not await consume_grant(member_id, row.template_id, using_db=conn):
+            if not await consume_grant(member_id, _template(row), using_db=conn):
                 await (
                     type(row)
                     .filter(id=row.id)
@@ -124,18 +124,23 @@ async def _start_sending(row: Delivery, now: datetime) -> str:
     return "sending"
 
 
+def _template(row: Delivery) -> str:
+    if row.template_id is None:  # a campaign without a message never gets here
+        raise ValueError(f"delivery {row.id} has no template")
+    return row.template_id
+
+
 async def _send(services: Services, row: Delivery, openid: str) -> dict[str, Any]:
-    assert row.template_id is not None
     if row.channel == Channel.MINIAPP_SUBSCRIBE:
         return await services.miniapp.send_subscribe_message(
-            openid, row.template_id, row.payload, page=row.page
+            openid, _template(row), row.payload, page=row.page
         )
     miniprogram = None
     if row.page:
         miniprogram = {"appid": services.config.miniapp.appid, "pagepath": row.page}
     msg_id = f"{_MSG_ID_PREFIX[type(row)]}{row.id}"
     return await services.official.send_template_message(
-        openid, row.template_id, row.payload, miniprogram=miniprogram, client_msg_id=msg_id
+        openid, _template(row), row.payload, miniprogram=miniprogram, client_msg_id=msg_id
     )
 
 
@@ -166,7 +171,7 @@ async def _after_error(services: Services, row: Delivery, exc: WeChatError) -> s
     sending = DeliveryState.SENDING
     if isinstance(exc, WeChatSubscribeRefused):
         # WeChat has no grant left (the member refused, or our count was off): ours is 0 too.
-        await revoke(member_id, row.template_id)
+        await revoke(member_id, _template(row))
         await settle(
             row,
             sending,

@@ -28,7 +28,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
-from jobs import maintenance, reminders
+from jobs import campaigns, maintenance, reminders
 from jobs.base import Job, JobContext
 from jobs.lease import LeaderLease, process_holder_id
 from wxmember.core import keys
@@ -42,6 +42,7 @@ STOP_STEP_SECONDS = 5.0
 
 ALL_JOBS: tuple[Job, ...] = (
     reminders.send_due_reminders,
+    campaigns.run_campaigns,
     maintenance.expire_points,
     maintenance.expire_coupons,
     maintenance.evaluate_closed_period,

@@ -91,7 +91,7 @@ class FieldSpec:
     name: str
     renders: str
     max_length: int
-    kinds: frozenset[ReminderKind]
+    kinds: frozenset[str]
     description: str
 
 
@@ -166,9 +166,15 @@ def normalise_entry(raw: Any) -> dict[str, Any]:
 
 
 def check_mapping(
-    mapping: Mapping[str, Any], kind: ReminderKind, channel: Channel, *, has_gift: bool
+    mapping: Mapping[str, Any],
+    kind: str,
+    channel: Channel,
+    *,
+    has_gift: bool,
+    catalogue: Mapping[str, FieldSpec] = CATALOGUE,
 ) -> dict[str, dict[str, Any]]:
-    """Validate a mapping for a rule; its stored form, or ValidationFailed naming the key."""
+    """Validate a mapping for a rule of `kind` (or a campaign, with its own catalogue); its
+    stored form, or ValidationFailed naming the key."""
     checked: dict[str, dict[str, Any]] = {}
     for key, raw in mapping.items():
         entry = normalise_entry(raw)
@@ -177,15 +183,19 @@ def check_mapping(
             if not value_ok(kind_of_key, entry["text"]):
                 raise _mapping_error("invalid_text", key, f"the text is not a valid {kind_of_key}")
         else:
-            _check_field(key, kind_of_key, entry, kind, has_gift)
+            _check_field(key, kind_of_key, entry, catalogue.get(entry["field"]), kind, has_gift)
         checked[key] = entry
     return checked
 
 
 def _check_field(
-    key: str, key_kind: str, entry: dict[str, Any], kind: ReminderKind, has_gift: bool
+    key: str,
+    key_kind: str,
+    entry: dict[str, Any],
+    spec: FieldSpec | None,
+    kind: str,
+    has_gift: bool,
 ) -> None:
-    spec = CATALOGUE.get(entry["field"])
     if spec is None or kind not in spec.kinds:
         raise _mapping_error("unknown_field", key, f"{entry['field']!r} is not a {kind} field")
     if spec.name == "gift_name" and not has_gift:
@@ -238,7 +248,7 @@ def catalogue_view() -> list[dict[str, Any]]:
             "name": spec.name,
             "renders": spec.renders,
             "max_length": spec.max_length,
-            "kinds": sorted(kind.value for kind in spec.kinds),
+            "kinds": sorted(str(kind) for kind in spec.kinds),
             "description": spec.description,
         }
         for spec in CATALOGUE.values()

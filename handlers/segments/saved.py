@@ -248,6 +248,16 @@ async def member_ids(
     """The ids the filter selects, ascending, a batch per statement over a range of `batch`
     member ids (so each statement reads only that range's purchases); empty ranges yield
     nothing."""
+    async for _, ids in member_id_ranges(services, criteria, batch=batch):
+        if ids:
+            yield ids
+
+
+async def member_id_ranges(
+    services: Services, criteria: Criteria, *, after: int = 0, batch: int = 5000
+) -> AsyncIterator[tuple[int, list[int]]]:
+    """Per range of `batch` member ids above `after`: the range's highest id and the ids in it
+    the filter selects (maybe none), so a caller can record how far it has gone and resume."""
     conn = _conn()
     compiled = compile_filter(
         criteria, conn.capabilities.dialect, services.config.brand.tz, id_range=True
@@ -255,12 +265,11 @@ async def member_ids(
     sql = ids_sql(conn, compiled)
     last = await Member.all().order_by("-id").first().values_list("id", flat=True)
     highest = int(last) if last is not None else 0  # type: ignore[call-overload]
-    low = 0
+    low = after
     while low < highest:
-        high = low + batch
+        high = min(low + batch, highest)
         _, rows = await conn.execute_query(sql, [low, high, *compiled.params[2:]])
-        if rows:
-            yield [int(row["id"]) for row in rows]
+        yield high, [int(row["id"]) for row in rows]
         low = high
 
 
@@ -281,6 +290,7 @@ __all__ = [
     "delete_segment",
     "get_segment",
     "list_segments",
+    "member_id_ranges",
     "member_ids",
     "preview",
     "sample",

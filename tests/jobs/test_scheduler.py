@@ -62,6 +62,7 @@ class TestDeclarations:
         ids = [spec.id for spec in ALL_JOBS]
         assert ids == [
             "reminders.send_due",
+            "campaigns.run",
             "points.expire",
             "coupons.expire",
             "tiers.evaluate",

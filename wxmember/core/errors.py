@@ -17,6 +17,7 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── ReminderRuleNotFound (reminder_rule_not_found)
     │   ├── TagNotFound (tag_not_found)
     │   ├── SegmentNotFound (segment_not_found): a saved segment (会员分群)
+    │   ├── CampaignNotFound (campaign_not_found)
     │   └── TagImportNotFound (tag_import_not_found): a bulk tagging from CSV
     ├── Conflict (409, conflict)
     │   ├── CardRequired (card_required): the member has not opened a card
@@ -26,7 +27,8 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── NotEligible (not_eligible): the member's tier may not have it
     │   ├── AlreadyCheckedIn (already_checked_in)
     │   ├── TagNameTaken (tag_name_taken): another tag has that name, whatever its case
-    │   └── SegmentNameTaken (segment_name_taken): another saved segment has that name
+    │   ├── SegmentNameTaken (segment_name_taken): another saved segment has that name
+    │   └── CampaignWrongState (campaign_wrong_state, details: state, allowed): not now
     ├── TooLarge (413, too_large)
     │   └── CsvTooLarge (csv_too_large): an uploaded CSV beyond its size or row limit
     ├── TooManyRequests (429, too_many_requests)
@@ -156,6 +158,11 @@ class SegmentNotFound(NotFound):
     default_message = "No such saved segment."
 
 
+class CampaignNotFound(NotFound):
+    default_code = "campaign_not_found"
+    default_message = "No such campaign."
+
+
 class TagImportNotFound(NotFound):
     default_code = "tag_import_not_found"
     default_message = "No such tag import."
@@ -202,6 +209,14 @@ class TagNameTaken(Conflict):
 class SegmentNameTaken(Conflict):
     default_code = "segment_name_taken"
     default_message = "Another saved segment has this name."
+
+
+class CampaignWrongState(Conflict):
+    """What was asked does not fit the campaign's state (a launched campaign is not edited,
+    a finished one is not paused)."""
+
+    default_code = "campaign_wrong_state"
+    default_message = "The campaign's state does not allow this."
 
 
 class CsvTooLarge(TooLarge):
