@@ -10,7 +10,9 @@ counted by a few set-based statements grouped by `holdout`, on SQLite as on Post
 - per member, the purchases in each window of 7, 14 and 30 days from `started_at`
   (`started_at <= created_at < started_at + days`), net of refunds (`amount_fen -
   refunded_fen`, the till's running total), summed per group with the sum of squares of
-  the per-member amounts (members who bought nothing count as 0) for the variance.
+  the per-member amounts (members who bought nothing count as 0) for the variance. A member
+  with any purchase in the window is a purchaser, even if it was refunded since: the refund
+  shows in the amount.
 
 The 95 % intervals are computed here from those sums by pure functions: the difference of the
 purchase rates by the two-proportion Wald interval (unpooled standard error), the difference

@@ -25,8 +25,13 @@ from handlers.campaigns.results import (
 )
 from tests.factories import create_member
 from wxmember.core.models.campaigns import Campaign, CampaignDelivery, CampaignState
-from wxmember.core.models.coupons import Coupon, CouponKind, CouponSource, CouponStatus
-from wxmember.core.models.coupons import CouponTemplate
+from wxmember.core.models.coupons import (
+    Coupon,
+    CouponKind,
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+)
 from wxmember.core.models.members import Member
 from wxmember.core.models.pos import Purchase
 from wxmember.core.models.reminders import DeliveryState
@@ -70,7 +75,7 @@ class TestTwoProportionCi:
 
 class TestMeanDifferenceCi:
     def test_hand_computed(self) -> None:
-        # [0, 0, 100, 300]: mean 100, variance (0+0+0+40000)/3... = 20000
+        # [0, 0, 100, 300]: mean 100, variance (10000 + 10000 + 0 + 40000) / 3 = 20000
         # [0, 100]: mean 50, variance 5000; se = sqrt(20000/4 + 5000/2) = sqrt(7500) = 86.6025
         found = mean_difference_ci(4, 400, 100_000, 2, 100, 10_000)
         assert found is not None and found.ci95 is not None
