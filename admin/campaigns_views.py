@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -22,8 +23,11 @@ from handlers.campaigns import definitions, lifecycle, results
 from handlers.campaigns.deliveries import delivery_view, list_deliveries
 from handlers.campaigns.message import fields_view
 from wxmember.core import keys
+from wxmember.core.context import Services
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Flag, Limit, Page
+from wxmember.core.models import Operator
+from wxmember.core.models.campaigns import Campaign as CampaignRow
 from wxmember.core.models.campaigns import CampaignState
 from wxmember.core.models.reminders import DeliveryState
 from wxmember.core.openapi import Binary
@@ -154,31 +158,34 @@ async def launch(
     return json_response(definitions.campaign_view(campaign))
 
 
+Move = Callable[[Services, Operator, int], Awaitable[CampaignRow]]
+
+
+async def _moved(request: web.Request, campaign_id: int, move: Move) -> web.Response:
+    services = request.config_dict[keys.SERVICES]
+    campaign = await move(services, current_operator(request), campaign_id)
+    return json_response(definitions.campaign_view(campaign))
+
+
 @routes.post("/campaigns/{campaign_id}/pause", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
 async def pause(request: web.Request, campaign_id: int) -> web.Response:
     """Pause a scheduled or running campaign (audited); a message in flight finishes."""
-    services = request.config_dict[keys.SERVICES]
-    campaign = await lifecycle.pause(services, current_operator(request), campaign_id)
-    return json_response(definitions.campaign_view(campaign))
+    return await _moved(request, campaign_id, lifecycle.pause)
 
 
 @routes.post("/campaigns/{campaign_id}/resume", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
 async def resume(request: web.Request, campaign_id: int) -> web.Response:
     """Resume a paused campaign where it stopped (audited)."""
-    services = request.config_dict[keys.SERVICES]
-    campaign = await lifecycle.resume(services, current_operator(request), campaign_id)
-    return json_response(definitions.campaign_view(campaign))
+    return await _moved(request, campaign_id, lifecycle.resume)
 
 
 @routes.post("/campaigns/{campaign_id}/cancel", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
 async def cancel(request: web.Request, campaign_id: int) -> web.Response:
     """Cancel for good (audited): members not reached yet are skipped `cancelled`."""
-    services = request.config_dict[keys.SERVICES]
-    campaign = await lifecycle.cancel(services, current_operator(request), campaign_id)
-    return json_response(definitions.campaign_view(campaign))
+    return await _moved(request, campaign_id, lifecycle.cancel)
 
 
 @routes.get(
