@@ -9,8 +9,6 @@ their case and spacing, like tags'. Every write is audited (`segment.create`, `.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -24,7 +22,7 @@ from handlers.segments.criteria import Criteria, check_exists
 from handlers.segments.filters import compile_filter, count_sql, ids_sql, sample_sql
 from wxmember.core.context import Services
 from wxmember.core.errors import SegmentNameTaken, SegmentNotFound
-from wxmember.core.inputs import Body, CleanText
+from wxmember.core.inputs import Body, CleanText, name_key, normalise_name
 from wxmember.core.kernel import continue_after, insert_once, savepoint, transaction
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.saved_segments import SavedSegment
@@ -32,17 +30,6 @@ from wxmember.core.security import mask_phone
 
 NAME_LENGTH = 40
 SAMPLE_SIZE = 20
-_SPACES = re.compile(r"\s+")
-
-
-def normalise_name(raw: str) -> str:
-    """A name as shown: NFC, trimmed, each run of spaces one space (as tags' names)."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", raw)).strip()
-
-
-def name_key(name: str) -> str:
-    """The form two names are compared in: case folded, NFKC, spaces collapsed."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", name).casefold()).strip()
 
 
 def _name(value: str) -> str:

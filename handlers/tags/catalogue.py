@@ -12,7 +12,6 @@ transaction, and the audit row records how many members lost it.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,24 +21,13 @@ from tortoise.functions import Count
 
 from handlers import audit
 from wxmember.core.errors import TagNameTaken, TagNotFound
-from wxmember.core.inputs import Body, CleanText
+from wxmember.core.inputs import Body, CleanText, name_key, normalise_name
 from wxmember.core.kernel import continue_after, insert_once, savepoint, transaction
 from wxmember.core.models import Operator
 from wxmember.core.models.tags import MemberTag, Tag
 
 NAME_LENGTH = 32
-_SPACES = re.compile(r"\s+")
 _COLOUR = re.compile(r"^#[0-9a-f]{6}$")
-
-
-def normalise_name(raw: str) -> str:
-    """A tag's name as shown: NFC, trimmed, each run of spaces one space."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", raw)).strip()
-
-
-def name_key(name: str) -> str:
-    """The form two names are compared in: case folded, NFKC, spaces as in `normalise_name`."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", name).casefold()).strip()
 
 
 def _name(value: str) -> str:

@@ -8,10 +8,9 @@ import asyncio
 import pytest
 
 from handlers.tags import TagPatch, delete_tag, list_tags, tag_member, update_tag
-from handlers.tags.catalogue import name_key, normalise_name
 from tests.tags.kit import a_tag, carded_member, staff
 from wxmember.core.errors import TagNameTaken, TagNotFound, ValidationFailed
-from wxmember.core.inputs import validate
+from wxmember.core.inputs import name_key, normalise_name, validate
 from wxmember.core.models import AuditEntry
 from wxmember.core.models.tags import MemberTag, Tag
 

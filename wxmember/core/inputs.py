@@ -111,6 +111,23 @@ def clean_multiline(value: str) -> str:
 # own length constraints: `Annotated[str, StringConstraints(strip_whitespace=True,
 # min_length=1, max_length=40), CleanText]`.
 CleanText = AfterValidator(clean_text)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_name(raw: str) -> str:
+    """A name as shown (a tag's, a saved segment's): NFC, trimmed, each run of spaces one
+    space."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", raw)).strip()
+
+
+def name_key(name: str) -> str:
+    """The form two names are compared in, for names unique whatever their case and spacing:
+    case folded, NFKC, spaces as in `normalise_name`."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", name).casefold()).strip()
+
+
 # The same characters refused, the text kept as sent (where a handler judges its spacing).
 Printable = AfterValidator(printable)
 CleanLines = AfterValidator(clean_multiline)
