@@ -20,10 +20,10 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -41,6 +41,7 @@ from wxmember.core.config import (
     generate_data_key,
     load_config,
 )
+from wxmember.core.context import Services
 from wxmember.core.db import apply_migrations, is_database_locked, model_changes, open_database
 from wxmember.core.errors import DomainError
 from wxmember.core.log import setup_logging
@@ -60,6 +61,12 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 class DatabaseLocked(Exception):
     """Another process kept the SQLite database locked through every attempt."""
+
+
+class Reported(Protocol):
+    """A job's report, printed as JSON."""
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -148,43 +155,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_evaluate_tiers(args: argparse.Namespace) -> int:
 
-    try:
-        period_end = date.fromisoformat(args.period_end) if args.period_end else None
-    except ValueError:
-        print("error: --period-end must be a date, YYYY-MM-DD", file=sys.stderr)
-        return 2
-    config = _config(args)
+    async def evaluate(services: Services) -> Reported:
+        async with services.members.recording_changes():
+            return await evaluate_tiers(
+                services, args.period_end, dry_run=args.dry_run, batch_size=args.batch_size
+            )
 
-    async def run() -> dict[str, object]:
-        async with running_services(config) as app:
-            services = app[keys.SERVICES]
-            async with services.members.recording_changes():
-                report = await evaluate_tiers(
-                    services, period_end, dry_run=args.dry_run, batch_size=args.batch_size
-                )
-        return report.as_dict()
-
-    try:
-        result = _run(config, run)
-    except DomainError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, ensure_ascii=False))
-    return 0
+    return _print_report(_config(args), evaluate)
 
 
 def cmd_score_rfm(args: argparse.Namespace) -> int:
 
-    try:
-        day = date.fromisoformat(args.date) if args.date else None
-    except ValueError:
-        print("error: --date must be a date, YYYY-MM-DD", file=sys.stderr)
-        return 2
-    config = _config(args)
+    async def score(services: Services) -> Reported:
+        return await run_rfm(services, args.date, batch_size=args.batch_size)
+
+    return _print_report(_config(args), score)
+
+
+def _print_report(config: Config, work: Callable[[Services], Awaitable[Reported]]) -> int:
+    """Run a job's work with the services up and print its report as JSON; 1 on a refusal."""
 
     async def run() -> dict[str, object]:
         async with running_services(config) as app:
-            report = await run_rfm(app[keys.SERVICES], day, batch_size=args.batch_size)
+            report = await work(app[keys.SERVICES])
         return report.as_dict()
 
     try:
@@ -194,6 +187,14 @@ def cmd_score_rfm(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+def _day(value: str) -> date:
+    """An option's YYYY-MM-DD, refused by argparse (exit 2) otherwise."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a date, YYYY-MM-DD") from None
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
@@ -207,11 +208,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 def cmd_run_reminders(args: argparse.Namespace) -> int:
 
-    try:
-        day = date.fromisoformat(args.date)
-    except ValueError:
-        print("error: --date must be a date, YYYY-MM-DD", file=sys.stderr)
-        return 2
+    day: date = args.date
     config = _config(args)
     try:
         counts = _run(config, lambda: run_rule_now(config, args.rule, day))
@@ -310,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate-tiers", help="judge tier retention for a closed period (idempotent, resumable)"
     )
-    evaluate.add_argument("--period-end", help="YYYY-MM-DD (default: the latest closed period)")
+    evaluate.add_argument(
+        "--period-end", type=_day, help="YYYY-MM-DD (default: the latest closed period)"
+    )
     evaluate.add_argument("--dry-run", action="store_true", help="report, change nothing")
     evaluate.add_argument("--batch-size", type=int, default=1000)
     evaluate.set_defaults(run=cmd_evaluate_tiers)
@@ -318,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     rfm = commands.add_parser(
         "score-rfm", help="score members' RFM for a local day (idempotent, resumable)"
     )
-    rfm.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    rfm.add_argument("--date", type=_day, help="YYYY-MM-DD (default: today)")
     rfm.add_argument("--batch-size", type=int, default=None, help="default: rfm.batch_size")
     rfm.set_defaults(run=cmd_score_rfm)
 
@@ -330,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run-reminders", help="run one reminder rule for a day now and print the outcome"
     )
     reminders.add_argument("--rule", type=int, required=True, help="reminder rule id")
-    reminders.add_argument("--date", required=True, help="the send day, YYYY-MM-DD")
+    reminders.add_argument("--date", type=_day, required=True, help="the send day, YYYY-MM-DD")
     reminders.set_defaults(run=cmd_run_reminders)
 
     commands.add_parser("keygen", help="print fresh security keys").set_defaults(run=cmd_keygen)

@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import aiohttp
@@ -50,6 +51,27 @@ class TestOptions:
             build_parser().parse_args(["migrate", "--log-level", "loud"])
         assert exit_info.value.code == 2
         assert "--log-level" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        "command",
+        [
+            ["run-reminders", "--rule", "1", "--date", "2030-02-30"],
+            ["evaluate-tiers", "--period-end", "yesterday"],
+            ["score-rfm", "--date", "2030-1-5"],
+        ],
+        ids=lambda c: c[0],
+    )
+    def test_a_day_that_is_not_a_date_is_refused(
+        self, command: list[str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args(command)
+        assert exit_info.value.code == 2
+        assert "must be a date, YYYY-MM-DD" in capsys.readouterr().err
+
+    def test_days_are_read_as_dates(self) -> None:
+        args = build_parser().parse_args(["score-rfm", "--date", "2030-01-05"])
+        assert args.date == date(2030, 1, 5)
 
 
 def _config_file(path: Path, database_url: str, port: int) -> Path:
