@@ -20,8 +20,10 @@ resent while that window lasts and settled as `unknown_outcome` after.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from handlers.reminders.fields import invalid_keys
 from handlers.reminders.pacing import SendPacer
@@ -283,3 +285,21 @@ async def skip(row: Delivery, now: datetime, reason: str) -> str:
     if await settle(row, DeliveryState.CLAIMED, DeliveryState.SKIPPED, now, reason=reason):
         return DeliveryState.SKIPPED
     return "lost"
+
+
+async def forget_member(member_id: int, using_db: BaseDBAsyncClient | None = None) -> None:
+    """On account deletion: the member's reminders and campaign messages lose their rendered
+    content (names).
+
+    The rows stay, without personal data, for the delivery counts and campaign results; one
+    still waiting to be sent is settled as skipped `member_deleted`.
+    """
+    now = datetime.now(UTC)
+    for model in (ReminderDelivery, CampaignDelivery):
+        rows = model.filter(member_id=member_id)
+        await rows.using_db(using_db).update(payload={})
+        await (
+            rows.filter(state=DeliveryState.CLAIMED)
+            .using_db(using_db)
+            .update(state=DeliveryState.SKIPPED, reason="member_deleted", finished_at=now)
+        )

@@ -37,8 +37,8 @@ from handlers.members.cards import (
     load_member,
     phone_of,
 )
+from handlers.messaging import forget_member as forget_messages
 from handlers.operators.permissions import Area, may
-from handlers.reminders.delivery import forget_member as forget_reminders
 from handlers.reveal import check_may_reveal
 from handlers.segments.overview import forget_rfm
 from handlers.subscriptions.grants import forget_member as forget_grants
@@ -174,9 +174,9 @@ async def delete_account(
 
     Ledgers, coupons and orders stay, anonymous. Pending mall shipments are cancelled (points and
     stock go back) and every shipping address is wiped; followers of the Official Account stay
-    followers, no longer linked; subscribe grants are dropped; reminders lose their rendered
-    text and those still waiting are skipped; the member's tags are taken off; their RFM scores
-    and segment are dropped; the cached card face is dropped. Staff deleting at the member's
+    followers, no longer linked; subscribe grants are dropped; reminders and campaign messages
+    lose their rendered text and those still waiting are skipped; the member's tags are taken
+    off; their RFM scores and segment are dropped; the cached card face is dropped. Staff deleting at the member's
     request (`actor`) are audited in the same transaction.
     """
     await forget_mall_orders(services, member.id)
@@ -206,7 +206,7 @@ async def delete_account(
         changed(member.id)
         await unlink_member(member.id, using_db=conn)
         await forget_grants(member.id, using_db=conn)
-        await forget_reminders(member.id, using_db=conn)
+        await forget_messages(member.id, using_db=conn)
         # tags describe the person: they go with the personal fields
         await MemberTag.filter(member_id=member.id).using_db(conn).delete()
         await forget_rfm(member.id, using_db=conn)

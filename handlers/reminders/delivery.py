@@ -9,9 +9,7 @@ the birthday gift first; then the message goes at most once (handlers/messaging.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
-from tortoise.backends.base.client import BaseDBAsyncClient
+from datetime import date
 
 from handlers.messaging import recipient, send_message, skip
 from handlers.reminders.candidates import Candidate, render
@@ -21,7 +19,6 @@ from wxmember.core.context import Services
 from wxmember.core.models import Member
 from wxmember.core.models.reminders import (
     Channel,
-    DeliveryState,
     ReminderDelivery,
     ReminderKind,
     ReminderRule,
@@ -80,17 +77,3 @@ async def deliver(services: Services, row: ReminderDelivery, pacer: SendPacer) -
     if openid is None:
         return await skip(row, now, why_not or "no_openid")
     return await send_message(services, row, openid, pacer, "reminder")
-
-
-async def forget_member(member_id: int, using_db: BaseDBAsyncClient | None = None) -> None:
-    """On account deletion: the member's reminders lose their rendered content (names).
-
-    The rows stay, without personal data, for the delivery counts; a reminder still waiting
-    to be sent is settled as skipped.
-    """
-    await ReminderDelivery.filter(member_id=member_id).using_db(using_db).update(payload={})
-    await (
-        ReminderDelivery.filter(member_id=member_id, state=DeliveryState.CLAIMED)
-        .using_db(using_db)
-        .update(state=DeliveryState.SKIPPED, reason="member_deleted", finished_at=datetime.now(UTC))
-    )

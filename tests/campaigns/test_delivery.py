@@ -14,6 +14,7 @@ import handlers.campaigns.run as run_module
 from handlers.campaigns import lifecycle
 from handlers.campaigns.holdout import held_out
 from handlers.campaigns.run import deliver_campaign, record_members, run_due_campaigns
+from handlers.members.account import delete_account
 from handlers.reminders import pacer_for
 from tests.campaigns.conftest import MESSAGE, TEMPLATE, CampaignMaker, MembersMaker
 from wxmember.core.clock import FrozenClock
@@ -369,3 +370,31 @@ class TestMessages:
         await run(services)
         states = {row.member_id: (row.state, row.reason) for row in await rows(campaign)}
         assert states == {first.id: ("sent", None), second.id: ("skipped", "member_deleted")}
+
+
+class TestAccountDeletion:
+    async def test_the_members_messages_lose_their_text_and_waiting_ones_are_skipped(
+        self,
+        services: Services,
+        clock: FrozenClock,
+        owner: Operator,
+        new_members: MembersMaker,
+        new_campaign: CampaignMaker,
+        coupon_template: CouponTemplate,
+    ) -> None:
+        sent, waiting = await new_members(2)
+        campaign = await launched(
+            services,
+            owner,
+            await new_campaign(coupon_template_id=coupon_template.id, **MESSAGE, holdout_percent=0),
+        )
+        await run(services)
+        await CampaignDelivery.filter(campaign_id=campaign.id, member_id=waiting.id).update(
+            state="claimed", payload={"name1": "张三"}
+        )
+        for member in (sent, waiting):
+            await delete_account(services, await Member.get(id=member.id))
+        found = {row.member_id: row for row in await rows(campaign)}
+        assert {row.payload.get("name1") for row in found.values()} == {None}
+        assert (found[sent.id].state, found[waiting.id].state) == ("sent", "skipped")
+        assert found[waiting.id].reason == "member_deleted"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from handlers.reminders.delivery import forget_member
+from handlers.messaging import forget_member
 from handlers.reminders.runs import claim_rule_day, run_due_reminders
 from tests.reminders.kit import TODAY, MemberMaker, RuleMaker, coupon_template
 from wxmember.core.clock import FrozenClock
