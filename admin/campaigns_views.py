@@ -72,7 +72,7 @@ async def list_campaigns(request: web.Request, query: CampaignsQuery) -> web.Res
 
 @routes.get("/campaigns/fields", response=CampaignFields)
 @allow(*STAFF)
-async def fields(request: web.Request) -> web.Response:
+async def campaign_fields(request: web.Request) -> web.Response:
     """The fields a campaign's message mapping may name."""
     return json_response({"items": fields_view()})
 
@@ -131,7 +131,7 @@ async def delete_campaign(request: web.Request, campaign_id: int) -> web.Respons
     errors=("campaign_not_found", "segment_not_found"),
 )
 @allow(*STAFF)
-async def preview(request: web.Request, campaign_id: int) -> web.Response:
+async def preview_campaign(request: web.Request, campaign_id: int) -> web.Response:
     """Whom the campaign would reach now (members, about how many held out) and its message
     rendered for the first few of them; nothing is given or sent."""
     services = request.config_dict[keys.SERVICES]
@@ -146,7 +146,7 @@ async def preview(request: web.Request, campaign_id: int) -> web.Response:
     errors=(*STATE_ERRORS, *DRAFT_ERRORS),
 )
 @allow(*STAFF)
-async def launch(
+async def launch_campaign(
     request: web.Request, campaign_id: int, body: lifecycle.CampaignLaunch
 ) -> web.Response:
     """Launch a draft now or at `start_at` (audited). Its segment's members are recorded when
@@ -169,21 +169,21 @@ async def _moved(request: web.Request, campaign_id: int, move: Move) -> web.Resp
 
 @routes.post("/campaigns/{campaign_id}/pause", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
-async def pause(request: web.Request, campaign_id: int) -> web.Response:
+async def pause_campaign(request: web.Request, campaign_id: int) -> web.Response:
     """Pause a scheduled or running campaign (audited); a message in flight finishes."""
     return await _moved(request, campaign_id, lifecycle.pause)
 
 
 @routes.post("/campaigns/{campaign_id}/resume", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
-async def resume(request: web.Request, campaign_id: int) -> web.Response:
+async def resume_campaign(request: web.Request, campaign_id: int) -> web.Response:
     """Resume a paused campaign where it stopped (audited)."""
     return await _moved(request, campaign_id, lifecycle.resume)
 
 
 @routes.post("/campaigns/{campaign_id}/cancel", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
-async def cancel(request: web.Request, campaign_id: int) -> web.Response:
+async def cancel_campaign(request: web.Request, campaign_id: int) -> web.Response:
     """Cancel for good (audited): members not reached yet are skipped `cancelled`."""
     return await _moved(request, campaign_id, lifecycle.cancel)
 
@@ -195,7 +195,7 @@ async def cancel(request: web.Request, campaign_id: int) -> web.Response:
     errors=("campaign_not_found",),
 )
 @allow(*STAFF)
-async def deliveries(
+async def campaign_deliveries(
     request: web.Request, campaign_id: int, query: DeliveriesQuery
 ) -> web.Response:
     """The campaign's recorded members in order: held out or treated, state and reason."""
@@ -237,7 +237,7 @@ async def campaign_results(request: web.Request, campaign_id: int) -> web.Respon
     errors=("campaign_not_found",),
 )
 @allow(*STAFF)
-async def results_csv(request: web.Request, campaign_id: int) -> web.StreamResponse:
+async def campaign_results_csv(request: web.Request, campaign_id: int) -> web.StreamResponse:
     """One row per recorded member: card number, group, outcome, coupon, and purchases and
     amount within 30 days of the start (no name, no phone), streamed in batches."""
     campaign = await definitions.get_campaign(campaign_id)

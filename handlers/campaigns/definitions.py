@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from handlers import audit
 from handlers.campaigns.holdout import new_salt
 from handlers.campaigns.message import check_message
-from handlers.reminders.rules import Page, TemplateId, TemplateMapping
+from handlers.messaging.templates import Page, TemplateId, TemplateMapping, mapping_input
 from wxmember.core.context import Services
 from wxmember.core.errors import (
     CampaignNotFound,
@@ -110,15 +110,6 @@ def campaign_view(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def _mapping_input(mapping: dict[str, Any] | None) -> dict[str, Any] | None:
-    if mapping is None:
-        return None
-    return {
-        key: value.model_dump() if isinstance(value, BaseModel) else value
-        for key, value in mapping.items()
-    }
-
-
 def _refuse(code: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, code=code)
 
@@ -170,7 +161,8 @@ async def _checked(values: dict[str, Any]) -> dict[str, Any]:
 
 async def create_campaign(services: Services, actor: Operator, data: CampaignCreate) -> Campaign:
     """Draft a campaign (audited); nothing happens until it is launched."""
-    values = data.model_dump(exclude={"mapping"}) | {"mapping": _mapping_input(data.mapping)}
+    mapping = mapping_input(data.mapping) if data.mapping is not None else None
+    values = data.model_dump(exclude={"mapping"}) | {"mapping": mapping}
     columns = await _checked(values)
     now = services.clock.now()
     async with transaction() as conn:
@@ -252,7 +244,7 @@ async def update_campaign(
         if getattr(patch, name) is not None or name in _NULLABLE
     }
     if "mapping" in changes:
-        changes["mapping"] = _mapping_input(patch.mapping)
+        changes["mapping"] = mapping_input(patch.mapping) if patch.mapping is not None else None
     async with transaction() as conn:
         campaign = await lock_campaign(conn, campaign_id, CampaignState.DRAFT)
         before = campaign_view(campaign)

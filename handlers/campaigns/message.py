@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.coupons.codes import describe, display_code
-from handlers.reminders.fields import FieldSpec, apply_mapping, check_mapping, display_name
+from handlers.messaging.templates import FieldSpec, apply_mapping, check_mapping, display_name
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
 from wxmember.core.models import Member
@@ -48,7 +48,7 @@ def check_message(
     mapping: Mapping[str, Any], channel: Channel, *, gives_coupon: bool, gives_points: bool
 ) -> dict[str, dict[str, Any]]:
     """The mapping's stored form, or ValidationFailed naming the key."""
-    checked = check_mapping(mapping, KIND, channel, has_gift=False, catalogue=CATALOGUE)
+    checked = check_mapping(mapping, KIND, channel, catalogue=CATALOGUE)
     given = {"coupon": gives_coupon, "points": gives_points}
     for key, entry in checked.items():
         needs = _NEEDS.get(entry.get("field", ""))

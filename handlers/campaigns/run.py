@@ -13,7 +13,7 @@ leader lease; every step is also safe when two runs overlap:
 - Deliver, per claimed row while the campaign runs: the coupon and the points, each under an
   idempotency key of the campaign and member (a repeat after a crash returns the first); a
   refused gift (sold out) fails the row and sends nothing; then the message, rendered now, at
-  most once and paced with the reminders' shared budget (handlers/messaging.py).
+  most once and paced with the reminders' shared budget (handlers/messaging/).
 - Finish: running -> finished once every member is recorded and no row is left to deliver.
 """
 
@@ -31,7 +31,7 @@ from handlers.campaigns.holdout import held_out
 from handlers.campaigns.message import render
 from handlers.coupons.issuing import issue_coupon
 from handlers.messaging import recipient, recover_stale, send_message, settle, skip
-from handlers.reminders.pacing import SendPacer
+from handlers.messaging.pacing import SendPacer
 from handlers.segments.criteria import Criteria
 from handlers.segments.saved import member_id_ranges
 from wxmember.core.context import Services

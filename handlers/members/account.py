@@ -176,8 +176,8 @@ async def delete_account(
     stock go back) and every shipping address is wiped; followers of the Official Account stay
     followers, no longer linked; subscribe grants are dropped; reminders and campaign messages
     lose their rendered text and those still waiting are skipped; the member's tags are taken
-    off; their RFM scores and segment are dropped; the cached card face is dropped. Staff deleting at the member's
-    request (`actor`) are audited in the same transaction.
+    off; their RFM scores and segment are dropped; the cached card face is dropped. Staff
+    deleting at the member's request (`actor`) are audited in the same transaction.
     """
     await forget_mall_orders(services, member.id)
     async with in_transaction() as conn:

@@ -4,7 +4,7 @@ Claim: one `reminder_deliveries` row per (rule, member, occasion), inserted with
 NOTHING before anything is sent; the rendered message is fixed in the row.
 
 Send, per claimed row: skip (rule disabled, member deleted, no openid, unfollowed) or hand out
-the birthday gift first; then the message goes at most once (handlers/messaging.py).
+the birthday gift first; then the message goes at most once (handlers/messaging/).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.messaging import recipient, send_message, skip
+from handlers.messaging.pacing import SendPacer
 from handlers.reminders.candidates import Candidate, render
 from handlers.reminders.gifts import give_birthday_gift
-from handlers.reminders.pacing import SendPacer
 from wxmember.core.context import Services
 from wxmember.core.models import Member
 from wxmember.core.models.reminders import (

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from handlers import audit
+from handlers.messaging.templates import Page, TemplateId, TemplateMapping, mapping_input
 from handlers.reminders.fields import check_mapping
 from wxmember.core.context import Services
 from wxmember.core.errors import ReminderRuleNotFound, ValidationFailed
@@ -37,28 +38,6 @@ Name = Annotated[
 SendTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 DaysBefore = Annotated[int, Field(strict=True, ge=0, le=60)]
 MaybeDaysBefore = Annotated[int | None, Field(strict=True, ge=0, le=60)]
-TemplateId = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-]
-Page = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_\-./?=&%]{1,200}$")
-]
-FieldName = Annotated[str, StringConstraints(min_length=1, max_length=32)]
-
-
-class FieldRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    field: FieldName
-    truncate: StrictBool = False
-
-
-class FixedText(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, StringConstraints(min_length=1, max_length=200), CleanText]
-
-
-MappingValue = FieldName | FieldRef | FixedText
-TemplateMapping = Annotated[dict[str, MappingValue], Field(min_length=1, max_length=10)]
 
 
 class Gift(BaseModel):
@@ -124,13 +103,6 @@ def rule_view(rule: ReminderRule) -> dict[str, Any]:
     }
 
 
-def _mapping_input(mapping: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value.model_dump() if isinstance(value, BaseModel) else value
-        for key, value in mapping.items()
-    }
-
-
 async def _checked(values: dict[str, Any]) -> dict[str, Any]:
     """The rule's columns after checking the rule as a whole."""
     kind = ReminderKind(values["kind"])
@@ -181,7 +153,7 @@ async def _checked(values: dict[str, Any]) -> dict[str, Any]:
 
 async def create_rule(actor: Operator, data: RuleCreate) -> ReminderRule:
     """Create a rule (audited); it takes part in the scheduler's next minute."""
-    values = data.model_dump(exclude={"mapping"}) | {"mapping": _mapping_input(data.mapping)}
+    values = data.model_dump(exclude={"mapping"}) | {"mapping": mapping_input(data.mapping)}
     columns = await _checked(values)
     async with transaction() as conn:
         rule = await ReminderRule.create(**columns, using_db=conn)
@@ -224,7 +196,7 @@ async def update_rule(actor: Operator, rule_id: int, patch: RulePatch) -> Remind
         if getattr(patch, name) is not None or name in _NULLABLE
     }
     if "mapping" in changes:
-        changes["mapping"] = _mapping_input(patch.mapping or {})
+        changes["mapping"] = mapping_input(patch.mapping or {})
     if "gift" in changes and patch.gift is not None:
         changes["gift"] = patch.gift.model_dump()
     async with transaction() as conn:

@@ -24,10 +24,10 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from handlers.messaging import recipient, recover_stale
+from handlers.messaging.pacing import SendPacer
 from handlers.reminders.candidates import find_candidates, gift_name, render, target_day
 from handlers.reminders.delivery import claim, deliver
 from handlers.reminders.fields import invalid_keys
-from handlers.reminders.pacing import SendPacer
 from handlers.reminders.rules import get_rule
 from wxmember.core.context import Services
 from wxmember.core.inputs import encode_cursor

@@ -19,8 +19,10 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from pydantic import BaseModel, ValidationError
 
 from admin.routes import create_admin_app
+from handlers.campaigns.run import run_due_campaigns
 from handlers.coupons.templates import create_template
 from handlers.members.numbers import new_card_number
+from handlers.reminders import pacer_for
 from handlers.tiers.evaluation import evaluate_tiers
 from miniapp_api.routes import create_miniapp_app
 from tests.conftest import StaffLogin
@@ -377,8 +379,37 @@ async def test_described_admin_answers_match_their_models(
     await _admin_tags(answers, owner)
     await _admin_rfm(answers, owner, member.id)
     await _admin_saved_segments(answers, owner, silver["id"])
+    await _admin_campaigns(answers, services, owner, voucher.id)
 
     assert answers.seen == _described(create_admin_app)
+
+
+async def _admin_campaigns(
+    answers: Answers, services: Services, owner: dict[str, str], coupon_template_id: int
+) -> None:
+    await answers.call("GET", "/campaigns/fields", owner)
+    segment = await answers.call("POST", "/segments", owner, json={"name": "全部", "filter": {}})
+    draft = {"name": "回归礼", "segment_id": segment["id"], "points": 20}
+    later = await answers.call("POST", "/campaigns", owner, json=draft)
+    path = f"/campaigns/{later['id']}"
+    await answers.call("PATCH", path, owner, json={"coupon_template_id": coupon_template_id})
+    await answers.call("GET", f"{path}/preview", owner)
+    start = {"start_at": "2099-01-01T10:00:00+08:00"}
+    await answers.call("POST", f"{path}/launch", owner, json=start)
+    await answers.call("POST", f"{path}/pause", owner)
+    await answers.call("POST", f"{path}/resume", owner)
+    await answers.call("POST", f"{path}/cancel", owner)
+    now = await answers.call("POST", "/campaigns", owner, json=draft | {"holdout_percent": 50})
+    path = f"/campaigns/{now['id']}"
+    await answers.call("POST", f"{path}/launch", owner, json={})
+    await run_due_campaigns(services, pacer=pacer_for(services))
+    await answers.call("GET", path, owner)
+    await answers.call("GET", "/campaigns?state=finished", owner)
+    await answers.call("GET", f"{path}/deliveries", owner)
+    figures = await answers.call("GET", f"{path}/results", owner)
+    assert sum(figures["groups"].values()) >= 1
+    gone = await answers.call("POST", "/campaigns", owner, json=draft)
+    await answers.call("DELETE", f"/campaigns/{gone['id']}", owner)
 
 
 async def _admin_saved_segments(answers: Answers, owner: dict[str, str], tier_id: int) -> None:

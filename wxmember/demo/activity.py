@@ -44,9 +44,9 @@ from handlers.followers.links import record_subscribe, record_unsubscribe
 from handlers.mall.redemption import Redemption, redeem
 from handlers.members.cards import open_card
 from handlers.members.sessions import member_for_openid
+from handlers.messaging.pacing import SendPacer
 from handlers.points.ledger import expire_due_lots
 from handlers.pos.purchases import record_purchase
-from handlers.reminders.pacing import SendPacer
 from handlers.reminders.runs import claim_rule_day, deliver_due
 from handlers.segments import run_rfm
 from handlers.subscriptions.grants import SOURCE_CLIENT, record_grants

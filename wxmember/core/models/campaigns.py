@@ -88,7 +88,7 @@ class Campaign(Model):
 class CampaignDelivery(Model):
     """One member of a launched campaign, from claim to outcome.
 
-    The states and the message fields are a reminder delivery's (handlers/messaging.py sends
+    The states and the message fields are a reminder delivery's (handlers/messaging/ sends
     both). A held-out member's row is settled at once as skipped `holdout`. `coupon_id` and
     `points_entry_id` record what was given; `gift_error` why a gift was refused (sold out).
     """

@@ -25,8 +25,8 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from handlers.reminders.fields import invalid_keys
-from handlers.reminders.pacing import SendPacer
+from handlers.messaging.pacing import SendPacer
+from handlers.messaging.templates import invalid_keys
 from handlers.subscriptions.grants import consume_grant, revoke
 from wxmember.core.context import Services
 from wxmember.core.kernel import transaction
