@@ -276,4 +276,3 @@ def place_error(form: CampaignForm, exc: DomainError) -> None:
     if where not in DEFAULTS and where != "actions":
         where = "form"
     form.errors[where] = problem(exc.code)
-

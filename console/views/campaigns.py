@@ -187,9 +187,7 @@ async def _form_page(
             (
                 coupon.id,
                 f"{coupon.title}（"
-                + describe(
-                    coupon.kind, coupon.value, coupon.threshold_fen, coupon.max_discount_fen
-                )
+                + describe(coupon.kind, coupon.value, coupon.threshold_fen, coupon.max_discount_fen)
                 + "）",
             )
             for coupon in coupons
@@ -317,7 +315,9 @@ def _money(fen: float | None, *, signed: bool = False) -> str:
 def _interval(bounds: list[float] | None, show: Any) -> str:
     if bounds is None:
         return "—"
-    return catalogue()["campaigns.results.interval"].format(low=show(bounds[0]), high=show(bounds[1]))
+    return catalogue()["campaigns.results.interval"].format(
+        low=show(bounds[0]), high=show(bounds[1])
+    )
 
 
 def _windows(figures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -430,7 +430,11 @@ async def _campaign_page(
         actions=_actions(view, titles),
         coupon_title=titles.get(campaign.coupon_template_id or 0, ""),
         mapping=[
-            (key, entry.get("text") if "text" in entry else None, field_label(entry.get("field", "")))
+            (
+                key,
+                entry.get("text") if "text" in entry else None,
+                field_label(entry.get("field", "")),
+            )
             for key, entry in mapping.items()
         ],
         times={
