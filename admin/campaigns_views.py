@@ -3,6 +3,10 @@ watch the members reached, and read the results against the holdout."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from admin.auth import STAFF, allow, current_operator
@@ -13,15 +17,20 @@ from admin.responses import (
     CampaignFields,
     CampaignPage,
     CampaignPreview,
+    CampaignResults,
 )
-from handlers.campaigns import definitions, lifecycle
+from handlers.campaigns import definitions, lifecycle, results
 from handlers.campaigns.deliveries import delivery_view, list_deliveries
 from handlers.campaigns.message import fields_view
 from wxmember.core import keys
+from wxmember.core.context import Services
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Flag, Limit, Page
+from wxmember.core.models import Operator
+from wxmember.core.models.campaigns import Campaign as CampaignRow
 from wxmember.core.models.campaigns import CampaignState
 from wxmember.core.models.reminders import DeliveryState
+from wxmember.core.openapi import Binary
 from wxmember.core.web import json_response, page_body
 
 routes = Routes()
@@ -149,31 +158,34 @@ async def launch(
     return json_response(definitions.campaign_view(campaign))
 
 
+Move = Callable[[Services, Operator, int], Awaitable[CampaignRow]]
+
+
+async def _moved(request: web.Request, campaign_id: int, move: Move) -> web.Response:
+    services = request.config_dict[keys.SERVICES]
+    campaign = await move(services, current_operator(request), campaign_id)
+    return json_response(definitions.campaign_view(campaign))
+
+
 @routes.post("/campaigns/{campaign_id}/pause", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
 async def pause(request: web.Request, campaign_id: int) -> web.Response:
     """Pause a scheduled or running campaign (audited); a message in flight finishes."""
-    services = request.config_dict[keys.SERVICES]
-    campaign = await lifecycle.pause(services, current_operator(request), campaign_id)
-    return json_response(definitions.campaign_view(campaign))
+    return await _moved(request, campaign_id, lifecycle.pause)
 
 
 @routes.post("/campaigns/{campaign_id}/resume", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
 async def resume(request: web.Request, campaign_id: int) -> web.Response:
     """Resume a paused campaign where it stopped (audited)."""
-    services = request.config_dict[keys.SERVICES]
-    campaign = await lifecycle.resume(services, current_operator(request), campaign_id)
-    return json_response(definitions.campaign_view(campaign))
+    return await _moved(request, campaign_id, lifecycle.resume)
 
 
 @routes.post("/campaigns/{campaign_id}/cancel", response=Campaign, errors=STATE_ERRORS)
 @allow(*STAFF)
 async def cancel(request: web.Request, campaign_id: int) -> web.Response:
     """Cancel for good (audited): members not reached yet are skipped `cancelled`."""
-    services = request.config_dict[keys.SERVICES]
-    campaign = await lifecycle.cancel(services, current_operator(request), campaign_id)
-    return json_response(definitions.campaign_view(campaign))
+    return await _moved(request, campaign_id, lifecycle.cancel)
 
 
 @routes.get(
@@ -197,3 +209,55 @@ async def deliveries(
     )
     views = [delivery_view(row) for row in found]
     return json_response(page_body(views, [row.id for row in found], query.limit))
+
+
+@routes.get(
+    "/campaigns/{campaign_id}/results", response=CampaignResults, errors=("campaign_not_found",)
+)
+@allow(*STAFF)
+async def campaign_results(request: web.Request, campaign_id: int) -> web.Response:
+    """Delivered, skipped and failed; coupons redeemed; purchases, amount and purchasers within
+    7, 14 and 30 days for the treated and the holdout groups, and their difference with a 95 %
+    interval (`method` names the estimators)."""
+    services = request.config_dict[keys.SERVICES]
+    campaign = await definitions.get_campaign(campaign_id)
+    figures = await results.campaign_results(campaign, services.clock.now())
+    body = {
+        "campaign_id": campaign.id,
+        "state": CampaignState(campaign.state).value,
+        "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
+        **figures,
+    }
+    return json_response(body)
+
+
+@routes.get(
+    "/campaigns/{campaign_id}/results.csv",
+    response=Binary("text/csv"),
+    errors=("campaign_not_found",),
+)
+@allow(*STAFF)
+async def results_csv(request: web.Request, campaign_id: int) -> web.StreamResponse:
+    """One row per recorded member: card number, group, outcome, coupon, and purchases and
+    amount within 30 days of the start (no name, no phone), streamed in batches."""
+    campaign = await definitions.get_campaign(campaign_id)
+    name = results.csv_filename(campaign)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        }
+    )
+    await response.prepare(request)
+    await response.write("\ufeff".encode())  # a byte-order mark, so spreadsheets read UTF-8
+    out = io.StringIO()
+    writer = csv.writer(out)
+    async for row in results.export_rows(campaign):
+        writer.writerow(row)
+        if out.tell() > 64 * 1024:
+            await response.write(out.getvalue().encode())
+            out.seek(0)
+            out.truncate()
+    await response.write(out.getvalue().encode())
+    await response.write_eof()
+    return response

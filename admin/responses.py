@@ -852,3 +852,56 @@ class CampaignDeliveryRow(Answer):
 class CampaignDeliveryPage(Answer):
     items: list[CampaignDeliveryRow]
     next_cursor: str | None
+
+
+class CampaignDeliveryCounts(Answer):
+    """The treated members' outcomes; `waiting`: not settled yet (claimed or sending)."""
+
+    sent: int
+    skipped: int
+    failed: int
+    waiting: int
+    skip_reasons: dict[str, int]
+    fail_reasons: dict[str, int]
+
+
+class CampaignGroupFigures(Answer):
+    members: int
+    purchasers: int
+    purchases: int
+    amount_fen: int
+    rate: float | None
+    amount_per_member_fen: float | None
+
+
+class CampaignDifference(Answer):
+    """Treated minus holdout, with 95 % intervals (`method` says how)."""
+
+    rate: float | None
+    rate_ci95: list[float] | None
+    amount_per_member_fen: float | None
+    amount_ci95: list[float] | None
+
+
+class CampaignWindow(Answer):
+    """Purchases within `days` of the start; `complete` once those days have passed."""
+
+    days: int
+    complete: bool
+    treated: CampaignGroupFigures
+    holdout: CampaignGroupFigures
+    difference: CampaignDifference
+
+
+class CampaignResults(Answer):
+    """Who the campaign reached, what it gave, and the purchases of the treated members
+    against the holdout's within 7, 14 and 30 days of its start."""
+
+    campaign_id: int
+    state: CampaignState
+    started_at: datetime | None
+    method: str
+    groups: dict[str, int]
+    deliveries: CampaignDeliveryCounts
+    coupons: dict[str, int]
+    windows: list[CampaignWindow]

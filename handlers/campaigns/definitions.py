@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from handlers import audit
 from handlers.campaigns.holdout import new_salt
@@ -219,6 +220,17 @@ def require_state(campaign: Campaign, *allowed: CampaignState) -> None:
         )
 
 
+async def lock_campaign(
+    conn: BaseDBAsyncClient, campaign_id: int, *allowed: CampaignState
+) -> Campaign:
+    """The campaign's row locked in `conn`'s transaction, in one of the `allowed` states."""
+    campaign = await Campaign.select_for_update().using_db(conn).get_or_none(id=campaign_id)
+    if campaign is None:
+        raise CampaignNotFound()
+    require_state(campaign, *allowed)
+    return campaign
+
+
 def _as_input(campaign: Campaign) -> dict[str, Any]:
     view = campaign_view(campaign)
     return {key: view[key] for key in CampaignCreate.model_fields}
@@ -242,10 +254,7 @@ async def update_campaign(
     if "mapping" in changes:
         changes["mapping"] = _mapping_input(patch.mapping)
     async with transaction() as conn:
-        campaign = await Campaign.select_for_update().using_db(conn).get_or_none(id=campaign_id)
-        if campaign is None:
-            raise CampaignNotFound()
-        require_state(campaign, CampaignState.DRAFT)
+        campaign = await lock_campaign(conn, campaign_id, CampaignState.DRAFT)
         before = campaign_view(campaign)
         columns = await _checked(_as_input(campaign) | changes)
         campaign.update_from_dict(columns)
@@ -267,10 +276,7 @@ async def update_campaign(
 async def delete_campaign(actor: Operator, campaign_id: int) -> Campaign:
     """Delete a draft (audited); a launched campaign is cancelled instead, never deleted."""
     async with transaction() as conn:
-        campaign = await Campaign.select_for_update().using_db(conn).get_or_none(id=campaign_id)
-        if campaign is None:
-            raise CampaignNotFound()
-        require_state(campaign, CampaignState.DRAFT)
+        campaign = await lock_campaign(conn, campaign_id, CampaignState.DRAFT)
         before = campaign_view(campaign)
         await Campaign.filter(id=campaign.id).using_db(conn).delete()
         await audit.record(

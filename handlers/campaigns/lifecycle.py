@@ -24,6 +24,7 @@ from handlers.campaigns.definitions import (
     campaign_view,
     check_draft,
     get_campaign,
+    lock_campaign,
     require_state,
 )
 from handlers.campaigns.holdout import held_out
@@ -32,7 +33,7 @@ from handlers.coupons.codes import validity_for
 from handlers.segments import saved
 from handlers.segments.criteria import Criteria
 from wxmember.core.context import Services
-from wxmember.core.errors import CampaignNotFound, SegmentNotFound
+from wxmember.core.errors import SegmentNotFound
 from wxmember.core.inputs import Body, LocalMoment
 from wxmember.core.kernel import transaction
 from wxmember.core.models import Member, Operator
@@ -59,10 +60,7 @@ async def _move(
     now: datetime,
 ) -> Campaign:
     async with transaction() as conn:
-        campaign = await Campaign.select_for_update().using_db(conn).get_or_none(id=campaign_id)
-        if campaign is None:
-            raise CampaignNotFound()
-        require_state(campaign, *allowed)
+        campaign = await lock_campaign(conn, campaign_id, *allowed)
         before = campaign_view(campaign)
         values = change(campaign) if callable(change) else change
         campaign.update_from_dict(values)

@@ -37,11 +37,12 @@ async def launched(services: Services, owner: Operator, campaign: Campaign) -> C
     return await lifecycle.launch(services, owner, campaign.id, None)
 
 
-async def start(campaign: Campaign, clock: FrozenClock) -> None:
+async def start(campaign: Campaign, clock: FrozenClock) -> Campaign:
     """What the scheduler does at the start time, without recording or delivering."""
     await Campaign.filter(id=campaign.id).update(
         state=CampaignState.RUNNING, started_at=clock.now()
     )
+    return await Campaign.get(id=campaign.id)
 
 
 async def rows(campaign: Campaign) -> list[CampaignDelivery]:
@@ -215,10 +216,7 @@ class TestCrashes:
     ) -> None:
         await new_members(120, grants=0)
         campaign = await launched(services, owner, await new_campaign(points=5))
-        await Campaign.filter(id=campaign.id).update(
-            state=CampaignState.RUNNING, started_at=clock.now()
-        )
-        campaign = await Campaign.get(id=campaign.id)
+        campaign = await start(campaign, clock)
         monkeypatch.setattr(run_module, "RANGE_SIZE", 50)
         stops = iter([False, True])
 
@@ -248,10 +246,7 @@ class TestOperatorsControl:
     ) -> None:
         await new_members(40, grants=0)
         campaign = await launched(services, owner, await new_campaign(points=5, holdout_percent=0))
-        await Campaign.filter(id=campaign.id).update(
-            state=CampaignState.RUNNING, started_at=clock.now()
-        )
-        campaign = await Campaign.get(id=campaign.id)
+        campaign = await start(campaign, clock)
         assert await record_members(services, campaign)
         pacer = pacer_for(services)
         delivered = 0
@@ -283,10 +278,7 @@ class TestOperatorsControl:
     ) -> None:
         await new_members(10, grants=0)
         campaign = await launched(services, owner, await new_campaign(points=5, holdout_percent=0))
-        await Campaign.filter(id=campaign.id).update(
-            state=CampaignState.RUNNING, started_at=clock.now()
-        )
-        assert await record_members(services, await Campaign.get(id=campaign.id))
+        assert await record_members(services, await start(campaign, clock))
         await lifecycle.cancel(services, owner, campaign.id)
         await run(services)
         found = await rows(campaign)
@@ -372,10 +364,7 @@ class TestMessages:
     ) -> None:
         first, second = await new_members(2, grants=0)
         campaign = await launched(services, owner, await new_campaign(points=5, holdout_percent=0))
-        await Campaign.filter(id=campaign.id).update(
-            state=CampaignState.RUNNING, started_at=clock.now()
-        )
-        assert await record_members(services, await Campaign.get(id=campaign.id))
+        assert await record_members(services, await start(campaign, clock))
         await Member.filter(id=second.id).update(deleted_at=clock.now())
         await run(services)
         states = {row.member_id: (row.state, row.reason) for row in await rows(campaign)}

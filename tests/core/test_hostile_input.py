@@ -13,7 +13,7 @@ import socket
 import types
 import typing
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import annotated_types
@@ -30,6 +30,7 @@ from wxmember.core.config import build_config
 from wxmember.core.context import Services
 from wxmember.core.endpoints import ENDPOINTS, Endpoint
 from wxmember.core.inputs import INT64, MAX_ID
+from wxmember.core.models.campaigns import Campaign
 from wxmember.core.models.reminders import ReminderRule
 from wxmember.core.models.tags import Tag
 
@@ -304,6 +305,8 @@ class TestQueries:
             template_id="tpl-birthday",
         )
         await Tag.create(name="常客", name_key="常客")  # id 1, for a tag's members and imports
+        moment = datetime.now(UTC)  # id 1, for a campaign's members
+        await Campaign.create(name="回归", salt="0" * 32, created_at=moment, updated_at=moment)
         for cursor in ("80000000", "ffffffff", "7fffffffffffffff"):
             response = await client.request(
                 endpoint.method,

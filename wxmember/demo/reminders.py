@@ -24,6 +24,7 @@ from wxmember.demo.seeds import demo_owner
 BIRTHDAY_TEMPLATE = "demo-tpl-birthday"
 POINTS_TEMPLATE = "demo-tpl-points-expiring"
 COUPON_TEMPLATE = "demo-oa-coupon-expiring"
+COMEBACK_TEMPLATE = "demo-oa-comeback"  # for the campaign of the README's walk-through
 BIRTHDAY_OPENID = "demo-birthday-member"
 
 DEMO_RULES: list[dict[str, Any]] = [
@@ -77,11 +78,13 @@ DEMO_RULES: list[dict[str, Any]] = [
 
 
 def register_templates(fake: FakeWeChat) -> None:
-    """The demo rules' templates on the fake WeChat, and the birthday member's grant."""
+    """The demo rules' templates on the fake WeChat (and a come-back offer's for campaigns),
+    and the birthday member's grant."""
     birthday_keys = list(DEMO_RULES[0]["mapping"])
     fake.register_subscribe_template(BIRTHDAY_TEMPLATE, birthday_keys)
     fake.register_subscribe_template(POINTS_TEMPLATE, list(DEMO_RULES[1]["mapping"]))
     fake.register_template(COUPON_TEMPLATE, list(DEMO_RULES[2]["mapping"]))
+    fake.register_template(COMEBACK_TEMPLATE, ["first", "keyword1", "keyword2", "remark"])
     fake.grant_subscription(BIRTHDAY_OPENID, BIRTHDAY_TEMPLATE)
 
 
