@@ -21,6 +21,7 @@ from wxmember.core.models.campaigns import CampaignState
 from wxmember.core.models.reminders import DeliveryState
 
 SEGMENT_TIER = "银卡会员"  # a handful of the demo's members
+TEMPLATE = "demo-oa-comeback"  # registered on the demo's fake WeChat
 
 
 def accept_dialogs(page: Page) -> None:
@@ -51,11 +52,14 @@ def draft_campaign(page: Page, name: str, segment: str, *, message: bool = True)
         page.get_by_label("发送消息").select_option(label="公众号模板消息")
         expect(page.get_by_label("模板 ID")).to_be_visible()
         htmx_quiet(page)
-        page.get_by_label("模板 ID").fill("tpl-console-campaign")
+        page.get_by_label("模板 ID").fill(TEMPLATE)
         page.get_by_label("点击后打开的小程序页面").fill("pages/coupons/index")
-        list_keys(page, "first keyword1 remark")
+        list_keys(page, "first keyword1 keyword2 remark")  # the template's keys, all of them
         key(page, "first").get_by_label("内容").select_option(label="会员姓名")
         key(page, "keyword1").get_by_label("内容").select_option(label="优惠券名称（需赠送优惠券）")
+        key(page, "keyword2").get_by_label("内容").select_option(
+            label="优惠券最后可用日（需赠送优惠券）"
+        )
         key(page, "remark").get_by_label("内容").select_option(label="固定文字…")
         key(page, "remark").get_by_label("固定文字").fill("本周到店可用")
         htmx_quiet(page)
@@ -110,6 +114,7 @@ class TestRunACampaign:
             page.reload()
         expect(page.get_by_role("region", name="活动控制")).to_have_count(0)
         expect(progress).to_contain_text(re.compile(r"活动组会员\s*[1-9]"))
+        expect(progress).to_contain_text(re.compile(r"已完成\s*[1-9]"))  # messages delivered
 
         results = page.get_by_role("region", name="效果")
         table = results.get_by_role("table", name="活动组与对照组的消费对比")
