@@ -47,6 +47,7 @@ NAVIGATION = (
     NavItem(Area.MEMBERS, "/console/members", "nav.members"),
     NavItem(Area.MEMBERS, "/console/tags", "nav.tags"),
     NavItem(Area.MEMBERS, "/console/segments", "nav.saved_segments"),
+    NavItem(Area.MEMBERS, "/console/campaigns", "nav.campaigns"),
     NavItem(Area.SETUP, "/console/setup/tiers", "nav.tiers"),
     NavItem(Area.SETUP, "/console/setup/checkin", "nav.checkin"),
     NavItem(Area.SETUP, "/console/setup/coupons", "nav.coupons"),

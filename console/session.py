@@ -142,13 +142,14 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
-        _protect(response, request)
+        protect(response, request)
         raise
-    _protect(response, request)
+    protect(response, request)
     return response
 
 
-def _protect(response: web.StreamResponse, request: web.Request) -> None:
+def protect(response: web.StreamResponse, request: web.Request) -> None:
+    """The protective headers (a streamed answer sets them itself, before it is prepared)."""
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Frame-Options", "DENY")

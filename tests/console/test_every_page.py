@@ -11,15 +11,17 @@ visibly focused. The `page` fixture fails the test on any error in the browser c
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.console.conftest import sign_in
+from tests.console.test_campaigns import accept_dialogs, launch_now, new_draft
 
 MAX_PAGES = 60  # a bound on the crawl; the console has about 30 kinds of page
 MAX_TABS = 80  # a bound on the Tab presses per page; longer pages are checked this far
@@ -210,7 +212,10 @@ def crawl_as(page: Page, console_url: str, role: str) -> Crawl:
 
 class TestEveryPage:
     def test_every_page_the_owner_reaches(self, page: Page, console_url: str) -> None:
-        found = crawl_as(page, console_url, "owner")
+        sign_in(page, "owner")
+        new_draft(page, "巡检活动")  # the newest campaign: a draft, with its form's message keys
+        page.goto("/console/")
+        found = crawl(page, console_url)
         assert len(found.pages) >= 20, sorted(found.pages)
         assert {
             "/console/dashboard",
@@ -218,6 +223,10 @@ class TestEveryPage:
             "/console/setup/tiers/{id}",
             "/console/reminders/{id}/preview",
             "/console/reminders/deliveries",
+            "/console/campaigns",
+            "/console/campaigns/new",
+            "/console/campaigns/{id}",
+            "/console/campaigns/{id}/edit",
             "/console/audit",
             "/console/staff",
             "/console/till",
@@ -228,7 +237,12 @@ class TestEveryPage:
     def test_every_page_an_operator_reaches(self, page: Page, console_url: str) -> None:
         found = crawl_as(page, console_url, "operator")
         assert len(found.pages) >= 15, sorted(found.pages)
-        assert {"/console/members/{id}", "/console/reminders/{id}/edit"} <= found.pages.keys()
+        assert {
+            "/console/members/{id}",
+            "/console/reminders/{id}/edit",
+            "/console/campaigns",
+            "/console/campaigns/{id}",
+        } <= found.pages.keys()
         assert not {"/console/audit", "/console/staff"} & found.pages.keys()
         assert found.problems == {}
 
@@ -237,6 +251,49 @@ class TestEveryPage:
         assert {"/console/till", "/console/account"} <= found.pages.keys()
         assert all(p.startswith(("/console/till", "/console/account")) for p in found.pages)
         assert found.problems == {}
+
+
+class TestCampaignPagesInEveryState:
+    """A campaign's page shows other parts in each state (the preview and launch form of a
+    draft, the controls, the results and members of a started one); the crawl sees one."""
+
+    def test_each_state_of_a_campaign_page(self, page: Page) -> None:
+        sign_in(page, "operator")
+        problems: dict[str, list[str]] = {}
+
+        def check(state: str) -> None:
+            page.wait_for_load_state("networkidle")
+            found = page.evaluate(PAGE_PROBLEMS) + keyboard_problems(page)
+            if found:
+                problems[state] = found
+
+        new_draft(page, "状态巡检")
+        check("draft")
+        page.get_by_role("link", name="编辑草稿").click()
+        check("draft form")
+        page.go_back()
+        launch_now(page)
+        deadline = time.monotonic() + 90
+        while "已结束" not in page.get_by_role("region", name="活动内容").inner_text():
+            assert time.monotonic() < deadline, "the campaign did not finish"
+            time.sleep(3)
+            page.reload()
+        check("finished")
+
+        new_draft(page, "暂停巡检", message=False)
+        accept_dialogs(page)
+        page.get_by_label("定时开始").check()
+        page.get_by_label("开始于（品牌所在时区）").fill("2099-01-01T10:00")
+        page.get_by_role("button", name="发布活动").click()
+        expect(page.get_by_role("status")).to_have_text("活动已发布。")
+        check("scheduled")
+        page.get_by_role("button", name="暂停").click()
+        expect(page.get_by_role("status")).to_have_text("活动已暂停。")
+        check("paused")
+        page.get_by_role("button", name="取消活动").click()
+        expect(page.get_by_role("status")).to_have_text("活动已取消。")
+        check("cancelled")
+        assert problems == {}
 
 
 class TestTheChecks:

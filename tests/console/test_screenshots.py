@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from tests.console.conftest import sign_in
+from tests.console.test_campaigns import launch_now, new_draft
 from tests.support.processes import REPO_ROOT
 
 DOCS = REPO_ROOT / "docs"
@@ -90,3 +91,24 @@ class TestScreenshots:
         messages = page.get_by_role("table", name="将发送的消息")
         expect(messages.get_by_role("row", name=re.compile("李小满"))).to_be_visible()
         picture(page, "console-reminder-preview.png")
+
+    def test_a_campaign_with_its_results_against_the_holdout(self, page: Page) -> None:
+        page.set_viewport_size(WINDOW)
+        sign_in(page, "owner")
+        new_draft(page, "银卡回馈")
+        preview = section(page, "预览")
+        expect(
+            preview.get_by_role("table", name="消息示例").get_by_role("row").nth(1)
+        ).to_be_visible()
+        picture(page, "console-campaign-draft.png")
+
+        launch_now(page)
+        results = section(page, "效果")
+        for _ in range(30):  # the demo's scheduler runs campaigns every 15 seconds
+            if results.get_by_role("table").count():
+                break
+            page.wait_for_timeout(3000)
+            page.reload()
+        expect(results.get_by_role("rowheader", name="差异").first).to_be_visible()
+        results.scroll_into_view_if_needed()
+        picture(page, "console-campaign-results.png")
