@@ -3,8 +3,6 @@ watch the members reached, and read the results against the holdout."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -249,15 +247,7 @@ async def campaign_results_csv(request: web.Request, campaign_id: int) -> web.St
         }
     )
     await response.prepare(request)
-    await response.write("\ufeff".encode())  # a byte-order mark, so spreadsheets read UTF-8
-    out = io.StringIO()
-    writer = csv.writer(out)
-    async for row in results.export_rows(campaign):
-        writer.writerow(row)
-        if out.tell() > 64 * 1024:
-            await response.write(out.getvalue().encode())
-            out.seek(0)
-            out.truncate()
-    await response.write(out.getvalue().encode())
+    async for chunk in results.export_csv(campaign):
+        await response.write(chunk)
     await response.write_eof()
     return response

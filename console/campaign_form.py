@@ -18,7 +18,7 @@ from console.i18n import catalogue, error_text, translate
 from console.reminder_form import TEXT_SOURCE, KeyRow, parse_keys
 from handlers.campaigns.definitions import MAX_HOLDOUT_PERCENT, MAX_POINTS, campaign_view
 from handlers.campaigns.message import CATALOGUE, check_message, fields_view
-from handlers.reminders.fields import KEY_LIMITS, MAX_KEYS, TRUNCATABLE, key_type
+from handlers.messaging.templates import KEY_LIMITS, MAX_KEYS, TRUNCATABLE, key_type
 from wxmember.core.errors import DomainError, ValidationFailed
 from wxmember.core.inputs import clean_text
 from wxmember.core.models.campaigns import Campaign

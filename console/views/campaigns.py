@@ -9,8 +9,6 @@ area as the saved segments they target: owners and operators.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
@@ -549,15 +547,7 @@ async def results_csv(request: web.Request, campaign_id: int) -> web.StreamRespo
     )
     protect(response, request)  # the middleware's headers would come too late
     await response.prepare(request)
-    await response.write("\ufeff".encode())
-    out = io.StringIO()
-    writer = csv.writer(out)
-    async for row in results.export_rows(campaign):
-        writer.writerow(row)
-        if out.tell() > 64 * 1024:
-            await response.write(out.getvalue().encode())
-            out.seek(0)
-            out.truncate()
-    await response.write(out.getvalue().encode())
+    async for chunk in results.export_csv(campaign):
+        await response.write(chunk)
     await response.write_eof()
     return response

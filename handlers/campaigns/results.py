@@ -29,6 +29,8 @@ as the ORM stores them (`db_moment`).
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -375,3 +377,18 @@ def _export_row(row: dict[str, Any]) -> list[str]:
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
+
+
+async def export_csv(campaign: Campaign, *, chunk_bytes: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """`export_rows` as CSV, UTF-8 with a byte-order mark (so spreadsheets read it), in chunks
+    of about `chunk_bytes` to stream."""
+    yield "\ufeff".encode()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    async for row in export_rows(campaign):
+        writer.writerow(row)
+        if out.tell() >= chunk_bytes:
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode()
