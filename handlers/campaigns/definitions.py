@@ -9,6 +9,7 @@ launched, what a campaign does is fixed (handlers/campaigns/lifecycle.py).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
@@ -17,6 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from handlers import audit
 from handlers.campaigns.holdout import new_salt
 from handlers.campaigns.message import check_message
+from handlers.coupons.templates import grantable
 from handlers.messaging.templates import Page, TemplateId, TemplateMapping, mapping_input
 from wxmember.core.context import Services
 from wxmember.core.errors import (
@@ -114,8 +116,8 @@ def _refuse(code: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, code=code)
 
 
-async def _checked(values: dict[str, Any]) -> dict[str, Any]:
-    """The draft's columns after checking it as a whole."""
+async def _checked(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The draft's columns after checking it as a whole at `now`."""
     coupon_id, points, channel = values["coupon_template_id"], values["points"], values["channel"]
     message = (channel, values["template_id"], values["mapping"])
     if coupon_id is None and points is None and channel is None:
@@ -138,8 +140,15 @@ async def _checked(values: dict[str, Any]) -> dict[str, Any]:
             gives_coupon=coupon_id is not None,
             gives_points=points is not None,
         )
-    if coupon_id is not None and not await CouponTemplate.exists(id=coupon_id, stopped=False):
-        raise _refuse("invalid_coupon_template", "coupon_template_id: no such coupon template.")
+    if (
+        coupon_id is not None
+        and not await CouponTemplate.filter(grantable(now), id=coupon_id).exists()
+    ):
+        raise _refuse(
+            "invalid_coupon_template",
+            "coupon_template_id: no such coupon template, or it can no longer be given "
+            "(stopped, sold out or expired).",
+        )
     segment_id = values["segment_id"]
     segment = await SavedSegment.get_or_none(id=segment_id) if segment_id is not None else None
     if segment is None:
@@ -163,8 +172,8 @@ async def create_campaign(services: Services, actor: Operator, data: CampaignCre
     """Draft a campaign (audited); nothing happens until it is launched."""
     mapping = mapping_input(data.mapping) if data.mapping is not None else None
     values = data.model_dump(exclude={"mapping"}) | {"mapping": mapping}
-    columns = await _checked(values)
     now = services.clock.now()
+    columns = await _checked(values, now)
     async with transaction() as conn:
         campaign = await Campaign.create(
             **columns,
@@ -228,10 +237,10 @@ def _as_input(campaign: Campaign) -> dict[str, Any]:
     return {key: view[key] for key in CampaignCreate.model_fields}
 
 
-async def check_draft(campaign: Campaign) -> None:
+async def check_draft(services: Services, campaign: Campaign) -> None:
     """Check a draft again as a whole (before launch: its coupon template or segment may have
     gone since it was written)."""
-    await _checked(_as_input(campaign))
+    await _checked(_as_input(campaign), services.clock.now())
 
 
 async def update_campaign(
@@ -248,7 +257,7 @@ async def update_campaign(
     async with transaction() as conn:
         campaign = await lock_campaign(conn, campaign_id, CampaignState.DRAFT)
         before = campaign_view(campaign)
-        columns = await _checked(_as_input(campaign) | changes)
+        columns = await _checked(_as_input(campaign) | changes, services.clock.now())
         campaign.update_from_dict(columns)
         campaign.version += 1
         campaign.updated_at = services.clock.now()

@@ -100,7 +100,7 @@ async def launch(
     start = max(start_at, now) if start_at is not None else now
     campaign = await get_campaign(campaign_id)
     require_state(campaign, CampaignState.DRAFT)
-    await check_draft(campaign)
+    await check_draft(services, campaign)
     segment = await saved.get_segment(campaign.segment_id or 0)
 
     def change(_: Campaign) -> dict[str, Any]:

@@ -191,6 +191,8 @@ async def deliver(
 ) -> str:
     """Take one claimed row through to its outcome; the state it ends in ("lost" if taken)."""
     now = services.clock.now()
+    if not await CampaignDelivery.exists(id=row.id, state=DeliveryState.CLAIMED):
+        return "lost"  # settled since it was read: cancelled, or taken by another run
     member = await Member.filter(id=row.member_id).select_related("tier").first()
     if member is None or member.deleted_at is not None:
         return await skip(row, now, "member_deleted")

@@ -239,13 +239,18 @@ async def list_templates(
     return await query.limit(limit + 1)
 
 
+def grantable(now: datetime) -> Q:
+    """Templates that can be given to a member at `now`: not stopped, stock left, still valid."""
+    return (
+        Q(stopped=False)
+        & (Q(remaining__isnull=True) | Q(remaining__gt=0))
+        & (Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+    )
+
+
 async def grantable_templates(services: Services, limit: int = 200) -> list[CouponTemplate]:
     """Templates an operator can give a member now: not stopped, stock left, still valid."""
-    now = services.clock.now()
-    query = CouponTemplate.filter(stopped=False).filter(
-        Q(remaining__isnull=True) | Q(remaining__gt=0),
-        Q(valid_until__isnull=True) | Q(valid_until__gt=now),
-    )
+    query = CouponTemplate.filter(grantable(services.clock.now()))
     return await query.order_by("-id").limit(limit)
 
 

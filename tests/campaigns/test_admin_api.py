@@ -78,6 +78,7 @@ class TestDrafts:
             ({**MESSAGE, "page": None}, "field_without_gift"),
             ({**MESSAGE, "channel": "official_template", "page": None}, "page_required"),
             ({"coupon_template_id": 999_999}, "invalid_coupon_template"),
+            ({"coupon_template_id": "sold_out"}, "invalid_coupon_template"),
             ({"points": 10, **MESSAGE, "mapping": {"name1": "nope"}}, "unknown_field"),
             ({"points": 0}, "invalid_points"),
             ({"points": 10, "holdout_percent": 60}, "invalid_holdout_percent"),
@@ -92,6 +93,11 @@ class TestDrafts:
         code: str,
     ) -> None:
         owner = await login_as("owner")
+        if fields.get("coupon_template_id") == "sold_out":
+            gone = await CouponTemplate.create(
+                title="售罄", kind="cash", value=100, total_stock=1, remaining=0, valid_days=7
+            )
+            fields = {"coupon_template_id": gone.id}
         body = {"name": "回归礼", "segment_id": everyone.id, **fields}
         response = await client.post(f"{API}/campaigns", json=body, headers=owner)
         assert response.status == 400, await response.text()
