@@ -20,6 +20,7 @@ from bench.jobs.context import Context, Prepared, Sizes, check
 from bench.jobs.people import MemberFactory
 from bench.jobs.plans import explain
 from bench.jobs.seed_purchases import MEMBER_TABLES, PurchaseSeeder, RowBuffer, SeededMember
+from bench.jobs.segments import RFM_COLUMNS
 from handlers.segments import sql
 from handlers.segments.rules import Cuts, Segment, amount_score, classic_segment, recency_score
 from wxmember.core.localtime import local_midnight
@@ -30,19 +31,7 @@ SAMPLE = 200
 STOP_AFTER_BATCHES = 3
 COPY_TABLE = "bench_rfm_uninterrupted"
 TABLES = tuple(name for name, _ in MEMBER_TABLES)
-SCORED_COLUMNS = (
-    "member_id",
-    "recency_days",
-    "frequency",
-    "monetary_fen",
-    "r_score",
-    "f_score",
-    "m_score",
-    "segment",
-    "first_purchase_at",
-    "last_purchase_at",
-    "computed_on",
-)
+SCORED_COLUMNS = RFM_COLUMNS[1:]  # what a run writes: every column but the id
 
 
 @dataclass(frozen=True)
