@@ -10,9 +10,12 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 import handlers.dashboard.figures
 import handlers.points.expiry
 import handlers.reminders.runs
+import handlers.segments.run
 from bench.jobs.probe import Timed, summary
 from handlers import dashboard as dashboard_figures
 from handlers.points.ledger import expire_due_lots
@@ -20,10 +23,14 @@ from handlers.reminders.candidates import find_candidates
 from handlers.reminders.runs import claim_rule_day
 from handlers.segments import saved
 from handlers.segments.criteria import Criteria
+from handlers.segments.run import BatchDone as RfmBatchDone
+from handlers.segments.run import run_rfm
+from handlers.segments.settings import SETTINGS_ID
 from handlers.tiers.evaluation import BatchDone
 from handlers.tiers.growth import evaluate_tiers
 from wxmember.core.context import Services
 from wxmember.core.models.reminders import ReminderRule
+from wxmember.core.models.segments import RfmSettings
 
 Job = Callable[[Services, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -187,10 +194,85 @@ async def segments(services: Services, params: dict[str, Any]) -> dict[str, Any]
     }
 
 
+async def _fetch_one(statement: str) -> Any:
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(statement)
+    return next(iter(rows[0].values())) if rows else None
+
+
+async def rfm(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    """The day's run batch by batch; the same call again; then the day under a new settings
+    version from empty rows, stopped after a few batches and finished by a second call."""
+    day, size = date.fromisoformat(params["day"]), params["batch_size"]
+    marks: list[float] = []
+
+    async def on_batch(done: RfmBatchDone) -> None:
+        marks.append(time.perf_counter())
+
+    cuts = Timed(handlers.segments.run, "measure_cuts")
+    snapshot = Timed(handlers.segments.run, "take_snapshot")
+    started = time.perf_counter()
+    try:
+        first = await run_rfm(services, day, batch_size=size, on_batch=on_batch)
+    finally:
+        inner = {"measure_cuts": cuts.restore(), "take_snapshot": snapshot.restore()}
+    first_seconds = time.perf_counter() - started
+    # the first batch starts once the cuts are measured
+    marks.insert(0, started + inner["measure_cuts"]["seconds"])
+    batches = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+
+    versions = "SELECT sum(xmin::text::bigint) FROM member_rfm"
+    before = await _fetch_one(versions)
+    started = time.perf_counter()
+    again = await run_rfm(services, day, batch_size=size)
+    again_seconds = time.perf_counter() - started
+    rewrote = await _fetch_one(versions) != before
+
+    async with in_transaction() as conn:
+        await conn.execute_script(
+            f"CREATE TABLE {params['copy_table']} AS SELECT * FROM member_rfm;"
+            "DELETE FROM member_rfm;"
+        )
+    # saving settings raises their version: the day can be scored again
+    await RfmSettings.create(
+        id=SETTINGS_ID, mode="quintile", thresholds={}, version=1, updated_at=services.clock.now()
+    )
+    done: list[RfmBatchDone] = []
+
+    async def count(batch: RfmBatchDone) -> None:
+        done.append(batch)
+
+    async def should_stop() -> bool:
+        return len(done) >= params["stop_after_batches"]
+
+    started = time.perf_counter()
+    stopped = await run_rfm(services, day, batch_size=size, on_batch=count, should_stop=should_stop)
+    stopped_seconds = time.perf_counter() - started
+    stopped_cursor = done[-1].cursor if done else 0
+    started = time.perf_counter()
+    resumed = await run_rfm(services, day, batch_size=size)
+    resumed_seconds = time.perf_counter() - started
+    return {
+        "first": first.as_dict(),
+        "first_seconds": round(first_seconds, 4),
+        "inner": inner,
+        "batches": summary(batches),
+        "again": again.as_dict(),
+        "again_seconds": round(again_seconds, 4),
+        "again_rewrote_rows": rewrote,
+        "stopped": stopped.as_dict(),
+        "stopped_seconds": round(stopped_seconds, 4),
+        "stopped_cursor": stopped_cursor,
+        "resumed": resumed.as_dict(),
+        "resumed_seconds": round(resumed_seconds, 4),
+    }
+
+
 JOBS: dict[str, Job] = {
     "tiers": tiers,
     "birthdays": birthdays,
     "points-expiry": points_expiry,
     "dashboard": dashboard,
     "segments": segments,
+    "rfm": rfm,
 }

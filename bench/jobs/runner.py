@@ -12,7 +12,16 @@ from typing import Any
 
 import asyncpg
 
-from bench.jobs import birthdays, dashboard, facts, points_expiry, progress, segments, tiers
+from bench.jobs import (
+    birthdays,
+    dashboard,
+    facts,
+    points_expiry,
+    progress,
+    rfm,
+    segments,
+    tiers,
+)
 from bench.jobs.bulk import Loader, finish_tables, table_rows
 from bench.jobs.context import Context, Prepared, Sizes
 from bench.jobs.ladder import seed_ladder
@@ -34,6 +43,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "points-expiry": points_expiry,
     "dashboard": dashboard,
     "segments": segments,
+    "rfm": rfm,
 }
 
 

@@ -13,30 +13,16 @@ from datetime import timedelta
 from typing import Any
 
 from bench.jobs.context import Context, Prepared, Sizes, check
-from bench.jobs.people import MEMBER_COLUMNS, MemberFactory
+from bench.jobs.people import MemberFactory
 from bench.jobs.plans import explain
+from bench.jobs.seed_purchases import MEMBER_TABLES, STORES, PurchaseSeeder, RowBuffer
 from handlers.segments.criteria import Criteria
 from handlers.segments.filters import compile_filter, count_text
 from handlers.segments.rules import Segment
 
 DEFAULT_MEMBERS = 1_000_000
 TAGS = 20
-STORES = tuple(f"门店{n:02d}" for n in range(1, 31))
 TEMPLATE = "tpl-bench"
-PURCHASE_COLUMNS = (
-    "id",
-    "order_no",
-    "member_id",
-    "amount_fen",
-    "store",
-    "multiplier_percent",
-    "points",
-    "growth",
-    "refunded_fen",
-    "points_taken_back",
-    "growth_taken_back",
-    "created_at",
-)
 RFM_COLUMNS = (
     "id",
     "member_id",
@@ -58,6 +44,7 @@ MEMBER_TAG_COLUMNS = ("id", "member_id", "tag_id", "tagged_at")
 TABLES = (
     "members",
     "pos_purchases",
+    "pos_purchase_refunds",
     "member_rfm",
     "bot_followers",
     "subscribe_grants",
@@ -98,12 +85,22 @@ def filters(ctx: Context) -> dict[str, dict[str, Any]]:
 async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
     members = sizes.members or DEFAULT_MEMBERS
     rng = ctx.rng
-    factory = MemberFactory(rng, ctx.now)
     now = ctx.now
+    seeder = PurchaseSeeder(MemberFactory(rng, now), ctx.ladder, now, days=730)
     expected = {"tier and birthday month": 0, "tags any / none": 0}
     top = {rung.id for rung in ctx.ladder if rung.level >= 2}
-    rows: dict[str, list[tuple[object, ...]]] = {name: [] for name in TABLES}
-    purchase_id = rfm_id = follower_id = grant_id = link_id = 0
+    buffer = RowBuffer(
+        ctx.loader,
+        MEMBER_TABLES
+        + (
+            ("member_rfm", RFM_COLUMNS),
+            ("bot_followers", FOLLOWER_COLUMNS),
+            ("subscribe_grants", GRANT_COLUMNS),
+            ("member_tags", MEMBER_TAG_COLUMNS),
+        ),
+    )
+    rows = buffer.rows
+    rfm_id = follower_id = grant_id = link_id = 0
     segments = [str(s) for s in Segment]
     await ctx.loader.copy(
         "tags",
@@ -111,58 +108,12 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
         [(n, f"标签{n}", f"标签{n}", None, "", now) for n in range(1, TAGS + 1)],
     )
 
-    async def flush(final: bool = False) -> None:
-        # members first, so every other row's member exists when it is copied
-        if not final and len(rows["members"]) < 20_000:
-            return
-        for table, columns in (
-            ("members", MEMBER_COLUMNS),
-            ("pos_purchases", PURCHASE_COLUMNS),
-            ("member_rfm", RFM_COLUMNS),
-            ("bot_followers", FOLLOWER_COLUMNS),
-            ("subscribe_grants", GRANT_COLUMNS),
-            ("member_tags", MEMBER_TAG_COLUMNS),
-        ):
-            if rows[table]:
-                await ctx.loader.copy(table, columns, rows[table])
-                rows[table] = []
-
     for member_id in range(1, members + 1):
-        deleted, has_card = factory.status()
-        tier = rng.choice(ctx.ladder).id if has_card else None
-        birthday = factory.birthday()
-        points = rng.choice((0, 0, 50, 120, 800, 3000))
-        record = factory.record(
-            member_id, tier_id=tier, deleted=deleted, birthday=birthday, points_balance=points
-        )
-        rows["members"].append(record)
-        live = has_card and not deleted
-        if not has_card:
+        member = seeder.member(member_id, buffer)
+        live = member.has_card and not member.deleted
+        if not member.has_card:
             continue
-        bought = rng.choice((0, 0, 1, 1, 2, 3, 4, 6))
-        last = None
-        for _ in range(bought):
-            purchase_id += 1
-            at = now - timedelta(seconds=rng.randrange(730 * 86400))
-            fen = rng.choice((2_900, 9_900, 19_900, 49_900))
-            refunded = rng.choice((0,) * 18 + (fen // 2, fen))
-            rows["pos_purchases"].append(
-                (
-                    purchase_id,
-                    f"B-{purchase_id}",
-                    member_id,
-                    fen,
-                    rng.choice(STORES),
-                    100,
-                    0,
-                    0,
-                    refunded,
-                    0,
-                    0,
-                    at,
-                )
-            )
-            last = at if last is None or at > last else last
+        bought, last = len(member.purchases), member.last_purchase_at
         r, f, m = (rng.randint(1, 5) for _ in range(3))
         rfm_id += 1
         rows["member_rfm"].append(
@@ -196,13 +147,14 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
             link_id += 1
             rows["member_tags"].append((link_id, member_id, tag, now))
         if live:
-            month = birthday.month if birthday else None
-            if tier in top and month == ctx.today.month:
+            month = member.birthday.month if member.birthday else None
+            if member.tier_id in top and month == ctx.today.month:
                 expected["tier and birthday month"] += 1
             if carried & {1, 2} and 3 not in carried:
                 expected["tags any / none"] += 1
-        await flush()
-    await flush(final=True)
+        await buffer.flush()
+    await buffer.flush(final=True)
+    purchase_id = seeder.purchase_id
     return Prepared(
         parameters={
             "members": members,
@@ -212,7 +164,12 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
             "tags": TAGS,
             "stores": len(STORES),
         },
-        seeded={"purchases": purchase_id, "member_tags": link_id, "followers": follower_id},
+        seeded={
+            "purchases": purchase_id,
+            "refunds": seeder.refund_id,
+            "member_tags": link_id,
+            "followers": follower_id,
+        },
         params={"filters": filters(ctx), "repeats": sizes.repeats},
         tables=TABLES,
         state=expected,

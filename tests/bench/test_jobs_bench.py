@@ -111,6 +111,24 @@ class TestSegments:
         assert len(report["plans"]) == len(result["counts"])
 
 
+class TestRfm:
+    @requires_postgres
+    async def test_scores_the_day_once_and_a_resumed_run_ends_where_one_run_does(
+        self, tmp_path: Path
+    ) -> None:
+        report = await _run("rfm", tmp_path, Sizes(members=2000, batch_size=100))
+        result = report["job"]["result"]
+        holders = report["seeded"]["card holders of the day"]
+        assert result["first"]["status"] == "finished"
+        assert result["first"]["scored"] == holders == report["headline"]["card holders scored"]
+        assert result["again"]["status"] == "already_finished"
+        assert result["again_rewrote_rows"] is False
+        assert result["stopped"]["status"] == "stopped"
+        assert result["resumed"]["resumed_from"] == result["stopped_cursor"] > 0
+        assert report["parameters"]["sample"] == 200
+        assert report["seeding"]["rows"]["pos_purchase_refunds"] > 0
+
+
 class TestCommandLine:
     @pytest.mark.parametrize("name", ["postgres", "template1", "template0", ""])
     def test_refuses_a_shared_database(self, name: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,4 +143,11 @@ class TestCommandLine:
         assert main(["list"]) == 0
         lines = capsys.readouterr().out.splitlines()
         names = [line.split()[0] for line in lines]
-        assert names == ["tiers", "birthdays", "points-expiry", "dashboard", "segments"]
+        assert names == [
+            "tiers",
+            "birthdays",
+            "points-expiry",
+            "dashboard",
+            "segments",
+            "rfm",
+        ]
