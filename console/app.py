@@ -45,6 +45,10 @@ async def console_errors_middleware(request: web.Request, handler: Handler) -> w
         return render(request, "error.html", status=403, error="csrf")
     except web.HTTPNotFound:
         return render(request, "error.html", status=404, error="not_found")
+    except web.HTTPRequestEntityTooLarge:
+        # an upload beyond server.max_body_bytes, found while the form is read
+        template = "partials/error.html" if is_htmx(request) else "error.html"
+        return render(request, template, status=413, error="body_too_large")
 
 
 def create_console_app() -> web.Application:

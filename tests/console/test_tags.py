@@ -67,6 +67,22 @@ class TestMemberPageTags:
 
 
 class TestBulkTagging:
+    def test_a_file_beyond_the_body_limit_is_refused_in_words(
+        self, page: Page, console_url: str, console_errors: ConsoleErrors
+    ) -> None:
+        tag = f"大文件{secrets.token_hex(2)}"
+        sign_in_at(page, f"{console_url}/console/tags")
+        make_tag(page, tag)
+        upload = page.get_by_role("region", name="批量打标签")
+        upload.get_by_label("卡号文件（CSV）").set_input_files(
+            files=[{"name": "大.csv", "mimeType": "text/csv", "buffer": b"0" * (2 << 20)}]
+        )
+        upload.get_by_role("button", name="上传并执行").click()
+        expect(page.get_by_role("alert")).to_have_text(
+            "上传的文件太大，请拆成几个较小的文件再上传。"
+        )
+        console_errors.expect(413)
+
     def test_a_csv_tags_the_members_it_names_and_reports_the_rest(
         self, page: Page, console_url: str
     ) -> None:
