@@ -1,11 +1,9 @@
 """The campaign form: what the operator typed, read into a draft for handlers/campaigns.
 
-A campaign's message mapping is edited key by key, as a reminder rule's is
-(console/reminder_form.py): the operator lists the template's data keys, then picks for each
-key a field of the campaign catalogue (`handlers.campaigns.message.fields_view`) or a fixed
-text. Each key is checked on its own by the handlers' `check_message`, so a refusal stands next
-to its key, live (htmx) and again on saving; saving goes through `create_campaign` /
-`update_campaign`, which check the whole draft once more.
+A campaign's message mapping is edited key by key (console/mapping_editor.py), with the
+campaign's field catalogue (`handlers.campaigns.message`), each key checked by the handlers'
+`check_message`. Saving goes through `create_campaign` / `update_campaign`, which check the
+whole draft once more.
 """
 
 from __future__ import annotations
@@ -14,13 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.i18n import catalogue, error_text, translate
-from console.reminder_form import TEXT_SOURCE, KeyRow, parse_keys
+from console.i18n import catalogue, error_text
+from console.mapping_editor import (
+    KeyRow,
+    MappingEditor,
+    mapping_of,
+    rows_from_form,
+    rows_from_mapping,
+)
 from handlers.campaigns.definitions import MAX_HOLDOUT_PERCENT, MAX_POINTS, campaign_view
 from handlers.campaigns.message import CATALOGUE, check_message, fields_view
-from handlers.messaging.templates import KEY_LIMITS, MAX_KEYS, TRUNCATABLE, key_type
-from wxmember.core.errors import DomainError, ValidationFailed
-from wxmember.core.inputs import clean_text
+from wxmember.core.errors import DomainError
 from wxmember.core.models.campaigns import Campaign
 from wxmember.core.models.reminders import Channel
 
@@ -43,9 +45,9 @@ def problem(code: str) -> str:
     return catalogue().get(f"campaigns.errors.{code}") or error_text(code)
 
 
-def field_label(name: str) -> str:
-    """A catalogue field as operators read it."""
-    return catalogue().get(f"campaigns.fields.{name}", name)
+EDITOR = MappingEditor("campaigns", CATALOGUE, problem)
+field_label = EDITOR.field_label
+explain = EDITOR.explain
 
 
 @dataclass
@@ -87,16 +89,7 @@ def blank() -> CampaignForm:
 def from_form(form: Mapping[str, str]) -> CampaignForm:
     """The form as posted."""
     values = {name: form.get(name, "").strip() for name in DEFAULTS}
-    rows = [
-        KeyRow(
-            key,
-            source=form.get(f"map_{key}", ""),
-            text=form.get(f"text_{key}", ""),
-            truncate=bool(form.get(f"cut_{key}")),
-        )
-        for key in parse_keys(values["keys"])
-    ]
-    return CampaignForm(values, rows)
+    return CampaignForm(values, rows_from_form(form, values["keys"]))
 
 
 def from_campaign(campaign: Campaign) -> CampaignForm:
@@ -115,88 +108,21 @@ def from_campaign(campaign: Campaign) -> CampaignForm:
         "keys": " ".join(mapping),
         "holdout_percent": str(view["holdout_percent"]),
     }
-    rows = []
-    for key, entry in mapping.items():
-        if "text" in entry:
-            rows.append(KeyRow(key, source=TEXT_SOURCE, text=str(entry["text"])))
-        else:
-            rows.append(KeyRow(key, source=entry["field"], truncate=bool(entry.get("truncate"))))
-    return CampaignForm(values, rows)
+    return CampaignForm(values, rows_from_mapping(mapping))
 
 
 def check_keys(form: CampaignForm, *, submitted: bool) -> None:
     """Check every key on its own; a key left unchosen is refused only once the draft is saved."""
     channel = form.channel
     if channel is None:
-        return
-    keys = parse_keys(form.values["keys"])
-    if len(keys) > MAX_KEYS:
-        form.errors["keys"] = translate("campaigns.mapping_errors.too_many_keys", limit=MAX_KEYS)
-    elif not keys and submitted:
-        form.errors["keys"] = translate("campaigns.mapping_errors.no_keys")
-    for row in form.rows:
-        row.error = _check_row(form, row, channel, submitted)
+        return  # no message: no keys
 
+    def check(entry: dict[str, dict[str, Any]]) -> object:
+        assert channel is not None
+        gives = {"gives_coupon": form.gives_coupon, "gives_points": form.gives_points}
+        return check_message(entry, channel, **gives)
 
-def _check_row(form: CampaignForm, row: KeyRow, channel: Channel, submitted: bool) -> str | None:
-    try:
-        row.klass = key_type(row.key, channel)
-    except ValidationFailed:
-        row.klass = "unknown"
-        return translate("campaigns.mapping_errors.invalid_mapping_key", data_key=row.key)
-    spec = CATALOGUE.get(row.source)
-    limit = KEY_LIMITS.get(row.klass)
-    row.truncatable = (
-        spec is not None
-        and spec.renders in TRUNCATABLE
-        and limit is not None
-        and spec.max_length > limit
-    )
-    if not row.source:
-        if submitted:
-            return translate("campaigns.mapping_errors.missing", data_key=row.key)
-        return None
-    entry: dict[str, Any]
-    if row.source == TEXT_SOURCE:
-        if not row.text.strip():
-            if submitted:
-                return translate("campaigns.mapping_errors.missing_text", data_key=row.key)
-            return None
-        try:
-            entry = {"text": clean_text(row.text)}
-        except ValueError:
-            return explain("invalid_text", row)
-    else:
-        entry = {"field": row.source, "truncate": row.truncate and row.truncatable}
-    try:
-        check_message(
-            {row.key: entry},
-            channel,
-            gives_coupon=form.gives_coupon,
-            gives_points=form.gives_points,
-        )
-    except ValidationFailed as exc:
-        return explain(exc.code, row)
-    return None
-
-
-def explain(code: str, row: KeyRow) -> str:
-    """Why WeChat (or the campaign) would refuse what a key shows, in the operator's words."""
-    spec = CATALOGUE.get(row.source)
-    texts = catalogue()
-    values: dict[str, Any] = {
-        "data_key": row.key,
-        "klass": texts.get(f"reminders.value_classes.{row.klass}", row.klass),
-        "klass_name": row.klass,
-        "field": field_label(row.source),
-        "length": spec.max_length if spec is not None else 0,
-        "limit": KEY_LIMITS.get(row.klass, 0),
-    }
-    if code == "value_too_long" and not row.truncatable:
-        code = "value_too_long_fixed"
-    if f"campaigns.mapping_errors.{code}" in texts:
-        return translate(f"campaigns.mapping_errors.{code}", **values)
-    return problem(code)
+    EDITOR.check(form.rows, form.values["keys"], channel, form.errors, check, submitted=submitted)
 
 
 def _number(raw: str) -> int | str | None:
@@ -226,17 +152,7 @@ def campaign_input(form: CampaignForm) -> dict[str, Any]:
     """The draft as `CampaignCreate` (and `CampaignPatch`) read it."""
     values = form.values
     channel = values["channel"] or None
-    mapping: dict[str, Any] | None = None
-    if channel is not None:
-        mapping = {}
-        for row in form.rows:
-            if row.source == TEXT_SOURCE:
-                mapping[row.key] = {"text": row.text.strip()}
-            else:
-                mapping[row.key] = {
-                    "field": row.source,
-                    "truncate": row.truncate and row.truncatable,
-                }
+    mapping = mapping_of(form.rows) if channel is not None else None
     return {
         "name": values["name"],
         "description": values["description"],

@@ -28,8 +28,8 @@ from console.campaign_form import (
     read_numbers,
 )
 from console.i18n import catalogue
+from console.mapping_editor import TEXT_SOURCE
 from console.pages import Pages, form_data, render
-from console.reminder_form import TEXT_SOURCE
 from console.session import current_staff, protect
 from console.views.reminders import query_of
 from console.views.setup.forms import FormReader, local_input, local_text, services_of, yuan

@@ -13,9 +13,9 @@ from aiohttp import web
 from pydantic import Field
 
 from console.i18n import catalogue
+from console.mapping_editor import TEXT_SOURCE
 from console.pages import Pages, form_data, is_htmx, render
 from console.reminder_form import (
-    TEXT_SOURCE,
     RuleForm,
     blank,
     check_keys,
