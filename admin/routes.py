@@ -80,14 +80,16 @@ def create_admin_app() -> web.Application:
     app = web.Application(middlewares=[operator_auth_middleware])
     mount(app, *(module.routes for module in MODULES))
     check_routes_declare_roles(app)
-    document = build_document(
-        app[ENDPOINTS],
-        title="wxmember admin API",
-        version=API_VERSION,
-        server="/admin/api/v1",
-        description=DESCRIPTION,
-        access=_access,
-        tag=_tag,
+    attach(
+        app,
+        lambda: build_document(
+            app[ENDPOINTS],
+            title="wxmember admin API",
+            version=API_VERSION,
+            server="/admin/api/v1",
+            description=DESCRIPTION,
+            access=_access,
+            tag=_tag,
+        ),
     )
-    attach(app, document)
     return app

@@ -59,14 +59,16 @@ def _tag(endpoint: Endpoint) -> str:
 def create_miniapp_app() -> web.Application:
     app = web.Application(middlewares=[member_auth_middleware])
     mount(app, *(module.routes for module in MODULES))
-    document = build_document(
-        app[ENDPOINTS],
-        title="wxmember mini-program API",
-        version=API_VERSION,
-        server="/api/v1",
-        description=DESCRIPTION,
-        access=_access,
-        tag=_tag,
+    attach(
+        app,
+        lambda: build_document(
+            app[ENDPOINTS],
+            title="wxmember mini-program API",
+            version=API_VERSION,
+            server="/api/v1",
+            description=DESCRIPTION,
+            access=_access,
+            tag=_tag,
+        ),
     )
-    attach(app, document)
     return app

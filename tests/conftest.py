@@ -3,7 +3,7 @@
 Every test gets a fresh database and Redis, and a fake WeChat API server of its own:
 - SQLite by default: the schema is built once into a template file, copied for each test;
 - PostgreSQL when `WXMEMBER_TEST_DATABASE_URL` is set: one database per test run, every table
-  truncated before each test;
+  emptied before each test;
 - Redis at `WXMEMBER_TEST_REDIS_URL` when set (flushed before each test), else the in-process
   stand-in.
 """
@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
 
-from tests.support.databases import build_schema, recreate_pg_database, truncate_pg
+from tests.support.databases import build_schema, empty_pg, recreate_pg_database
 from tests.support.http import bearer
 from tests.support.settings import (
     MINIAPP_APPID,
@@ -34,12 +35,23 @@ from tests.support.settings import (
     requires_postgres,
 )
 from wxmember.app import create_app
-from wxmember.core import keys
+from wxmember.core import keys, security
 from wxmember.core.config import Config, build_config
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat, create_fake_wechat_app
 
 __all__ = ["requires_postgres"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its lowest cost: the suite signs staff in thousands of times, at a third of a
+    second each with the production cost. Hashes stay argon2id and verify as in production."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        )
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +78,7 @@ def _run_apart(work: Coroutine[Any, Any, None]) -> None:
 async def database_url(schema_template: str, tmp_path: Path) -> str:
     """A fresh database for this test, with the schema and no rows."""
     if PG_URL:
-        await truncate_pg(schema_template)
+        await empty_pg(schema_template)
         return schema_template
     path = tmp_path / "test.db"
     shutil.copyfile(schema_template, path)

@@ -25,8 +25,8 @@ COMMAND = "wxmember openapi"
 def documents() -> dict[str, bytes]:
     """File name → the rendered document, for each JSON API."""
     return {
-        "miniapp.json": create_miniapp_app()[OPENAPI_JSON],
-        "admin.json": create_admin_app()[OPENAPI_JSON],
+        "miniapp.json": create_miniapp_app()[OPENAPI_JSON].body(),
+        "admin.json": create_admin_app()[OPENAPI_JSON].body(),
     }
 
 

@@ -13,8 +13,9 @@ to the operations on the record it made (`links`), so a client, or a stateful te
 from one to the other.
 
 Who may call a route is the channel's to say (member sessions, staff roles), so the channel
-passes an `access` function; the document is built once when the sub-application is, and
-served as it is (`serve_document`).
+passes an `access` function. The document is built on first use and then served as it is
+(`serve_document`): building it costs a quarter of a second of CPU, which a worker process or a
+test that is never asked for it should not pay at start.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ Json = dict[str, Any]
 OPENAPI_VERSION = "3.1.0"
 REF_TEMPLATE = "#/components/schemas/{model}"
 ERROR_SCHEMA = "Error"
-OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 
@@ -510,14 +510,30 @@ def render(document: Json) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def attach(app: web.Application, document: Json) -> None:
-    """Keep the rendered document on the sub-application, for `serve_document`."""
-    app[OPENAPI_JSON] = render(document)
+class DocumentOnce:
+    """A sub-application's rendered document, built by `build` the first time it is asked for."""
+
+    def __init__(self, build: Callable[[], Json]) -> None:
+        self._build = build
+        self._body: bytes | None = None
+
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = render(self._build())
+        return self._body
+
+
+OPENAPI_JSON = web.AppKey("openapi_json", DocumentOnce)
+
+
+def attach(app: web.Application, build: Callable[[], Json]) -> None:
+    """Keep the document's maker on the sub-application, for `serve_document`."""
+    app[OPENAPI_JSON] = DocumentOnce(build)
 
 
 def serve_document(request: web.Request) -> web.Response:
-    """The sub-application's document, as built at start; cacheable."""
-    body = request.app[OPENAPI_JSON]
+    """The sub-application's document; cacheable."""
+    body = request.app[OPENAPI_JSON].body()
     return web.Response(
         body=body,
         content_type="application/json",
