@@ -17,7 +17,7 @@ from wxmember.core.models.tiers import Tier
 
 
 async def _one_connection_config() -> Config:
-    url = PG_URL.rsplit("/", 1)[0] + "/wxmember_pool_check"
+    url = PG_URL.split("?")[0] + "_pool_check"
     await recreate_pg_database(url)
     settings = base_settings(url, "http://x")
     settings["database"]["pool_max"] = 1

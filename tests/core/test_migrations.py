@@ -63,7 +63,7 @@ class TestMigrations:
 
     @requires_postgres
     async def test_apply_on_empty_postgres(self) -> None:
-        url = PG_URL.rsplit("/", 1)[0] + "/wxmember_migration_check"
+        url = PG_URL.split("?")[0] + "_migration_check"
         await recreate_pg_database(url)
         config = build_config(base_settings(url, "http://x"))
         await apply_migrations(config)
