@@ -62,10 +62,14 @@ class TestMigrations:
         assert _expected_tables() <= tables
 
     @requires_postgres
-    async def test_apply_on_empty_postgres(self) -> None:
+    async def test_apply_on_empty_postgres(self, tmp_path: Path) -> None:
         url = PG_URL.split("?")[0] + "_migration_check"
         await recreate_pg_database(url)
         config = build_config(base_settings(url, "http://x"))
+        # SQLite first in the same process: the entry tier's INSERT must not keep its `?`.
+        await apply_migrations(
+            build_config(base_settings(f"sqlite://{tmp_path / 'first.db'}", "http://x"))
+        )
         await apply_migrations(config)
         await apply_migrations(config)
         conn = await asyncpg.connect(url)

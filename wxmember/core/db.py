@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise import Tortoise
 from tortoise import context as tortoise_context
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate
 
 from wxmember.core.config import Config, DatabaseConfig
@@ -83,6 +84,7 @@ def tortoise_config(config: Config) -> dict[str, Any]:
 
 async def apply_migrations(config: Config) -> None:
     """Apply every pending migration, then close the connections it opened."""
+    _forget_compiled_statements()
     try:
         await migrate(config=tortoise_config(config))
     finally:
@@ -97,6 +99,7 @@ async def open_database(config: Config) -> AsyncIterator[None]:
     even when closing the connections fails or is cut short (a shutdown bound, a cancel);
     otherwise every later `open_database` in the process would be refused.
     """
+    _forget_compiled_statements()
     ctx = await Tortoise.init(config=tortoise_config(config), _enable_global_fallback=True)
     try:
         yield
@@ -105,6 +108,13 @@ async def open_database(config: Config) -> AsyncIterator[None]:
             await ctx.close_connections()
         finally:
             _release_global_context(ctx)
+
+
+def _forget_compiled_statements() -> None:
+    # Tortoise keeps each model's INSERT, UPDATE and DELETE text per connection *name*, not per
+    # database: a process that opens SQLite and then PostgreSQL under the name "default" (a
+    # migration check, the demo after a test) would send SQLite's `?` to PostgreSQL.
+    EXECUTOR_CACHE.clear()
 
 
 def _release_global_context(ctx: TortoiseContext) -> None:
