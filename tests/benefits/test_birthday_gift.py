@@ -7,7 +7,8 @@ from datetime import date
 
 from handlers import points
 from handlers.benefits import pay_birthday_gifts
-from handlers.benefits.grants import payment_key
+from handlers.benefits.birthday import KIND
+from handlers.benefits.grants import claim, pay, payment_key
 from jobs.base import JobContext
 from jobs.benefits import pay_tier_birthday_gifts
 from tests.benefits.conftest import BIRTHDAY_POINTS, MemberIn
@@ -66,6 +67,17 @@ class TestPayOnTheBirthday:
             await member.refresh_from_db()
             assert member.points_balance == BIRTHDAY_POINTS
         assert await BenefitGrant.filter(state=GrantState.GRANTED).count() == 3
+
+    async def test_two_workers_paying_the_same_claimed_row_give_each_gift_once(
+        self, services: Services, gold: Tier, member_in: MemberIn
+    ) -> None:
+        member = await member_in(gold)
+        await claim(services, KIND, "2026", date(2026, 5, 17), [member], {gold.id: gold})
+        first = await BenefitGrant.get(member_id=member.id)
+        second = await BenefitGrant.get(member_id=member.id)
+        states = await asyncio.gather(pay(services, first), pay(services, second))
+        assert states == [GrantState.GRANTED, GrantState.GRANTED]
+        assert await gifts_of(member) == (1, 1)
 
     async def test_a_batch_at_a_time_pays_everyone_of_the_day(
         self, services: Services, gold: Tier, member_in: MemberIn
