@@ -18,6 +18,7 @@ from handlers.members.shapes import TierBrief
 from handlers.points.shapes import LedgerEntry, LedgerPage
 from handlers.segments.criteria import Criteria
 from wxmember.core.answers import Answer
+from wxmember.core.models.benefits import BenefitKind, GrantState
 from wxmember.core.models.campaigns import CampaignState
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.operators import Role
@@ -370,6 +371,53 @@ class EvaluationRun(Answer):
 
 class EvaluationRunPage(Answer):
     items: list[EvaluationRun]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- tier benefits
+
+
+class BenefitItem(Answer):
+    """One gift a grant gives: points, or a coupon of a template."""
+
+    points: int | None
+    template_id: int | None
+
+
+class PaidBenefitItem(BenefitItem):
+    """A gift given: the points ledger entry or the coupon."""
+
+    points_entry_id: int | None
+    coupon_id: int | None
+
+
+class FailedBenefitItem(BenefitItem):
+    """A gift refused (template_stopped, sold_out, template_expired, member_not_found...)."""
+
+    code: str
+
+
+class BenefitGrant(Answer):
+    """A tier benefit paid to a member for an occasion ("2026": a birthday gift's year,
+    "2026-05": a month of coupons): claimed, granted, or failed (not retried)."""
+
+    id: int
+    member_id: int
+    kind: BenefitKind
+    occasion: str
+    day: date
+    tier_id: int | None
+    tier_name: str
+    state: GrantState
+    items: list[BenefitItem]
+    paid: list[PaidBenefitItem]
+    failures: list[FailedBenefitItem]
+    created_at: datetime
+    updated_at: datetime
+
+
+class BenefitGrantPage(Answer):
+    items: list[BenefitGrant]
     next_cursor: str | None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin import (
+    benefits_views,
     campaigns_views,
     checkin_rules_views,
     coupon_templates_views,
@@ -38,6 +39,7 @@ MODULES = (
     pos_coupons_views,
     members_views,
     tiers_views,
+    benefits_views,
     mall_views,
     pos_views,
     points_views,

@@ -28,7 +28,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
-from jobs import campaigns, maintenance, reminders
+from jobs import benefits, campaigns, maintenance, reminders
 from jobs.base import Job, JobContext
 from jobs.lease import LeaderLease, process_holder_id
 from wxmember.core import keys
@@ -48,6 +48,8 @@ ALL_JOBS: tuple[Job, ...] = (
     maintenance.evaluate_closed_period,
     maintenance.store_dashboard_days,
     maintenance.score_rfm,
+    benefits.pay_tier_birthday_gifts,
+    benefits.pay_tier_monthly_coupons,
 )
 
 

@@ -1,8 +1,8 @@
 """The `wxmember` command line: the service, the scheduler, and operations tasks.
 
 Commands: serve, scheduler, migrate, makemigrations, create-operator, demo, evaluate-tiers,
-score-rfm, run-reminders, keygen, openapi. `--config FILE` and `--log-level LEVEL` go before or
-after the command.
+score-rfm, pay-benefits, run-reminders, keygen, openapi. `--config FILE` and `--log-level
+LEVEL` go before or after the command.
 
 Configuration errors print one line (`config: database.url: ...`) and exit 2, never a traceback.
 On SQLite a command that finds the database locked by another process (the server, a job) waits
@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
+from handlers.benefits import pay_birthday_gifts, pay_monthly_coupons
 from handlers.operators.accounts import create_operator
 from handlers.segments import run_rfm
 from handlers.tiers.growth import evaluate_tiers
@@ -170,6 +171,17 @@ def cmd_score_rfm(args: argparse.Namespace) -> int:
         return await run_rfm(services, args.date, batch_size=args.batch_size)
 
     return _print_report(_config(args), score)
+
+
+def cmd_pay_benefits(args: argparse.Namespace) -> int:
+
+    pays = pay_birthday_gifts if args.benefit == "birthday" else pay_monthly_coupons
+
+    async def pay(services: Services) -> Reported:
+        async with services.members.recording_changes():
+            return await pays(services, args.date, batch_size=args.batch_size)
+
+    return _print_report(_config(args), pay)
 
 
 def _print_report(config: Config, work: Callable[[Services], Awaitable[Reported]]) -> int:
@@ -320,6 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
     rfm.add_argument("--date", type=_day, help="YYYY-MM-DD (default: today)")
     rfm.add_argument("--batch-size", type=int, default=None, help="default: rfm.batch_size")
     rfm.set_defaults(run=cmd_score_rfm)
+
+    benefits = commands.add_parser(
+        "pay-benefits",
+        help="pay tier birthday gifts for a day or monthly coupons for a month (idempotent)",
+    )
+    benefits.add_argument("benefit", choices=("birthday", "monthly"))
+    benefits.add_argument(
+        "--date", type=_day, help="YYYY-MM-DD: the birthday, or a day of the month (default: today)"
+    )
+    benefits.add_argument("--batch-size", type=int, default=500)
+    benefits.set_defaults(run=cmd_pay_benefits)
 
     commands.add_parser(
         "scheduler", help="run the scheduler alone (one leader among several, by a Redis lease)"

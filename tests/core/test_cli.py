@@ -27,6 +27,7 @@ COMMANDS = [
     ["run-reminders", "--rule", "1", "--date", "2030-01-15"],
     ["evaluate-tiers"],
     ["score-rfm"],
+    ["pay-benefits", "birthday"],
     ["keygen"],
 ]
 
@@ -58,6 +59,7 @@ class TestOptions:
             ["run-reminders", "--rule", "1", "--date", "2030-02-30"],
             ["evaluate-tiers", "--period-end", "yesterday"],
             ["score-rfm", "--date", "2030-1-5"],
+            ["pay-benefits", "monthly", "--date", "2030-13-01"],
         ],
         ids=lambda c: c[0],
     )
@@ -72,6 +74,16 @@ class TestOptions:
     def test_days_are_read_as_dates(self) -> None:
         args = build_parser().parse_args(["score-rfm", "--date", "2030-01-05"])
         assert args.date == date(2030, 1, 5)
+
+    def test_pay_benefits_names_the_benefit_to_pay(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        args = build_parser().parse_args(["pay-benefits", "monthly", "--date", "2030-01-05"])
+        assert (args.benefit, args.date, args.batch_size) == ("monthly", date(2030, 1, 5), 500)
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args(["pay-benefits", "weekly"])
+        assert exit_info.value.code == 2
+        assert "invalid choice" in capsys.readouterr().err
 
 
 def _config_file(path: Path, database_url: str, port: int) -> Path:

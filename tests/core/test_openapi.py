@@ -36,6 +36,7 @@ from wxmember.core.context import Services
 from wxmember.core.endpoints import ENDPOINTS, Endpoint
 from wxmember.core.errors import DomainError
 from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models.benefits import BenefitGrant, BenefitKind, GrantState
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery
 from wxmember.core.openapi import error_statuses
@@ -380,8 +381,30 @@ async def test_described_admin_answers_match_their_models(
     await _admin_rfm(answers, owner, member.id)
     await _admin_saved_segments(answers, owner, silver["id"])
     await _admin_campaigns(answers, services, owner, voucher.id)
+    await _admin_benefits(answers, services, owner, member.id, voucher.id)
 
     assert answers.seen == _described(create_admin_app)
+
+
+async def _admin_benefits(
+    answers: Answers, services: Services, owner: dict[str, str], member_id: int, template_id: int
+) -> None:
+    now = services.clock.now()
+    await BenefitGrant.create(
+        member_id=member_id,
+        kind=BenefitKind.BIRTHDAY_GIFT,
+        occasion="2026",
+        day=date(2026, 5, 17),
+        tier_name="金卡",
+        items=[{"points": 100}, {"template_id": template_id}],
+        state=GrantState.FAILED,
+        paid=[{"points": 100, "points_entry_id": 1}],
+        failures=[{"template_id": template_id, "code": "sold_out"}],
+        created_at=now,
+        updated_at=now,
+    )
+    page = await answers.call("GET", f"/benefit-grants?member_id={member_id}&occasion=2026", owner)
+    assert page["items"]
 
 
 async def _admin_campaigns(

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp.test_utils import TestClient
 
+from handlers.benefits import pay_birthday_gifts
 from handlers.reminders.runs import run_due_reminders
 from tests.support.processes import REPO_ROOT, free_port
 from tests.support.settings import DATA_KEY, SECRET_KEY
@@ -45,6 +46,11 @@ class TestDemoReminders:
         assert greeting.data["name1"] == "李小满"
         member = await Member.get(openid=BIRTHDAY_OPENID)
         assert member.points_balance == 100  # the birthday gift
+        await pay_birthday_gifts(services)  # the tier's own birthday gift comes on top
+        await member.fetch_related("tier")
+        [tier_gift] = [b["points"] for b in member.tier.benefits if b["kind"] == "birthday_gift"]
+        await member.refresh_from_db()
+        assert member.points_balance == 100 + tier_gift
         for seed in SEEDS:  # seeding again adds nothing
             await seed(services)
         assert await ReminderRule.all().count() == 3

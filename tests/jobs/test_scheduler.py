@@ -68,6 +68,8 @@ class TestDeclarations:
             "tiers.evaluate",
             "dashboard.days",
             "rfm.daily",
+            "benefits.birthday",
+            "benefits.monthly",
         ]
         for spec in ALL_JOBS:
             assert spec.coalesce is True and spec.max_instances == 1
