@@ -12,6 +12,7 @@ same phone number: `handlers.members.claims` then attaches their WeChat identity
 from handlers.member_import.apply import import_members
 from handlers.member_import.reading import Source, decode, source_from_path, source_from_text
 from handlers.member_import.report import (
+    HEADINGS,
     get_import,
     import_view,
     list_imports,
@@ -20,6 +21,7 @@ from handlers.member_import.report import (
 )
 
 __all__ = [
+    "HEADINGS",
     "Source",
     "decode",
     "get_import",

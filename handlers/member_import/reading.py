@@ -16,9 +16,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from wxmember.core.errors import ValidationFailed
+from wxmember.core.errors import CsvTooLarge, ValidationFailed
 
 CHUNK = 1 << 16
+# An upload through the API or the console (bounded by `server.max_body_bytes` as well);
+# larger files go through `wxmember import-members`, read from disk.
+UPLOAD_MAX_CHARS = 4_000_000
 ENCODINGS = ("utf-8-sig", "gb18030")
 
 
@@ -47,7 +50,9 @@ def _unreadable(what: str = "text") -> ValidationFailed:
 
 
 def source_from_text(text: str, filename: str = "") -> Source:
-    """An uploaded file already decoded to text."""
+    """An uploaded file already decoded to text; 413 `csv_too_large` past UPLOAD_MAX_CHARS."""
+    if len(text) > UPLOAD_MAX_CHARS:
+        raise CsvTooLarge("Import a file this large with `wxmember import-members`.")
     text = text.removeprefix("\ufeff")
     if "\x00" in text:  # a spreadsheet's own format (xlsx), not text saved as CSV
         raise _unreadable("CSV")
@@ -56,6 +61,8 @@ def source_from_text(text: str, filename: str = "") -> Source:
 
 def decode(content: bytes) -> str:
     """An uploaded file's text: UTF-8 (with or without a byte-order mark), else GB18030."""
+    if len(content) > UPLOAD_MAX_CHARS * 4:
+        raise CsvTooLarge("Import a file this large with `wxmember import-members`.")
     for encoding in ENCODINGS:
         try:
             return content.decode(encoding)
