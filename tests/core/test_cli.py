@@ -27,6 +27,7 @@ COMMANDS = [
     ["run-reminders", "--rule", "1", "--date", "2030-01-15"],
     ["evaluate-tiers"],
     ["score-rfm"],
+    ["import-members", "members.csv", "--operator", "olga"],
     ["keygen"],
 ]
 
