@@ -21,6 +21,7 @@ from wxmember.core.answers import Answer
 from wxmember.core.models.benefits import BenefitKind, GrantState
 from wxmember.core.models.campaigns import CampaignState
 from wxmember.core.models.mall import ItemKind, LimitPeriod
+from wxmember.core.models.member_imports import ImportStatus
 from wxmember.core.models.operators import Role
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderKind
 from wxmember.core.models.tags import ImportAction
@@ -632,6 +633,30 @@ class TagImportSummary(Answer):
 
 class TagImportPage(Answer):
     items: list[TagImportSummary]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- member import
+
+
+class MemberImportSummary(Answer):
+    """An import of members: rows read, members created, rows unchanged, changed and refused."""
+
+    id: int
+    filename: str
+    status: ImportStatus
+    actor: str
+    rows: int
+    created: int
+    unchanged: int
+    changed: int
+    refused: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class MemberImportPage(Answer):
+    items: list[MemberImportSummary]
     next_cursor: str | None
 
 

@@ -46,6 +46,7 @@ NAVIGATION = (
     NavItem(Area.DASHBOARD, "/console/dashboard", "nav.dashboard"),
     NavItem(Area.MEMBERS, "/console/members", "nav.members"),
     NavItem(Area.MEMBERS, "/console/tags", "nav.tags"),
+    NavItem(Area.MEMBERS, "/console/member-imports", "nav.member_imports"),
     NavItem(Area.MEMBERS, "/console/segments", "nav.saved_segments"),
     NavItem(Area.MEMBERS, "/console/campaigns", "nav.campaigns"),
     NavItem(Area.SETUP, "/console/setup/tiers", "nav.tiers"),

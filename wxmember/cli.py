@@ -1,8 +1,8 @@
 """The `wxmember` command line: the service, the scheduler, and operations tasks.
 
 Commands: serve, scheduler, migrate, makemigrations, create-operator, demo, evaluate-tiers,
-score-rfm, pay-benefits, run-reminders, keygen, openapi. `--config FILE` and `--log-level
-LEVEL` go before or after the command.
+score-rfm, pay-benefits, import-members, run-reminders, keygen, openapi. `--config FILE` and
+`--log-level LEVEL` go before or after the command.
 
 Configuration errors print one line (`config: database.url: ...`) and exit 2, never a traceback.
 On SQLite a command that finds the database locked by another process (the server, a job) waits
@@ -27,8 +27,9 @@ from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
+from handlers import member_import
 from handlers.benefits import pay_birthday_gifts, pay_monthly_coupons
-from handlers.operators.accounts import create_operator
+from handlers.operators.accounts import create_operator, operator_by_username
 from handlers.segments import run_rfm
 from handlers.tiers.growth import evaluate_tiers
 from wxmember import apidocs
@@ -44,7 +45,7 @@ from wxmember.core.config import (
 )
 from wxmember.core.context import Services
 from wxmember.core.db import apply_migrations, is_database_locked, model_changes, open_database
-from wxmember.core.errors import DomainError
+from wxmember.core.errors import DomainError, NotFound
 from wxmember.core.log import setup_logging
 from wxmember.core.models import Role
 from wxmember.demo import run_demo
@@ -182,6 +183,38 @@ def cmd_pay_benefits(args: argparse.Namespace) -> int:
             return await pays(services, args.date, batch_size=args.batch_size)
 
     return _print_report(_config(args), pay)
+
+
+def cmd_import_members(args: argparse.Namespace) -> int:
+
+    path = Path(args.file)
+    errors = Path(args.errors) if args.errors else path.with_name(f"{path.stem}.errors.csv")
+
+    async def run(services: Services) -> Reported:
+        actor = await operator_by_username(args.operator)
+        if actor is None or not actor.active:
+            raise NotFound(f"No active staff account {args.operator!r}.", code="operator_not_found")
+        source = member_import.source_from_path(path)
+        record = await member_import.import_members(
+            services, actor, source, batch_size=args.batch_size
+        )
+        report = member_import.import_view(record)
+        if await member_import.write_problems(record, errors):
+            report["errors_file"] = str(errors)
+        return _Report(report)
+
+    if not path.is_file():
+        print(f"error: no file {path}", file=sys.stderr)
+        return 1
+    return _print_report(_config(args), run)
+
+
+class _Report:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.values
 
 
 def _print_report(config: Config, work: Callable[[Services], Awaitable[Reported]]) -> int:
@@ -343,6 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     benefits.add_argument("--batch-size", type=int, default=500)
     benefits.set_defaults(run=cmd_pay_benefits)
+
+    imports = commands.add_parser(
+        "import-members",
+        help="import members from another system's CSV (idempotent, resumable)",
+    )
+    imports.add_argument("file", help="the CSV file (UTF-8 or GB18030, with a header row)")
+    imports.add_argument("--operator", required=True, help="the staff account it is audited as")
+    imports.add_argument("--errors", help="where the refused rows go (default: FILE.errors.csv)")
+    imports.add_argument("--batch-size", type=int, default=500)
+    imports.set_defaults(run=cmd_import_members)
 
     commands.add_parser(
         "scheduler", help="run the scheduler alone (one leader among several, by a Redis lease)"

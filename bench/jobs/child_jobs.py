@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -18,6 +19,7 @@ import handlers.reminders.runs
 import handlers.segments.run
 from bench.jobs.probe import Timed, summary
 from handlers import dashboard as dashboard_figures
+from handlers import member_import as importing
 from handlers.points.ledger import expire_due_lots
 from handlers.reminders.candidates import find_candidates
 from handlers.reminders.runs import claim_rule_day
@@ -29,6 +31,7 @@ from handlers.segments.settings import SETTINGS_ID
 from handlers.tiers.evaluation import BatchDone
 from handlers.tiers.growth import evaluate_tiers
 from wxmember.core.context import Services
+from wxmember.core.models import Operator
 from wxmember.core.models.reminders import ReminderRule
 from wxmember.core.models.segments import RfmSettings
 
@@ -268,6 +271,26 @@ async def rfm(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def member_import(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    """Import the file as `wxmember import-members` does, then the same file again."""
+    actor = await Operator.get(username=params["operator"])
+    source = importing.source_from_path(Path(params["file"]))
+    size = params["batch_size"]
+    started = time.perf_counter()
+    first = await importing.import_members(services, actor, source, batch_size=size)
+    first_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    again = await importing.import_members(services, actor, source, batch_size=size)
+    again_seconds = time.perf_counter() - started
+    return {
+        "first": importing.import_view(first),
+        "first_seconds": round(first_seconds, 3),
+        "rows_per_second": round(first.rows / first_seconds) if first_seconds else None,
+        "again": importing.import_view(again),
+        "again_seconds": round(again_seconds, 3),
+    }
+
+
 JOBS: dict[str, Job] = {
     "tiers": tiers,
     "birthdays": birthdays,
@@ -275,4 +298,5 @@ JOBS: dict[str, Job] = {
     "dashboard": dashboard,
     "segments": segments,
     "rfm": rfm,
+    "member-import": member_import,
 }

@@ -16,6 +16,7 @@ from bench.jobs import (
     birthdays,
     dashboard,
     facts,
+    member_import,
     points_expiry,
     progress,
     rfm,
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "dashboard": dashboard,
     "segments": segments,
     "rfm": rfm,
+    "member-import": member_import,
 }
 
 

@@ -4,7 +4,8 @@ A member exists from their first WeChat login (`handlers.members.sessions`); ope
 adds the personal fields, a random card number, the entry tier, the secret of the dynamic member
 code and the welcome gift, all in one transaction. Once only: a conditional update on `card_no
 IS NULL` decides between concurrent requests; unique columns decide between members (card
-number, phone hash).
+number, phone hash). A phone that matches a member moved in from another system claims that
+member instead (`handlers.members.claims`).
 
 Phone numbers are kept encrypted (`services.cipher`) with a keyed hash beside them for
 uniqueness and look-up; everything shown leaves masked.
@@ -22,6 +23,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from handlers import points
+from handlers.members.claims import claim_imported
 from handlers.members.member_code import new_code_secret, resolve_member_code
 from handlers.members.numbers import card_no_in_face_payload, is_card_number, new_card_number
 from handlers.tiers.growth import entry_tier
@@ -267,6 +269,12 @@ async def open_card(
         phone = await resolve_phone(services, member, phone_code)
         phone_hash = services.cipher.lookup_hash(phone)
         if await _phone_taken(member.id, phone_hash):
+            # A member moved in from another system with this phone: theirs to claim.
+            claimed = await claim_imported(
+                services, member, phone_hash, name=name, birthday=birthday, gender=gender
+            )
+            if claimed is not None:
+                return claimed
             raise _phone_taken_error()
         phone_enc = services.cipher.encrypt(phone)
 

@@ -151,3 +151,13 @@ class TestCommandLine:
             "segments",
             "rfm",
         ]
+
+
+class TestMemberImport:
+    @requires_postgres
+    async def test_imports_the_file_then_finds_every_row_unchanged(self, tmp_path: Path) -> None:
+        report = await _run("member-import", tmp_path, Sizes(members=300, batch_size=100))
+        result = report["job"]["result"]
+        assert (result["first"]["created"], result["first"]["refused"]) == (297, 3)
+        assert (result["again"]["created"], result["again"]["unchanged"]) == (0, 297)
+        assert report["headline"]["rows"] == 300

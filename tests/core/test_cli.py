@@ -28,6 +28,7 @@ COMMANDS = [
     ["evaluate-tiers"],
     ["score-rfm"],
     ["pay-benefits", "birthday"],
+    ["import-members", "members.csv", "--operator", "olga"],
     ["keygen"],
 ]
 

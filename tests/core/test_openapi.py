@@ -378,6 +378,7 @@ async def test_described_admin_answers_match_their_models(
     await _admin_staff(answers, owner)
     await _admin_reminders(answers, fake_wechat, owner, member.id)
     await _admin_tags(answers, owner)
+    await _admin_member_imports(answers, owner)
     await _admin_rfm(answers, owner, member.id)
     await _admin_saved_segments(answers, owner, silver["id"])
     await _admin_campaigns(answers, services, owner, voucher.id)
@@ -547,6 +548,13 @@ async def _admin_reminders(
     )
     await answers.call("GET", f"/reminder-deliveries?rule_id={rule['id']}", owner)
     await answers.call("GET", f"/reminder-deliveries/stats?date={day.isoformat()}", owner)
+
+
+async def _admin_member_imports(answers: Answers, owner: dict[str, str]) -> None:
+    upload = {"csv": "手机号,姓名\n13900000001,张三\n12,李四\n", "filename": "会员.csv"}
+    done = await answers.call("POST", "/member-imports", owner, json=upload)
+    await answers.call("GET", "/member-imports", owner)
+    await answers.call("GET", f"/member-imports/{done['id']}", owner)
 
 
 async def _admin_tags(answers: Answers, owner: dict[str, str]) -> None:

@@ -16,6 +16,7 @@ class TierChangeReason(StrEnum):
     UPGRADE = "upgrade"
     DOWNGRADE = "downgrade"
     OPERATOR = "operator"
+    IMPORT = "import"
 
 
 class TierChange(Model):
