@@ -18,7 +18,8 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── TagNotFound (tag_not_found)
     │   ├── SegmentNotFound (segment_not_found): a saved segment (会员分群)
     │   ├── CampaignNotFound (campaign_not_found)
-    │   └── TagImportNotFound (tag_import_not_found): a bulk tagging from CSV
+    │   ├── TagImportNotFound (tag_import_not_found): a bulk tagging from CSV
+    │   └── ReferralNotFound (referral_not_found)
     ├── Conflict (409, conflict)
     │   ├── CardRequired (card_required): the member has not opened a card
     │   ├── InsufficientPoints (insufficient_points, details: balance, needed)
@@ -166,6 +167,11 @@ class CampaignNotFound(NotFound):
 class TagImportNotFound(NotFound):
     default_code = "tag_import_not_found"
     default_message = "No such tag import."
+
+
+class ReferralNotFound(NotFound):
+    default_code = "referral_not_found"
+    default_message = "No such referral."
 
 
 class CardRequired(Conflict):
