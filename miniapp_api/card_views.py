@@ -25,7 +25,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 NameInput = Annotated[str, StringConstraints(max_length=256), CleanText]
 PhoneCode = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
 # A friend's share code from the share path (`GET /referrals`); the handler checks it.
-ReferralCode = Annotated[str, StringConstraints(max_length=32)]
+ReferralCode = Annotated[str, StringConstraints(max_length=32, pattern=r"^[0-9A-Za-z -]*$")]
 
 
 class OpenCardBody(Body):

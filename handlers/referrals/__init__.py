@@ -11,12 +11,24 @@ from handlers.referrals.settings import (
     current_settings,
     save_settings,
 )
+from handlers.referrals.views import (
+    leaderboard,
+    list_referrals,
+    mask_name,
+    member_referrals,
+    staff_views,
+)
+from handlers.referrals.void import void_referral
 
 __all__ = [
     "CurrentSettings",
     "ReferralSettingsBody",
     "code_for",
     "current_settings",
+    "leaderboard",
+    "list_referrals",
+    "mask_name",
+    "member_referrals",
     "normalise_code",
     "record_referral",
     "reward_first_purchase",
@@ -24,4 +36,6 @@ __all__ = [
     "same_person",
     "save_settings",
     "share_path",
+    "staff_views",
+    "void_referral",
 ]

@@ -237,7 +237,7 @@ async def test_described_miniapp_answers_match_their_models(
     kit = MallKit(client, services)
     shopper = await kit.shopper(points_balance=5000)
     headers = shopper.headers
-    for path in ("/card", "/card/code", "/me", "/points", "/tiers", "/openapi.json"):
+    for path in ("/card", "/card/code", "/me", "/points", "/tiers", "/referrals", "/openapi.json"):
         await answers.call("GET", path, headers)
     await answers.call("POST", "/subscriptions", headers, json={"template_ids": ["tpl-1"]})
     image = await client.get("/api/v1/card/image", headers=headers)

@@ -18,8 +18,8 @@ class Migration(migrations.Migration):
             name='Referral',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('referrer', fields.ForeignKeyField('models.Member', source_field='referrer_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.RESTRICT)),
-                ('invitee', fields.OneToOneField('models.Member', source_field='invitee_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.RESTRICT)),
+                ('referrer', fields.ForeignKeyField('models.Member', source_field='referrer_id', db_constraint=True, to_field='id', related_name='referrals_made', on_delete=OnDelete.RESTRICT)),
+                ('invitee', fields.OneToOneField('models.Member', source_field='invitee_id', db_constraint=True, to_field='id', related_name='referral', on_delete=OnDelete.RESTRICT)),
                 ('status', fields.CharEnumField(description='PENDING: pending\nREWARDED: rewarded\nVOID: void', enum_type=ReferralStatus, max_length=16)),
                 ('reward_on', fields.CharEnumField(description='CARD_OPENING: card_opening\nFIRST_PURCHASE: first_purchase', enum_type=RewardMoment, max_length=16)),
                 ('referrer_rewarded', fields.BooleanField(default=True)),
@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
             name='ReferralCode',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('member', fields.OneToOneField('models.Member', source_field='member_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('member', fields.OneToOneField('models.Member', source_field='member_id', db_constraint=True, to_field='id', related_name='referral_code', on_delete=OnDelete.CASCADE)),
                 ('code', fields.CharField(unique=True, max_length=16)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('referral', fields.ForeignKeyField('models.Referral', source_field='referral_id', db_constraint=True, to_field='id', related_name='rewards', on_delete=OnDelete.CASCADE)),
-                ('member', fields.ForeignKeyField('models.Member', source_field='member_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.RESTRICT)),
+                ('member', fields.ForeignKeyField('models.Member', source_field='member_id', db_constraint=True, to_field='id', related_name='referral_rewards', on_delete=OnDelete.RESTRICT)),
                 ('side', fields.CharField(max_length=8)),
                 ('kind', fields.CharField(max_length=8)),
                 ('points', fields.IntField(null=True)),

@@ -54,7 +54,7 @@ class ReferralCode(Model):
 
     id = fields.IntField(primary_key=True)
     member: fields.OneToOneRelation[Member] = fields.OneToOneField(
-        "models.Member", related_name=False, on_delete=fields.CASCADE
+        "models.Member", related_name="referral_code", on_delete=fields.CASCADE
     )
     member_id: int
     code = fields.CharField(max_length=16, unique=True)
@@ -80,11 +80,11 @@ class Referral(Model):
 
     id = fields.IntField(primary_key=True)
     referrer: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "models.Member", related_name=False, on_delete=fields.RESTRICT
+        "models.Member", related_name="referrals_made", on_delete=fields.RESTRICT
     )
     referrer_id: int
     invitee: fields.OneToOneRelation[Member] = fields.OneToOneField(
-        "models.Member", related_name=False, on_delete=fields.RESTRICT
+        "models.Member", related_name="referral", on_delete=fields.RESTRICT
     )
     invitee_id: int
     status = fields.CharEnumField(ReferralStatus, max_length=16)
@@ -125,7 +125,7 @@ class ReferralReward(Model):
     )
     referral_id: int
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
-        "models.Member", related_name=False, on_delete=fields.RESTRICT
+        "models.Member", related_name="referral_rewards", on_delete=fields.RESTRICT
     )
     member_id: int
     side = fields.CharField(max_length=8)  # referrer, invitee
