@@ -16,6 +16,7 @@ from admin import (
     points_views,
     pos_coupons_views,
     pos_views,
+    referrals_views,
     reminders_views,
     saved_segments_views,
     segments_views,
@@ -47,6 +48,7 @@ MODULES = (
     segments_views,
     saved_segments_views,
     campaigns_views,
+    referrals_views,
     openapi_views,
 )
 

@@ -28,7 +28,7 @@ MAX_POINTS = 100_000
 MAX_MONTHLY = 1_000
 
 RewardPoints = Annotated[int, Field(strict=True, ge=0, le=MAX_POINTS)]
-TemplateId = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
+MaybeTemplateId = Annotated[int | None, Field(strict=True, ge=1, le=2**31 - 1)]
 
 
 class ReferralSettingsBody(Body):
@@ -37,9 +37,9 @@ class ReferralSettingsBody(Body):
     enabled: bool
     reward_on: RewardMoment
     referrer_points: RewardPoints = 0
-    referrer_coupon_template_id: TemplateId | None = None
+    referrer_coupon_template_id: MaybeTemplateId = None
     invitee_points: RewardPoints = 0
-    invitee_coupon_template_id: TemplateId | None = None
+    invitee_coupon_template_id: MaybeTemplateId = None
     monthly_limit: Annotated[int, Field(strict=True, ge=1, le=MAX_MONTHLY)] = 10
 
 

@@ -28,6 +28,7 @@ from miniapp_api.routes import create_miniapp_app
 from tests.conftest import StaffLogin
 from tests.factories import auth_headers, create_member
 from tests.mall.kit import ADDRESS, MallKit, new_key
+from tests.referrals.kit import invitee, referrer
 from tests.reminders.kit import register, rule_fields
 from tests.support.http import bearer
 from tests.support.localtime import freeze, local
@@ -380,8 +381,27 @@ async def test_described_admin_answers_match_their_models(
     await _admin_rfm(answers, owner, member.id)
     await _admin_saved_segments(answers, owner, silver["id"])
     await _admin_campaigns(answers, services, owner, voucher.id)
+    await _admin_referrals(answers, client, services, fake_wechat, owner)
 
     assert answers.seen == _described(create_admin_app)
+
+
+async def _admin_referrals(
+    answers: Answers,
+    client: TestClient,
+    services: Services,
+    fake_wechat: FakeWeChat,
+    owner: dict[str, str],
+) -> None:
+    await answers.call("GET", "/referral-settings", owner)
+    settings = {"enabled": True, "reward_on": "card_opening", "referrer_points": 10}
+    await answers.call("PUT", "/referral-settings", owner, json=settings)
+    _, code = await referrer(services)
+    await invitee(client, fake_wechat, "o-referred", code)
+    page = await answers.call("GET", "/referrals", owner)
+    await answers.call("GET", "/referrals/leaderboard", owner)
+    referral_id = page["items"][0]["id"]
+    await answers.call("POST", f"/referrals/{referral_id}/void", owner, json={"reason": "刷单"})
 
 
 async def _admin_campaigns(
