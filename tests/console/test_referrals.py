@@ -10,7 +10,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from console.i18n import catalogue
 from tests.console.conftest import sign_in
+from wxmember.core.models.referrals import ReferralStatus, RewardMoment, RewardState
 
 
 class TestReferrals:
@@ -38,3 +40,22 @@ class TestReferrals:
         voided = page.get_by_role("row").filter(has_text="同一设备批量注册")
         expect(voided).to_contain_text("已作废")
         expect(voided).to_contain_text("已取消")
+
+    def test_the_catalogue_covers_the_codes_of_referrals(self) -> None:
+        texts = catalogue()
+        codes = (
+            "invalid_referral_code",
+            "self_referral",
+            "referral_void",
+            "referral_not_found",
+            "invalid_coupon_template",
+            "reason_required",
+        )
+        assert [code for code in codes if f"errors.{code}" not in texts] == []
+        for group, kinds in (
+            ("moments", RewardMoment),
+            ("statuses", ReferralStatus),
+            ("reward_states", RewardState),
+        ):
+            keys = [f"referrals.{group}.{kind.value}" for kind in kinds]
+            assert [key for key in keys if key not in texts] == []
