@@ -18,6 +18,7 @@ from admin import (
     points_views,
     pos_coupons_views,
     pos_views,
+    referrals_views,
     reminders_views,
     saved_segments_views,
     segments_views,
@@ -51,6 +52,7 @@ MODULES = (
     segments_views,
     saved_segments_views,
     campaigns_views,
+    referrals_views,
     openapi_views,
 )
 

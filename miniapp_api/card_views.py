@@ -24,6 +24,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 # The name's real rules (trimmed length, characters) are the handler's; this only bounds input.
 NameInput = Annotated[str, StringConstraints(max_length=256), CleanText]
 PhoneCode = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+# A friend's share code from the share path (`GET /referrals`); the handler checks it.
+ReferralCode = Annotated[str, StringConstraints(max_length=32, pattern=r"^[0-9A-Za-z -]*$")]
 
 
 class OpenCardBody(Body):
@@ -31,6 +33,7 @@ class OpenCardBody(Body):
     birthday: IsoDate
     gender: Annotated[str, StringConstraints(max_length=32)] | None = None
     phone_code: PhoneCode | None = None
+    referral_code: ReferralCode | None = None
 
 
 @routes.post(
@@ -38,7 +41,15 @@ class OpenCardBody(Body):
     body=OpenCardBody,
     status=201,
     response=Card,
-    errors=("card_exists", "phone_taken", "invalid_name", "invalid_birthday", "invalid_phone_code"),
+    errors=(
+        "card_exists",
+        "phone_taken",
+        "invalid_name",
+        "invalid_birthday",
+        "invalid_phone_code",
+        "invalid_referral_code",
+        "self_referral",
+    ),
 )
 async def open_card(request: web.Request, body: OpenCardBody) -> web.Response:
     """Open the member card (once)."""
@@ -50,6 +61,7 @@ async def open_card(request: web.Request, body: OpenCardBody) -> web.Response:
         birthday=body.birthday,
         gender=body.gender,
         phone_code=body.phone_code,
+        referral_code=body.referral_code,
     )
     return json_response(await members.card_view(services, member), status=201, headers=NO_STORE)
 

@@ -13,6 +13,7 @@ from miniapp_api import (
     me_views,
     openapi_views,
     points_views,
+    referrals_views,
     session_views,
     subscriptions_views,
     tiers_views,
@@ -33,6 +34,7 @@ MODULES = (
     tiers_views,
     subscriptions_views,
     binding_views,
+    referrals_views,
 )
 
 # The document's `info.version`: bumped for every breaking change within the URL's /v1

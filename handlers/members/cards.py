@@ -22,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from handlers import points
+from handlers import points, referrals
 from handlers.members.claims import claim_imported
 from handlers.members.member_code import new_code_secret, resolve_member_code
 from handlers.members.numbers import card_no_in_face_payload, is_card_number, new_card_number
@@ -254,6 +254,7 @@ async def open_card(
     birthday: date,
     gender: str | None = None,
     phone_code: str | None = None,
+    referral_code: str | None = None,
     numbers: Callable[[], str] = new_card_number,
 ) -> Member:
     """Open the member's card once; Conflict `card_exists` / `phone_taken` otherwise."""
@@ -302,6 +303,7 @@ async def open_card(
                 )
                 if updated:
                     await _welcome_gift(services, account)
+                    await referrals.record_referral(services, account, referral_code)
         except IntegrityError:
             if phone_hash is not None and await _phone_taken(member.id, phone_hash):
                 raise _phone_taken_error() from None

@@ -18,7 +18,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from handlers import audit, points
+from handlers import audit, points, referrals
 from handlers.members.cards import find_member_for_pos
 from handlers.tiers.growth import add_growth, multiplier_percent
 from wxmember.core.context import Services
@@ -144,6 +144,7 @@ async def record_purchase(
                     idempotency_key=key,
                     reference=reference,
                 )
+            await referrals.reward_first_purchase(services, account)
             await audit.record(
                 actor,
                 "pos.purchase",

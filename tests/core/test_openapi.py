@@ -28,6 +28,7 @@ from miniapp_api.routes import create_miniapp_app
 from tests.conftest import StaffLogin
 from tests.factories import auth_headers, create_member
 from tests.mall.kit import ADDRESS, MallKit, new_key
+from tests.referrals.kit import invitee, referrer
 from tests.reminders.kit import register, rule_fields
 from tests.support.http import bearer
 from tests.support.localtime import freeze, local
@@ -238,7 +239,7 @@ async def test_described_miniapp_answers_match_their_models(
     kit = MallKit(client, services)
     shopper = await kit.shopper(points_balance=5000)
     headers = shopper.headers
-    for path in ("/card", "/card/code", "/me", "/points", "/tiers", "/openapi.json"):
+    for path in ("/card", "/card/code", "/me", "/points", "/tiers", "/referrals", "/openapi.json"):
         await answers.call("GET", path, headers)
     await answers.call("POST", "/subscriptions", headers, json={"template_ids": ["tpl-1"]})
     image = await client.get("/api/v1/card/image", headers=headers)
@@ -383,6 +384,7 @@ async def test_described_admin_answers_match_their_models(
     await _admin_saved_segments(answers, owner, silver["id"])
     await _admin_campaigns(answers, services, owner, voucher.id)
     await _admin_benefits(answers, services, owner, member.id, voucher.id)
+    await _admin_referrals(answers, client, services, fake_wechat, owner)
 
     assert answers.seen == _described(create_admin_app)
 
@@ -406,6 +408,24 @@ async def _admin_benefits(
     )
     page = await answers.call("GET", f"/benefit-grants?member_id={member_id}&occasion=2026", owner)
     assert page["items"]
+
+
+async def _admin_referrals(
+    answers: Answers,
+    client: TestClient,
+    services: Services,
+    fake_wechat: FakeWeChat,
+    owner: dict[str, str],
+) -> None:
+    await answers.call("GET", "/referral-settings", owner)
+    settings = {"enabled": True, "reward_on": "card_opening", "referrer_points": 10}
+    await answers.call("PUT", "/referral-settings", owner, json=settings)
+    _, code = await referrer(services)
+    await invitee(client, fake_wechat, "o-referred", code)
+    page = await answers.call("GET", "/referrals", owner)
+    await answers.call("GET", "/referrals/leaderboard", owner)
+    referral_id = page["items"][0]["id"]
+    await answers.call("POST", f"/referrals/{referral_id}/void", owner, json={"reason": "刷单"})
 
 
 async def _admin_campaigns(

@@ -19,7 +19,8 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── SegmentNotFound (segment_not_found): a saved segment (会员分群)
     │   ├── CampaignNotFound (campaign_not_found)
     │   ├── TagImportNotFound (tag_import_not_found): a bulk tagging from CSV
-    │   └── MemberImportNotFound (member_import_not_found): an import of members
+    │   ├── MemberImportNotFound (member_import_not_found): an import of members
+    │   └── ReferralNotFound (referral_not_found)
     ├── Conflict (409, conflict)
     │   ├── CardRequired (card_required): the member has not opened a card
     │   ├── InsufficientPoints (insufficient_points, details: balance, needed)
@@ -172,6 +173,11 @@ class TagImportNotFound(NotFound):
 class MemberImportNotFound(NotFound):
     default_code = "member_import_not_found"
     default_message = "No such member import."
+
+
+class ReferralNotFound(NotFound):
+    default_code = "referral_not_found"
+    default_message = "No such referral."
 
 
 class CardRequired(Conflict):

@@ -30,6 +30,7 @@ from wxmember.core.config import Config, ensure_local_keys
 from wxmember.core.db import apply_migrations
 from wxmember.core.fake_wechat import FakeWeChat, create_fake_wechat_app
 from wxmember.demo import activity
+from wxmember.demo.referrals import seed as seed_referrals
 from wxmember.demo.reminders import register_templates
 from wxmember.demo.reminders import seed as seed_reminders
 from wxmember.demo.seeds import (
@@ -64,8 +65,17 @@ DEMO_SETTINGS: dict[str, dict[str, str]] = {
 }
 _ANY_ADDRESS = {"", "0.0.0.0", "::"}
 
-# The last: 90 days of members' doings (through the brand above), then the dashboard's figures.
-SEEDS: list[Seed] = [seed_staff, seed_tiers, seed_mall, seed_reminders, seed_coupons, activity.seed]
+# 90 days of members' doings (through the brand above), then the dashboard's figures; then a
+# few referrals among the members of those days.
+SEEDS: list[Seed] = [
+    seed_staff,
+    seed_tiers,
+    seed_mall,
+    seed_reminders,
+    seed_coupons,
+    activity.seed,
+    seed_referrals,
+]
 # Arrangements on the demo's fake WeChat that seeds rely on (templates, grants).
 FAKE_SETUPS: list[Callable[[FakeWeChat], None]] = [register_templates, activity.register_followers]
 

@@ -404,6 +404,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My share code and path, the offer, my invitations (names masked) and my rewards. */
+        get: operations["my_referrals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -686,6 +703,25 @@ export interface components {
         GrantsBody: {
             /** Template Ids */
             template_ids: string[];
+        };
+        /**
+         * Invitation
+         * @description Someone the member invited, as little as the member needs: a masked name.
+         */
+        Invitation: {
+            /** Id */
+            id: number;
+            /** Invitee Name */
+            invitee_name: string;
+            /** Status */
+            status: string;
+            /** Referrer Rewarded */
+            referrer_rewarded: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /** IssuedCoupon */
         IssuedCoupon: {
@@ -1018,6 +1054,30 @@ export interface components {
                 }[];
             };
         };
+        /**
+         * MyReferrals
+         * @description The member's share code and path, the offer, their invitations and rewards (the newest
+         *     50 of each); `invited_by_me` counts every invitation.
+         */
+        MyReferrals: {
+            /** Enabled */
+            enabled: boolean;
+            /** Code */
+            code: string;
+            /** Path */
+            path: string;
+            /** Reward On */
+            reward_on: string;
+            /** Monthly Limit */
+            monthly_limit: number;
+            offer: components["schemas"]["ReferralOffer"];
+            /** Invited By Me */
+            invited_by_me: number;
+            /** Invitations */
+            invitations: components["schemas"]["Invitation"][];
+            /** Rewards */
+            rewards: components["schemas"]["ReferralRewardShown"][];
+        };
         /** NextTier */
         NextTier: {
             /** Id */
@@ -1081,6 +1141,11 @@ export interface components {
              * @default null
              */
             phone_code?: string | null;
+            /**
+             * Referral Code
+             * @default null
+             */
+            referral_code?: string | null;
         };
         /** OrderItem */
         OrderItem: {
@@ -1175,12 +1240,55 @@ export interface components {
             /** @default null */
             address?: components["schemas"]["Address"] | null;
         };
+        /** ReferralOffer */
+        ReferralOffer: {
+            referrer: components["schemas"]["RewardOffer"];
+            invitee: components["schemas"]["RewardOffer"];
+        };
+        /**
+         * ReferralRewardShown
+         * @description One reward of a referral: points or a coupon, for the referrer or the invitee.
+         */
+        ReferralRewardShown: {
+            /** Id */
+            id: number;
+            /** Referral Id */
+            referral_id: number;
+            /** Side */
+            side: string;
+            /** Kind */
+            kind: string;
+            /** Points */
+            points: number | null;
+            /** Coupon Template Id */
+            coupon_template_id: number | null;
+            /** Coupon Title */
+            coupon_title: string | null;
+            /** State */
+            state: string;
+            /** Error */
+            error: string | null;
+            /** Paid At */
+            paid_at: string | null;
+        };
         /** Retention */
         Retention: {
             /** Threshold */
             threshold: number;
             /** Growth Needed */
             growth_needed: number;
+        };
+        /**
+         * RewardOffer
+         * @description What one side gets for a referral: points (0: none) and a coupon (null: none).
+         */
+        RewardOffer: {
+            /** Points */
+            points: number;
+            /** Coupon Template Id */
+            coupon_template_id: number | null;
+            /** Coupon Title */
+            coupon_title: string | null;
         };
         /** Session */
         Session: {
@@ -1463,7 +1571,7 @@ export interface operations {
                     "application/json": components["schemas"]["Card"];
                 };
             };
-            /** @description The request is not valid: body_too_complex, invalid_birthday, invalid_gender, invalid_json, invalid_name, invalid_phone_code, not_json, validation_failed. */
+            /** @description The request is not valid: body_too_complex, invalid_birthday, invalid_gender, invalid_json, invalid_name, invalid_phone_code, invalid_referral_code, not_json, validation_failed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1490,7 +1598,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused in the current state: card_exists, phone_taken. */
+            /** @description Refused in the current state: card_exists, phone_taken, self_referral. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2918,6 +3026,53 @@ export interface operations {
             };
             /** @description The body is too large: body_too_large. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Busy or a dependency failed; try again: database_busy, server_busy. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    my_referrals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyReferrals"];
+                };
+            };
+            /** @description Not authenticated: invalid_token, missing_token, token_expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused in the current state: card_required. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
