@@ -156,6 +156,7 @@ class TillRefund(Answer):
     points_taken_back: int
     points_shortfall: int
     growth_taken_back: int
+    store: str | None
     refunded_fen: int
     refundable_fen: int
     balance: int
@@ -189,6 +190,7 @@ class CouponWriteOff(Answer):
     order_amount_fen: int
     discount_fen: int
     payable_fen: int
+    store: str | None
     gift: str | None
     replayed: bool
 
@@ -905,3 +907,46 @@ class CampaignResults(Answer):
     deliveries: CampaignDeliveryCounts
     coupons: dict[str, int]
     windows: list[CampaignWindow]
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class StaffStore(Answer):
+    """A store (门店): its code is what the till sends and what the records keep."""
+
+    id: int
+    code: str
+    name: str
+    city: str
+    address: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class StaffStorePage(Answer):
+    items: list[StaffStore]
+    next_cursor: str | None
+
+
+class StoreDeleted(Answer):
+    """A store deleted before anything named it."""
+
+    id: int
+    code: str
+
+
+class BoundStore(Answer):
+    id: int
+    code: str
+    name: str
+    active: bool
+
+
+class CashierStores(Answer):
+    """The stores a cashier is bound to (none: the cashier may name any active store)."""
+
+    operator_id: int
+    username: str
+    stores: list[BoundStore]

@@ -19,6 +19,7 @@ from admin import (
     reminders_views,
     saved_segments_views,
     segments_views,
+    stores_views,
     tags_views,
     tiers_views,
 )
@@ -47,6 +48,7 @@ MODULES = (
     segments_views,
     saved_segments_views,
     campaigns_views,
+    stores_views,
     openapi_views,
 )
 
