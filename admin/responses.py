@@ -950,3 +950,49 @@ class CashierStores(Answer):
     operator_id: int
     username: str
     stores: list[BoundStore]
+
+
+class StoreDayFigures(Answer):
+    """One local day at a store: cards opened, purchases, refunds and coupon write-offs there."""
+
+    day: date
+    cards_opened: int
+    purchases: int
+    purchase_fen: int
+    refunds: int
+    refund_fen: int
+    redemptions: int
+    discount_fen: int
+
+
+class StoreTotals(Answer):
+    cards_opened: int
+    purchases: int
+    purchase_fen: int
+    refunds: int
+    refund_fen: int
+    redemptions: int
+    discount_fen: int
+
+
+class StoreFigures(Answer):
+    """A store's figures by local day, oldest first, up to today, and their totals."""
+
+    store: StaffStore
+    days: list[StoreDayFigures]
+    totals: StoreTotals
+
+
+class StoreMember(Answer):
+    """A member who opened their card at the store, and how the store was known."""
+
+    member_id: int
+    name: str | None
+    card_no: str | None
+    source: str
+    opened_at: datetime
+
+
+class StoreMemberPage(Answer):
+    items: list[StoreMember]
+    next_cursor: str | None

@@ -8,13 +8,21 @@ from aiohttp import web
 from pydantic import Field
 
 from admin.auth import STAFF, allow, current_operator
-from admin.responses import CashierStores, StaffStore, StaffStorePage, StoreDeleted
+from admin.responses import (
+    CashierStores,
+    StaffStore,
+    StaffStorePage,
+    StoreDeleted,
+    StoreFigures,
+    StoreMemberPage,
+)
 from handlers import stores
+from handlers.stores import figures
 from handlers.stores.cashiers import MAX_STORES_PER_CASHIER, bindings_view
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.errors import NotFound
-from wxmember.core.inputs import Body, Flag, Id, Page
+from wxmember.core.inputs import Body, Flag, Id, Page, Query, QueryInt
 from wxmember.core.models import Operator
 from wxmember.core.web import json_response, page_body
 
@@ -23,6 +31,10 @@ routes = Routes()
 
 class StoresQuery(Page):
     active: Flag | None = None
+
+
+class StoreFiguresQuery(Query):
+    days: Annotated[int, QueryInt, Field(ge=1, le=max(figures.PERIODS))] = 30
 
 
 class CashierStoresBody(Body):
@@ -81,6 +93,44 @@ async def delete_store(request: web.Request, store_id: int) -> web.Response:
     """Delete a store nothing names yet (audited); one on record is deactivated instead."""
     store = await stores.delete_store(current_operator(request), store_id)
     return json_response({"id": store_id, "code": store.code})
+
+
+@routes.get(
+    "/stores/{store_id}/figures",
+    query=StoreFiguresQuery,
+    response=StoreFigures,
+    errors=("store_not_found",),
+)
+@allow(*STAFF)
+async def store_figures(
+    request: web.Request, store_id: int, query: StoreFiguresQuery
+) -> web.Response:
+    """A store's figures by local day up to today (`days`: 7, 30 or 90; others are 30): cards
+    opened, purchases, refunds and coupon write-offs there, and their totals."""
+    store = await stores.get_store(store_id)
+    period = await figures.store_period(request.config_dict[keys.SERVICES], store, query.days)
+    return json_response(
+        {
+            "store": stores.store_view(store),
+            "days": [day.view() for day in period.days],
+            "totals": period.totals(),
+        }
+    )
+
+
+@routes.get(
+    "/stores/{store_id}/members",
+    query=Page,
+    response=StoreMemberPage,
+    errors=("store_not_found",),
+)
+@allow(*STAFF)
+async def store_members(request: web.Request, store_id: int, query: Page) -> web.Response:
+    """The live members who opened their cards at a store, newest first."""
+    store = await stores.get_store(store_id)
+    found = await figures.openings(store, query.cursor, query.limit)
+    views = [figures.opening_view(opening) for opening in found]
+    return json_response(page_body(views, [opening.id for opening in found], query.limit))
 
 
 @routes.get(

@@ -557,6 +557,8 @@ async def _admin_stores(answers: Answers, owner: dict[str, str]) -> None:
     await answers.call("GET", "/stores", owner)
     await answers.call("GET", path, owner)
     await answers.call("PATCH", path, owner, json={"city": "上海市"})
+    await answers.call("GET", f"{path}/figures?days=7", owner)
+    await answers.call("GET", f"{path}/members", owner)
     cashier = await create_operator("store-cashier", "correct-horse-battery", Role.CASHIER)
     binding = f"/operators/{cashier.id}/stores"
     await answers.call("PUT", binding, owner, json={"store_ids": [store["id"]]})

@@ -48,7 +48,10 @@ export interface paths {
         /** The card: number, tier, points, growth, the phone masked. */
         get: operations["show_card"];
         put?: never;
-        /** Open the member card (once). */
+        /**
+         * Open the member card (once); `store_scene`, the mini-program's launch scene of a store's
+         * @description code (`store_<code>`), records the store it was opened at.
+         */
         post: operations["open_card"];
         delete?: never;
         options?: never;
@@ -1081,6 +1084,11 @@ export interface components {
              * @default null
              */
             phone_code?: string | null;
+            /**
+             * Store Scene
+             * @default null
+             */
+            store_scene?: string | null;
         };
         /** OrderItem */
         OrderItem: {
@@ -1463,7 +1471,7 @@ export interface operations {
                     "application/json": components["schemas"]["Card"];
                 };
             };
-            /** @description The request is not valid: body_too_complex, invalid_birthday, invalid_gender, invalid_json, invalid_name, invalid_phone_code, not_json, validation_failed. */
+            /** @description The request is not valid: body_too_complex, invalid_birthday, invalid_gender, invalid_json, invalid_name, invalid_phone_code, invalid_store_scene, not_json, validation_failed. */
             400: {
                 headers: {
                     [name: string]: unknown;
