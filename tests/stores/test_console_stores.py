@@ -1,0 +1,85 @@
+"""The console's store pages, through the console's HTML routes: the list, creating a store,
+a store's page with its figures and members, editing and deactivating it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from handlers.operators.accounts import create_operator
+from tests.factories import create_member
+from tests.stores.kit import make_store
+from wxmember.core.models import AuditEntry, Role
+from wxmember.core.models.pos import Purchase
+from wxmember.core.models.stores import Store
+
+PASSWORD = "correct-horse-battery"
+
+
+async def console_session(client: TestClient, role: Role = Role.OPERATOR) -> str:
+    """Sign a staff member of `role` in to the console; the CSRF token its forms carry."""
+    await create_operator(f"{role.value}-web", PASSWORD, role)
+    page = await (await client.get("/console/")).text()
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None
+    csrf = found.group(1)
+    signed = await client.post(
+        "/console/signin",
+        data={"username": f"{role.value}-web", "password": PASSWORD, "csrf_token": csrf},
+        allow_redirects=False,
+    )
+    assert signed.status == 303, await signed.text()
+    return csrf
+
+
+class TestStorePages:
+    async def test_creates_a_store_from_the_list(self, client: TestClient) -> None:
+        csrf = await console_session(client)
+        form = {"csrf_token": csrf, "code": "SZ-1", "name": "深圳万象城店", "city": "深圳"}
+        created = await client.post("/console/stores", data=form | {"active": "1"})
+        assert created.status == 200
+        assert "深圳万象城店" in await created.text()
+        store = await Store.get(code="SZ-1")
+        assert (store.city, store.active) == ("深圳", True)
+        listed = await (await client.get("/console/stores")).text()
+        assert f'href="/console/stores/{store.id}"' in listed
+
+    async def test_a_taken_code_is_said_beside_the_field(self, client: TestClient) -> None:
+        csrf = await console_session(client)
+        await make_store("SZ-1")
+        response = await client.post(
+            "/console/stores", data={"csrf_token": csrf, "code": "SZ-1", "name": "x"}
+        )
+        assert response.status == 409
+        assert "已有门店使用这个编码。" in await response.text()
+
+    async def test_the_store_page_shows_figures_and_deactivates(
+        self, client: TestClient, login_as: Any
+    ) -> None:
+        csrf = await console_session(client)
+        store = await make_store("SZ-1", name="深圳店")
+        member = await create_member()
+        headers = await login_as("owner")
+        await client.post(
+            "/admin/api/v1/pos/purchases",
+            json={"member_id": member.id, "order_no": "O-1", "amount_fen": 12_345, "store": "SZ-1"},
+            headers=headers,
+        )
+        assert await Purchase.filter(store="SZ-1").count() == 1
+        page = await (await client.get(f"/console/stores/{store.id}?days=7")).text()
+        assert "123.45" in page and "qrscene_store_SZ-1" in page
+        form = {"csrf_token": csrf, "name": "深圳店", "city": "深圳", "address": ""}
+        saved = await client.post(f"/console/stores/{store.id}", data=form)
+        assert saved.status == 200
+        assert (await Store.get(id=store.id)).active is False
+        assert await AuditEntry.exists(action="store.update", target_id=str(store.id))
+        refused = await client.post(f"/console/stores/{store.id}/delete", data={"csrf_token": csrf})
+        assert refused.status == 409
+        assert "不能删除" in await refused.text()
+
+    async def test_cashiers_do_not_reach_the_store_pages(self, client: TestClient) -> None:
+        await console_session(client, Role.CASHIER)
+        response = await client.get("/console/stores", allow_redirects=False)
+        assert response.status in (303, 403)
