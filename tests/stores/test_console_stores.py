@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from handlers import stores
 from handlers.operators.accounts import create_operator
 from tests.factories import create_member
-from tests.stores.kit import make_store
+from tests.stores.kit import bind, make_store
 from wxmember.core.models import AuditEntry, Role
 from wxmember.core.models.pos import Purchase
 from wxmember.core.models.stores import Store
@@ -83,3 +84,45 @@ class TestStorePages:
         await console_session(client, Role.CASHIER)
         response = await client.get("/console/stores", allow_redirects=False)
         assert response.status in (303, 403)
+
+
+class TestStaffPageStores:
+    async def test_the_owner_binds_a_cashier_to_ticked_stores(self, client: TestClient) -> None:
+        csrf = await console_session(client, Role.OWNER)
+        cashier = await create_operator("cathy", PASSWORD, Role.CASHIER)
+        a, b = await make_store("A"), await make_store("B")
+        page = await (await client.get("/console/staff")).text()
+        assert f'id="store-{cashier.id}-{a.id}"' in page
+        form = [("csrf_token", csrf), ("store_id", str(a.id)), ("store_id", str(b.id))]
+        response = await client.post(f"/console/staff/{cashier.id}/stores", data=form)
+        assert response.status == 200
+        assert "已保存 cathy 的门店。" in await response.text()
+        codes = [s.code for s in await stores.bound_stores(cashier.id)]
+        assert codes == ["A", "B"]
+        await client.post(f"/console/staff/{cashier.id}/stores", data={"csrf_token": csrf})
+        assert await stores.bound_stores(cashier.id) == []
+
+
+class TestTillStore:
+    async def test_the_till_records_at_the_chosen_store_and_refuses_another(
+        self, client: TestClient
+    ) -> None:
+        csrf = await console_session(client, Role.CASHIER)
+        await make_store("A")
+        await make_store("B")
+        await make_store("C")
+        await bind("cashier-web", "A", "B")
+        member = await create_member()
+        order = {"csrf_token": csrf, "member_id": str(member.id), "amount": "88.00"}
+        unchosen = await client.post("/console/till/purchases", data=order | {"order_no": "T-1"})
+        assert "请先选择门店。" in await unchosen.text()
+        page = await (await client.get("/console/till")).text()
+        assert '<option value="B"' in page and '<option value="C"' not in page
+        await client.post("/console/till/store", data={"csrf_token": csrf, "store": "B"})
+        done = await client.post("/console/till/purchases", data=order | {"order_no": "T-2"})
+        assert done.status == 200
+        assert await Purchase.all().values_list("order_no", "store") == [("T-2", "B")]
+        await client.post("/console/till/store", data={"csrf_token": csrf, "store": "C"})
+        refused = await client.post("/console/till/purchases", data=order | {"order_no": "T-3"})
+        assert "您没有绑定这个门店。" in await refused.text()
+        assert await Purchase.all().count() == 1
