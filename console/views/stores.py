@@ -9,12 +9,15 @@ Stores are part of the setup area: owners and operators.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from console.i18n import catalogue, error_text
+from console.i18n import translate as t
 from console.pages import Pages, form_data, render
 from console.session import current_staff
 from console.views.members import PAGE_SIZE, Paged, Texts, paged
@@ -22,7 +25,7 @@ from handlers import stores
 from handlers.operators.permissions import Area
 from handlers.stores import figures
 from wxmember.core import keys
-from wxmember.core.errors import DomainError
+from wxmember.core.errors import DomainError, StoreNotFound
 from wxmember.core.inputs import Page, read_query, validate
 from wxmember.core.models.stores import Store
 
@@ -176,3 +179,59 @@ async def delete_store_page(request: web.Request, store_id: int) -> web.StreamRe
     except DomainError as exc:
         return await _store_page(request, store, status=exc.status, errors={"delete": exc.code})
     raise web.HTTPSeeOther("/console/stores?done=deleted")
+
+
+FIGURE_COLUMNS = (
+    "cards_opened",
+    "purchases",
+    "purchase_fen",
+    "refunds",
+    "refund_fen",
+    "redemptions",
+    "discount_fen",
+)
+
+
+def _period_days(request: web.Request) -> int:
+    raw = request.query.get("days", "30")
+    return figures.check_period(int(raw)) if raw.isdigit() and len(raw) < 4 else 30
+
+
+@pages.get("/stores/{store_id}/figures.csv", area=Area.SETUP)
+async def store_figures_csv(request: web.Request, store_id: int) -> web.StreamResponse:
+    """A store's figures per local day of the period (`?days=7|30|90`) as CSV, money in fen."""
+    store = await stores.get_store(store_id)
+    days = _period_days(request)
+    period = await figures.store_period(request.config_dict[keys.SERVICES], store, days)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([t("stores.day"), *(t(f"stores.csv.{name}") for name in FIGURE_COLUMNS)])
+    for day in period.days:
+        writer.writerow([day.day.isoformat(), *(getattr(day, name) for name in FIGURE_COLUMNS)])
+    name = f"store-{store_id}-{days}d.csv"
+    # A byte order mark, so that spreadsheet programs read the Chinese headers as UTF-8.
+    return web.Response(
+        body=("\ufeff" + out.getvalue()).encode("utf-8"),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def dashboard_store(request: web.Request, days: int) -> dict[str, Any]:
+    """The dashboard's store filter (`?store=<id>`): the stores to choose from and, for the
+    chosen one, its totals over the dashboard's period (an unknown id is no filter)."""
+    choices = await stores.all_stores()
+    raw = request.query.get("store", "")
+    chosen: dict[str, Any] | None = None
+    totals: dict[str, int] = {}
+    if raw.isdigit() and len(raw) < 10:
+        try:
+            store = await stores.get_store(int(raw))
+        except StoreNotFound:
+            store = None
+        if store is not None:
+            chosen = stores.store_view(store)
+            services = request.config_dict[keys.SERVICES]
+            totals = (await figures.store_period(services, store, days)).totals()
+    return {"store_choices": choices, "store_filter": chosen, "store_totals": totals}

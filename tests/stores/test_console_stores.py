@@ -126,3 +126,27 @@ class TestTillStore:
         refused = await client.post("/console/till/purchases", data=order | {"order_no": "T-3"})
         assert "您没有绑定这个门店。" in await refused.text()
         assert await Purchase.all().count() == 1
+
+
+class TestFilteredByStore:
+    async def test_the_dashboard_and_the_csv_show_the_chosen_store_only(
+        self, client: TestClient, login_as: Any
+    ) -> None:
+        await console_session(client)
+        headers = await login_as("owner")
+        a = await make_store("A", name="甲店")
+        await make_store("B", name="乙店")
+        member = await create_member()
+        for n, (code, fen) in enumerate([("A", 10_000), ("A", 2_345), ("B", 99_900)]):
+            body = {"member_id": member.id, "order_no": f"O-{n}", "amount_fen": fen, "store": code}
+            assert (await client.post("/admin/api/v1/pos/purchases", json=body, headers=headers)).ok
+        page = await (await client.get(f"/console/dashboard?days=30&store={a.id}")).text()
+        assert "123.45" in page and "999.00" not in page
+        assert f"/console/stores/{a.id}/figures.csv?days=30" in page
+        export = await client.get(f"/console/stores/{a.id}/figures.csv?days=30")
+        assert export.status == 200
+        lines = (await export.text()).lstrip("\ufeff").splitlines()
+        assert len(lines) == 31
+        rows = [line.split(",") for line in lines[1:]]
+        assert sum(int(row[2]) for row in rows) == await Purchase.filter(store="A").count()
+        assert sum(int(row[3]) for row in rows) == 12_345
