@@ -3,6 +3,7 @@ record with it (purchases, refunds, coupon write-offs carry their store)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -49,6 +50,23 @@ class TestBindCashier:
         assert shown == body
         audits = await AuditEntry.filter(action="operator.stores").order_by("id")
         assert [[s["code"] for s in e.after["stores"]] for e in audits] == [["A", "B"], ["B", "C"]]
+
+    async def test_bindings_sent_at_once_end_as_one_of_them(
+        self, client: TestClient, login_as: Any
+    ) -> None:
+        owner = await login_as("owner")
+        await login_as("cashier", "cathy")
+        cathy = await operator_by_username("cathy")
+        assert cathy is not None
+        ids = [(await make_store(code)).id for code in ("A", "B", "C", "D")]
+        sets = [[ids[0], ids[1]], [ids[2], ids[3]], [ids[1], ids[2]], [ids[0], ids[3]]]
+        path = f"/admin/api/v1/operators/{cathy.id}/stores"
+        responses = await asyncio.gather(
+            *(client.put(path, json={"store_ids": chosen}, headers=owner) for chosen in sets)
+        )
+        assert [response.status for response in responses] == [200] * 4
+        final = sorted((await (await client.get(path, headers=owner)).json())["stores"], key=str)
+        assert sorted(s["id"] for s in final) in [sorted(chosen) for chosen in sets]
 
     async def test_only_cashiers_are_bound(self, client: TestClient, login_as: Any) -> None:
         owner = await login_as("owner", "olivia")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -35,6 +36,17 @@ class TestCreateStore:
         again = await client.post(URL, json=SHOP | {"name": "另一家"}, headers=headers)
         assert (again.status, await error_code(again)) == (409, "store_code_taken")
         assert await Store.all().count() == 1
+
+    async def test_two_at_once_with_one_code_make_one_store(
+        self, client: TestClient, login_as: Any
+    ) -> None:
+        headers = await login_as("owner")
+        responses = await asyncio.gather(
+            *(client.post(URL, json=SHOP | {"name": f"店{n}"}, headers=headers) for n in range(4))
+        )
+        assert sorted(response.status for response in responses) == [201, 409, 409, 409]
+        assert await Store.all().count() == 1
+        assert await AuditEntry.filter(action="store.create").count() == 1
 
     @pytest.mark.parametrize("code", ["", "上海店", "a b", "-lead", "x" * 33])
     async def test_a_code_the_till_cannot_send_is_refused(
