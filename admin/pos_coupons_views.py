@@ -13,7 +13,7 @@ from handlers.coupons import writeoff as coupon_writeoff
 from handlers.coupons.codes import coupon_public
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
-from wxmember.core.inputs import Body, MaybeId, Query, QueryInt
+from wxmember.core.inputs import Body, CleanText, MaybeId, Query, QueryInt
 from wxmember.core.web import json_response
 
 routes = Routes()
@@ -39,6 +39,10 @@ class RedeemBody(Body):
     order_no: OrderNo
     order_amount_fen: Annotated[int, Field(strict=True, ge=1, le=MAX_ORDER_FEN)]
     member_id: MaybeId = None
+    # the store's code (`/stores`): a cashier bound to one store may leave it out
+    store: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), CleanText] | None
+    ) = None
 
 
 class VoidBody(Body):
@@ -73,6 +77,10 @@ async def look_up(request: web.Request, code: str, query: LookUpQuery) -> web.Re
         "expired",
         "not_started",
         "below_threshold",
+        "store_required",
+        "store_not_allowed",
+        "store_not_found",
+        "store_inactive",
     ),
 )
 @allow(*EVERYONE)
@@ -86,6 +94,7 @@ async def redeem(request: web.Request, body: RedeemBody) -> web.Response:
         order_no=body.order_no,
         order_amount_fen=body.order_amount_fen,
         member_id=body.member_id,
+        store=body.store or None,
     )
     return json_response(coupon_writeoff.writeoff_public(services, result))
 

@@ -34,19 +34,25 @@ class IdentifyBody(Body):
     code: Code
 
 
+# A store's code (`/stores`): a cashier bound to one store may leave it out.
+StoreCode = (
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), CleanText] | None
+)
+STORE_ERRORS = ("store_required", "store_not_allowed", "store_not_found", "store_inactive")
+
+
 class PurchaseBody(Body):
     member_id: Id
     order_no: DocNumber
     amount_fen: Fen
-    store: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), CleanText] | None
-    ) = None
+    store: StoreCode = None
 
 
 class RefundBody(Body):
     order_no: DocNumber
     refund_no: DocNumber
     amount_fen: Fen
+    store: StoreCode = None
 
 
 @routes.post(
@@ -67,11 +73,14 @@ async def identify(request: web.Request, body: IdentifyBody) -> web.Response:
     status=201,
     response=TillPurchase,
     also=(REPLAYED,),
-    errors=("member_not_found", "card_required", "order_no_reused"),
+    errors=("member_not_found", "card_required", "order_no_reused", *STORE_ERRORS),
 )
 @allow(*EVERYONE)
 async def record_purchase(request: web.Request, body: PurchaseBody) -> web.Response:
-    """Credit a purchase's points and growth; the same order again answers the first result."""
+    """Credit a purchase's points and growth; the same order again answers the first result.
+
+    `store` is the store's code: a cashier bound to one store may leave it out, one bound to
+    several must send it, and none may name a store it is not bound to."""
     shown, created = await pos.till_purchase(
         request.config_dict[keys.SERVICES],
         current_operator(request),
@@ -94,6 +103,7 @@ async def record_purchase(request: web.Request, body: PurchaseBody) -> web.Respo
         "refund_no_reused",
         "refund_exceeds_purchase",
         "insufficient_points",
+        *STORE_ERRORS,
     ),
 )
 @allow(*EVERYONE)
@@ -105,5 +115,6 @@ async def refund_purchase(request: web.Request, body: RefundBody) -> web.Respons
         body.order_no,
         body.refund_no,
         body.amount_fen,
+        body.store or None,
     )
     return json_response(shown, status=201 if created else 200)

@@ -158,6 +158,7 @@ class TillRefund(Answer):
     points_taken_back: int
     points_shortfall: int
     growth_taken_back: int
+    store: str | None
     refunded_fen: int
     refundable_fen: int
     balance: int
@@ -191,6 +192,7 @@ class CouponWriteOff(Answer):
     order_amount_fen: int
     discount_fen: int
     payable_fen: int
+    store: str | None
     gift: str | None
     replayed: bool
 
@@ -978,3 +980,92 @@ class CampaignResults(Answer):
     deliveries: CampaignDeliveryCounts
     coupons: dict[str, int]
     windows: list[CampaignWindow]
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class StaffStore(Answer):
+    """A store (门店): its code is what the till sends and what the records keep."""
+
+    id: int
+    code: str
+    name: str
+    city: str
+    address: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class StaffStorePage(Answer):
+    items: list[StaffStore]
+    next_cursor: str | None
+
+
+class StoreDeleted(Answer):
+    """A store deleted before anything named it."""
+
+    id: int
+    code: str
+
+
+class BoundStore(Answer):
+    id: int
+    code: str
+    name: str
+    active: bool
+
+
+class CashierStores(Answer):
+    """The stores a cashier is bound to (none: the cashier may name any active store)."""
+
+    operator_id: int
+    username: str
+    stores: list[BoundStore]
+
+
+class StoreDayFigures(Answer):
+    """One local day at a store: cards opened, purchases, refunds and coupon write-offs there."""
+
+    day: date
+    cards_opened: int
+    purchases: int
+    purchase_fen: int
+    refunds: int
+    refund_fen: int
+    redemptions: int
+    discount_fen: int
+
+
+class StoreTotals(Answer):
+    cards_opened: int
+    purchases: int
+    purchase_fen: int
+    refunds: int
+    refund_fen: int
+    redemptions: int
+    discount_fen: int
+
+
+class StoreFigures(Answer):
+    """A store's figures by local day, oldest first, up to today, and their totals."""
+
+    store: StaffStore
+    days: list[StoreDayFigures]
+    totals: StoreTotals
+
+
+class StoreMember(Answer):
+    """A member who opened their card at the store, and how the store was known."""
+
+    member_id: int
+    name: str | None
+    card_no: str | None
+    source: str
+    opened_at: datetime
+
+
+class StoreMemberPage(Answer):
+    items: list[StoreMember]
+    next_cursor: str | None

@@ -22,6 +22,7 @@ from admin import (
     reminders_views,
     saved_segments_views,
     segments_views,
+    stores_views,
     tags_views,
     tiers_views,
 )
@@ -53,6 +54,7 @@ MODULES = (
     saved_segments_views,
     campaigns_views,
     referrals_views,
+    stores_views,
     openapi_views,
 )
 

@@ -10,6 +10,7 @@ from pydantic import StringConstraints
 from cards.card_image import card_image_etag, card_image_png
 from handlers import members
 from handlers.members.member_code import STEP_SECONDS, issue_member_code
+from handlers.stores.attribution import attribute_opening
 from miniapp_api.auth import current_member
 from miniapp_api.responses import Card, MemberCode
 from wxmember.core import keys
@@ -34,6 +35,8 @@ class OpenCardBody(Body):
     gender: Annotated[str, StringConstraints(max_length=32)] | None = None
     phone_code: PhoneCode | None = None
     referral_code: ReferralCode | None = None
+    # the launch scene of a store's mini-program code (`store_<code>`): the store it opened at
+    store_scene: Annotated[str, StringConstraints(max_length=64), CleanText] | None = None
 
 
 @routes.post(
@@ -52,7 +55,8 @@ class OpenCardBody(Body):
     ),
 )
 async def open_card(request: web.Request, body: OpenCardBody) -> web.Response:
-    """Open the member card (once)."""
+    """Open the member card (once); `store_scene`, the mini-program's launch scene of a store's
+    code (`store_<code>`), records the store it was opened at."""
     services = request.config_dict[keys.SERVICES]
     member = await members.open_card(
         services,
@@ -63,6 +67,7 @@ async def open_card(request: web.Request, body: OpenCardBody) -> web.Response:
         phone_code=body.phone_code,
         referral_code=body.referral_code,
     )
+    await attribute_opening(services, member, body.store_scene)
     return json_response(await members.card_view(services, member), status=201, headers=NO_STORE)
 
 

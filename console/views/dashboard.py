@@ -20,6 +20,7 @@ from aiohttp import web
 
 from console.i18n import translate as t
 from console.pages import Pages, render
+from console.views.stores import dashboard_store
 from handlers import dashboard, segments
 from handlers.operators.permissions import Area
 from wxmember.core import keys
@@ -176,6 +177,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
         templates=[(use, _rate(use)) for use in found.templates],
         templates_series=TEMPLATES_SERIES,
         **await _rfm(request),
+        **await dashboard_store(request, days),
     )
 
 

@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from console.i18n import catalogue, error_text
 from console.pages import Pages, form_data, render
 from console.session import current_staff
-from handlers import operators
+from handlers import operators, stores
 from handlers.operators.permissions import Area
+from wxmember.core import keys
 from wxmember.core.errors import DomainError, NotFound
 from wxmember.core.inputs import CleanText, validate
 from wxmember.core.models import Operator, Role
@@ -51,10 +52,19 @@ async def _page(
     typed: dict[str, str] | None = None,
 ) -> web.Response:
     accounts = await operators.list_operators()
+    cashiers = [account.id for account in accounts if account.role == Role.CASHIER]
     done, who = request.query.get("done", ""), request.query.get("account", "")
     names = {str(account.id): account.display_name or account.username for account in accounts}
     notice = None
-    if done in {"created", "role_changed", "disabled", "enabled", "password_reset", "unchanged"}:
+    if done in {
+        "created",
+        "role_changed",
+        "disabled",
+        "enabled",
+        "password_reset",
+        "unchanged",
+        "stores_bound",
+    }:
         notice = catalogue()[f"staff.{done}"].format(name=names.get(who, ""))
     return render(
         request,
@@ -66,6 +76,8 @@ async def _page(
         create_errors=create_errors or {},
         row_error=row_error,
         typed=typed or {},
+        bound=await stores.bindings_of(cashiers),
+        all_stores=await stores.all_stores(),
     )
 
 
@@ -161,3 +173,19 @@ async def reset_password(request: web.Request, operator_id: int) -> web.StreamRe
     """Set a new password for an account (its sessions end; audited as "changed")."""
     form = await form_data(request)
     return await _change(request, operator_id, "password_reset", password=form.get("password", ""))
+
+
+@pages.post(f"/staff/{ACCOUNT}/stores", area=Area.STAFF)
+async def bind_stores(request: web.Request, operator_id: int) -> web.StreamResponse:
+    """Bind a cashier to exactly the ticked stores (audited); none ticked unbinds them all."""
+    form = await request.post()
+    ticked = [raw for raw in form.getall("store_id", []) if isinstance(raw, str)]
+    chosen = [int(raw) for raw in ticked if raw.isdigit() and len(raw) < 10]
+    clock = request.config_dict[keys.SERVICES].clock
+    try:
+        await stores.bind_stores(current_staff(request), operator_id, chosen, clock)
+    except DomainError as exc:
+        if exc.code == "operator_not_found":
+            raise
+        return await _page(request, status=exc.status, row_error=(operator_id, _problem(exc.code)))
+    raise _done("stores_bound", operator_id)

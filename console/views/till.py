@@ -26,8 +26,8 @@ from aiohttp import web
 
 from console.i18n import catalogue, error_text
 from console.pages import Pages, form_data, is_htmx, render
-from console.session import current_staff
-from handlers import pos
+from console.session import current_staff, over_tls
+from handlers import pos, stores
 from handlers.coupons import writeoff
 from handlers.operators.permissions import Area
 from handlers.pos import till
@@ -37,6 +37,8 @@ from wxmember.core.context import Services
 from wxmember.core.errors import DomainError, ValidationFailed
 from wxmember.core.inputs import MAX_ID
 from wxmember.core.localtime import local_today
+from wxmember.core.models import Operator, Role
+from wxmember.core.models.stores import Store
 
 pages = Pages()
 
@@ -52,6 +54,7 @@ ORDER_FIELDS = {"order_no_reused": "order_no", "invalid_amount_fen": "amount"}
 COUPON_FIELDS = {"invalid_code": "code", "coupon_not_found": "code"}
 REFUND_FIELDS = {"refund_exceeds_purchase": "amount", "invalid_amount_fen": "amount"}
 ORDER_FOCUS = {"order_no": "till-order-no", "amount": "till-amount"}
+TILL_STORE_COOKIE = "wxm_till_store"
 
 
 # ----------------------------------------------------------------- reading the forms
@@ -138,8 +141,9 @@ def _services(request: web.Request) -> Services:
     return request.config_dict[keys.SERVICES]
 
 
-def _page(request: web.Request, state: Till, status: int = 200) -> web.Response:
+async def _page(request: web.Request, state: Till, status: int = 200) -> web.Response:
     """The till with this state; refusals keep their status for a plain form, 200 for htmx."""
+    choices = await till_store_choices(current_staff(request))
     return render(
         request,
         "till/index.html",
@@ -147,7 +151,21 @@ def _page(request: web.Request, state: Till, status: int = 200) -> web.Response:
         till=state,
         yuan=yuan,
         till_error=till_error,
+        till_store=_till_store(request),
+        store_choices=choices,
     )
+
+
+def _till_store(request: web.Request) -> str | None:
+    """The store this till records at, as chosen on it (a cookie of this device)."""
+    chosen = request.cookies.get(TILL_STORE_COOKIE, "").strip()
+    return chosen if 0 < len(chosen) <= MAX_CODE else None
+
+
+async def till_store_choices(staff: Operator) -> list[Store]:
+    """The stores the till offers: a bound cashier's own, else every active store."""
+    bound = await stores.bound_stores(staff.id) if staff.role == Role.CASHIER else []
+    return bound or await stores.all_stores(active_only=True)
 
 
 def _status(*parts: Part) -> int:
@@ -178,7 +196,28 @@ def _fresh_order(services: Services, state: Till) -> None:
 @pages.get("/till", area=Area.TILL)
 async def till_page(request: web.Request) -> web.StreamResponse:
     """The till, waiting for a member's code."""
-    return _page(request, Till())
+    return await _page(request, Till())
+
+
+@pages.post("/till/store", area=Area.TILL)
+async def choose_store(request: web.Request) -> web.StreamResponse:
+    """Choose the store this till records at (kept on this device); the writes check it."""
+    form = await form_data(request)
+    chosen = form.get("store", "").strip()[:MAX_CODE]
+    response = web.HTTPSeeOther("/console/till")
+    if chosen:
+        response.set_cookie(
+            TILL_STORE_COOKIE,
+            chosen,
+            path="/console/",
+            httponly=True,
+            samesite="Strict",
+            secure=over_tls(request),
+            max_age=90 * 86400,
+        )
+    else:
+        response.del_cookie(TILL_STORE_COOKIE, path="/console/")
+    raise response
 
 
 @pages.post("/till/identify", area=Area.TILL)
@@ -197,10 +236,10 @@ async def identify(request: web.Request) -> web.StreamResponse:
         state.member = await till.member_at_till(services, shown["member_id"])
     except DomainError as exc:
         state.identify.errors["code"] = exc.code
-        return _page(request, state, status=exc.status)
+        return await _page(request, state, status=exc.status)
     state.identify.values = {}
     _fresh_order(services, state)
-    return _page(request, state)
+    return await _page(request, state)
 
 
 @pages.post("/till/orders", area=Area.TILL)
@@ -209,7 +248,7 @@ async def new_order(request: web.Request) -> web.StreamResponse:
     state = Till()
     if await _serving(request, await form_data(request), state) is not None:
         _fresh_order(_services(request), state)
-    return _page(request, state, status=_status(state.identify))
+    return await _page(request, state, status=_status(state.identify))
 
 
 @pages.post("/till/purchases", area=Area.TILL)
@@ -220,7 +259,7 @@ async def record_purchase(request: web.Request) -> web.StreamResponse:
     state = Till(order=Part(values={k: form.get(k, "") for k in ("order_no", "amount")}))
     member_id = await _serving(request, form, state)
     if member_id is None or state.member is None:
-        return _page(request, state, status=400)
+        return await _page(request, state, status=400)
     order = state.order
     order_no, amount_fen = "", 0
     try:
@@ -235,7 +274,12 @@ async def record_purchase(request: web.Request) -> web.StreamResponse:
         tier_before = (state.member.get("tier") or {}).get("id")
         try:
             shown, _ = await pos.till_purchase(
-                services, current_staff(request), member_id, order_no, amount_fen
+                services,
+                current_staff(request),
+                member_id,
+                order_no,
+                amount_fen,
+                _till_store(request),
             )
         except DomainError as exc:
             order.refuse(exc, ORDER_FIELDS, ("order_no", "amount"))
@@ -248,7 +292,7 @@ async def record_purchase(request: web.Request) -> web.StreamResponse:
         state.focus = ORDER_FOCUS.get(next(iter(order.errors)), "till-amount")
     else:
         state.focus = "till-next-order"
-    return _page(request, state, status=_status(order))
+    return await _page(request, state, status=_status(order))
 
 
 def _order_of(state: Till, form: Mapping[str, str], *, required: bool) -> tuple[str, int | None]:
@@ -277,7 +321,7 @@ async def check_coupon(request: web.Request) -> web.StreamResponse:
     state = Till(coupon=Part(values={"code": form.get("code", "")[:MAX_CODE]}))
     member_id = await _serving(request, form, state)
     if member_id is None:
-        return _page(request, state, status=400)
+        return await _page(request, state, status=400)
     state.order.values = {k: form.get(k, "") for k in ("order_no", "amount")}
     _, amount = _order_of(state, form, required=False)
     coupon = state.coupon
@@ -291,7 +335,7 @@ async def check_coupon(request: web.Request) -> web.StreamResponse:
         else:
             coupon.result |= {"order_amount_fen": amount, "written_off": False}
     state.focus = "till-coupon-redeem" if coupon.result else "till-coupon-code"
-    return _page(request, state, status=_status(coupon))
+    return await _page(request, state, status=_status(coupon))
 
 
 @pages.post("/till/coupons/redeem", area=Area.TILL)
@@ -302,7 +346,7 @@ async def redeem_coupon(request: web.Request) -> web.StreamResponse:
     state = Till(coupon=Part(values={"code": form.get("code", "")[:MAX_CODE]}))
     member_id = await _serving(request, form, state)
     if member_id is None:
-        return _page(request, state, status=400)
+        return await _page(request, state, status=400)
     state.order.values = {k: form.get(k, "") for k in ("order_no", "amount")}
     order_no, amount = _order_of(state, form, required=True)
     coupon = state.coupon
@@ -315,13 +359,14 @@ async def redeem_coupon(request: web.Request) -> web.StreamResponse:
                 order_no=order_no,
                 order_amount_fen=amount,
                 member_id=member_id,
+                store=_till_store(request),
             )
         except DomainError as exc:
             coupon.refuse(exc, COUPON_FIELDS, ("code",))
         else:
             coupon.result = writeoff.writeoff_public(services, done) | {"written_off": True}
     state.focus = "till-coupon-code"
-    return _page(request, state, status=_status(coupon))
+    return await _page(request, state, status=_status(coupon))
 
 
 @pages.get("/till/refunds", area=Area.TILL)
@@ -335,11 +380,11 @@ async def find_purchase(request: web.Request) -> web.StreamResponse:
         refund.result = {"purchase": await till.purchase_for_refund(order_no)}
     except DomainError as exc:
         refund.errors["lookup"] = exc.code
-        return _page(request, state, status=exc.status)
+        return await _page(request, state, status=exc.status)
     refundable = refund.result["purchase"]["refundable_fen"]
     refund.values |= {"amount": yuan(refundable), "refund_no": new_number("R", services)}
     state.focus = "till-refund-amount" if refundable else "till-refund-lookup"
-    return _page(request, state)
+    return await _page(request, state)
 
 
 @pages.post("/till/refunds", area=Area.TILL)
@@ -356,20 +401,20 @@ async def refund_purchase(request: web.Request) -> web.StreamResponse:
         purchase = await till.purchase_for_refund(order_no)
     except DomainError as exc:
         refund.errors["lookup"] = exc.code
-        return _page(request, state, status=exc.status)
+        return await _page(request, state, status=exc.status)
     refund.result = {"purchase": purchase}
     try:
         amount_fen = parse_yuan(values["amount"])
     except DomainError as exc:
         refund.errors["amount"] = exc.code
-        return _page(request, state, status=exc.status)
+        return await _page(request, state, status=exc.status)
     try:
         shown, _ = await pos.till_refund(
-            services, current_staff(request), order_no, refund_no, amount_fen
+            services, current_staff(request), order_no, refund_no, amount_fen, _till_store(request)
         )
     except DomainError as exc:
         refund.refuse(exc, REFUND_FIELDS, ("amount",))
-        return _page(request, state, status=exc.status)
+        return await _page(request, state, status=exc.status)
     refund.result = {"purchase": await till.purchase_for_refund(order_no), "refund": shown}
     state.focus = "till-refund-lookup"
-    return _page(request, state)
+    return await _page(request, state)

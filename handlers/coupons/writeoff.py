@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from handlers import audit
 from handlers.coupons.codes import coupon_public, discount_for, normalize_code
+from handlers.stores import store_for
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, NotFound
 from wxmember.core.models import Operator
@@ -109,8 +110,11 @@ async def redeem(
     order_no: str,
     order_amount_fen: int,
     member_id: int | None = None,
+    store: str | None = None,
 ) -> WriteOff:
-    """Use a coupon on an order, once; audited."""
+    """Use a coupon on an order, once; audited. `store` is the code of the store it is used
+    at (`handlers.stores.cashiers` says when a cashier may leave it out)."""
+    store = await store_for(actor, store)
     coupon = await _find(code)
     template = coupon.template
     now = services.clock.now()
@@ -131,6 +135,7 @@ async def redeem(
                 order_no=order_no,
                 order_amount_fen=order_amount_fen,
                 discount_fen=discount,
+                store=store,
                 redeemed_by_id=actor.id,
             )
         )
@@ -146,6 +151,7 @@ async def redeem(
                     "order_no": order_no,
                     "order_amount_fen": order_amount_fen,
                     "discount_fen": discount,
+                    "store": store,
                 },
                 using_db=conn,
             )
@@ -202,6 +208,7 @@ async def void(services: Services, actor: Operator, code: str, *, order_no: str)
                 order_no=None,
                 order_amount_fen=None,
                 discount_fen=None,
+                store=None,
                 redeemed_by_id=None,
             )
         )
@@ -234,6 +241,7 @@ def writeoff_public(services: Services, result: WriteOff) -> dict[str, Any]:
         "order_amount_fen": result.order_amount_fen,
         "discount_fen": result.discount_fen,
         "payable_fen": result.payable_fen,
+        "store": result.coupon.store,
         "gift": result.gift,
         "replayed": result.replayed,
     }

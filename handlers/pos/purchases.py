@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from handlers import audit, points, referrals
 from handlers.members.cards import find_member_for_pos
+from handlers.stores import store_for
 from handlers.tiers.growth import add_growth, multiplier_percent
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, NotFound, ValidationFailed
@@ -100,8 +101,12 @@ async def record_purchase(
     amount_fen: int,
     store: str | None = None,
 ) -> tuple[Purchase, bool]:
-    """Credit a purchase's points and growth; the purchase and whether this call recorded it."""
+    """Credit a purchase's points and growth; the purchase and whether this call recorded it.
+
+    `store` is the code of the store it was bought at (`handlers.stores.cashiers` says when a
+    cashier may leave it out and which stores it may name)."""
     _check(amount_fen, order_no=order_no)
+    store = await store_for(actor, store)
     existing = await Purchase.get_or_none(order_no=order_no)
     if existing is not None:
         return _same_order(existing, member_id, amount_fen), False
@@ -193,6 +198,7 @@ def refund_public(refund: PurchaseRefund, purchase: Purchase, member: Member) ->
         "points_taken_back": refund.points_taken_back,
         "points_shortfall": refund.points_shortfall,
         "growth_taken_back": refund.growth_taken_back,
+        "store": refund.store,
         "refunded_fen": purchase.refunded_fen,
         "refundable_fen": purchase.amount_fen - purchase.refunded_fen,
         "balance": member.points_balance,
@@ -208,10 +214,17 @@ def _same_refund(refund: PurchaseRefund, amount_fen: int) -> PurchaseRefund:
 
 
 async def refund_purchase(
-    services: Services, actor: Operator, order_no: str, refund_no: str, amount_fen: int
+    services: Services,
+    actor: Operator,
+    order_no: str,
+    refund_no: str,
+    amount_fen: int,
+    store: str | None = None,
 ) -> tuple[PurchaseRefund, Purchase, bool]:
-    """Refund (part of) a purchase: take back its points and growth in proportion."""
+    """Refund (part of) a purchase: take back its points and growth in proportion; `store` is
+    the code of the store that refunds (as for a purchase)."""
     _check(amount_fen, order_no=order_no, refund_no=refund_no)
+    store = await store_for(actor, store)
     purchase = await Purchase.get_or_none(order_no=order_no)
     if purchase is None:
         raise NotFound("No purchase with this order number.", code="purchase_not_found")
@@ -279,6 +292,7 @@ async def refund_purchase(
                 points_taken_back=take,
                 points_shortfall=shortfall,
                 growth_taken_back=growth,
+                store=store,
                 operator=actor,
                 created_at=services.clock.now(),
                 using_db=conn,
@@ -289,7 +303,7 @@ async def refund_purchase(
                 "purchase",
                 locked.id,
                 before=before,
-                after=purchase_public(locked) | {"refund_no": refund_no},
+                after=purchase_public(locked) | {"refund_no": refund_no, "refund_store": store},
                 using_db=conn,
             )
     except IntegrityError:
@@ -301,12 +315,17 @@ async def refund_purchase(
 
 
 async def till_refund(
-    services: Services, actor: Operator, order_no: str, refund_no: str, amount_fen: int
+    services: Services,
+    actor: Operator,
+    order_no: str,
+    refund_no: str,
+    amount_fen: int,
+    store: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """`refund_purchase`, as the till shows it (`refund_public` and whether it was a replay);
     True when this call refunded."""
     refund, purchase, created = await refund_purchase(
-        services, actor, order_no, refund_no, amount_fen
+        services, actor, order_no, refund_no, amount_fen, store
     )
     member = await Member.get(id=purchase.member_id)
     return refund_public(refund, purchase, member) | {"replayed": not created}, created

@@ -140,8 +140,14 @@ class TestAcrossDocuments:
         assert template["id"] in {coupon["template_id"] for coupon in mine.json()["items"]}
 
 
-# The state machine leaves out what would end the identity's session or spend its login limits.
-LEFT_OUT = sorted(ENDS_SESSION | LOGINS | {"PATCH /operators/{operator_id}"})
+# The state machine leaves out what would end the identity's session or spend its login limits,
+# and binding stores to a generated operator id (it may be the cashier the till tests log in as,
+# who would then have to name a store).
+LEFT_OUT = sorted(
+    ENDS_SESSION
+    | LOGINS
+    | {"PATCH /operators/{operator_id}", "PUT /operators/{operator_id}/stores"}
+)
 
 
 @pytest.mark.parametrize(("who", "prefix"), [("member", MINIAPP), ("owner", ADMIN)])

@@ -32,6 +32,7 @@ from wxmember.core.endpoints import ENDPOINTS, Endpoint
 from wxmember.core.inputs import INT64, MAX_ID
 from wxmember.core.models.campaigns import Campaign
 from wxmember.core.models.reminders import ReminderRule
+from wxmember.core.models.stores import Store
 from wxmember.core.models.tags import Tag
 
 StaffLogin = Any
@@ -307,6 +308,7 @@ class TestQueries:
         await Tag.create(name="常客", name_key="常客")  # id 1, for a tag's members and imports
         moment = datetime.now(UTC)  # id 1, for a campaign's members
         await Campaign.create(name="回归", salt="0" * 32, created_at=moment, updated_at=moment)
+        await Store.create(code="S1", name="门店", created_at=moment, updated_at=moment)  # id 1
         for cursor in ("80000000", "ffffffff", "7fffffffffffffff"):
             response = await client.request(
                 endpoint.method,

@@ -385,6 +385,7 @@ async def test_described_admin_answers_match_their_models(
     await _admin_campaigns(answers, services, owner, voucher.id)
     await _admin_benefits(answers, services, owner, member.id, voucher.id)
     await _admin_referrals(answers, client, services, fake_wechat, owner)
+    await _admin_stores(answers, owner)
 
     assert answers.seen == _described(create_admin_app)
 
@@ -594,4 +595,24 @@ async def _admin_tags(answers: Answers, owner: dict[str, str]) -> None:
     await answers.call("GET", f"{path}/imports", owner)
     await answers.call("GET", f"/tag-imports/{done['id']}", owner)
     await answers.call("DELETE", f"/members/{member.id}/tags/{tag['id']}", owner)
+    await answers.call("DELETE", path, owner)
+
+
+async def _admin_stores(answers: Answers, owner: dict[str, str]) -> None:
+    from handlers.operators.accounts import create_operator
+    from wxmember.core.models import Role
+
+    shop = {"code": "SH-01", "name": "上海店", "city": "上海", "address": "南京西路 1 号"}
+    store = await answers.call("POST", "/stores", owner, json=shop)
+    path = f"/stores/{store['id']}"
+    await answers.call("GET", "/stores", owner)
+    await answers.call("GET", path, owner)
+    await answers.call("PATCH", path, owner, json={"city": "上海市"})
+    await answers.call("GET", f"{path}/figures?days=7", owner)
+    await answers.call("GET", f"{path}/members", owner)
+    cashier = await create_operator("store-cashier", "correct-horse-battery", Role.CASHIER)
+    binding = f"/operators/{cashier.id}/stores"
+    await answers.call("PUT", binding, owner, json={"store_ids": [store["id"]]})
+    await answers.call("GET", binding, owner)
+    await answers.call("PUT", binding, owner, json={"store_ids": []})
     await answers.call("DELETE", path, owner)

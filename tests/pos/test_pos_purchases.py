@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from wxmember.core.context import Services
 from wxmember.core.models import AuditEntry, Member, Tier
 from wxmember.core.models.points import PointsEntry
 from wxmember.core.models.pos import Purchase
+from wxmember.core.models.stores import Store
 
 URL = "/admin/api/v1/pos/purchases"
 
@@ -28,6 +30,8 @@ class TestPurchase:
     async def test_earns_points_and_growth(self, client: TestClient, login_as: Any) -> None:
         headers = await login_as("cashier", "cathy")
         member = await create_member()
+        now = datetime.now(UTC)
+        await Store.create(code="静安店", name="静安店", created_at=now, updated_at=now)
         response = await client.post(
             URL, json=_body(member.id) | {"store": "静安店"}, headers=headers
         )

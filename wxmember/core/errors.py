@@ -5,9 +5,11 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
 
     DomainError (400, bad_request)
     ├── ValidationFailed (400, invalid_<field> or validation_failed)
-    │   └── CardNumberNotAccepted (card_number_not_accepted): the till takes the dynamic code
+    │   ├── CardNumberNotAccepted (card_number_not_accepted): the till takes the dynamic code
+    │   └── StoreRequired (store_required): a cashier of several stores names the store
     ├── Unauthorized (401, unauthorized)
     ├── Forbidden (403, forbidden)
+    │   └── StoreNotAllowed (store_not_allowed): a cashier acts for its own stores only
     ├── NotFound (404, <thing>_not_found)
     │   ├── MemberNotFound (member_not_found)
     │   ├── TierNotFound (tier_not_found)
@@ -20,7 +22,8 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── CampaignNotFound (campaign_not_found)
     │   ├── TagImportNotFound (tag_import_not_found): a bulk tagging from CSV
     │   ├── MemberImportNotFound (member_import_not_found): an import of members
-    │   └── ReferralNotFound (referral_not_found)
+    │   ├── ReferralNotFound (referral_not_found)
+    │   └── StoreNotFound (store_not_found): no store has this id or code
     ├── Conflict (409, conflict)
     │   ├── CardRequired (card_required): the member has not opened a card
     │   ├── InsufficientPoints (insufficient_points, details: balance, needed)
@@ -30,7 +33,11 @@ Handlers raise these; each channel renders them its own way (the JSON APIs as
     │   ├── AlreadyCheckedIn (already_checked_in)
     │   ├── TagNameTaken (tag_name_taken): another tag has that name, whatever its case
     │   ├── SegmentNameTaken (segment_name_taken): another saved segment has that name
-    │   └── CampaignWrongState (campaign_wrong_state, details: state, allowed): not now
+    │   ├── CampaignWrongState (campaign_wrong_state, details: state, allowed): not now
+    │   ├── StoreCodeTaken (store_code_taken): another store has that code
+    │   ├── StoreInactive (store_inactive): a deactivated store records nothing new
+    │   ├── StoreInUse (store_in_use): a store on record is deactivated, not deleted
+    │   └── NotACashier (not_a_cashier): only cashiers are bound to stores
     ├── TooLarge (413, too_large)
     │   └── CsvTooLarge (csv_too_large): an uploaded CSV beyond its size or row limit
     ├── TooManyRequests (429, too_many_requests)
@@ -93,6 +100,16 @@ class Unauthorized(DomainError):
 class Forbidden(DomainError):
     status = 403
     default_code = "forbidden"
+
+
+class StoreRequired(ValidationFailed):
+    default_code = "store_required"
+    default_message = "This cashier works at several stores: say which one."
+
+
+class StoreNotAllowed(Forbidden):
+    default_code = "store_not_allowed"
+    default_message = "This cashier is not bound to that store."
 
 
 class NotFound(DomainError):
@@ -180,6 +197,11 @@ class ReferralNotFound(NotFound):
     default_message = "No such referral."
 
 
+class StoreNotFound(NotFound):
+    default_code = "store_not_found"
+    default_message = "No such store."
+
+
 class CardRequired(Conflict):
     default_code = "card_required"
     default_message = "Open the member card first."
@@ -229,6 +251,26 @@ class CampaignWrongState(Conflict):
 
     default_code = "campaign_wrong_state"
     default_message = "The campaign's state does not allow this."
+
+
+class StoreCodeTaken(Conflict):
+    default_code = "store_code_taken"
+    default_message = "Another store has this code."
+
+
+class StoreInactive(Conflict):
+    default_code = "store_inactive"
+    default_message = "This store is deactivated."
+
+
+class StoreInUse(Conflict):
+    default_code = "store_in_use"
+    default_message = "This store is on record: deactivate it instead of deleting it."
+
+
+class NotACashier(Conflict):
+    default_code = "not_a_cashier"
+    default_message = "Only cashiers are bound to stores."
 
 
 class CsvTooLarge(TooLarge):

@@ -48,7 +48,10 @@ export interface paths {
         /** The card: number, tier, points, growth, the phone masked. */
         get: operations["show_card"];
         put?: never;
-        /** Open the member card (once). */
+        /**
+         * Open the member card (once); `store_scene`, the mini-program's launch scene of a store's
+         * @description code (`store_<code>`), records the store it was opened at.
+         */
         post: operations["open_card"];
         delete?: never;
         options?: never;
@@ -1146,6 +1149,11 @@ export interface components {
              * @default null
              */
             referral_code?: string | null;
+            /**
+             * Store Scene
+             * @default null
+             */
+            store_scene?: string | null;
         };
         /** OrderItem */
         OrderItem: {
@@ -1571,7 +1579,7 @@ export interface operations {
                     "application/json": components["schemas"]["Card"];
                 };
             };
-            /** @description The request is not valid: body_too_complex, invalid_birthday, invalid_gender, invalid_json, invalid_name, invalid_phone_code, invalid_referral_code, not_json, validation_failed. */
+            /** @description The request is not valid: body_too_complex, invalid_birthday, invalid_gender, invalid_json, invalid_name, invalid_phone_code, invalid_referral_code, invalid_store_scene, not_json, validation_failed. */
             400: {
                 headers: {
                     [name: string]: unknown;

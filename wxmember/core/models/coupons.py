@@ -118,6 +118,8 @@ class Coupon(Model):
     order_no = fields.CharField(max_length=64, null=True)
     order_amount_fen = fields.IntField(null=True)
     discount_fen = fields.IntField(null=True)
+    # the code of the store it was used at
+    store = fields.CharField(max_length=64, null=True)
     redeemed_by: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="redeemed_coupons", null=True, on_delete=fields.SET_NULL
     )
@@ -131,4 +133,5 @@ class Coupon(Model):
             ("status", "valid_until"),
             ("created_at",),
             ("used_at",),
+            ("store", "used_at"),
         )

@@ -24,6 +24,7 @@ class Purchase(Model):
     )
     member_id: int
     amount_fen = fields.BigIntField()
+    # the code of the store it was bought at (wxmember.core.models.stores)
     store = fields.CharField(max_length=64, null=True)
     multiplier_percent = fields.IntField(default=100)
     points = fields.IntField(default=0)
@@ -45,6 +46,7 @@ class Purchase(Model):
             ("member_id", "id"),
             ("created_at",),
             ("member_id", "created_at", "amount_fen", "refunded_fen"),
+            ("store", "created_at"),
         )
 
 
@@ -61,6 +63,7 @@ class PurchaseRefund(Model):
     points_taken_back = fields.IntField(default=0)
     points_shortfall = fields.IntField(default=0)
     growth_taken_back = fields.IntField(default=0)
+    store = fields.CharField(max_length=64, null=True)
     operator: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="purchase_refunds", null=True, on_delete=fields.SET_NULL
     )
@@ -70,3 +73,4 @@ class PurchaseRefund(Model):
     class Meta:
         table = "pos_purchase_refunds"
         unique_together = (("purchase_id", "refund_no"),)
+        indexes = (("store", "created_at"),)
