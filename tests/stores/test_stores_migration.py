@@ -1,4 +1,4 @@
-"""Migration 0009: the stores the till named as free text before become store records."""
+"""Migration 0012: the stores the till named as free text before become store records."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class TestStoresFromPurchases:
     async def test_each_store_text_becomes_an_open_store(self, tmp_path: Path) -> None:
         config = build_config(base_settings(f"sqlite://{tmp_path / 'old.db'}", "http://x"))
         try:
-            await migrate(config=tortoise_config(config), target="models.0008_campaigns")
+            await migrate(config=tortoise_config(config), target="models.0011_referrals")
         finally:
             await Tortoise.close_connections()
         now = datetime(2025, 1, 1, tzinfo=UTC)
