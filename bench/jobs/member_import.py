@@ -28,9 +28,11 @@ from handlers.members.numbers import luhn_check_digit
 from handlers.operators.accounts import create_operator
 from wxmember.core.models import Member, Role
 from wxmember.core.models.member_imports import MemberImportProblem
+from wxmember.core.models.stores import Store
 
 DEFAULT_MEMBERS = 100_000
 OPERATOR = "bench-import"
+STORES = [f"S{n:03d}" for n in range(200)]  # recorded before the file names them
 TABLES = ("operators",)
 
 
@@ -80,7 +82,7 @@ def write_file(ctx: Context, path: Path, members: int) -> ImportSeed:
                     expiry.isoformat() if n % 3 else "",
                     lifetime,
                     period,
-                    f"S{n % 200:03d}",
+                    STORES[n % len(STORES)],
                     opened.isoformat(),
                 ]
             )
@@ -95,6 +97,9 @@ def write_file(ctx: Context, path: Path, members: int) -> ImportSeed:
 async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
     members = sizes.members or DEFAULT_MEMBERS
     await create_operator(OPERATOR, "bench-import-password", Role.OPERATOR)
+    await Store.bulk_create(
+        [Store(code=code, name=code, created_at=ctx.now, updated_at=ctx.now) for code in STORES]
+    )
     directory = Path(tempfile.mkdtemp(prefix="wxmember-import-bench-"))
     seed = write_file(ctx, directory / f"members-{members}.csv", members)
     return Prepared(

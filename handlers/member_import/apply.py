@@ -10,7 +10,8 @@ card number and by phone (its keyed hash):
   (`unchanged`), so importing a file again changes nothing;
 - a member imported from different values: reported as `changed`, never applied;
 - the same member on an earlier line of this file: `duplicate`;
-- a member who did not come from an import: `card_taken` / `phone_taken`.
+- a member who did not come from an import: `card_taken` / `phone_taken`;
+- a store code that names no store: `unknown_store`.
 
 Each batch commits with the import's cursor (the last line it covered), its counts and its
 refused rows, so an import cut short is resumed by importing the same file again (found by its
@@ -34,6 +35,7 @@ from handlers.member_import.reading import Source, rows_of
 from handlers.member_import.rows import ImportRow, RowProblem, columns_of, judge
 from handlers.members.member_code import new_code_secret
 from handlers.members.numbers import new_card_number
+from handlers.stores.attribution import record_imported_openings, store_ids_by_code
 from handlers.tiers.growth import entry_tier
 from handlers.tiers.seeding import record_imported_tier, seed_growth
 from wxmember.core.context import Services
@@ -59,6 +61,7 @@ class _Context:
     record: MemberImport
     columns: dict[str, int]
     ladder: list[Tier]
+    stores: dict[str, int]  # store code -> id
     today: date
     now: datetime
 
@@ -94,6 +97,7 @@ async def import_members(
         record=await _open_import(services, actor, source),
         columns=columns,
         ladder=list(await Tier.all().order_by("level")),
+        stores=await store_ids_by_code(),
         today=local_today(services),
         now=services.clock.now(),
     )
@@ -236,6 +240,9 @@ async def _apply_rows(
     hashes = {row.line: cipher.lookup_hash(row.phone) for row in rows}
     known = await _known(conn, [row.card_no for row in rows if row.card_no], list(hashes.values()))
     for row in rows:
+        if row.store is not None and row.store not in context.stores:
+            done.refuse(RowProblem(row.line, row.card_no or "", "unknown_store", "store"))
+            continue
         verdict = _verdict(row, hashes[row.line], known, context.record.id)
         if isinstance(verdict, RowProblem):
             done.refuse(verdict)
@@ -275,7 +282,6 @@ async def _create_member(
         card_opened_at=opened_at,
         code_secret=new_code_secret(),
         tier_id=row.tier.id,
-        opened_store=row.store,
         using_db=conn,
     )
     await ImportedMember.create(
@@ -308,6 +314,8 @@ async def _create_member(
         key=f"import:{card_no}:growth",
     )
     await record_imported_tier(account, row.tier, row.period_growth, context.now)
+    if row.store is not None:
+        await record_imported_openings(conn, [(member.id, context.stores[row.store], opened_at)])
     return member
 
 

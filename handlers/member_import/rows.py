@@ -46,6 +46,7 @@ PROBLEMS = (
     "invalid_points_expiry",  # not a date, or a day already past
     "invalid_growth",  # not a whole number, or the period's growth above the lifetime's
     "invalid_store",
+    "unknown_store",  # no store has the code (Stores: create them before importing)
     "invalid_opened_on",
     "duplicate",  # the same card number or phone on an earlier line of the file
     "changed",  # imported before with different values: reported, never applied

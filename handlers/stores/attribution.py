@@ -10,11 +10,17 @@ is accepted too):
   store, that scene counts if it is at most `OFFICIAL_SCENE_DAYS` days old at the opening.
 
 An unknown, deactivated or missing store attributes nothing and never fails the card opening.
+
+A member moved in from another system brings the store from the import file
+(`handlers/member_import/`), which must name a store recorded here, deactivated or not.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from wxmember.core.context import Services
 from wxmember.core.kernel import insert_once
@@ -73,3 +79,28 @@ async def attribute_opening(
         source=source,
         opened_at=member.card_opened_at or services.clock.now(),
     )
+
+
+async def store_ids_by_code() -> dict[str, int]:
+    """Every store's id by its code, deactivated ones too (an import's history names them)."""
+    return dict(await Store.all().values_list("code", "id"))
+
+
+async def record_imported_openings(
+    conn: BaseDBAsyncClient, openings: Sequence[tuple[int, int, datetime]]
+) -> None:
+    """Members moved in from another system opened their cards at these stores:
+    (member id, store id, opened at), the members created in `conn`'s transaction."""
+    if openings:
+        await StoreCardOpening.bulk_create(
+            [
+                StoreCardOpening(
+                    member_id=member_id,
+                    store_id=store_id,
+                    source=OpeningSource.IMPORT,
+                    opened_at=opened_at,
+                )
+                for member_id, store_id, opened_at in openings
+            ],
+            using_db=conn,
+        )

@@ -150,6 +150,7 @@ class TestCommandLine:
             "dashboard",
             "segments",
             "rfm",
+            "member-import",
         ]
 
 

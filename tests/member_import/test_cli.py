@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.factories import entry_tier
-from tests.member_import.kit import card, file_of, row, staff
+from tests.member_import.kit import card, file_of, row, staff, the_store
 from tests.support.processes import command_config, run_command
 from wxmember.core.models import Member
 
@@ -17,6 +17,7 @@ class TestImportMembersCommand:
         self, services: Any, settings: dict, tmp_path: Path
     ) -> None:
         await entry_tier()
+        await the_store()
         await staff()
         config_file = command_config(settings, tmp_path)
         members = tmp_path / "legacy.csv"

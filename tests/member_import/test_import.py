@@ -25,6 +25,7 @@ from wxmember.core.models.member_imports import (
     MemberImportProblem,
 )
 from wxmember.core.models.points import PointsEntry, PointsLot
+from wxmember.core.models.stores import OpeningSource, StoreCardOpening
 from wxmember.core.models.tier_history import TierChange
 
 
@@ -65,10 +66,12 @@ class TestImportMembers:
         )
         member = await Member.get(card_no=card(1)).prefetch_related("tier")
         assert member.openid is None
-        assert (member.name, member.tier.name, member.opened_store) == (
-            "会员1",
-            "金卡会员",
+        assert (member.name, member.tier.name) == ("会员1", "金卡会员")
+        opening = await StoreCardOpening.get(member_id=member.id).prefetch_related("store")
+        assert (opening.store.code, opening.source, opening.opened_at) == (
             "SH001",
+            OpeningSource.IMPORT,
+            member.card_opened_at,
         )
         assert member.phone_hash == services.cipher.lookup_hash(phone(1))
         assert services.cipher.decrypt(member.phone_enc or "") == phone(1)
@@ -114,9 +117,10 @@ class TestImportMembers:
             row(1, name="别名"),
             row(4, card_no=native.card_no),
             row(9),
+            row(5, store="NO-SUCH"),
         )
         record = await run(services, olga, text)
-        assert (record.rows, record.created, record.refused) == (6, 1, 5)
+        assert (record.rows, record.created, record.refused) == (7, 1, 6)
         problems = await MemberImportProblem.filter(member_import_id=record.id).order_by("line")
         assert [(p.line, p.problem) for p in problems] == [
             (3, "invalid_phone"),
@@ -124,6 +128,7 @@ class TestImportMembers:
             (6, "duplicate"),
             (7, "card_taken"),
             (8, "phone_taken"),
+            (9, "unknown_store"),
         ]
         assert problems[2].detail == "line 2"
         report = await problems_csv(record)
@@ -131,7 +136,7 @@ class TestImportMembers:
         lines = list(csv.reader(io.StringIO(report.removeprefix("\ufeff"))))
         assert lines[0] == ["line", "card_no", "problem", "detail"]
         assert lines[1] == ["3", card(2), "invalid_phone", "phone"]
-        assert len(lines) == 6
+        assert len(lines) == 7
 
     async def test_importing_the_same_file_again_changes_nothing(self, services: Services) -> None:
         olga = await staff()

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from handlers.member_import import reading
 from tests.factories import entry_tier
-from tests.member_import.kit import card, file_of, row
+from tests.member_import.kit import card, file_of, row, the_store
 from tests.support.http import error_code
 from wxmember.core.models import AuditEntry, Member
 from wxmember.core.models.member_imports import MemberImport
@@ -43,6 +43,7 @@ class TestImportMembersRoute:
         self, client: TestClient, login_as
     ) -> None:
         await entry_tier()
+        await the_store()
         operator = await login_as("operator")
         body = {"csv": file_of(row(1), row(2, tier="铂金")), "filename": "旧系统.csv"}
         response = await client.post(f"{API}/member-imports", json=body, headers=operator)

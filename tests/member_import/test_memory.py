@@ -7,7 +7,7 @@ from pathlib import Path
 
 from handlers.member_import import import_members, source_from_path
 from tests.factories import entry_tier
-from tests.member_import.kit import NOW, file_of, row, staff
+from tests.member_import.kit import NOW, file_of, row, staff, the_store
 from tests.support.localtime import freeze
 from wxmember.core.context import Services
 from wxmember.core.models import Operator
@@ -29,6 +29,7 @@ async def _peak(services: Services, actor: Operator, path: Path) -> tuple[int, i
 async def test_memory_depends_on_the_batch_not_the_file(services: Services, tmp_path: Path) -> None:
     freeze(services, NOW)
     await entry_tier()
+    await the_store()
     olga = await staff()
     small, large = tmp_path / "small.csv", tmp_path / "large.csv"
     small.write_text(file_of(*(row(n) for n in range(1, 41))), encoding="utf-8")

@@ -41,6 +41,7 @@ from wxmember.demo.seeds import (
     seed_staff,
     seed_tiers,
 )
+from wxmember.demo.stores import seed as seed_stores
 from wxmember.runner import running_services
 from wxmember.serving import new_event_loop
 
@@ -69,6 +70,7 @@ _ANY_ADDRESS = {"", "0.0.0.0", "::"}
 # few referrals among the members of those days.
 SEEDS: list[Seed] = [
     seed_staff,
+    seed_stores,
     seed_tiers,
     seed_mall,
     seed_reminders,

@@ -62,11 +62,6 @@ class Migration(migrations.Migration):
             options={'table': 'member_import_problems', 'app': 'models', 'indexes': [Index(fields=['member_import_id', 'line'])], 'pk_attr': 'id', 'table_description': 'A row of an import that was not applied: its line, what it names and why.'},
             bases=['Model'],
         ),
-        ops.AddField(
-            model_name='Member',
-            name='opened_store',
-            field=fields.CharField(null=True, max_length=32),
-        ),
         ops.AlterField(
             model_name='TierChange',
             name='reason',

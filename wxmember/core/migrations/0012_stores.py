@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('member', fields.OneToOneField('models.Member', source_field='member_id', db_constraint=True, to_field='id', related_name='store_opening', on_delete=OnDelete.CASCADE)),
                 ('store', fields.ForeignKeyField('models.Store', source_field='store_id', db_constraint=True, to_field='id', related_name='card_openings', on_delete=OnDelete.RESTRICT)),
-                ('source', fields.CharEnumField(description='MINIAPP_SCENE: miniapp_scene\nOFFICIAL_SCENE: official_scene', enum_type=OpeningSource, max_length=16)),
+                ('source', fields.CharEnumField(description='MINIAPP_SCENE: miniapp_scene\nOFFICIAL_SCENE: official_scene\nIMPORT: import', enum_type=OpeningSource, max_length=16)),
                 ('opened_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'store_card_openings', 'app': 'models', 'indexes': [Index(fields=['store_id', 'opened_at'])], 'pk_attr': 'id', 'table_description': 'The store a member opened their card at, once per member, and how it was known.'},

@@ -44,8 +44,6 @@ class Member(Model):
     points_balance = fields.IntField(default=0)
     points_debt = fields.IntField(default=0)
     growth_total = fields.IntField(default=0)
-    # The store that opened the card, as its code (members moved in from another system).
-    opened_store = fields.CharField(max_length=32, null=True)
 
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -57,6 +57,7 @@ class OperatorStore(Model):
 class OpeningSource(StrEnum):
     MINIAPP_SCENE = "miniapp_scene"
     OFFICIAL_SCENE = "official_scene"
+    IMPORT = "import"
 
 
 class StoreCardOpening(Model):
