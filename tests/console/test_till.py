@@ -363,7 +363,7 @@ class TestSmallScreens:
         sign_in(page, "cashier")
         code_field = page.get_by_label("会员码")
         page.locator("body").focus()
-        for _ in range(12):
+        for _ in range(16):  # the menu, the store picker, then the code
             page.keyboard.press("Tab")
             if code_field.evaluate("field => field === document.activeElement"):
                 break
