@@ -193,3 +193,52 @@ class InsertRow(Generic[ModelT]):
         instance.pk = key
         instance._saved_in_db = True
         return instance
+
+
+# Fewer parameters than either database allows in one statement (SQLite's 32766 by default,
+# PostgreSQL's 65535).
+_MOST_PARAMETERS = 30_000
+
+
+class InsertRows(Generic[ModelT]):
+    """A multi-row `INSERT` of many rows by one statement (more when the parameters would not
+    fit one), for set-based writes such as a batch of imported members.
+
+    Nothing is returned: callers read the new rows back by a unique column they know. With
+    `skip_taken` a row whose unique key is taken is not written (`ON CONFLICT DO NOTHING`);
+    `on_conflict` is any other conflict clause (the text after `ON CONFLICT`).
+    """
+
+    def __init__(
+        self, model: type[ModelT], *, skip_taken: bool = False, on_conflict: str | None = None
+    ) -> None:
+        self.model = model
+        self.on_conflict = "DO NOTHING" if skip_taken else on_conflict
+
+    async def insert(self, conn: BaseDBAsyncClient, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert `rows` (values by field name, defaults as `Model.create` applies them)."""
+        if not rows:
+            return
+        meta = self.model._meta
+        names = list(conn.executor_class(model=self.model, db=conn).regular_columns)
+        columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name in names)
+        fields_map = meta.fields_map
+        per_statement = max(1, _MOST_PARAMETERS // len(names))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            parameters: list[Any] = []
+            tuples: list[str] = []
+            for values in chunk:
+                instance = self.model(**values)
+                first = len(parameters) + 1
+                tuples.append(
+                    "(" + ", ".join(f"${n}" for n in range(first, first + len(names))) + ")"
+                )
+                parameters.extend(
+                    fields_map[name].to_db_value(getattr(instance, name), instance)
+                    for name in names
+                )
+            sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES {", ".join(tuples)}'
+            if self.on_conflict is not None:
+                sql += f" ON CONFLICT {self.on_conflict}"
+            await conn.execute_query(placeholders(conn, sql), parameters)
