@@ -19,7 +19,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
+from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import Field
 from tortoise.models import Model
 
 ModelT = TypeVar("ModelT", bound=Model)
@@ -214,31 +216,55 @@ class InsertRows(Generic[ModelT]):
     ) -> None:
         self.model = model
         self.on_conflict = "DO NOTHING" if skip_taken else on_conflict
+        self._fields: list[tuple[str, Field[Any]]] | None = None
+
+    def _columns(self, conn: BaseDBAsyncClient) -> list[tuple[str, Field[Any]]]:
+        if self._fields is None:
+            names = conn.executor_class(model=self.model, db=conn).regular_columns
+            self._fields = [(name, self.model._meta.fields_map[name]) for name in names]
+        return self._fields
 
     async def insert(self, conn: BaseDBAsyncClient, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert `rows` (values by field name, defaults as `Model.create` applies them)."""
+        """Insert `rows` (values by field name; a missing one takes its field's default, and
+        `auto_now`/`auto_now_add` datetimes are set, as `Model.create` would)."""
         if not rows:
             return
         meta = self.model._meta
-        names = list(conn.executor_class(model=self.model, db=conn).regular_columns)
-        columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name in names)
-        fields_map = meta.fields_map
-        per_statement = max(1, _MOST_PARAMETERS // len(names))
+        fields = self._columns(conn)
+        columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name, _ in fields)
+        postgres = conn.capabilities.dialect == "postgres"
+        width = len(fields)
+        per_statement = max(1, _MOST_PARAMETERS // width)
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
+            now = timezone.localtime()
             parameters: list[Any] = []
-            tuples: list[str] = []
             for values in chunk:
-                instance = self.model(**values)
-                first = len(parameters) + 1
-                tuples.append(
-                    "(" + ", ".join(f"${n}" for n in range(first, first + len(names))) + ")"
+                for name, field in fields:
+                    value = _value_of(field, values.get(name, _MISSING), now)
+                    parameters.append(field.to_db_value(value, self.model))
+            if postgres:
+                tuples = ", ".join(
+                    "(" + ", ".join(f"${first + n}" for n in range(width)) + ")"
+                    for first in range(1, len(parameters) + 1, width)
                 )
-                parameters.extend(
-                    fields_map[name].to_db_value(getattr(instance, name), instance)
-                    for name in names
-                )
-            sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES {", ".join(tuples)}'
+            else:
+                tuples = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(chunk))
+            sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES {tuples}'
             if self.on_conflict is not None:
                 sql += f" ON CONFLICT {self.on_conflict}"
-            await conn.execute_query(placeholders(conn, sql), parameters)
+            await conn.execute_query(sql, parameters)
+
+
+_MISSING = object()
+
+
+def _value_of(field: Field[Any], value: Any, now: datetime) -> Any:
+    """A row's value for a column, as a new model instance would hold it."""
+    if getattr(field, "auto_now", False) or (
+        getattr(field, "auto_now_add", False) and value in (None, _MISSING)
+    ):
+        return now
+    if value is _MISSING:
+        return field.default() if callable(field.default) else field.default
+    return value
