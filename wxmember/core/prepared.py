@@ -197,6 +197,8 @@ class InsertRow(Generic[ModelT]):
         return instance
 
 
+# A column of a multi-row insert: name, field, auto_now, auto_now_add, default, callable default.
+_Column = tuple[str, Field[Any], bool, bool, Any, bool]
 # Fewer parameters than either database allows in one statement (SQLite's 32766 by default,
 # PostgreSQL's 65535).
 _MOST_PARAMETERS = 30_000
@@ -216,12 +218,24 @@ class InsertRows(Generic[ModelT]):
     ) -> None:
         self.model = model
         self.on_conflict = "DO NOTHING" if skip_taken else on_conflict
-        self._fields: list[tuple[str, Field[Any]]] | None = None
+        self._fields: list[_Column] | None = None
 
-    def _columns(self, conn: BaseDBAsyncClient) -> list[tuple[str, Field[Any]]]:
+    def _columns(self, conn: BaseDBAsyncClient) -> list[_Column]:
         if self._fields is None:
             names = conn.executor_class(model=self.model, db=conn).regular_columns
-            self._fields = [(name, self.model._meta.fields_map[name]) for name in names]
+            self._fields = []
+            for name in names:
+                field = self.model._meta.fields_map[name]
+                self._fields.append(
+                    (
+                        name,
+                        field,
+                        bool(getattr(field, "auto_now", False)),
+                        bool(getattr(field, "auto_now_add", False)),
+                        field.default,
+                        callable(field.default),
+                    )
+                )
         return self._fields
 
     async def insert(self, conn: BaseDBAsyncClient, rows: Sequence[dict[str, Any]]) -> None:
@@ -231,7 +245,7 @@ class InsertRows(Generic[ModelT]):
             return
         meta = self.model._meta
         fields = self._columns(conn)
-        columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name, _ in fields)
+        columns = ", ".join(f'"{meta.fields_db_projection[column[0]]}"' for column in fields)
         postgres = conn.capabilities.dialect == "postgres"
         width = len(fields)
         per_statement = max(1, _MOST_PARAMETERS // width)
@@ -239,10 +253,18 @@ class InsertRows(Generic[ModelT]):
             chunk = rows[start : start + per_statement]
             now = timezone.localtime()
             parameters: list[Any] = []
+            append = parameters.append
             for values in chunk:
-                for name, field in fields:
-                    value = _value_of(field, values.get(name, _MISSING), now)
-                    parameters.append(field.to_db_value(value, self.model))
+                get = values.get
+                for name, field, stamped, stamped_once, default, made in fields:
+                    # as a new model instance would hold it: the field's default when the
+                    # value is missing, `auto_now`/`auto_now_add` datetimes set
+                    value = get(name, _MISSING)
+                    if value is _MISSING:
+                        value = now if stamped or stamped_once else default() if made else default
+                    elif stamped or (stamped_once and value is None):
+                        value = now
+                    append(field.to_db_value(value, self.model))
             if postgres:
                 tuples = ", ".join(
                     "(" + ", ".join(f"${first + n}" for n in range(width)) + ")"
@@ -257,14 +279,3 @@ class InsertRows(Generic[ModelT]):
 
 
 _MISSING = object()
-
-
-def _value_of(field: Field[Any], value: Any, now: datetime) -> Any:
-    """A row's value for a column, as a new model instance would hold it."""
-    if getattr(field, "auto_now", False) or (
-        getattr(field, "auto_now_add", False) and value in (None, _MISSING)
-    ):
-        return now
-    if value is _MISSING:
-        return field.default() if callable(field.default) else field.default
-    return value
