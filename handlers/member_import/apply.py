@@ -37,10 +37,14 @@ from handlers.members.member_code import new_code_secret
 from handlers.members.numbers import new_card_number
 from handlers.stores.attribution import record_imported_openings, store_ids_by_code
 from handlers.tiers.growth import entry_tier
-from handlers.tiers.seeding import record_imported_tier, seed_growth
+from handlers.tiers.seeding import (
+    ImportedGrowth,
+    ImportedTier,
+    record_imported_tiers,
+    seed_growth,
+)
 from wxmember.core.context import Services
 from wxmember.core.errors import ValidationFailed
-from wxmember.core.kernel import LockedMember
 from wxmember.core.localtime import end_of_local_day, local_midnight, local_today
 from wxmember.core.models import Member, Operator, Tier
 from wxmember.core.models.member_imports import (
@@ -49,6 +53,7 @@ from wxmember.core.models.member_imports import (
     MemberImport,
     MemberImportProblem,
 )
+from wxmember.core.prepared import InsertRows
 
 BATCH = 500
 POINTS_REASON = "import"
@@ -239,6 +244,7 @@ async def _apply_rows(
     cipher = context.services.cipher
     hashes = {row.line: cipher.lookup_hash(row.phone) for row in rows}
     known = await _known(conn, [row.card_no for row in rows if row.card_no], list(hashes.values()))
+    new: list[ImportRow] = []
     for row in rows:
         if row.store is not None and row.store not in context.stores:
             done.refuse(RowProblem(row.line, row.card_no or "", "unknown_store", "store"))
@@ -250,73 +256,138 @@ async def _apply_rows(
         if verdict == "unchanged":
             done.counts["unchanged"] += 1
             continue
-        member = await _create_member(context, conn, row, hashes[row.line])
-        known.by_phone[hashes[row.line]] = member.id
-        known.by_card[member.card_no or ""] = member.id
-        known.imported[member.id] = (context.record.id, row.line, row.fingerprint)
-        done.counts["created"] += 1
+        # Until the batch is written, a new member goes by a stand-in id below zero, so a
+        # later line of the batch with the same card number or phone is a `duplicate`.
+        stand_in = -1 - len(new)
+        new.append(row)
+        known.by_phone[hashes[row.line]] = stand_in
+        if row.card_no:
+            known.by_card[row.card_no] = stand_in
+        known.imported[stand_in] = (context.record.id, row.line, row.fingerprint)
+    if new:
+        await _create_members(context, conn, new, hashes)
+        done.counts["created"] += len(new)
 
 
-async def _free_card_number(conn: BaseDBAsyncClient) -> str:
-    while True:
-        number = new_card_number()
-        if not await Member.filter(card_no=number).using_db(conn).exists():
-            return number
-
-
-async def _create_member(
-    context: _Context, conn: BaseDBAsyncClient, row: ImportRow, phone_hash: str
-) -> Member:
-    services, tz = context.services, context.services.config.brand.tz
-    card_no = row.card_no or await _free_card_number(conn)
-    opened_at = local_midnight(row.opened_on, tz) if row.opened_on else context.now
-    member = await Member.create(
-        openid=None,
-        name=row.name,
-        birthday=row.birthday,
-        birth_month=row.birthday.month if row.birthday else None,
-        birth_day=row.birthday.day if row.birthday else None,
-        phone_enc=services.cipher.encrypt(row.phone),
-        phone_hash=phone_hash,
-        card_no=card_no,
-        card_opened_at=opened_at,
-        code_secret=new_code_secret(),
-        tier_id=row.tier.id,
-        using_db=conn,
-    )
-    await ImportedMember.create(
-        member_id=member.id,
-        member_import_id=context.record.id,
-        line=row.line,
-        fingerprint=row.fingerprint,
-        using_db=conn,
-    )
-    # A row inserted by this transaction is invisible to every other one until it commits:
-    # it is as locked as `lock_member` would make it.
-    account = LockedMember(member, conn)
-    if row.points:
-        await points.earn(
-            services,
-            account,
-            row.points,
-            reason=POINTS_REASON,
-            idempotency_key=f"import:{card_no}:points",
-            reference=f"member-import:{context.record.id}",
-            expires_at=end_of_local_day(row.points_expire_on, tz) if row.points_expire_on else None,
+async def _free_card_numbers(
+    conn: BaseDBAsyncClient, count: int, taken_in_batch: set[str]
+) -> list[str]:
+    """`count` fresh card numbers, unused by any member and by this batch's rows."""
+    numbers: list[str] = []
+    while len(numbers) < count:
+        drawn = {new_card_number() for _ in range(count - len(numbers))}
+        drawn -= taken_in_batch | set(numbers)
+        taken = await (
+            Member.filter(card_no__in=list(drawn) or [""])
+            .using_db(conn)
+            .values_list("card_no", flat=True)
         )
+        numbers.extend(sorted(drawn - set(taken)))
+    return numbers
+
+
+async def _create_members(
+    context: _Context, conn: BaseDBAsyncClient, rows: list[ImportRow], hashes: dict[int, str]
+) -> None:
+    """The batch's new members, with their import records, points, growth and tier changes:
+    one multi-row insert per table."""
+    services, tz = context.services, context.services.config.brand.tz
+    given = {row.card_no for row in rows if row.card_no}
+    fresh = iter(await _free_card_numbers(conn, sum(1 for row in rows if not row.card_no), given))
+    cards = {row.line: row.card_no or next(fresh) for row in rows}
+    opened = {
+        row.line: local_midnight(row.opened_on, tz) if row.opened_on else context.now
+        for row in rows
+    }
+    await _INSERT_MEMBERS.insert(
+        conn,
+        [
+            {
+                "openid": None,
+                "name": row.name,
+                "birthday": row.birthday,
+                "birth_month": row.birthday.month if row.birthday else None,
+                "birth_day": row.birthday.day if row.birthday else None,
+                "phone_enc": services.cipher.encrypt(row.phone),
+                "phone_hash": hashes[row.line],
+                "card_no": cards[row.line],
+                "card_opened_at": opened[row.line],
+                "code_secret": new_code_secret(),
+                "tier_id": row.tier.id,
+            }
+            for row in rows
+        ],
+    )
+    ids = dict(
+        await Member.filter(card_no__in=list(cards.values()))
+        .using_db(conn)
+        .values_list("card_no", "id")
+    )
+    members = [(row, ids[cards[row.line]], cards[row.line]) for row in rows]
+    await _INSERT_IMPORTED.insert(
+        conn,
+        [
+            {
+                "member_id": member_id,
+                "member_import_id": context.record.id,
+                "line": row.line,
+                "fingerprint": row.fingerprint,
+            }
+            for row, member_id, _ in members
+        ],
+    )
+    # Rows inserted by this transaction are invisible to every other one until it commits:
+    # they are as locked as `lock_member` would make them.
+    await points.open_balances(
+        services,
+        conn,
+        [
+            points.OpeningBalance(
+                member_id=member_id,
+                amount=row.points,
+                idempotency_key=f"import:{card_no}:points",
+                expires_at=(
+                    end_of_local_day(row.points_expire_on, tz) if row.points_expire_on else None
+                ),
+            )
+            for row, member_id, card_no in members
+            if row.points
+        ],
+        reason=POINTS_REASON,
+        reference=f"member-import:{context.record.id}",
+    )
     await seed_growth(
         services,
-        account,
-        lifetime=row.growth_total,
-        current=row.period_growth,
+        conn,
+        [
+            ImportedGrowth(
+                member_id=member_id,
+                lifetime=row.growth_total,
+                current=row.period_growth,
+                key=f"import:{card_no}:growth",
+            )
+            for row, member_id, card_no in members
+        ],
         today=context.today,
         now=context.now,
-        key=f"import:{card_no}:growth",
     )
-    await record_imported_tier(account, row.tier, row.period_growth, context.now)
-    if row.store is not None:
-        await record_imported_openings(conn, [(member.id, context.stores[row.store], opened_at)])
-    return member
+    await record_imported_tiers(
+        conn,
+        [ImportedTier(member_id, row.tier, row.period_growth) for row, member_id, _ in members],
+        context.now,
+    )
+    await record_imported_openings(
+        conn,
+        [
+            (member_id, context.stores[row.store], opened[row.line])
+            for row, member_id, _ in members
+            if row.store is not None
+        ],
+    )
+
+
+_INSERT_MEMBERS = InsertRows(Member)
+_INSERT_IMPORTED = InsertRows(ImportedMember)
 
 
 async def _finish(actor: Operator, record: MemberImport, now: datetime) -> MemberImport:

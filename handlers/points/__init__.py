@@ -13,14 +13,17 @@ from handlers.points.ledger import (
     spend,
     take_back,
 )
+from handlers.points.opening import OpeningBalance, open_balances
 
 __all__ = [
     "MAX_AMOUNT",
+    "OpeningBalance",
     "adjust",
     "adjustment_key",
     "earn",
     "expire_due_lots",
     "expire_member",
+    "open_balances",
     "refund_spend",
     "spend",
     "take_back",

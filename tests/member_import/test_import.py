@@ -11,6 +11,7 @@ import pytest
 
 from handlers.member_import import apply as applying
 from handlers.member_import.report import problems_csv
+from handlers.points.lots import expiry_for
 from tests.factories import create_member, entry_tier
 from tests.member_import.kit import NOW, card, file_of, phone, row, run, staff
 from tests.support.localtime import freeze
@@ -225,6 +226,86 @@ class TestImportMembers:
             "refused": 1,
             "filename": "会员.csv",
         }
+
+    async def test_each_member_of_a_batch_gets_exactly_their_own_ledger_lots_and_growth(
+        self, services: Services
+    ) -> None:
+        text = file_of(
+            row(
+                1, points=800, points_expire_on="2026-03-31", growth_total=9000, period_growth=4200
+            ),
+            row(2, points=0, growth_total=0, period_growth=0),
+            row(3, card_no="", points=35, growth_total=70, period_growth=70),
+            row(4, points=1, growth_total=10, period_growth=0, tier="金卡会员"),
+        )
+        record = await run(services, await staff(), text)
+        assert record.created == 4
+        gold = await Tier.get(name="金卡会员")
+        policy = expiry_for(services.config, NOW)
+        end_of_march = datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)
+        members = {
+            imported.line: await Member.get(id=imported.member_id)
+            for imported in await ImportedMember.filter(member_import_id=record.id)
+        }
+        expected = {  # line: balance, lot expiry, growth total, buckets, growth keys, tier
+            2: (800, end_of_march, 9000, {"2025-06": 4200, "2024-12": 4800}, None),
+            3: (0, None, 0, {}, None),
+            4: (35, policy, 70, {"2025-06": 70}, None),
+            5: (1, policy, 10, {"2024-12": 10}, gold.id),
+        }
+        entry_tier_id = (await Tier.all().order_by("level").first()).id  # type: ignore[union-attr]
+        for line, (balance, expiry, growth, buckets, tier_id) in expected.items():
+            member = members[line]
+            card_no = member.card_no
+            entries = await PointsEntry.filter(member_id=member.id).values_list(
+                "idempotency_key", "kind", "amount", "balance_after", "debt_after", "expires_at"
+            )
+            lots = await PointsLot.filter(member_id=member.id).values_list(
+                "entry__idempotency_key", "amount", "remaining", "expires_at"
+            )
+            key = f"import:{card_no}:points"
+            if balance:
+                assert entries == [(key, "earn", balance, balance, 0, expiry)]
+                assert lots == [(key, balance, balance, expiry)]
+            else:
+                assert (entries, lots) == ([], [])
+            assert (member.points_balance, member.points_debt) == (balance, 0)
+            growth_entries = await GrowthEntry.filter(member_id=member.id).values_list(
+                "idempotency_key", "period", "amount"
+            )
+            keys = {"2025-06": "period", "2024-12": "earlier"}
+            assert sorted(growth_entries) == sorted(
+                (f"import:{card_no}:growth:{keys[month]}", month, amount)
+                for month, amount in buckets.items()
+            )
+            assert member.growth_total == growth
+            assert (
+                dict(
+                    await MemberPeriodGrowth.filter(member_id=member.id).values_list(
+                        "period", "total"
+                    )
+                )
+                == buckets
+            )
+            assert member.tier_id == (tier_id or entry_tier_id)  # type: ignore[attr-defined]
+            changes = await TierChange.filter(member_id=member.id).values_list(
+                "reason", "to_tier_id", "growth"
+            )
+            assert changes == [("import", member.tier_id, buckets.get("2025-06", 0))]  # type: ignore[attr-defined]
+
+    async def test_card_numbers_drawn_for_rows_without_one_skip_every_number_in_use(
+        self, services: Services, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        native = await create_member()
+        native.card_no = card(50)
+        await native.save(update_fields=["card_no"])
+        draws = iter([card(50), card(2), card(50), card(61), card(62)])
+        monkeypatch.setattr(applying, "new_card_number", lambda: next(draws))
+        text = file_of(row(1, card_no=""), row(2), row(3, card_no=""))
+        record = await run(services, await staff(), text)
+        assert (record.created, record.refused) == (3, 0)
+        cards = await Member.filter(openid=None).values_list("card_no", flat=True)
+        assert sorted(cards) == sorted([card(2), card(61), card(62)])
 
     @pytest.mark.parametrize(
         ("text", "code"),

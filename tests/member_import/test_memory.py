@@ -38,5 +38,7 @@ async def test_memory_depends_on_the_batch_not_the_file(services: Services, tmp_
     large_peak, large_created = await _peak(services, olga, large)
     print(f"\nimport peak: 40 rows {small_peak} B, 240 rows {large_peak} B")
     assert (small_created, large_created) == (40, 240)
-    # Six times the rows, about the same peak: what one batch holds, not the whole file.
-    assert large_peak < small_peak * 1.5
+    # Six times the rows, far less than six times the peak: what one batch holds, not the whole
+    # file (a file held whole, parsed, takes several times the batch's peak here). The margin
+    # leaves room for garbage the collector has not reached yet when the peak is taken.
+    assert large_peak < small_peak * 2

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from handlers import points
 from tests.factories import create_member
@@ -121,6 +122,56 @@ class TestEarn:
             expires_at=local(2025, 4, 1, 12, 0, 0, 500),
         )
         assert (await PointsLot.get(entry_id=entry.id)).expires_at == local(2025, 4, 1, 12, 0)
+
+
+class TestOpenBalances:
+    async def test_new_accounts_open_with_one_earn_each_as_earn_would_write_it(
+        self, services: Services
+    ) -> None:
+        freeze(services, local(2025, 3, 10, 9, 0))
+        ann, bob = await create_member(), await create_member()
+        async with in_transaction() as conn:
+            await points.open_balances(
+                services,
+                conn,
+                [
+                    points.OpeningBalance(ann.id, 70, "open:ann"),
+                    points.OpeningBalance(bob.id, 5, "open:bob", local(2025, 4, 1, 12, 0, 0, 500)),
+                ],
+                reason="import",
+                reference="ref",
+            )
+        earned = await points.earn(
+            services, (await create_member()).id, 70, reason="x", idempotency_key="e"
+        )
+        for member, amount, expiry in (
+            (ann, 70, (await PointsLot.get(entry_id=earned.id)).expires_at),
+            (bob, 5, local(2025, 4, 1, 12, 0)),
+        ):
+            assert (await assert_ledger_consistent(member.id)).points_balance == amount
+            entry = await PointsEntry.get(member_id=member.id)
+            assert (entry.kind, entry.amount, entry.balance_after, entry.reference) == (
+                EntryKind.EARN,
+                amount,
+                amount,
+                "ref",
+            )
+            assert entry.expires_at == expiry
+            assert (await PointsLot.get(entry_id=entry.id)).expires_at == expiry
+
+    async def test_a_key_another_member_holds_is_refused_and_nothing_is_written(
+        self, services: Services
+    ) -> None:
+        ann, bob = await create_member(), await create_member()
+        await points.earn(services, ann.id, 10, reason="x", idempotency_key="taken")
+        with pytest.raises(Conflict) as refused:
+            async with in_transaction() as conn:
+                await points.open_balances(
+                    services, conn, [points.OpeningBalance(bob.id, 10, "taken")], reason="import"
+                )
+        assert refused.value.code == "idempotency_key_reused"
+        assert (await Member.get(id=bob.id)).points_balance == 0
+        assert not await PointsLot.filter(member_id=bob.id).exists()
 
 
 class TestSpend:

@@ -19,7 +19,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
+from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import Field
 from tortoise.models import Model
 
 ModelT = TypeVar("ModelT", bound=Model)
@@ -193,3 +195,87 @@ class InsertRow(Generic[ModelT]):
         instance.pk = key
         instance._saved_in_db = True
         return instance
+
+
+# A column of a multi-row insert: name, field, auto_now, auto_now_add, default, callable default.
+_Column = tuple[str, Field[Any], bool, bool, Any, bool]
+# Fewer parameters than either database allows in one statement (SQLite's 32766 by default,
+# PostgreSQL's 65535).
+_MOST_PARAMETERS = 30_000
+
+
+class InsertRows(Generic[ModelT]):
+    """A multi-row `INSERT` of many rows by one statement (more when the parameters would not
+    fit one), for set-based writes such as a batch of imported members.
+
+    Nothing is returned: callers read the new rows back by a unique column they know. With
+    `skip_taken` a row whose unique key is taken is not written (`ON CONFLICT DO NOTHING`);
+    `on_conflict` is any other conflict clause (the text after `ON CONFLICT`).
+    """
+
+    def __init__(
+        self, model: type[ModelT], *, skip_taken: bool = False, on_conflict: str | None = None
+    ) -> None:
+        self.model = model
+        self.on_conflict = "DO NOTHING" if skip_taken else on_conflict
+        self._fields: list[_Column] | None = None
+
+    def _columns(self, conn: BaseDBAsyncClient) -> list[_Column]:
+        if self._fields is None:
+            names = conn.executor_class(model=self.model, db=conn).regular_columns
+            self._fields = []
+            for name in names:
+                field = self.model._meta.fields_map[name]
+                self._fields.append(
+                    (
+                        name,
+                        field,
+                        bool(getattr(field, "auto_now", False)),
+                        bool(getattr(field, "auto_now_add", False)),
+                        field.default,
+                        callable(field.default),
+                    )
+                )
+        return self._fields
+
+    async def insert(self, conn: BaseDBAsyncClient, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert `rows` (values by field name; a missing one takes its field's default, and
+        `auto_now`/`auto_now_add` datetimes are set, as `Model.create` would)."""
+        if not rows:
+            return
+        meta = self.model._meta
+        fields = self._columns(conn)
+        columns = ", ".join(f'"{meta.fields_db_projection[column[0]]}"' for column in fields)
+        postgres = conn.capabilities.dialect == "postgres"
+        width = len(fields)
+        per_statement = max(1, _MOST_PARAMETERS // width)
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            now = timezone.localtime()
+            parameters: list[Any] = []
+            append = parameters.append
+            for values in chunk:
+                get = values.get
+                for name, field, stamped, stamped_once, default, made in fields:
+                    # as a new model instance would hold it: the field's default when the
+                    # value is missing, `auto_now`/`auto_now_add` datetimes set
+                    value = get(name, _MISSING)
+                    if value is _MISSING:
+                        value = now if stamped or stamped_once else default() if made else default
+                    elif stamped or (stamped_once and value is None):
+                        value = now
+                    append(field.to_db_value(value, self.model))
+            if postgres:
+                tuples = ", ".join(
+                    "(" + ", ".join(f"${first + n}" for n in range(width)) + ")"
+                    for first in range(1, len(parameters) + 1, width)
+                )
+            else:
+                tuples = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(chunk))
+            sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES {tuples}'
+            if self.on_conflict is not None:
+                sql += f" ON CONFLICT {self.on_conflict}"
+            await conn.execute_query(sql, parameters)
+
+
+_MISSING = object()
