@@ -219,7 +219,8 @@ async def mapping(request: web.Request) -> web.StreamResponse:
             return web.Response(status=204)
         return render(
             request,
-            "campaigns/key.html",
+            "mapping/key.html",
+            mapping_area="campaigns",
             form=form,
             row=row,
             text_source=TEXT_SOURCE,

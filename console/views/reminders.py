@@ -180,7 +180,8 @@ async def mapping(request: web.Request) -> web.StreamResponse:
             return web.Response(status=204)
         return render(
             request,
-            "reminders/key.html",
+            "mapping/key.html",
+            mapping_area="reminders",
             form=form,
             row=row,
             text_source=TEXT_SOURCE,
