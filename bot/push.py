@@ -12,10 +12,12 @@ no field given twice, element names plain ASCII (no namespaces), and the fields 
 (`TEXT_FIELDS`: `MsgType`, `Content`, ...) always text. Whatever breaks these rules is refused
 there, so no later step meets a list where it expects a string, or recursion it cannot bound.
 
-XML is parsed with defusedxml, refusing any DTD or entity declaration, so an entity expansion
-bomb ("billion laughs") or an external entity never reaches a parser that would expand it; the
-nesting depth is counted while parsing, so a deep document is refused at its first element too
-many. wechatpy's message classes only ever get the checked data (`bot.messages.message_of`).
+XML is read from expat's events in one pass (`_XmlReader`), as ElementTree would read it, with
+the parse stopped at a DTD or an entity declaration, so an entity expansion bomb ("billion
+laughs") or an external entity never reaches the expansion; the nesting depth is counted while
+parsing, so a deep document is refused at its first element too many. The tests hold it to
+ElementTree's reading under defusedxml. wechatpy's message classes only ever get the checked
+data (`bot.messages.message_of`).
 """
 
 from __future__ import annotations
@@ -23,14 +25,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+from xml.parsers import expat
 from xml.sax.saxutils import escape
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
 from aiohttp import web
 from multidict import MultiMapping
 
@@ -139,24 +139,6 @@ class _Repeated(Exception):
         self.name = name
 
 
-class _DepthLimitedBuilder(ET.TreeBuilder):
-    """Builds the tree, giving up at the first element nested deeper than `MAX_DEPTH`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.depth = 0
-
-    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise _TooDeep()
-        return super().start(tag, attrs)
-
-    def end(self, tag: str) -> ET.Element:
-        self.depth -= 1
-        return super().end(tag)
-
-
 def malformed_xml(message: str) -> DomainError:
     return refuse(ValidationFailed(message, code="malformed_xml"))
 
@@ -171,46 +153,100 @@ def xml_push(data: bytes | str) -> Push:
     The root must be `<xml>` and name each field once; repeated elements inside a field (the
     `<List>` items of a subscribe-message event) become a list.
     """
-    parser = SafeET.XMLParser(target=_DepthLimitedBuilder(), forbid_dtd=True)
+    reader = _XmlReader()
     try:
-        parser.feed(data)
-        root = parser.close()
+        push = reader.read(data)
     except _TooDeep:
         raise malformed_xml(f"The push nests deeper than {MAX_DEPTH} levels.") from None
-    except (defusedxml.DefusedXmlException, ET.ParseError, ValueError, LookupError) as exc:
+    except _Refused as exc:
+        raise malformed_xml(f"The body is not acceptable XML ({exc}).") from None
+    except (expat.ExpatError, ValueError, LookupError) as exc:
         raise malformed_xml(f"The body is not acceptable XML ({type(exc).__name__}).") from None
-    if root.tag != "xml":
+    if reader.root != "xml":
         raise malformed_xml("The root element must be <xml>.")
-    push: Push = {}
-    for child in root:
-        name = _xml_name(child.tag)
-        if name in push:
-            raise malformed_xml(f"The push gives <{name}> more than once.")
-        push[name] = _element_data(child)
+    if reader.problem is not None:
+        raise malformed_xml(reader.problem)
     return _text_fields_checked(push, malformed_xml)
 
 
-def _xml_name(tag: str) -> str:
-    if not _NAME.fullmatch(tag):
-        raise malformed_xml(f"The element name {tag[:40]!r} is not acceptable.")
-    return tag
+class _Refused(Exception):
+    """A DTD or an entity declaration: refused before expat acts on it."""
 
 
-def _element_data(element: ET.Element) -> Data:
-    """An element as plain data: its text, or a dict whose repeated names become lists."""
-    if len(element) == 0:
-        return (element.text or "").strip()
-    data: dict[str, Data] = {}
-    for child in element:
-        name = _xml_name(child.tag)
-        value = _element_data(child)
-        if name not in data:
-            data[name] = value
-        elif isinstance(previous := data[name], list):
+class _XmlReader:
+    """Builds the plain data straight from expat's callbacks, in one pass.
+
+    Names are expanded as ElementTree's parser expands them (a namespaced one holds `}` and is
+    refused by `_NAME`); an element's text is what ElementTree gives an element without
+    children, stripped; the first broken rule in document order is kept in `problem`, reported
+    once the document is known to be well formed and rooted at `<xml>`.
+    """
+
+    def __init__(self) -> None:
+        self.root = ""
+        self.problem: str | None = None
+        # per open element: its name, its fields (None until a child closes) and its text
+        self._names: list[str] = []
+        self._fields: list[dict[str, Data] | None] = []
+        self._texts: list[list[str]] = []
+        self._push: Push = {}
+
+    def read(self, data: bytes | str) -> Push:
+        parser = expat.ParserCreate(namespace_separator="}")
+        parser.buffer_text = True
+        parser.StartDoctypeDeclHandler = self._doctype
+        parser.EntityDeclHandler = self._entity
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._text
+        parser.Parse(data, True)
+        return self._push
+
+    def _doctype(self, *_: object) -> None:
+        raise _Refused("a DTD")
+
+    def _entity(self, *_: object) -> None:
+        raise _Refused("an entity declaration")
+
+    def _start(self, name: str, _attributes: dict[str, str]) -> None:
+        depth = len(self._names)
+        if depth >= MAX_DEPTH:
+            raise _TooDeep()
+        if depth == 0:
+            self.root = name
+        elif self.problem is None:
+            if not _NAME.fullmatch(name):
+                self.problem = f"The element name {name[:40]!r} is not acceptable."
+            elif depth == 1 and name in self._push:
+                self.problem = f"The push gives <{name}> more than once."
+        self._names.append(name)
+        self._fields.append(None)
+        self._texts.append([])
+
+    def _text(self, text: str) -> None:
+        if len(self._names) > 1 and self._fields[-1] is None:
+            self._texts[-1].append(text)
+
+    def _end(self, _name: str) -> None:
+        name = self._names.pop()
+        fields = self._fields.pop()
+        text = self._texts.pop()
+        depth = len(self._names)
+        if depth == 0:
+            return
+        value: Data = "".join(text).strip() if fields is None else fields
+        if depth == 1:
+            self._push.setdefault(name, value)
+            return
+        parent = self._fields[-1]
+        if parent is None:
+            parent = self._fields[-1] = {}
+        if name not in parent:
+            parent[name] = value
+        elif isinstance(previous := parent[name], list):
             previous.append(value)
         else:
-            data[name] = [previous, value]
-    return data
+            parent[name] = [previous, value]
 
 
 def json_push(data: bytes | str) -> Push:
