@@ -15,7 +15,7 @@ import logging
 
 from aiohttp import web
 
-from bot.crypto import PushCrypto
+from bot.crypto import PushCrypto, push_crypto
 from bot.push import (
     SUCCESS,
     PushQuery,
@@ -40,7 +40,7 @@ def _crypto(config: Config) -> PushCrypto | None:
     key = miniapp.encoding_aes_key.get_secret_value()
     if not key:
         return None
-    return PushCrypto(miniapp.token.get_secret_value(), key, miniapp.appid)
+    return push_crypto(miniapp.token.get_secret_value(), key, miniapp.appid)
 
 
 def _verify(request: web.Request) -> PushQuery:

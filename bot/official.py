@@ -37,7 +37,7 @@ from wechatpy.messages import BaseMessage, UnknownMessage
 from bot import dedup
 from bot.background import spawn
 from bot.context import BotContext
-from bot.crypto import PushCrypto
+from bot.crypto import PushCrypto, push_crypto
 from bot.dispatch import run, select_route
 from bot.messages import message_of
 from bot.push import (
@@ -69,7 +69,7 @@ def _crypto(config: Config) -> PushCrypto | None:
     key = official.encoding_aes_key.get_secret_value()
     if not key:
         return None
-    return PushCrypto(official.token.get_secret_value(), key, official.appid)
+    return push_crypto(official.token.get_secret_value(), key, official.appid)
 
 
 async def verify_url(request: web.Request) -> web.StreamResponse:

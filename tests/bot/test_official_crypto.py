@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import xmltodict
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from bot.crypto import DecryptFailed, PushCrypto, WrongAppId, signature
@@ -86,6 +90,10 @@ def fixed_encrypt(message: str) -> str:
     return str(crypto._encrypt_message(message, V1_NONCE, V1_TS, FixedRandom))
 
 
+def ours_fixed(message: str) -> str:
+    return PushCrypto(V1_TOKEN, KEY, V1_APPID, sample_random).encrypt(message, V1_NONCE, V1_TS)
+
+
 class TestSignatureVectors:
     @pytest.mark.parametrize(
         ("parts", "expected"),
@@ -103,6 +111,11 @@ class TestSignatureVectors:
         assert signature(*parts) == expected
 
 
+def sample_random(size: int) -> bytes:
+    assert size == 16
+    return b"aaaabbbbccccdddd"
+
+
 class TestVector1:
     """Encrypting with the sample's fixed random bytes gives the sample's ciphertext."""
 
@@ -110,11 +123,12 @@ class TestVector1:
         ("reply", "expected"), [(V1_REPLY, V1_ENCRYPT), (V1_REPLY2, V1_ENCRYPT2)]
     )
     def test_encrypt_with_fixed_random(self, reply: str, expected: str) -> None:
-        sealed = xmltodict.parse(fixed_encrypt(reply))["xml"]
-        assert sealed["Encrypt"] == expected
+        for sealed_reply in (fixed_encrypt(reply), ours_fixed(reply)):
+            assert xmltodict.parse(sealed_reply)["xml"]["Encrypt"] == expected
 
     def test_full_encrypted_reply(self) -> None:
         assert fixed_encrypt(V1_REPLY) == V1_FULL_REPLY
+        assert ours_fixed(V1_REPLY) == V1_FULL_REPLY
 
     @pytest.mark.parametrize(
         ("encrypt", "expected"), [(V1_ENCRYPT, V1_REPLY), (V1_ENCRYPT2, V1_REPLY2)]
@@ -134,6 +148,79 @@ class TestVector1:
             PushCrypto(V1_TOKEN, KEY, "wxanotherapp00001").decrypt(V1_ENCRYPT, V1_TS, V1_NONCE)
         with pytest.raises(DecryptFailed):
             PushCrypto(V1_TOKEN, KEY, V1_APPID).decrypt(V1_ENCRYPT[:-8], V1_TS, V1_NONCE)
+
+
+class TestAgainstWechatpy:
+    """Ours and wechatpy's `WeChatCrypto` read each other's messages, whatever the text."""
+
+    @settings(max_examples=100, deadline=None, derandomize=True, database=None)
+    @given(text=st.text(max_size=300), appid=st.from_regex(r"wx[0-9a-f]{16}", fullmatch=True))
+    def test_each_reads_the_others(self, text: str, appid: str) -> None:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        ours, theirs = PushCrypto(V1_TOKEN, KEY, appid), WeChatCrypto(V1_TOKEN, KEY, appid)
+        sealed = xmltodict.parse(ours.encrypt(text, V1_NONCE, V1_TS))["xml"]
+        assert (
+            theirs.decrypt_message(
+                {"Encrypt": sealed["Encrypt"]}, sealed["MsgSignature"], V1_TS, V1_NONCE
+            )
+            == text
+        )
+        encrypt = xmltodict.parse(theirs.encrypt_message(text, V1_NONCE, V1_TS))["xml"]["Encrypt"]
+        assert ours.decrypt(encrypt, V1_TS, V1_NONCE) == text
+
+    def test_every_length_pads_to_whole_blocks(self) -> None:
+        crypto = PushCrypto(V1_TOKEN, KEY, V1_APPID)
+        for size in range(70):
+            sealed = xmltodict.parse(crypto.encrypt("x" * size, V1_NONCE, V1_TS))["xml"]
+            assert len(base64.b64decode(sealed["Encrypt"])) % 32 == 0
+            assert crypto.decrypt(sealed["Encrypt"], V1_TS, V1_NONCE) == "x" * size
+
+
+class TestBrokenCiphertexts:
+    """Every way a ciphertext can be broken is `DecryptFailed`, never another error."""
+
+    def seal(self, plain: bytes) -> str:
+        key = base64.b64decode(KEY + "=")
+        encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+        return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+
+    @staticmethod
+    def framed(message: bytes, pad: int, length: int | None = None) -> bytes:
+        """random, length field, message, AppId, then `pad` repeated to whole 32-byte blocks."""
+        size = len(message) if length is None else length
+        data = b"r" * 16 + size.to_bytes(4, "big") + message + V1_APPID.encode()
+        return data + bytes((pad,)) * (32 - len(data) % 32)
+
+    @pytest.mark.parametrize(
+        ("message", "pad", "length"),
+        [
+            (b"hello", 0, None),
+            (b"hello", 33, None),
+            (b"hello", 0xFF, None),
+            (b"hello", 21, 900),
+            (b"\xff\xfe", 24, None),
+        ],
+        ids=["pad-0", "pad-33", "pad-255", "length-past-the-end", "not-utf-8"],
+    )
+    def test_is_decrypt_failed(self, message: bytes, pad: int, length: int | None) -> None:
+        plain = self.framed(message, pad, length)
+        with pytest.raises(DecryptFailed):
+            PushCrypto(V1_TOKEN, KEY, V1_APPID).decrypt(self.seal(plain), V1_TS, V1_NONCE)
+
+    def test_a_well_framed_message_reads(self) -> None:
+        plain = self.framed(b"hello", 21)
+        assert PushCrypto(V1_TOKEN, KEY, V1_APPID).decrypt(self.seal(plain), V1_TS, V1_NONCE) == (
+            "hello"
+        )
+
+    def test_padding_alone_is_decrypt_failed(self) -> None:
+        with pytest.raises(DecryptFailed):
+            PushCrypto(V1_TOKEN, KEY, V1_APPID).decrypt(self.seal(b"\x20" * 32), V1_TS, V1_NONCE)
+
+    @pytest.mark.parametrize("encrypt", ["", "not base64!", "YWJj", V1_ENCRYPT[:-4] + "===="])
+    def test_garbage_is_decrypt_failed(self, encrypt: str) -> None:
+        with pytest.raises(DecryptFailed):
+            PushCrypto(V1_TOKEN, KEY, V1_APPID).decrypt(encrypt, V1_TS, V1_NONCE)
 
 
 class TestVector2:
