@@ -129,7 +129,7 @@ class Coupon(Model):
         table = "coupons"
         # created_at, used_at: the dashboard's coupons handed out and redeemed per day.
         indexes = (
-            ("member_id", "status", "id"),
+            ("member_id", "status", "valid_until"),
             ("status", "valid_until"),
             ("created_at",),
             ("used_at",),
