@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -65,38 +65,42 @@ class CentreEntry:
     reason: str | None
 
 
-# The member's claim counters and unused coupons held, for a page of templates: (template,
-# claimed, held) rows, a template appearing in either part or both.
-_MEMBER_COUNTS = """
-SELECT "template_id", "count", 0 FROM "coupon_claim_counters"
+# What a visit reads, in one statement: a page of templates' stock (part 0: template,
+# remaining), the member's claim counters (part 1: template, count) and the unused valid coupons
+# they hold (part 2: template, count). A template missing from part 0 was deleted.
+_VISIT = """
+SELECT 0, "id", "remaining" FROM "coupon_templates" WHERE "id" {ids}
+UNION ALL
+SELECT 1, "template_id", "count" FROM "coupon_claim_counters"
 WHERE "member_id" = $1 AND "template_id" {ids}
 UNION ALL
-SELECT "template_id", 0, COUNT(*) FROM "coupons"
+SELECT 2, "template_id", COUNT(*) FROM "coupons"
 WHERE "member_id" = $1 AND "template_id" {ids} AND "status" = $2 AND "valid_until" > $3
 GROUP BY "template_id"
 """
 
 
-async def _member_counts(
-    member_id: int, template_ids: list[int], now: datetime
-) -> tuple[dict[int, int], dict[int, int]]:
-    """How many of each template the member has claimed, and holds unused and valid."""
+class _Visit(NamedTuple):
+    stock: dict[int, int | None]  # remaining per template, None for unlimited
+    claimed: dict[int, int]  # the member's claim counters, the judge of the per-member limit
+    held: dict[int, int]  # the member's unused coupons still valid
+
+
+async def _read_visit(member_id: int, template_ids: list[int], now: datetime) -> _Visit:
+    """What claims change, for a page of templates and one member (`_VISIT`)."""
     conn = Coupon._meta.db
     ids_sql, ids = ids_in(conn, template_ids, number=4)
-    sql = placeholders(conn, _MEMBER_COUNTS.format(ids=ids_sql))
+    sql = placeholders(conn, _VISIT.format(ids=ids_sql))
     _, rows = await conn.execute_query(
         sql, [member_id, CouponStatus.UNUSED.value, db_moment(Coupon, "valid_until", now), ids]
     )
-    claimed: dict[int, int] = {}
-    held: dict[int, int] = {}
-    for template_id, count, holding in rows:
-        claimed[template_id] = claimed.get(template_id, 0) + count
-        held[template_id] = held.get(template_id, 0) + holding
-    return claimed, held
-
-
-# The stock of a page of templates: the one part of a template every claim changes.
-_STOCK = 'SELECT "id", "remaining" FROM "coupon_templates" WHERE "id" {ids}'
+    visit = _Visit({}, {}, {})
+    for part, template_id, value in rows:
+        if part == 0:
+            visit.stock[template_id] = value
+        else:
+            (visit.claimed if part == 1 else visit.held)[template_id] = value
+    return visit
 
 
 # What a claim changes, read with each visit instead of kept with the definition.
@@ -135,34 +139,24 @@ def _definition(services: Services, template: CouponTemplate) -> dict[str, Any]:
     return body
 
 
-async def _stock(template_ids: list[int]) -> dict[int, int | None]:
-    conn = CouponTemplate._meta.db
-    ids_sql, ids = ids_in(conn, template_ids)
-    _, rows = await conn.execute_query(placeholders(conn, _STOCK.format(ids=ids_sql)), [ids])
-    return {row[0]: row[1] for row in rows}
-
-
 async def coupon_centre(
     services: Services, member: Member, after_id: int | None, limit: int
 ) -> list[CentreEntry]:
     """Claimable templates not yet ended, newest first (`limit + 1`), with this member's counts.
 
-    The definitions come from `_listed`; two fixed statements read what changes with claims:
-    the page's stock, then the member's claim counters, the very rows a claim counts on (so the
-    centre and the claim never disagree about the limit), with the coupons they hold unused.
+    The definitions come from `_listed`; one fixed statement reads what changes with claims:
+    the page's stock, the member's claim counters, the very rows a claim counts on (so the
+    centre and the claim never disagree about the limit), and the coupons they hold unused.
     """
     now = services.clock.now()
     listed = await _listed(services, now)
     if after_id is not None:
         listed = [entry for entry in listed if entry[0].id < after_id]
     page = listed[: limit + 1]
-    stock: dict[int, int | None] = {}
-    claimed: dict[int, int] = {}
-    held: dict[int, int] = {}
+    visit = _Visit({}, {}, {})
     if page:
-        ids = [template.id for template, _ in page]
-        stock = await _stock(ids)
-        claimed, held = await _member_counts(member.id, ids, now)
+        visit = await _read_visit(member.id, [template.id for template, _ in page], now)
+    stock, claimed, held = visit
     level = await member_level(member)
     entries = []
     for template, definition in page:
