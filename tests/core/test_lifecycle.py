@@ -55,14 +55,15 @@ class TestOpsEndpoints:
         assert body["checks"] == {"database": "ok", "redis": "unavailable"}
 
     async def test_metrics_count_requests_by_route(self, client: TestClient) -> None:
-        await client.get("/healthz")
+        for _ in range(3):
+            await client.get("/healthz")
         await client.get("/no-such-page")
         text = await (await client.get("/metrics")).text()
         assert (
-            'wxmember_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+            'wxmember_http_requests_total{method="GET",route="/healthz",status="200"} 3.0' in text
         )
-        assert 'route="unmatched",status="404"' in text
-        assert "wxmember_http_request_seconds_bucket" in text
+        assert 'route="unmatched",status="404"} 1.0' in text
+        assert 'wxmember_http_request_seconds_count{route="/healthz"} 3.0' in text
         assert "wxmember_wechat_api_calls" in text
 
     async def test_request_id_from_proxy_is_kept(self, client: TestClient) -> None:

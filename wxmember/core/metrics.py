@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -32,6 +34,22 @@ class Metrics:
             ["endpoint", "errcode"],
             registry=self.registry,
         )
+
+        # the children of each label set, found once: `labels()` checks and locks on every call
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a request and time it, by route (a bounded set: routes x methods x statuses)."""
+        children = self._request_children.get((method, route, status))
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(route),
+            )
+            self._request_children[(method, route, status)] = children
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(seconds)
 
     def count_wechat_call(self, endpoint: str, errcode: int) -> None:
         self.wechat_calls.labels(endpoint, str(errcode)).inc()

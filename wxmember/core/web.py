@@ -95,8 +95,7 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
         metrics = request.config_dict[keys.METRICS]
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        metrics.observe_request(request.method, route, status, time.perf_counter() - started)
         request_id_var.reset(token)
 
 
