@@ -31,6 +31,7 @@ from wxmember.core.errors import (
 )
 from wxmember.core.headers import STAFF_IDEMPOTENCY_KEY
 from wxmember.core.kernel import continue_after, get_member, insert_once, savepoint, transaction
+from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import (
     Coupon,
@@ -51,10 +52,17 @@ def soldout_key(template_id: int) -> str:
     return f"coupon:{template_id}:soldout"
 
 
+SOLD_OUT_HERE = "coupons-sold-out"
+"""The templates this process knows sold out (`MemberCache.noted`): kept while no change
+concerns everyone. Only an operator gives a sold-out template stock again, and that change is
+everyone's (`clear_sold_out`), so a refusal needs no Redis round trip once a process knows."""
+
+
 async def flag_sold_out(services: Services, template_id: int) -> None:
-    """Remember in Redis that the database said "sold out" (best effort)."""
+    """Remember in Redis, and in this process, that the database said "sold out" (best effort)."""
     if not services.config.coupons.redis_precheck:
         return
+    (await services.members.noted(SOLD_OUT_HERE)).add(template_id)
     try:
         await services.redis.set(
             soldout_key(template_id), b"1", ex=services.config.coupons.soldout_flag_seconds
@@ -64,18 +72,25 @@ async def flag_sold_out(services: Services, template_id: int) -> None:
 
 
 async def flagged_sold_out(services: Services, template_id: int) -> bool:
-    """Whether Redis says the template sold out; False when Redis cannot answer."""
+    """Whether this process or Redis knows the template sold out; False when neither can say."""
     if not services.config.coupons.redis_precheck:
         return False
+    known = await services.members.noted(SOLD_OUT_HERE)
+    if template_id in known:
+        return True
     try:
-        return bool(await services.redis.exists(soldout_key(template_id)))
+        flagged = bool(await services.redis.exists(soldout_key(template_id)))
     except (RedisError, OSError) as exc:
         log.warning("could not read the sold-out flag", extra={"error": repr(exc)})
         return False
+    if flagged:
+        known.add(template_id)
+    return flagged
 
 
 async def clear_sold_out(services: Services, template_id: int) -> None:
-    """Forget the flag after stock was added."""
+    """Forget the flag after stock was added, in Redis and in every process."""
+    changed_everyone()  # every process's `SOLD_OUT_HERE` is dropped with everyone's mark
     try:
         await services.redis.delete(soldout_key(template_id))
     except (RedisError, OSError) as exc:

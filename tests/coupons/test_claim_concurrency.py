@@ -19,11 +19,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from handlers.coupons.issuing import soldout_key
 from handlers.coupons.templates import create_template
+from handlers.operators.accounts import create_operator
 from tests.coupons.conftest import cash_fields
 from tests.factories import auth_headers, create_member
 from tests.support.processes import running_services, service_env
 from tests.support.settings import REDIS_URL, requires_postgres
 from wxmember.core.context import Services
+from wxmember.core.models import Role
 from wxmember.core.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
 
 STOCK = 100
@@ -163,3 +165,44 @@ class TestTwoWorkerProcesses:
 
             results = await send_all(plan, post)
         await assert_books_balance(template.id, results)
+
+    async def test_stock_added_through_one_process_reaches_what_the_other_knew(
+        self,
+        services: Services,
+        database_url: str,
+        fake_wechat_server: TestServer,
+        tmp_path: Path,
+    ) -> None:
+        """Each process remembers a sold-out template; more stock makes both forget it."""
+        template = await create_template(services, None, cash_fields(total_stock=1))
+        first = auth_headers(services, await create_member())
+        second = auth_headers(services, await create_member())
+        await create_operator("owner-stock", "correct-horse-battery", Role.OWNER)
+        env = service_env(
+            database_url=database_url,
+            redis_url=REDIS_URL,
+            wechat_api_base=str(fake_wechat_server.make_url("")).rstrip("/"),
+        )
+        async with (
+            running_services(2, env, tmp_path) as (one, two),
+            aiohttp.ClientSession() as http,
+        ):
+
+            async def claim(base: str, headers: dict[str, str]) -> tuple[int, str]:
+                url = f"{base}/api/v1/coupons/center/{template.id}/claim"
+                async with http.post(url, headers=headers) as response:
+                    return outcome(response.status, await response.json())
+
+            assert await claim(one, first) == (201, "claimed")
+            for base in (one, two, one, two):
+                assert await claim(base, second) == (409, "sold_out")
+            login = {"username": "owner-stock", "password": "correct-horse-battery"}
+            async with http.post(f"{two}/admin/api/v1/login", json=login) as response:
+                owner = {"Authorization": f"Bearer {(await response.json())['token']}"}
+            async with http.patch(
+                f"{two}/admin/api/v1/coupon-templates/{template.id}",
+                json={"total_stock": 2},
+                headers=owner,
+            ) as response:
+                assert response.status == 200, await response.text()
+            assert await claim(one, second) == (201, "claimed")

@@ -9,10 +9,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers.coupons.issuing import soldout_key
+from handlers.coupons.templates import add_stock
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
 from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
+from wxmember.core.models import Operator
 from wxmember.core.models.coupons import Coupon, CouponClaimCounter, CouponTemplate
 
 CENTRE = "/api/v1/coupons/center"
@@ -314,6 +316,39 @@ class TestClaim:
         response = await client.post(claim_url(template.id), headers=headers)
         assert await error_code(response) == "sold_out"
         assert (await CouponTemplate.get(id=template.id)).claimed == 0
+
+    async def test_a_process_that_knows_it_sold_out_refuses_without_asking_redis(
+        self,
+        client: TestClient,
+        services: Services,
+        clock: FrozenClock,
+        staff: dict[str, str],
+        new_template: TemplateMaker,
+        new_member: MemberMaker,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        template = await new_template(total_stock=1)
+        _, first = await new_member()
+        _, second = await new_member()
+        await client.post(claim_url(template.id), headers=first)
+        assert await error_code(await client.post(claim_url(template.id), headers=second)) == (
+            "sold_out"
+        )
+        asked: list[str] = []
+        exists = services.redis.exists
+
+        async def counting_exists(*keys: str) -> int:
+            asked.extend(keys)
+            return await exists(*keys)
+
+        monkeypatch.setattr(services.redis, "exists", counting_exists)
+        for _ in range(3):
+            refused = await client.post(claim_url(template.id), headers=second)
+            assert await error_code(refused) == "sold_out"
+        assert soldout_key(template.id) not in asked
+        # stock added is everyone's change: the process forgets what it knew
+        await add_stock(services, await Operator.get(username="op-coupons"), template.id, 1)
+        assert (await client.post(claim_url(template.id), headers=second)).status == 201
 
     async def test_raising_stock_clears_the_flag(
         self,

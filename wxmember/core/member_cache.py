@@ -275,6 +275,14 @@ class MemberCache:
         self._shared[name] = _Shared(stamp, value, now + TTL_SECONDS)
         return value
 
+    async def noted(self, name: str) -> set[int]:
+        """A set this process fills with what it learns while no change concerns everyone (the
+        coupons it knows sold out): a new, empty one after such a change or `TTL_SECONDS`.
+
+        Unlike `shared` values, callers add to it: that is what it is for.
+        """
+        return await self.shared(name, _new_set)
+
     def drop(self, *member_ids: int) -> None:
         for member_id in member_ids:
             self._entries.pop(member_id, None)
@@ -324,6 +332,10 @@ class MemberCache:
                 TTL_SECONDS,
                 extra={"members": sorted(changes.members)[:20], "error": str(exc)},
             )
+
+
+async def _new_set() -> set[int]:
+    return set()
 
 
 def _copy(member: Member) -> Member:
