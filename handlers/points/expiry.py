@@ -174,15 +174,16 @@ def due_lots_statement(
 
 async def due_lots_page(
     cutoff: datetime, after: Cursor | None, limit: int
-) -> list[tuple[datetime, int, int]]:
-    """(expires_at, id, member_id) of the next `limit` due lots after the cursor, in order."""
+) -> tuple[list[int], Cursor | None]:
+    """The members of the next `limit` due lots after the cursor (one per lot, in order), and
+    the cursor after them (None once no lot is left)."""
     conn = connections.get("default")
     _, rows = await conn.execute_query(*due_lots_statement(conn, cutoff, after, limit))
-    moment = PointsLot._meta.fields_map["expires_at"]
-    return [
-        (moment.to_python_value(row["expires_at"]), int(row["id"]), int(row["member_id"]))
-        for row in rows
-    ]
+    if not rows:
+        return [], None
+    last = rows[-1]
+    moment = PointsLot._meta.fields_map["expires_at"].to_python_value(last["expires_at"])
+    return [int(row["member_id"]) for row in rows], (moment, int(last["id"]))
 
 
 async def expire_members_lots(
@@ -268,13 +269,12 @@ async def expire_due_lots(
     running: dict[asyncio.Task[int], frozenset[int]] = {}
     try:
         while True:
-            page = await due_lots_page(cutoff, cursor, batch_size)
-            if not page:
+            page, cursor = await due_lots_page(cutoff, cursor, batch_size)
+            if cursor is None:
                 break
-            cursor = page[-1][:2]
             # A running batch expires all of its members' due lots: theirs are left out here.
             held = frozenset().union(*running.values())
-            members = frozenset(lot[2] for lot in page) - held
+            members = frozenset(page) - held
             if not members:
                 continue
             running[asyncio.create_task(_expire_batch(members, moment))] = members
