@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tortoise import connections
+
 from bench.jobs.context import Context, Prepared, Sizes, check
 from bench.jobs.people import MemberFactory, Shares
-from bench.jobs.plans import explain, statement
+from bench.jobs.plans import explain
 from bench.jobs.seed_points import PointsSeed, PointsSeeder
-from handlers.points.expiry import due_lots_query
+from handlers.points.expiry import due_lots_statement
 from wxmember.core.localtime import whole_second
 
 DEFAULT_LOTS = 1_000_000
@@ -70,11 +72,13 @@ async def prepare(ctx: Context, sizes: Sizes) -> Prepared:
 
 
 async def plans(ctx: Context, prepared: Prepared, stage: str) -> list[dict[str, Any]]:
-    """The job's page query (`handlers.points.expiry.due_lots_query`): first and middle pages."""
+    """The job's page query (`handlers.points.expiry.due_lots_statement`): first and middle
+    pages."""
     cutoff = whole_second(datetime.fromisoformat(prepared.params["now"]))
     limit = prepared.params["batch_size"]
+    conn = connections.get("default")
     if stage == "after":
-        first = statement(due_lots_query(cutoff, None, limit))
+        first = due_lots_statement(conn, cutoff, None, limit)
         return [await explain(ctx.conn, "due lots, once nothing is due", *first)]
     middle = await ctx.conn.fetchrow(
         "SELECT expires_at, id FROM points_lots WHERE remaining > 0 AND expires_at < $1"
@@ -84,12 +88,12 @@ async def plans(ctx: Context, prepared: Prepared, stage: str) -> list[dict[str, 
     )
     found = [
         await explain(
-            ctx.conn, "due lots, first page", *statement(due_lots_query(cutoff, None, limit))
+            ctx.conn, "due lots, first page", *due_lots_statement(conn, cutoff, None, limit)
         )
     ]
     if middle is not None:
         cursor = (middle["expires_at"], middle["id"])
-        page = statement(due_lots_query(cutoff, cursor, limit))
+        page = due_lots_statement(conn, cutoff, cursor, limit)
         found.append(await explain(ctx.conn, "due lots, a page halfway", *page))
     return found
 
