@@ -55,7 +55,7 @@ class Member(Model):
         # card_opened_at, deleted_at: the dashboard's cards opened and closed per day.
         indexes = (("birth_month", "birth_day", "id"), ("card_opened_at",), ("deleted_at",))
         # PostgreSQL keeps a tenth of each page free (fillfactor 90, migration
-        # 0013_points_expiry), so that a new balance can stay on its row's page.
+        # 0014_points_expiry), so that a new balance can stay on its row's page.
 
     @property
     def has_card(self) -> bool:

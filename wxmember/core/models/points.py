@@ -96,7 +96,7 @@ class PointsLot(Model):
     class Meta:
         table = "points_lots"
         # Also `points_lots_due` (expires_at, id) WHERE remaining > 0, for the expiry job:
-        # a partial index, which the models cannot state (migration 0013_points_expiry).
+        # a partial index, which the models cannot state (migration 0014_points_expiry).
         indexes = (("member_id", "expires_at"),)
 
 

@@ -28,7 +28,7 @@ async def members_fillfactor_reset(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0012_stores')]
+    dependencies = [('models', '0013_coupons_by_member_and_validity')]
 
     initial = False
 
