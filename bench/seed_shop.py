@@ -15,9 +15,12 @@ from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from bench.seed import BATCH_SIZE
+from handlers.operators.accounts import create_operator
 from handlers.points.lots import expiry_for
+from handlers.stores import StoreCreate, create_store
+from wxmember.core.clock import Clock
 from wxmember.core.config import Config
-from wxmember.core.models import Member
+from wxmember.core.models import Member, Role
 from wxmember.core.models.coupons import CouponKind, CouponTemplate, Obtain
 from wxmember.core.models.mall import ItemKind, MallItem
 from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot
@@ -124,3 +127,12 @@ async def coupon_items(count: int, *, stock: int, price: int) -> list[MallItem]:
             )
         )
     return items
+
+
+async def bench_store(code: str = "BENCH01") -> str:
+    """A store for the till to name, created by an owner as in the console; its code."""
+    owner = await create_operator(
+        f"bench-owner-{secrets.token_hex(4)}", secrets.token_urlsafe(16), Role.OWNER
+    )
+    await create_store(owner, StoreCreate(code=code, name="压测门店"), Clock())
+    return code

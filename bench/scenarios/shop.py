@@ -15,7 +15,13 @@ from bench.prepared import Request, json_request
 from bench.registry import CheckFailed, SetupContext, scenario
 from bench.scenarios.common import as_member
 from bench.seed import bearer, cashier_token, seed_members
-from bench.seed_shop import coupon_items, coupon_template, grant_points, ledger_mismatches
+from bench.seed_shop import (
+    bench_store,
+    coupon_items,
+    coupon_template,
+    grant_points,
+    ledger_mismatches,
+)
 from wxmember.core.models.coupons import Coupon, CouponTemplate
 from wxmember.core.models.mall import MallItem, MallOrder
 
@@ -55,6 +61,7 @@ async def _check_ledger(ctx: SetupContext) -> list[str]:
 async def purchase(ctx: SetupContext) -> list[Request]:
     members = await seed_members(PURCHASE_MEMBERS)
     auth = bearer(await cashier_token(ctx.config))
+    store = await bench_store()
     tag = secrets.token_hex(3)
     return [
         json_request(
@@ -64,7 +71,7 @@ async def purchase(ctx: SetupContext) -> list[Request]:
                 "member_id": members[n % len(members)].id,
                 "order_no": f"BENCH-{tag}-{n}",
                 "amount_fen": (n % 50 + 1) * 1000,
-                "store": "bench",
+                "store": store,
             },
             auth,
         )

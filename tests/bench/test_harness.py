@@ -128,6 +128,20 @@ class TestRun:
         for note in probes:
             assert "idle: p50" in note and "during the load: p50" in note
 
+    @pytest.mark.parametrize(
+        "scenario", ["purchase", "redeem-hot", "redeem-spread", "coupon-centre", "bot-text-points"]
+    )
+    async def test_a_scenario_gets_only_its_success_answers(
+        self, tmp_path: Path, scenario: str
+    ) -> None:
+        """A scenario whose requests the service refuses (a store it no longer knows, a field
+        renamed) would measure refusals: it must get only the answers it counts as success."""
+        report = await _run(tmp_path, scenario)
+
+        service = report["results"][-1]
+        assert service["requests"] > 0
+        assert service["errors"] == 0, service["statuses"]
+
     async def test_a_request_count_run_sends_exactly_that_many(self, tmp_path: Path) -> None:
         report = await _run(tmp_path, requests=30, warmup=2.0)
 
