@@ -67,17 +67,21 @@ LIMIT $2
 """
 _AFTER = " AND (expires_at, id) > ($3, $4)"
 
-# One entry per member: minus what their due lots hold, keyed by the first of those lots.
-_ENTRIES = """
-WITH due AS (
-    SELECT id, member_id, remaining,
+# The members' due lots, numbered per member in expiry order, and per member what they hold
+# and which lot comes first. `{materialized}`: PostgreSQL reads them once for the whole batch.
+_DUE = """
+due AS {materialized}(
+    SELECT id, member_id, remaining, expires_at,
            ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY expires_at, id) AS place
     FROM points_lots
     WHERE member_id {members} AND remaining > 0 AND expires_at < $2
 ), totals AS (
     SELECT member_id, SUM(remaining) AS total, MIN(CASE WHEN place = 1 THEN id END) AS first_lot
     FROM due GROUP BY member_id
-)
+)"""
+
+# One entry per member: minus what their due lots hold, keyed by the first of those lots.
+_NEW_ENTRIES = """
 INSERT INTO points_entries (member_id, kind, amount, balance_after, debt_change, debt_after,
     reason, reference, idempotency_key, refund_of_id, operator_id, expires_at, created_at)
 SELECT m.id, 'expire', -t.total, m.points_balance - t.total, 0, m.points_debt,
@@ -85,8 +89,9 @@ SELECT m.id, 'expire', -t.total, m.points_balance - t.total, 0, m.points_debt,
     NULL, NULL, NULL, $4
 FROM members m JOIN totals t ON t.member_id = m.id
 ORDER BY m.id
-RETURNING id
 """
+
+_ENTRIES = "WITH " + _DUE.replace("{materialized}", "") + _NEW_ENTRIES + "RETURNING id\n"
 
 # What each due lot gave to its member's new entry (the entries of this batch: ids $1).
 _ALLOCATIONS = """
@@ -114,24 +119,12 @@ WHERE e.id {entries} AND members.id = e.member_id
 
 # PostgreSQL: the whole batch after the lock, the due lots read once. Lots and balances are
 # changed only where they still are what the entries were computed from.
-_BATCH = """
-WITH due AS MATERIALIZED (
-    SELECT id, member_id, remaining, expires_at,
-           ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY expires_at, id) AS place
-    FROM points_lots
-    WHERE member_id {members} AND remaining > 0 AND expires_at < $2
-), totals AS (
-    SELECT member_id, SUM(remaining) AS total, MIN(CASE WHEN place = 1 THEN id END) AS first_lot
-    FROM due GROUP BY member_id
-), entries AS (
-    INSERT INTO points_entries (member_id, kind, amount, balance_after, debt_change, debt_after,
-        reason, reference, idempotency_key, refund_of_id, operator_id, expires_at, created_at)
-    SELECT m.id, 'expire', -t.total, m.points_balance - t.total, 0, m.points_debt,
-        $3, NULL, 'expire:' || CAST(m.id AS TEXT) || ':' || CAST(t.first_lot AS TEXT),
-        NULL, NULL, NULL, $4
-    FROM members m JOIN totals t ON t.member_id = m.id
-    ORDER BY m.id
-    RETURNING id, member_id, amount, balance_after
+_BATCH = (
+    "WITH "
+    + _DUE.replace("{materialized}", "MATERIALIZED ")
+    + ", entries AS ("
+    + _NEW_ENTRIES
+    + """RETURNING id, member_id, amount, balance_after
 ), allocated AS (
     INSERT INTO points_allocations (entry_id, lot_id, amount)
     SELECT e.id, d.id, d.remaining
@@ -153,6 +146,7 @@ WITH due AS MATERIALIZED (
 SELECT (SELECT COUNT(*) FROM entries) AS entries, (SELECT COUNT(*) FROM allocated) AS allocated,
        (SELECT COUNT(*) FROM emptied) AS emptied, (SELECT COUNT(*) FROM lowered) AS lowered
 """
+)
 _COUNTS = ("entries", "allocated", "emptied", "lowered")
 
 
