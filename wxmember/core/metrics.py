@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -36,10 +34,10 @@ class Metrics:
         )
 
         # the children of each label set, found once: `labels()` checks and locks on every call
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count a request and time it, by route (a bounded set: routes x methods x statuses)."""
+        """Count a request and time it: one entry per label set, as the counter keeps a series."""
         children = self._request_children.get((method, route, status))
         if children is None:
             children = (
