@@ -20,12 +20,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from handlers.benefits.grants import claim, pay_claimed, tiers_giving
-from handlers.benefits.runs import DEFAULT_BATCH, BenefitReport, ShouldStop, pay_left_over
+from handlers.benefits.grants import tiers_giving
+from handlers.benefits.runs import (
+    DEFAULT_BATCH,
+    BenefitReport,
+    ShouldStop,
+    pay_left_over,
+    pay_next_batch,
+)
 from handlers.reminders.candidates import birthdays_on
 from handlers.tiers.ladder import list_tiers
 from wxmember.core.context import Services
-from wxmember.core.kernel import continue_after
 from wxmember.core.localtime import local_today
 from wxmember.core.models import Member
 from wxmember.core.models.benefits import BenefitKind
@@ -57,12 +62,9 @@ async def pay_birthday_gifts(
         if should_stop is not None and await should_stop():
             report.status = "stopped"
             return report
-        members = (
-            await continue_after(query, cursor, newest_first=False).order_by("id").limit(batch_size)
+        members = await pay_next_batch(
+            services, KIND, report, day, query, cursor, batch_size, tiers
         )
-        report.claimed += await claim(services, KIND, report.occasion, day, members, tiers)
-        paid = await pay_claimed(services, KIND, report.occasion, [m.id for m in members])
-        report.outcomes.update(paid)
         if len(members) < batch_size:
             return report
         cursor = members[-1].id

@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from handlers.benefits.grants import pay
+from tortoise.queryset import QuerySet
+
+from handlers.benefits.grants import claim, pay, pay_claimed
 from wxmember.core.context import Services
+from wxmember.core.kernel import continue_after
+from wxmember.core.models import Member, Tier
 from wxmember.core.models.benefits import BenefitGrant, BenefitKind, GrantState
 
 ShouldStop = Callable[[], Awaitable[bool]]
@@ -61,3 +66,25 @@ async def pay_left_over(
         if len(rows) < DEFAULT_BATCH:
             return outcomes
         after = rows[-1].id
+
+
+async def pay_next_batch(
+    services: Services,
+    kind: BenefitKind,
+    report: BenefitReport,
+    day: date,
+    members: QuerySet[Member],
+    after_id: int,
+    batch_size: int,
+    tiers: dict[int, Tier],
+) -> list[Member]:
+    """Claim and pay the grants of the next `batch_size` members after `after_id`, in id order;
+    those members (fewer than `batch_size`: the last batch)."""
+    batch = await (
+        continue_after(members, after_id, newest_first=False).order_by("id").limit(batch_size)
+    )
+    report.claimed += await claim(services, kind, report.occasion, day, batch, tiers)
+    report.outcomes.update(
+        await pay_claimed(services, kind, report.occasion, [member.id for member in batch])
+    )
+    return batch
