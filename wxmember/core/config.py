@@ -67,6 +67,8 @@ class DatabaseConfig(_Section):
     pool_max: int = Field(20, ge=1, le=500)
     # SQLite: how long a statement waits for another process's lock before "database is locked"
     busy_timeout_seconds: float = Field(10.0, ge=0, le=600)
+    # PostgreSQL: how long opening a connection may take before the request is 503
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
 
     @field_validator("url")
     @classmethod

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise import context as tortoise_context
 from tortoise.backends.base.config_generator import expand_db_url
@@ -50,6 +51,7 @@ def _connection(config: DatabaseConfig) -> str | dict[str, Any]:
         url = f"{url}{sep}minsize=1&maxsize={config.pool_max}"
     settings = expand_db_url(url)
     settings["credentials"]["reset"] = keep_session
+    settings["credentials"].setdefault("timeout", config.connect_timeout_seconds)
     return settings
 
 
@@ -126,13 +128,58 @@ def _release_global_context(ctx: TortoiseContext) -> None:
 
 def is_database_locked(exc: BaseException) -> bool:
     """The error, or one it was raised from, is SQLite's "database is locked" (worth a retry)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if "database is locked" in str(current):
+    return any("database is locked" in str(current) for current in _chain(exc))
+
+
+# PostgreSQL's answers that mean "not now" rather than "not this": the server is shutting
+# down, starting up, out of connection slots, or the connection broke under the statement.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The error, or one it was raised from, says PostgreSQL cannot be reached right now (a
+    restart, a failover, the network): the request is worth retrying, and is not a 500.
+
+    Socket errors and timeouts count only when asyncpg raised them, connecting or talking to
+    the server, so that a WeChat or Redis failure is never taken for the database's."""
+    for current in _chain(exc):
+        if isinstance(current, _UNAVAILABLE):
             return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
+            return True
+        # A statement on a connection whose server just sent its termination notice: asyncpg's
+        # protocol is still consuming that error ("cannot switch to state ..."); the connection
+        # is closed right after and the pool opens a new one.
+        if isinstance(current, asyncpg.InternalClientError) and "cannot switch to state" in str(
+            current
+        ):
+            return True
+        if isinstance(current, OSError | TimeoutError) and _raised_in_asyncpg(current):
+            return True
+    return False
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
         current = current.__cause__ or current.__context__
+    return seen
+
+
+def _raised_in_asyncpg(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        tb = tb.tb_next
     return False
 
 

@@ -12,7 +12,10 @@
   `max_concurrent_requests` requests are handled at once (else 503 `server_busy` at once, with
   `Retry-After`), so a burst queues in the proxy instead of piling up in the process.
   A request that finds the database locked beyond `database.busy_timeout_seconds` (SQLite
-  beside a job in another process) is 503 `database_busy` with `Retry-After`, not a 500.
+  beside a job in another process) is 503 `database_busy` with `Retry-After`, not a 500; one
+  that finds PostgreSQL unreachable (down, restarting, out of connections, the connection
+  broken under it, or not connected within `database.connect_timeout_seconds`) is 503
+  `database_unavailable`. The pool opens new connections by itself once the server is back.
 - `hide_server_version`: the `Server` header names the product without versions.
 """
 
@@ -27,7 +30,7 @@ from aiohttp.streams import StreamReader
 from aiohttp.typedefs import Middleware
 
 from wxmember.core.config import ServerConfig
-from wxmember.core.db import is_database_locked
+from wxmember.core.db import is_database_locked, is_database_unavailable
 from wxmember.core.web import Handler, error_body, json_response
 
 log = logging.getLogger(__name__)
@@ -87,11 +90,18 @@ def limits_middleware(server: ServerConfig) -> Middleware:
             response.force_close()
             return response
         except Exception as exc:
-            if not is_database_locked(exc):
+            if is_database_locked(exc):
+                log.warning("database is locked", extra={"path": request.path})
+                code = "database_busy"
+            elif is_database_unavailable(exc):
+                log.warning(
+                    "database unavailable", extra={"path": request.path, "error": repr(exc)}
+                )
+                code = "database_unavailable"
+            else:
                 raise
-            log.warning("database is locked", extra={"path": request.path})
             return json_response(
-                error_body("database_busy", "The service is busy; try again in a moment."),
+                error_body(code, "The service is busy; try again in a moment."),
                 status=503,
                 headers=RETRY_AFTER,
             )

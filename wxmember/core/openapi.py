@@ -186,7 +186,9 @@ SESSION_ERRORS: Mapping[int, tuple[str, ...]] = {
     401: ("missing_token", "invalid_token", "token_expired")
 }
 ROLE_ERRORS: Mapping[int, tuple[str, ...]] = {403: ("role_not_allowed",)}
-BUSY_ERRORS: Mapping[int, tuple[str, ...]] = {503: ("server_busy", "database_busy")}
+BUSY_ERRORS: Mapping[int, tuple[str, ...]] = {
+    503: ("server_busy", "database_busy", "database_unavailable")
+}
 
 _STATUS_TEXT = {
     400: "The request is not valid",
