@@ -179,7 +179,6 @@ http {{
     scgi_temp_path {temp}/scgi;
     upstream wxmember {{
         server 127.0.0.1:{layout.ports.service};
-        keepalive 64;
     }}
     server {{
         listen 127.0.0.1:{layout.ports.nginx};
