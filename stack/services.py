@@ -110,6 +110,14 @@ class Stack:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.pg_bin = _postgres_bin()
+        # The processes this object started, reaped through their Popen when they end.
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    def _alive(self, pid: int) -> bool:
+        child = self._children.get(pid)
+        if child is not None:
+            return child.poll() is None
+        return _alive(pid)
 
     # ------------------------------------------------------------------ environment
 
@@ -137,6 +145,7 @@ class Stack:
             start_new_session=True,
         )
         log.close()
+        self._children[proc.pid] = proc
         self.layout.pid_file(name).write_text(str(proc.pid))
         return proc.pid
 
@@ -145,7 +154,7 @@ class Stack:
             pid = int(self.layout.pid_file(name).read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if _alive(pid) else None
+        return pid if self._alive(pid) else None
 
     # ------------------------------------------------------------------ start
 
@@ -304,7 +313,7 @@ class Stack:
         )
 
         def running() -> bool:
-            if not _alive(pid):
+            if not self._alive(pid):
                 raise StackError(f"{name} exited{_tail(log)}")
             with log.open("rb") as f:
                 f.seek(start)
@@ -362,7 +371,7 @@ class Stack:
             return
         os.kill(pid, sig)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while _alive(pid):
+        while self._alive(pid):
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
