@@ -68,8 +68,9 @@ DESCRIPTION = (
     "`Authorization: Bearer <token>` on every other call; `x-roles` lists the roles that may "
     "call a route, any other role gets 403 `role_not_allowed`. Every refusal is "
     '`{"error": {"code", "message", "details"?}}` with a stable code (listed per response '
-    "under `x-error-codes`); any route may answer 503 `server_busy`, `database_busy` or "
-    "`database_unavailable` with `Retry-After`. Every write is recorded in the audit log."
+    "under `x-error-codes`); any route may answer 503 `server_busy`, `database_busy`, "
+    "`database_unavailable` or `redis_unavailable` with `Retry-After`. Every write is recorded "
+    "in the audit log."
 )
 
 

@@ -46,7 +46,8 @@ DESCRIPTION = (
     "(`POST /session`) and sends the token as `Authorization: Bearer <token>` on every other "
     'call. Every refusal is `{"error": {"code", "message", "details"?}}` with a '
     "stable code (listed per response under `x-error-codes`); any route may answer 503 "
-    "`server_busy`, `database_busy` or `database_unavailable` with `Retry-After`."
+    "`server_busy`, `database_busy`, `database_unavailable` or `redis_unavailable` with "
+    "`Retry-After`."
 )
 
 

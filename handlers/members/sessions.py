@@ -91,14 +91,19 @@ async def member_for_openid(
 
 
 async def _check_login_limits(services: Services, code: str, client_address: str) -> None:
-    """429 past the address's, the code's or everyone's budget (counted in that order)."""
+    """429 past the address's, the code's or everyone's budget (counted in that order).
+
+    Without Redis members still log in: a code is good once at WeChat, which keeps its own
+    quota of code2session calls, so nothing is guessed while the limits are not counted."""
     security = services.config.security
     redis = services.redis
     per_address = security.member_logins_per_address_per_minute
-    await enforce(redis, f"mlogin:ip:{client_address}", per_address, 60)
+    await enforce(redis, f"mlogin:ip:{client_address}", per_address, 60, fail_open=True)
     code_key = hashlib.sha256(code.encode()).hexdigest()[:32]
-    await enforce(redis, f"mlogin:code:{code_key}", CODE_ATTEMPTS, CODE_WINDOW_SECONDS)
-    await enforce(redis, "mlogin:all", security.member_logins_per_minute, 60)
+    await enforce(
+        redis, f"mlogin:code:{code_key}", CODE_ATTEMPTS, CODE_WINDOW_SECONDS, fail_open=True
+    )
+    await enforce(redis, "mlogin:all", security.member_logins_per_minute, 60, fail_open=True)
 
 
 async def login(services: Services, code: str, client_address: str) -> LoginResult:

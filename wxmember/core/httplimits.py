@@ -16,6 +16,8 @@
   that finds PostgreSQL unreachable (down, restarting, out of connections, the connection
   broken under it, or not connected within `database.connect_timeout_seconds`) is 503
   `database_unavailable`. The pool opens new connections by itself once the server is back.
+  A use of Redis that fails closed (README: production, "Without Redis") is 503
+  `redis_unavailable`.
 - `hide_server_version`: the `Server` header names the product without versions.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.streams import StreamReader
 from aiohttp.typedefs import Middleware
+from redis.exceptions import RedisError
 
 from wxmember.core.config import ServerConfig
 from wxmember.core.db import is_database_locked, is_database_unavailable
@@ -98,6 +101,9 @@ def limits_middleware(server: ServerConfig) -> Middleware:
                     "database unavailable", extra={"path": request.path, "error": repr(exc)}
                 )
                 code = "database_unavailable"
+            elif isinstance(exc, RedisError):
+                log.warning("redis unavailable", extra={"path": request.path, "error": repr(exc)})
+                code = "redis_unavailable"
             else:
                 raise
             return json_response(

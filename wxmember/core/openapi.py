@@ -187,7 +187,7 @@ SESSION_ERRORS: Mapping[int, tuple[str, ...]] = {
 }
 ROLE_ERRORS: Mapping[int, tuple[str, ...]] = {403: ("role_not_allowed",)}
 BUSY_ERRORS: Mapping[int, tuple[str, ...]] = {
-    503: ("server_busy", "database_busy", "database_unavailable")
+    503: ("server_busy", "database_busy", "database_unavailable", "redis_unavailable")
 }
 
 _STATUS_TEXT = {

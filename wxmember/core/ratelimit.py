@@ -8,13 +8,24 @@ The first hit on a key opens a window of `window_seconds`; the key counts hits u
   `release` gives it back when the attempt turns out not to count, e.g. a login whose password
   was right. A unit given back after its window closed is credited to the next window, which
   lets at most one more attempt through per such release.
+
+Without Redis a limit cannot be counted, and each caller says what happens then: `enforce`'s
+`fail_open` lets the request through (a warning is logged), else the RedisError reaches the
+middleware and the request is 503 `redis_unavailable`. `reserve` always fails closed (staff
+logins: a guessing attack gets no window by breaking Redis first); `release` only gives a
+unit back, so a failure there is logged and the unit expires with its window.
 """
 
 from __future__ import annotations
 
+import logging
+
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from wxmember.core.errors import TooManyRequests
+
+log = logging.getLogger(__name__)
 
 _PREFIX = "wxmember:rl:"
 
@@ -33,9 +44,18 @@ async def hit(redis: Redis, key: str, limit: int, window_seconds: int) -> bool:
     return int(count) <= limit
 
 
-async def enforce(redis: Redis, key: str, limit: int, window_seconds: int) -> None:
-    """Raise a 429 when `key` is over its limit."""
-    if not await hit(redis, key, limit, window_seconds):
+async def enforce(
+    redis: Redis, key: str, limit: int, window_seconds: int, *, fail_open: bool
+) -> None:
+    """Raise a 429 when `key` is over its limit; without Redis, pass if `fail_open`."""
+    try:
+        within = await hit(redis, key, limit, window_seconds)
+    except RedisError as exc:
+        if not fail_open:
+            raise
+        log.warning("rate limit not counted: Redis unavailable", extra={"error": repr(exc)})
+        return
+    if not within:
         raise too_many()
 
 
@@ -58,7 +78,10 @@ async def reserve(redis: Redis, key: str, limit: int, window_seconds: int) -> st
 
 async def release(redis: Redis, slot: str, window_seconds: int) -> None:
     """Give back a unit taken by `reserve`."""
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.decr(slot)
-        pipe.expire(slot, window_seconds, nx=True)
-        await pipe.execute()
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.decr(slot)
+            pipe.expire(slot, window_seconds, nx=True)
+            await pipe.execute()
+    except RedisError as exc:
+        log.warning("rate limit unit not given back", extra={"error": repr(exc)})

@@ -1463,7 +1463,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy, wechat_unavailable. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy, wechat_unavailable. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1499,7 +1499,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1546,7 +1546,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1624,7 +1624,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1678,7 +1678,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1725,7 +1725,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1763,7 +1763,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1841,7 +1841,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1877,7 +1877,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1955,7 +1955,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1993,7 +1993,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2022,7 +2022,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenApiDocument"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2071,7 +2071,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2118,7 +2118,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2196,7 +2196,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2234,7 +2234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2284,7 +2284,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2334,7 +2334,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2393,7 +2393,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2444,7 +2444,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2496,7 +2496,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2546,7 +2546,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2597,7 +2597,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2698,7 +2698,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2748,7 +2748,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2838,7 +2838,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2876,7 +2876,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2954,7 +2954,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3041,7 +3041,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3088,7 +3088,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, server_busy. */
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
             503: {
                 headers: {
                     [name: string]: unknown;
