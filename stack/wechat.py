@@ -6,6 +6,7 @@ It knows the stack's two apps (stack/layout.py), hands out login and phone codes
 demo's (`/_demo/...`), lists what it delivered (`/_fake/sent`) and takes faults from the fault
 suite: `POST /_stack/faults` with `{"path", "times", "errcode"?, "status"?, "delay"?}` makes
 the next `times` calls to that API path fail or stall; `DELETE /_stack/faults` ends them all.
+`/_stack/template` and `/_stack/followers` arrange an Official Account template and followers.
 """
 
 from __future__ import annotations
@@ -39,10 +40,18 @@ def fault_routes(fake: FakeWeChat) -> web.RouteTableDef:
         fake.faults.clear()
         return web.json_response({"ok": True})
 
-    @routes.post("/_stack/subscribe-template")
-    async def subscribe_template(request: web.Request) -> web.Response:
+    @routes.post("/_stack/template")
+    async def template(request: web.Request) -> web.Response:
+        """An Official Account template message, with its data keys."""
         body = await request.json()
-        fake.register_subscribe_template(str(body["template_id"]), list(body["keys"]))
+        fake.register_template(str(body["template_id"]), list(body["keys"]))
+        return web.json_response({"ok": True})
+
+    @routes.post("/_stack/followers")
+    async def followers(request: web.Request) -> web.Response:
+        """Users who follow the Official Account."""
+        for openid in (await request.json())["openids"]:
+            fake.add_follower(str(openid))
         return web.json_response({"ok": True})
 
     return routes

@@ -50,7 +50,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
     others = [item for item in items if item not in ours]
-    items[:] = others + ours
+    # In a fixed order: the stack's parts are shared, and a scenario leaves them as it found
+    # them, except the scheduler scenario, which leaves another scheduler leading.
+    items[:] = others + sorted(ours, key=lambda item: item.nodeid)
 
 
 pytest_collection_modifyitems = pytest.hookimpl(trylast=True)(pytest_collection_modifyitems)
@@ -69,10 +71,15 @@ def _free_block(size: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
-# Short enough that a takeover happens within a scenario, long enough to renew under load.
+# Short enough that a takeover happens within a scenario, long enough to renew under load; a
+# reminder run slow enough to be caught in the middle, and one cut off settled soon.
 STACK_SETTINGS = """
 [scheduler]
 lease_seconds = 6.0
+
+[reminders]
+sends_per_second = 10
+sending_timeout_seconds = 10
 """
 
 
