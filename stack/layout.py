@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wxmember.core.config import generate_data_key
 
@@ -119,8 +121,9 @@ class Layout:
         return cls(root=root, ports=Ports(**saved["ports"]), workers=saved["workers"])
 
 
-def write_config(layout: Layout, *, extra: str = "") -> None:
-    """The service's config file: the stack's servers, keys made once and kept."""
+def write_config(layout: Layout, *, settings: Mapping[str, Mapping[str, Any]] = {}) -> None:
+    """The service's config file: the stack's servers, keys made once and kept, and
+    `settings` over them (section -> key -> value)."""
     keys_file = layout.root / "keys.json"
     if keys_file.exists():
         keys = json.loads(keys_file.read_text(encoding="utf-8"))
@@ -128,37 +131,31 @@ def write_config(layout: Layout, *, extra: str = "") -> None:
         keys = {"secret_key": secrets.token_urlsafe(32), "data_key": generate_data_key()}
         keys_file.write_text(json.dumps(keys), encoding="utf-8")
         keys_file.chmod(0o600)
-    text = f"""# Written by `./dev stack start`: the local production shape.
-[server]
-host = "127.0.0.1"
-port = {layout.ports.service}
-trusted_proxies = ["127.0.0.1"]
-
-[database]
-url = "{layout.database_url}"
-pool_max = 20
-
-[redis]
-url = "{layout.redis_url}"
-
-[security]
-secret_key = "{keys["secret_key"]}"
-data_key = "{keys["data_key"]}"
-
-[miniapp]
-appid = "{MINIAPP[0]}"
-secret = "{MINIAPP[1]}"
-
-[official]
-appid = "{OFFICIAL[0]}"
-secret = "{OFFICIAL[1]}"
-token = "{OFFICIAL_TOKEN}"
-encoding_aes_key = "{OFFICIAL_AES_KEY}"
-
-[wechat]
-api_base = "{layout.wechat_url}"
-{extra}"""
-    layout.config_file.write_text(text, encoding="utf-8")
+    config: dict[str, dict[str, Any]] = {
+        "server": {
+            "host": "127.0.0.1",
+            "port": layout.ports.service,
+            "trusted_proxies": ["127.0.0.1"],
+        },
+        "database": {"url": layout.database_url, "pool_max": 20},
+        "redis": {"url": layout.redis_url},
+        "security": dict(keys),
+        "miniapp": {"appid": MINIAPP[0], "secret": MINIAPP[1]},
+        "official": {
+            "appid": OFFICIAL[0],
+            "secret": OFFICIAL[1],
+            "token": OFFICIAL_TOKEN,
+            "encoding_aes_key": OFFICIAL_AES_KEY,
+        },
+        "wechat": {"api_base": layout.wechat_url},
+    }
+    for section, values in settings.items():
+        config.setdefault(section, {}).update(values)
+    lines = ["# Written by `./dev stack start`: the local production shape."]
+    for section, values in config.items():
+        lines.append(f"\n[{section}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    layout.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     layout.config_file.chmod(0o600)
 
 

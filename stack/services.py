@@ -17,9 +17,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stack.layout import DEPLOY, REPO_ROOT, Layout, nginx_config, write_config
 
@@ -158,12 +159,14 @@ class Stack:
 
     # ------------------------------------------------------------------ start
 
-    def start(self, *, scheduler: bool = True, config_extra: str = "") -> None:
+    def start(
+        self, *, scheduler: bool = True, settings: Mapping[str, Mapping[str, Any]] = {}
+    ) -> None:
         """Start every part not running yet, in order, each waited for until it answers."""
         for directory in (self.layout.root, self.layout.logs, self.layout.run):
             directory.mkdir(parents=True, exist_ok=True)
         self.layout.save()
-        write_config(self.layout, extra=config_extra)
+        write_config(self.layout, settings=settings)
         self.start_postgres()
         self.start_redis()
         self.start_wechat()

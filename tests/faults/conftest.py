@@ -71,16 +71,15 @@ def _free_block(size: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
-# Short enough that a takeover happens within a scenario, long enough to renew under load; a
-# reminder run slow enough to be caught in the middle, and one cut off settled soon.
-STACK_SETTINGS = """
-[scheduler]
-lease_seconds = 6.0
-
-[reminders]
-sends_per_second = 10
-sending_timeout_seconds = 10
-"""
+STACK_SETTINGS = {
+    # Short enough that a takeover happens within a scenario, long enough to renew under load.
+    "scheduler": {"lease_seconds": 6.0},
+    # A reminder run slow enough to be caught in the middle; one cut off, or refused as busy,
+    # tried again soon.
+    "reminders": {"sends_per_second": 10, "sending_timeout_seconds": 10, "retry_base_seconds": 5},
+    # Every simulated member logs in from this one machine.
+    "security": {"member_logins_per_address_per_minute": 100_000},
+}
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +89,7 @@ def stack() -> Iterator[Stack]:
     root.chmod(0o755)
     stack = Stack(Layout(root, Ports.from_base(_free_block(5)), workers=2))
     try:
-        stack.start(config_extra=STACK_SETTINGS)
+        stack.start(settings=STACK_SETTINGS)
         yield stack
     finally:
         stack.stop()
