@@ -86,9 +86,13 @@ async def run_load(
     clients: int,
     stop: asyncio.Event,
     timeout: float = 30.0,
+    rate: float | None = None,
 ) -> Tally:
-    """Send `calls` from `clients` loops until `stop` is set or the calls run out."""
+    """Send `calls` from `clients` loops until `stop` is set or the calls run out; at most
+    `rate` requests a second in all when given."""
     tally = Tally()
+    started = time.monotonic()
+    sent = itertools.count()
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
@@ -98,6 +102,9 @@ async def run_load(
                 call = next(calls, None)
                 if call is None:
                     return
+                if rate is not None:
+                    due = started + next(sent) / rate
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
                 tally.outcomes.append(await _send(session, base, call))
 
         await asyncio.gather(*(loop() for _ in range(clients)))
