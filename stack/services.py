@@ -42,8 +42,9 @@ def _postgres_bin() -> Path:
 
 
 def _need(program: str, package: str) -> str:
-    path = shutil.which(program) or (f"/usr/sbin/{program}" if program == "nginx" else None)
-    if not path or not Path(path).exists():
+    """The program's path; Debian puts nginx in /usr/sbin, which a user's PATH may lack."""
+    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+    if path is None:
         raise StackError(f"{program} is not installed (Debian: apt-get install {package})")
     return path
 
