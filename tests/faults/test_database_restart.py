@@ -52,7 +52,7 @@ async def test_requests_fail_fast_while_postgres_is_down_and_recover_after(
     last = max(f.sent_at for f in failures)
     assert down_at - 0.5 <= first and last <= up_at + 2.0, (first - down_at, last - up_at)
     after = tally.where(lambda o: o.sent_at > last)
-    assert len(after) > 100
+    assert len(after) > 20
     assert stack.pid("scheduler") == scheduler
     print(
         f"\ndatabase restart: {len(tally.outcomes)} requests, {len(failures)} answered 503 "

