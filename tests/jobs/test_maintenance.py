@@ -19,10 +19,9 @@ from jobs.maintenance import (
 from tests.factories import create_member
 from tests.reminders.kit import coupon_template, give_coupon
 from wxmember.core.clock import FrozenClock
-from wxmember.core.context import Services
-from wxmember.core.models import Member
 from wxmember.core.config import Config
-from wxmember.core.models import AuditEntry
+from wxmember.core.context import Services
+from wxmember.core.models import AuditEntry, Member
 from wxmember.core.models.coupons import Coupon
 from wxmember.core.models.points import PointsLot
 from wxmember.core.models.tier_history import EvaluationRun
