@@ -1,7 +1,8 @@
 """Each push is handled once, however often WeChat delivers it.
 
-WeChat re-sends a push it got no answer to within 5 s. The first delivery claims the push's key
-in Redis (SET NX, 60 s) and stores the rendered reply there when done; a delivery that finds
+WeChat re-sends a push it got no answer to within 5 s, three times (about 15 s in all). The first
+delivery claims the push's key in Redis (SET NX, `retention.push_dedup_seconds`, 60 s by
+default and never under 30) and stores the rendered reply there when done; a delivery that finds
 the key claimed waits for that reply (polling, up to its own deadline) and answers the same, or
 `success` when it cannot. Redis is shared by every worker process, so a retry landing on
 another process is recognised too.
@@ -29,7 +30,6 @@ from bot.push import SUCCESS, Push, text
 
 log = logging.getLogger(__name__)
 
-CLAIM_TTL_SECONDS = 60
 _WORKING = b"\x00"
 _FIRST_POLL_SECONDS = 0.005
 _MAX_POLL_SECONDS = 0.1
@@ -46,19 +46,22 @@ def push_key(channel: str, push: Push) -> str:
     return f"wxmember:bot:push:{channel}:e:{digest}"
 
 
-async def claim(redis: Redis, key: str) -> bool:
-    """True for the first delivery of a push (it must answer); False for a repeat."""
+async def claim(redis: Redis, key: str, seconds: int) -> bool:
+    """True for the first delivery of a push (it must answer); False for a repeat.
+
+    The key lives `seconds`, which must outlast WeChat's retries of the push.
+    """
     try:
-        return bool(await redis.set(key, _WORKING, nx=True, ex=CLAIM_TTL_SECONDS))
+        return bool(await redis.set(key, _WORKING, nx=True, ex=seconds))
     except RedisError:
         log.warning("push dedup unavailable; answering without it", exc_info=True)
         return True
 
 
-async def remember(redis: Redis, key: str, reply: str) -> None:
-    """Keep the answer for repeats of the push (plain reply XML, or `success`)."""
+async def remember(redis: Redis, key: str, reply: str, seconds: int) -> None:
+    """Keep the answer for repeats of the push (plain reply XML, or `success`) for `seconds`."""
     try:
-        await redis.set(key, reply.encode(), ex=CLAIM_TTL_SECONDS)
+        await redis.set(key, reply.encode(), ex=seconds)
     except RedisError:
         log.warning("push dedup unavailable; a repeat will get success", exc_info=True)
 

@@ -69,7 +69,8 @@ async def record_once(services: Services, account: str, push: Push, event: str) 
     A failure releases the claim, so WeChat's retry records the event.
     """
     key = dedup.push_key(account, push)
-    if not await dedup.claim(services.redis, key):
+    dedup_seconds = services.config.retention.push_dedup_seconds
+    if not await dedup.claim(services.redis, key, dedup_seconds):
         return
     try:
         await record_subscribe_event(
@@ -78,4 +79,4 @@ async def record_once(services: Services, account: str, push: Push, event: str) 
     except BaseException:
         await services.redis.delete(key)
         raise
-    await dedup.remember(services.redis, key, SUCCESS)
+    await dedup.remember(services.redis, key, SUCCESS, dedup_seconds)

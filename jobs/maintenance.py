@@ -1,5 +1,5 @@
 """Housekeeping jobs: points and coupon expiry, tier retention, the dashboard's daily figures,
-the members' RFM scores and segments.
+the members' RFM scores and segments, and the pruning of rows past their lifetime.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from handlers.coupons.issuing import mark_expired_coupons
 from handlers.dashboard import backfill
 from handlers.points.ledger import expire_due_lots
+from handlers.retention import prune
 from handlers.segments import run_rfm
 from handlers.tiers.growth import evaluate_tiers
 from jobs.base import JobContext, TriggerFactory, job
@@ -32,6 +33,10 @@ def daily_after_midnight(config: Config) -> CronTrigger:
 
 def daily_at_one(config: Config) -> CronTrigger:
     return CronTrigger(hour=1, minute=0, timezone=config.brand.tz)
+
+
+def daily_before_dawn(config: Config) -> CronTrigger:
+    return CronTrigger(hour=4, minute=40, timezone=config.brand.tz)
 
 
 # Points expire at the end of a local day (handlers/points/lots.py); coupons at local midnight.
@@ -83,3 +88,12 @@ async def score_rfm(ctx: JobContext) -> None:
     report = await run_rfm(ctx.services, should_stop=ctx.should_stop)
     if report.status != "already_finished":
         log.info("rfm scored", extra=report.as_dict())
+
+
+# Before dawn in the brand's zone: the quietest hour of a retail brand, clear of the jobs after
+# midnight. Deleting in committed batches, a run stopped half-way leaves the rest to the next.
+@job(id="retention.prune", trigger=daily_before_dawn, coalesce=True, max_instances=1)
+async def prune_expired_rows(ctx: JobContext) -> None:
+    """Delete the housekeeping rows past their lifetime ([retention]), in batches."""
+    report = await prune(ctx.services, should_stop=ctx.should_stop)
+    log.info("retention pruned", extra=report.as_dict())

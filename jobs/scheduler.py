@@ -48,6 +48,7 @@ ALL_JOBS: tuple[Job, ...] = (
     maintenance.evaluate_closed_period,
     maintenance.store_dashboard_days,
     maintenance.score_rfm,
+    maintenance.prune_expired_rows,
     benefits.pay_tier_birthday_gifts,
     benefits.pay_tier_monthly_coupons,
 )

@@ -28,6 +28,7 @@ from handlers.messaging.pacing import SendPacer
 from handlers.reminders.candidates import find_candidates, gift_name, render, target_day
 from handlers.reminders.delivery import claim, deliver
 from handlers.reminders.fields import invalid_keys
+from handlers.reminders.horizon import check_runnable
 from handlers.reminders.rules import get_rule
 from wxmember.core.context import Services
 from wxmember.core.inputs import encode_cursor
@@ -142,8 +143,12 @@ async def outcome_counts(rule_id: int, day: date) -> dict[str, int]:
 
 
 async def run_rule(services: Services, rule_id: int, day: date) -> dict[str, int]:
-    """Run one rule for a send day now, whatever its send time; the outcome counts."""
+    """Run one rule for a send day now, whatever its send time; the outcome counts.
+
+    A day before the retention horizon is refused (handlers/reminders/horizon.py).
+    """
     rule = await get_rule(rule_id)
+    check_runnable(services, day)
     await claim_rule_day(services, rule, day)
     await recover_stale(services, ReminderDelivery)
     await deliver_due(services, rule_id=rule.id)

@@ -83,6 +83,19 @@ class TestRetries:
         assert one.content != two.content
 
 
+class TestDedupLifetime:
+    @pytest.fixture
+    def bot_settings(self) -> dict[str, dict[str, Any]]:
+        return {"retention": {"push_dedup_seconds": 45}}
+
+    async def test_a_push_is_remembered_for_the_configured_seconds(
+        self, pusher: OfficialPusher, services: Services
+    ) -> None:
+        await pusher.send(text_xml(UNBOUND_OPENID, "签到", msg_id=9_150_000_001))
+        key = "wxmember:bot:push:official:m:9150000001"
+        assert 40 <= await services.redis.ttl(key) <= 45
+
+
 class TestDeadline:
     @pytest.fixture
     def bot_settings(self) -> dict[str, dict[str, Any]]:

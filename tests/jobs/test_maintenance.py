@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from handlers import points
 from jobs.base import JobContext
-from jobs.maintenance import evaluate_closed_period, expire_coupons, expire_points
+from jobs.maintenance import (
+    evaluate_closed_period,
+    expire_coupons,
+    expire_points,
+    prune_expired_rows,
+)
 from tests.factories import create_member
 from tests.reminders.kit import coupon_template, give_coupon
 from wxmember.core.clock import FrozenClock
+from wxmember.core.config import Config
 from wxmember.core.context import Services
-from wxmember.core.models import Member
+from wxmember.core.models import AuditEntry, Member
 from wxmember.core.models.coupons import Coupon
 from wxmember.core.models.points import PointsLot
 from wxmember.core.models.tier_history import EvaluationRun
@@ -64,3 +72,22 @@ class TestTierEvaluation:
         assert [(run.period_key, run.status) for run in runs] == [
             ("calendar_year:2025-12-31", "finished")
         ]
+
+
+class TestRetention:
+    async def test_prunes_the_rows_past_their_lifetime_and_logs_the_counts(
+        self, ctx: JobContext, log_lines: Callable[[], str]
+    ) -> None:
+        for age in (366, 364):
+            entry = await AuditEntry.create(actor="owner", action="x", target_type="t")
+            await AuditEntry.filter(id=entry.id).update(created_at=NOW - timedelta(days=age))
+        await prune_expired_rows(ctx)
+        assert await AuditEntry.all().count() == 1
+        logged = [json.loads(line) for line in log_lines().splitlines()]
+        [entry] = [line for line in logged if line.get("msg") == "retention pruned"]
+        assert entry["audit_log"] == 1 and entry["reminder_deliveries"] == 0
+
+    def test_runs_once_a_day_before_dawn_in_the_brands_zone(self, config: Config) -> None:
+        trigger = prune_expired_rows.trigger(config)
+        fire = trigger.get_next_fire_time(None, NOW).astimezone(config.brand.tz)
+        assert (fire.hour, fire.minute) == (4, 40)

@@ -68,6 +68,7 @@ class TestDeclarations:
             "tiers.evaluate",
             "dashboard.days",
             "rfm.daily",
+            "retention.prune",
             "benefits.birthday",
             "benefits.monthly",
         ]

@@ -290,6 +290,44 @@ class CouponsConfig(_Section):
     soldout_flag_seconds: int = Field(300, ge=1, le=86400)
 
 
+# China's Cybersecurity Law (Art. 21) has network operators keep logs for at least six months;
+# the longest six months in a row (July to December) have 184 days.
+AUDIT_MIN_DAYS = 184
+# WeChat re-sends an unanswered push three times, 5 s apart: about 15 s from the first try.
+PUSH_RETRY_SECONDS = 15
+
+
+class RetentionConfig(_Section):
+    """How long housekeeping records live, in days; 0 keeps them for ever (handlers/retention)."""
+
+    reminder_deliveries_days: int = Field(180, ge=0, le=36500)
+    campaign_deliveries_days: int = Field(365, ge=0, le=36500)
+    audit_days: int = Field(365, ge=0, le=36500)
+    import_problems_days: int = Field(90, ge=0, le=36500)
+    push_dedup_seconds: int = Field(60, le=86400)
+    batch_size: int = Field(1000, ge=1, le=10000)
+
+    @field_validator("audit_days")
+    @classmethod
+    def _six_months(cls, value: int) -> int:
+        if 0 < value < AUDIT_MIN_DAYS:
+            raise ValueError(
+                f"must be 0 (keep for ever) or at least {AUDIT_MIN_DAYS} days: the Cybersecurity"
+                " Law has logs kept for six months or more"
+            )
+        return value
+
+    @field_validator("push_dedup_seconds")
+    @classmethod
+    def _outlives_retries(cls, value: int) -> int:
+        if value < 2 * PUSH_RETRY_SECONDS:
+            raise ValueError(
+                f"must be at least {2 * PUSH_RETRY_SECONDS} seconds: WeChat retries a push for"
+                f" about {PUSH_RETRY_SECONDS} s, and a repeat must still find the first answer"
+            )
+        return value
+
+
 class PosConfig(_Section):
     # The till takes the dynamic member code; the static card number (printed on the card and
     # in its QR code) only when this is true.
@@ -313,6 +351,7 @@ class Config(_Section):
     reminders: RemindersConfig = RemindersConfig()
     coupons: CouponsConfig = CouponsConfig()
     pos: PosConfig = PosConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     def replace(self, **sections: Mapping[str, Any]) -> Config:
         """A copy with some keys of some sections changed, validated again."""
