@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from tortoise import Tortoise
-
+from wxmember.core.db import reading_connection
 from wxmember.core.models.coupons import CouponSource
 from wxmember.core.models.points import EntryKind
 
@@ -87,7 +86,7 @@ SELECT
 
 async def rows(sql: str, *args: Any) -> list[dict[str, Any]]:
     """The rows of a statement written with `$1`-style parameters, on either database."""
-    conn = Tortoise.get_connection("default")
+    conn = reading_connection()
     if conn.capabilities.dialect != "postgres":
         sql = re.sub(r"\$(\d+)", r"?\1", sql)
     _, found = await conn.execute_query(sql, list(args))

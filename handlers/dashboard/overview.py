@@ -15,6 +15,7 @@ from typing import Any
 
 from handlers.dashboard.days import figures_of
 from wxmember.core.context import Services
+from wxmember.core.db import reports
 from wxmember.core.localtime import local_today
 from wxmember.core.models.coupons import CouponTemplate
 from wxmember.core.models.dashboard import DashboardDay
@@ -92,12 +93,19 @@ def check_period(days: int) -> int:
 
 
 async def today_figures(services: Services) -> DashboardDay:
-    """Today's figures, live (unsaved)."""
-    return await figures_of(services, local_today(services))
+    """Today's figures, live (unsaved), read from the replica when there is one."""
+    with reports():
+        return await figures_of(services, local_today(services))
 
 
 async def period(services: Services, days: int) -> Period:
-    """The last `days` days up to today: stored figures, and today's live."""
+    """The last `days` days up to today: stored figures, and today's live; read from the
+    replica when there is one."""
+    with reports():
+        return await _period(services, days)
+
+
+async def _period(services: Services, days: int) -> Period:
     today = local_today(services)
     dates = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
     stored = {row.day: row for row in await DashboardDay.filter(day__gte=dates[0], day__lt=today)}

@@ -10,6 +10,7 @@ from typing import Any
 from tortoise.functions import Count
 
 from wxmember.core.context import Services
+from wxmember.core.db import reports
 from wxmember.core.errors import ValidationFailed
 from wxmember.core.kernel import continue_after
 from wxmember.core.localtime import local_today
@@ -118,6 +119,8 @@ async def delivery_stats(day: date) -> list[dict[str, Any]]:
 
 
 async def stats_for_day(services: Services, day: date | None) -> dict[str, Any]:
-    """`delivery_stats` for a send day, the brand's today unless given."""
+    """`delivery_stats` for a send day, the brand's today unless given; read from the replica
+    when there is one."""
     day = day or local_today(services)
-    return {"date": day.isoformat(), "rules": await delivery_stats(day)}
+    with reports():
+        return {"date": day.isoformat(), "rules": await delivery_stats(day)}

@@ -29,6 +29,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 ENV_PREFIX = "WXMEMBER_"
@@ -69,6 +70,8 @@ class DatabaseConfig(_Section):
     busy_timeout_seconds: float = Field(10.0, ge=0, le=600)
     # PostgreSQL: how long opening a connection may take before the request is 503
     connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    # A read replica for the reports (the dashboard, reminder statistics); empty: the primary
+    read_url: str = ""
 
     @field_validator("url")
     @classmethod
@@ -76,6 +79,21 @@ class DatabaseConfig(_Section):
         if not value.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
             raise ValueError("must start with sqlite:// or postgres://")
         return value
+
+    @field_validator("read_url")
+    @classmethod
+    def _replica_scheme(cls, value: str) -> str:
+        return cls._known_scheme(value) if value else value
+
+    @model_validator(mode="after")
+    def _replica_of_the_same_kind(self) -> DatabaseConfig:
+        if self.read_url and self.read_url.startswith("sqlite://") != self.is_sqlite:
+            raise ValueError("read_url must be a database of the same kind as url")
+        return self
+
+    def replica(self) -> DatabaseConfig | None:
+        """The replica's settings (the primary's, at read_url), or None without one."""
+        return self.model_copy(update={"url": self.read_url}) if self.read_url else None
 
     @property
     def is_sqlite(self) -> bool:

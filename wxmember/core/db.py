@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import pkgutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from tortoise import Tortoise
 from tortoise import context as tortoise_context
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.api import migrate
 
 from wxmember.core.config import Config, DatabaseConfig
@@ -66,12 +69,15 @@ async def keep_session(connection: Connection) -> None:
     """
 
 
-def tortoise_config(config: Config) -> dict[str, Any]:
-    """The Tortoise config dict for this service (one app, `models`)."""
+def tortoise_config(config: Config, *, replica: bool = True) -> dict[str, Any]:
+    """The Tortoise config dict for this service (one app, `models`), with the read replica
+    and its router when `database.read_url` names one."""
+    connections = {"default": _connection(config.database)}
+    replica_settings = config.database.replica() if replica else None
+    if replica_settings is not None:
+        connections[REPLICA] = _connection(replica_settings)
     return {
-        "connections": {
-            "default": _connection(config.database),
-        },
+        "connections": connections,
         "apps": {
             "models": {
                 "models": model_modules(),
@@ -79,16 +85,55 @@ def tortoise_config(config: Config) -> dict[str, Any]:
                 "migrations": MIGRATIONS_MODULE,
             }
         },
+        "routers": [ReportReads] if replica_settings is not None else [],
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+# Reports may read a replica: a few seconds behind the primary is nothing to a chart of days,
+# and their long scans leave the primary to the members. Nothing else reads there: a request
+# that has just written expects to read its write.
+REPLICA = "replica"
+_REPORTING: ContextVar[bool] = ContextVar("wxmember_reporting", default=False)
+
+
+@contextmanager
+def reports() -> Iterator[None]:
+    """Reads of models in the block go to the read replica, when there is one."""
+    token = _REPORTING.set(True)
+    try:
+        yield
+    finally:
+        _REPORTING.reset(token)
+
+
+class ReportReads:
+    """Tortoise's router: a report's model reads to the replica; everything else unrouted."""
+
+    def db_for_read(self, model: type) -> str | None:
+        return REPLICA if _REPORTING.get() else None
+
+    def db_for_write(self, model: type) -> str | None:
+        return None
+
+
+def reading_connection() -> BaseDBAsyncClient:
+    """The connection a hand-written read should use: the replica inside `reports()`, when
+    the service has one, else the primary."""
+    if _REPORTING.get():
+        try:
+            return Tortoise.get_connection(REPLICA)
+        except ConfigurationError:  # no replica configured
+            pass
+    return Tortoise.get_connection("default")
 
 
 async def apply_migrations(config: Config) -> None:
     """Apply every pending migration, then close the connections it opened."""
     _forget_compiled_statements()
     try:
-        await migrate(config=tortoise_config(config))
+        await migrate(config=tortoise_config(config, replica=False))
     finally:
         await Tortoise.close_connections()
 
