@@ -13,82 +13,37 @@ import os
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 
-import aiohttp
 from aiohttp import web
 
-from handlers.reminders.rules import RuleCreate, create_rule
 from jobs.lease import LEASE_KEY
 from stack import Stack
-from tests.factories import create_member
 from tests.faults.invariants import assert_invariants
 from tests.faults.load import wait_until
+from tests.faults.shop import birthday_followers, birthday_rule, birthdays_over, template_messages
 from wxmember.core import keys
-from wxmember.core.inputs import validate
-from wxmember.core.models import Member, Operator
-from wxmember.core.models.bot import Follower
 from wxmember.core.models.reminders import ReminderDelivery
 
 MEMBERS = 150
 TEMPLATE = "tpl-stack-birthday"
 
 
-async def sent(stack: Stack) -> Counter[str]:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(stack.layout.wechat_url + "/_fake/sent") as r:
-            messages = await r.json()
-    return Counter(m["touser"] for m in messages if m.get("template_id") == TEMPLATE)
-
-
 async def test_another_scheduler_finishes_the_run_and_nobody_gets_two(
     stack: Stack, services_app: web.Application
 ) -> None:
     services = services_app[keys.SERVICES]
-    tz = services.config.brand.tz
-    today = datetime.now(tz)
     openids = [f"o-oa-birthday-{i}" for i in range(MEMBERS)]
-    async with aiohttp.ClientSession() as http:
-        await http.post(
-            stack.layout.wechat_url + "/_stack/template",
-            json={"template_id": TEMPLATE, "keys": ["keyword1"]},
-        )
-        await http.post(stack.layout.wechat_url + "/_stack/followers", json={"openids": openids})
-    for openid in openids:
-        member = await create_member(birthday=today.date().replace(year=1990))
-        await Member.filter(id=member.id).update(official_openid=openid)
-        await Follower.create(openid=openid, member=member, subscribed=True)
+    await birthday_followers(stack, services, openids)
     second = stack.spawn_scheduler("scheduler-2")
     leader_pid = int(str(await services.redis.get(LEASE_KEY), "utf-8").split(":")[1])
     assert leader_pid != second
-
-    # Due now: the leader's next minute takes it (the job runs at second 0 of every minute).
-    owner = await Operator.get(username="owner")
-    send_time = (today - timedelta(minutes=1)).strftime("%H:%M")
-    if send_time > today.strftime("%H:%M"):  # just after local midnight: due at 00:00
-        send_time = "00:00"
-    rule = await create_rule(
-        owner,
-        validate(
-            RuleCreate,
-            {
-                "name": "生日祝福",
-                "kind": "birthday",
-                "send_time": send_time,
-                "days_before": 0,
-                "channel": "official_template",
-                "template_id": TEMPLATE,
-                "mapping": {"keyword1": "member_name"},
-                "page": "pages/member/index",
-            },
-        ),
-    )
+    rule = await birthday_rule(stack, services, "生日祝福", TEMPLATE)
 
     sent_now: Counter[str] = Counter()
 
     async def some_sent() -> bool:
         nonlocal sent_now
-        sent_now = await sent(stack)
+        sent_now = await template_messages(stack, TEMPLATE)
         return sum(sent_now.values()) >= MEMBERS // 4
 
     deadline = time.monotonic() + 90
@@ -110,13 +65,13 @@ async def test_another_scheduler_finishes_the_run_and_nobody_gets_two(
 
     deadline = time.monotonic() + 180
     while (
-        sum((await sent(stack)).values()) < MEMBERS
+        sum((await template_messages(stack, TEMPLATE)).values()) < MEMBERS
         or await ReminderDelivery.filter(rule_id=rule.id).exclude(state="sent").exists()
     ):
-        assert time.monotonic() < deadline, await sent(stack)
+        assert time.monotonic() < deadline, await template_messages(stack, TEMPLATE)
         await asyncio.sleep(1.0)
 
-    delivered = await sent(stack)
+    delivered = await template_messages(stack, TEMPLATE)
     assert delivered == Counter({openid: 1 for openid in openids})
     rows = await ReminderDelivery.filter(rule_id=rule.id).values_list("state", flat=True)
     assert Counter(rows) == Counter({"sent": MEMBERS})
@@ -127,3 +82,4 @@ async def test_another_scheduler_finishes_the_run_and_nobody_gets_two(
     )
     await wait_until(lambda: stack.pid("scheduler") is None, timeout=5)
     await assert_invariants()
+    await birthdays_over(services, rule, openids)

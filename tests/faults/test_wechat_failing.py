@@ -12,22 +12,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from handlers.reminders.rules import RuleCreate, create_rule
 from stack import Stack
-from tests.factories import create_member
 from tests.faults.invariants import assert_invariants
 from tests.faults.load import Call, cycle, run_load
-from tests.faults.shop import members_headers
+from tests.faults.shop import (
+    birthday_followers,
+    birthday_rule,
+    birthdays_over,
+    members_headers,
+    template_messages,
+)
 from wxmember.core import keys
-from wxmember.core.inputs import validate
-from wxmember.core.models import Member, Operator
-from wxmember.core.models.bot import Follower
 from wxmember.core.models.reminders import ReminderDelivery
 
 LOGIN = "/sns/jscode2session"
@@ -111,41 +111,12 @@ async def test_reminders_back_off_while_wechat_is_busy_and_finish_later(
 ) -> None:
     services = services_app[keys.SERVICES]
     members = 30
-    tz = services.config.brand.tz
-    today = datetime.now(tz)
     openids = [f"o-oa-busy-{i}" for i in range(members)]
-    async with aiohttp.ClientSession() as http:
-        await http.post(
-            stack.layout.wechat_url + "/_stack/template",
-            json={"template_id": TEMPLATE, "keys": ["keyword1"]},
-        )
-        await http.post(stack.layout.wechat_url + "/_stack/followers", json={"openids": openids})
-    for openid in openids:
-        member = await create_member(birthday=today.date().replace(year=1991))
-        await Member.filter(id=member.id).update(official_openid=openid)
-        await Follower.create(openid=openid, member=member, subscribed=True)
+    await birthday_followers(stack, services, openids)
     # Every attempt of the first run is refused as busy (each send is tried 1 + retries times).
     attempts = members * (services.config.wechat.network_retries + 1)
     await fault(stack, path=TEMPLATE_SEND, errcode=-1, times=attempts)
-    send_time = (today - timedelta(minutes=1)).strftime("%H:%M")
-    if send_time > today.strftime("%H:%M"):
-        send_time = "00:00"
-    rule = await create_rule(
-        await Operator.get(username="owner"),
-        validate(
-            RuleCreate,
-            {
-                "name": "生日祝福（忙）",
-                "kind": "birthday",
-                "send_time": send_time,
-                "days_before": 0,
-                "channel": "official_template",
-                "template_id": TEMPLATE,
-                "mapping": {"keyword1": "member_name"},
-                "page": "pages/member/index",
-            },
-        ),
-    )
+    rule = await birthday_rule(stack, services, "生日祝福（忙）", TEMPLATE)
     rows = ReminderDelivery.filter(rule_id=rule.id)
 
     deadline = time.monotonic() + 90
@@ -158,9 +129,7 @@ async def test_reminders_back_off_while_wechat_is_busy_and_finish_later(
         assert time.monotonic() < deadline, await rows.values("state", "reason", "attempts")
         await asyncio.sleep(1.0)
 
-    async with aiohttp.ClientSession() as http:
-        async with http.get(stack.layout.wechat_url + "/_fake/sent") as r:
-            sent = Counter(m["touser"] for m in await r.json() if m["template_id"] == TEMPLATE)
+    sent = await template_messages(stack, TEMPLATE)
     assert sent == Counter({openid: 1 for openid in openids})
     assert set(await rows.values_list("attempts", flat=True)) == {2}
     print(
@@ -168,3 +137,4 @@ async def test_reminders_back_off_while_wechat_is_busy_and_finish_later(
         f"{time.monotonic() - refused_at:.0f} s later"
     )
     await assert_invariants()
+    await birthdays_over(services, rule, openids)
