@@ -33,8 +33,8 @@ async def test_requests_fail_fast_while_postgres_is_down_and_recover_after(
     stop = asyncio.Event()
     load = asyncio.create_task(run_load(stack.layout.url, cycle(calls), clients=CLIENTS, stop=stop))
     await asyncio.sleep(1.5)
+    down_at = time.monotonic()  # requests fail from the moment the server begins to stop
     await asyncio.to_thread(stack.stop_postgres, "fast")
-    down_at = time.monotonic()
     await asyncio.sleep(DOWN_SECONDS)
     await asyncio.to_thread(stack.start_postgres)
     up_at = time.monotonic()

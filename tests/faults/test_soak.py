@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from tortoise import Tortoise
 
@@ -55,6 +56,7 @@ async def usage(stack: Stack, services_app: web.Application) -> Usage:
     )
 
 
+@pytest.mark.timeout(SOAK_SECONDS + 240)
 async def test_half_capacity_for_ten_minutes_leaks_nothing(
     stack: Stack, services_app: web.Application
 ) -> None:
