@@ -8,6 +8,7 @@ at; no request fails. `WXMEMBER_SOAK_SECONDS` shortens or lengthens the run (600
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,10 @@ async def usage(stack: Stack, services_app: web.Application) -> Usage:
 async def test_half_capacity_for_ten_minutes_leaks_nothing(
     stack: Stack, services_app: web.Application
 ) -> None:
+    # Longer than the suite's per-test limits: pytest-timeout's is raised by the mark above,
+    # and the watchdog that dumps every stack and ends the run is re-armed for this test
+    # (pytest cancels it when the test ends).
+    faulthandler.dump_traceback_later(SOAK_SECONDS + 300, exit=True)
     services = services_app[keys.SERVICES]
     template = await sale(services, total_stock=1_000_000, per_member_limit=1_000)
     calls = everyday(template, await members_headers(services, 500))
