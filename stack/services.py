@@ -109,8 +109,10 @@ class Stack:
 
     PARTS = ("postgres", "redis", "wechat", "service", "scheduler", "nginx")
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, *, gunicorn_args: Sequence[str] = ()) -> None:
+        """`gunicorn_args` go after deploy/gunicorn.conf.py's and win over them."""
         self.layout = layout
+        self.gunicorn_args = list(gunicorn_args)
         self.pg_bin = _postgres_bin()
         # The processes this object started, reaped through their Popen when they end.
         self._children: dict[int, subprocess.Popen[bytes]] = {}
@@ -285,7 +287,7 @@ class Stack:
             "service",
             [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")]
             + ["--bind", f"127.0.0.1:{self.layout.ports.service}"]
-            + ["--workers", str(self.layout.workers), "wxmember.serving:app"],
+            + ["--workers", str(self.layout.workers), *self.gunicorn_args, "wxmember.serving:app"],
         )
         self.wait_for_workers()
 
