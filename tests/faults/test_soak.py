@@ -1,8 +1,10 @@
 """A soak: mixed traffic at about half of the measured capacity for ten minutes.
 
-After a minute of warm-up, each worker's resident memory grows less than 10 %, and no worker
-holds more descriptors, PostgreSQL connections or Redis connections at the end than it settled
-at; no request fails. `WXMEMBER_SOAK_SECONDS` shortens or lengthens the run (600).
+Usage is read with the load paused for a moment (nothing in flight, the pools at the size the
+load made them): after a minute of warm-up, and at the end. Each worker's resident memory grows
+less than 10 % between the two, and no worker holds more descriptors, and the database and
+Redis no more connections, at the end than after the warm-up; no request fails.
+`WXMEMBER_SOAK_SECONDS` shortens or lengthens the run (600).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from tortoise import Tortoise
 
 from stack import Stack
 from tests.faults.invariants import assert_invariants
-from tests.faults.load import cycle, run_load
+from tests.faults.load import Tally, cycle, run_load
 from tests.faults.shop import EVERYDAY_REFUSALS, everyday, members_headers, sale
 from wxmember.core import keys
 
 SOAK_SECONDS = float(os.environ.get("WXMEMBER_SOAK_SECONDS", "600"))
 WARM_UP_SECONDS = min(60.0, SOAK_SECONDS / 5)
 CLIENTS = 32
+QUIET_SECONDS = 2.0
+SLACK = 10
 
 
 @dataclass(frozen=True)
@@ -81,24 +85,31 @@ async def test_half_capacity_for_ten_minutes_leaks_nothing(
     capacity = len(measured.outcomes) / (max(o.sent_at for o in measured.outcomes) - first)
     rate = capacity / 2
 
-    stop = asyncio.Event()
-    load = asyncio.create_task(
-        run_load(stack.layout.url, cycle(calls), clients=CLIENTS, stop=stop, rate=rate)
-    )
-    await asyncio.sleep(WARM_UP_SECONDS)
-    settled = await usage(stack, services_app)
-    await asyncio.sleep(SOAK_SECONDS - WARM_UP_SECONDS)
-    end = await usage(stack, services_app)
-    stop.set()
-    tally = await load
+    async def phase(seconds: float) -> tuple[Tally, Usage]:
+        """The load for `seconds`, then usage once the requests in flight are answered."""
+        stop = asyncio.Event()
+        load = asyncio.create_task(
+            run_load(stack.layout.url, cycle(calls), clients=CLIENTS, stop=stop, rate=rate)
+        )
+        await asyncio.sleep(seconds)
+        stop.set()
+        tally = await load
+        await asyncio.sleep(QUIET_SECONDS)
+        return tally, await usage(stack, services_app)
+
+    warm_up, settled = await phase(WARM_UP_SECONDS)
+    tally, end = await phase(SOAK_SECONDS - WARM_UP_SECONDS)
+    tally.outcomes += warm_up.outcomes
 
     assert tally.failures(EVERYDAY_REFUSALS) == [], tally.counts()
     assert set(end.rss_kib) == set(settled.rss_kib), "a worker was replaced during the soak"
+    # The pools may still grow a little toward their bounds; a leak grows with the requests,
+    # tens of thousands of them here.
     for pid, rss in end.rss_kib.items():
         assert rss < settled.rss_kib[pid] * 1.10, (pid, settled.rss_kib[pid], rss)
-        assert end.fds[pid] <= settled.fds[pid] + 5, (pid, settled.fds[pid], end.fds[pid])
-    assert end.postgres <= settled.postgres + 2, (settled.postgres, end.postgres)
-    assert end.redis <= settled.redis + 2, (settled.redis, end.redis)
+        assert end.fds[pid] <= settled.fds[pid] + SLACK, (pid, settled.fds[pid], end.fds[pid])
+    assert end.postgres <= settled.postgres + SLACK, (settled.postgres, end.postgres)
+    assert end.redis <= settled.redis + SLACK, (settled.redis, end.redis)
     growth = {pid: end.rss_kib[pid] / settled.rss_kib[pid] - 1 for pid in end.rss_kib}
     print(
         f"\nsoak: {len(tally.outcomes)} requests in {SOAK_SECONDS:.0f} s at {rate:.0f}/s "
