@@ -41,6 +41,7 @@ def _missing() -> str | None:
     return None
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Fault scenarios run after every other test, and only where the stack can run."""
     reason = _missing()
@@ -53,9 +54,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # In a fixed order: the stack's parts are shared, and a scenario leaves them as it found
     # them, except the scheduler scenario, which leaves another scheduler leading.
     items[:] = others + sorted(ours, key=lambda item: item.nodeid)
-
-
-pytest_collection_modifyitems = pytest.hookimpl(trylast=True)(pytest_collection_modifyitems)
 
 
 def _free_block(size: int) -> int:
