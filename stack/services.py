@@ -308,6 +308,10 @@ class Stack:
             return
         self.spawn_scheduler("scheduler")
 
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        """The last lines of a part's log, to explain a failure."""
+        return _tail(self.layout.log_file(name), lines)
+
     def spawn_scheduler(self, name: str) -> int:
         """A scheduler process under its own name (the fault suite runs two)."""
         log = self.layout.log_file(name)

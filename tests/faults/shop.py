@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +23,7 @@ from wxmember.core.inputs import validate
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.bot import Follower
 from wxmember.core.models.coupons import CouponTemplate
-from wxmember.core.models.reminders import ReminderRule
+from wxmember.core.models.reminders import ReminderKind, ReminderRule
 
 # What a member may be told in an everyday mix, besides success.
 EVERYDAY_REFUSALS = {(409, "already_checked_in"), (409, "sold_out"), (409, "limit_reached")}
@@ -60,9 +62,15 @@ def everyday(template: CouponTemplate, headers: list[dict[str, str]]) -> list[Ca
     return calls
 
 
-async def birthday_followers(stack: Stack, services: Services, openids: list[str]) -> None:
+@asynccontextmanager
+async def birthday_followers(
+    stack: Stack, services: Services, openids: list[str]
+) -> AsyncIterator[None]:
     """Card holders whose birthday is today in the brand's zone, following the Official
-    Account under these openids (in the database and at the stack's WeChat)."""
+    Account under these openids (in the database and at the stack's WeChat).
+
+    On leaving, whatever the scenario's outcome, their birthdays move to another month and
+    every birthday rule stops, so the next scenario's rule meets only its own members."""
     async with aiohttp.ClientSession() as http:
         await http.post(stack.layout.wechat_url + "/_stack/followers", json={"openids": openids})
     today = datetime.now(services.config.brand.tz).date()
@@ -70,6 +78,14 @@ async def birthday_followers(stack: Stack, services: Services, openids: list[str
         member = await create_member(birthday=today.replace(year=1990))
         await Member.filter(id=member.id).update(official_openid=openid)
         await Follower.create(openid=openid, member=member, subscribed=True)
+    try:
+        yield
+    finally:
+        await ReminderRule.filter(kind=ReminderKind.BIRTHDAY).update(enabled=False)
+        other = today.replace(month=today.month % 12 + 1, day=1, year=1990)
+        await Member.filter(official_openid__in=openids).update(
+            birthday=other, birth_month=other.month, birth_day=other.day
+        )
 
 
 async def birthday_rule(stack: Stack, services: Services, name: str, template: str) -> ReminderRule:
@@ -95,17 +111,6 @@ async def birthday_rule(stack: Stack, services: Services, name: str, template: s
         "page": "pages/member/index",
     }
     return await create_rule(await Operator.get(username="owner"), validate(RuleCreate, fields))
-
-
-async def birthdays_over(services: Services, rule: ReminderRule, openids: list[str]) -> None:
-    """The scenario's rule stopped and its members' birthdays moved to another month, so the
-    next scenario's birthday rule meets only its own members."""
-    await ReminderRule.filter(id=rule.id).update(enabled=False)
-    today = datetime.now(services.config.brand.tz).date()
-    other = today.replace(month=today.month % 12 + 1, day=1, year=1990)
-    await Member.filter(official_openid__in=openids).update(
-        birthday=other, birth_month=other.month, birth_day=other.day
-    )
 
 
 async def template_messages(stack: Stack, template: str) -> Counter[str]:

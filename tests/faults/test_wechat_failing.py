@@ -23,7 +23,6 @@ from tests.faults.load import Call, cycle, run_load
 from tests.faults.shop import (
     birthday_followers,
     birthday_rule,
-    birthdays_over,
     members_headers,
     template_messages,
 )
@@ -112,29 +111,28 @@ async def test_reminders_back_off_while_wechat_is_busy_and_finish_later(
     services = services_app[keys.SERVICES]
     members = 30
     openids = [f"o-oa-busy-{i}" for i in range(members)]
-    await birthday_followers(stack, services, openids)
-    # Every attempt of the first run is refused as busy (each send is tried 1 + retries times).
-    attempts = members * (services.config.wechat.network_retries + 1)
-    await fault(stack, path=TEMPLATE_SEND, errcode=-1, times=attempts)
-    rule = await birthday_rule(stack, services, "生日祝福（忙）", TEMPLATE)
-    rows = ReminderDelivery.filter(rule_id=rule.id)
+    async with birthday_followers(stack, services, openids):
+        # Every attempt of the first run is refused as busy (each send is tried 1 + retries).
+        attempts = members * (services.config.wechat.network_retries + 1)
+        await fault(stack, path=TEMPLATE_SEND, errcode=-1, times=attempts)
+        rule = await birthday_rule(stack, services, "生日祝福（忙）", TEMPLATE)
+        rows = ReminderDelivery.filter(rule_id=rule.id)
 
-    deadline = time.monotonic() + 90
-    while await rows.filter(reason="retrying").count() < members:
-        assert time.monotonic() < deadline, await rows.values("state", "reason", "attempts")
-        await asyncio.sleep(0.5)
-    refused_at = time.monotonic()
-    deadline = time.monotonic() + 150
-    while await rows.exclude(state="sent").exists():
-        assert time.monotonic() < deadline, await rows.values("state", "reason", "attempts")
-        await asyncio.sleep(1.0)
+        deadline = time.monotonic() + 90
+        while await rows.filter(reason="retrying").count() < members:
+            assert time.monotonic() < deadline, await rows.values("state", "reason", "attempts")
+            await asyncio.sleep(0.5)
+        refused_at = time.monotonic()
+        deadline = time.monotonic() + 150
+        while await rows.exclude(state="sent").exists():
+            assert time.monotonic() < deadline, await rows.values("state", "reason", "attempts")
+            await asyncio.sleep(1.0)
 
-    sent = await template_messages(stack, TEMPLATE)
-    assert sent == Counter({openid: 1 for openid in openids})
-    assert set(await rows.values_list("attempts", flat=True)) == {2}
-    print(
-        f"\nreminders while WeChat was busy: {members} refused, then delivered once each "
-        f"{time.monotonic() - refused_at:.0f} s later"
-    )
-    await assert_invariants()
-    await birthdays_over(services, rule, openids)
+        sent = await template_messages(stack, TEMPLATE)
+        assert sent == Counter({openid: 1 for openid in openids})
+        assert set(await rows.values_list("attempts", flat=True)) == {2}
+        print(
+            f"\nreminders while WeChat was busy: {members} refused, then delivered once each "
+            f"{time.monotonic() - refused_at:.0f} s later"
+        )
+        await assert_invariants()
