@@ -1,5 +1,6 @@
 """Housekeeping jobs: points and coupon expiry, tier retention, the dashboard's daily figures,
-the members' RFM scores and segments, and the pruning of rows past their lifetime.
+the members' RFM scores and segments, the pruning of rows past their lifetime, and the monthly
+partitions made ahead.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from apscheduler.triggers.cron import CronTrigger
+from tortoise.transactions import in_transaction
 
 from handlers.coupons.issuing import mark_expired_coupons
 from handlers.dashboard import backfill
@@ -16,6 +18,8 @@ from handlers.segments import run_rfm
 from handlers.tiers.growth import evaluate_tiers
 from jobs.base import JobContext, TriggerFactory, job
 from wxmember.core.config import Config
+from wxmember.core.localtime import local_today
+from wxmember.core.partitioning import ensure_months
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,10 @@ def daily_at_one(config: Config) -> CronTrigger:
 
 def daily_before_dawn(config: Config) -> CronTrigger:
     return CronTrigger(hour=4, minute=40, timezone=config.brand.tz)
+
+
+def daily_at_dawn(config: Config) -> CronTrigger:
+    return CronTrigger(hour=4, minute=55, timezone=config.brand.tz)
 
 
 # Points expire at the end of a local day (handlers/points/lots.py); coupons at local midnight.
@@ -97,3 +105,14 @@ async def prune_expired_rows(ctx: JobContext) -> None:
     """Delete the housekeeping rows past their lifetime ([retention]), in batches."""
     report = await prune(ctx.services, should_stop=ctx.should_stop)
     log.info("retention pruned", extra=report.as_dict())
+
+
+# Months are made three ahead (wxmember/core/partitioning.py): a daily run that fails for weeks
+# still leaves every insert a partition of its month.
+@job(id="partitions.ahead", trigger=daily_at_dawn, coalesce=True, max_instances=1)
+async def make_partitions_ahead(ctx: JobContext) -> None:
+    """PostgreSQL: the monthly partitions of this month and the next ones, where missing."""
+    async with in_transaction() as conn:
+        created = await ensure_months(conn, local_today(ctx.services))
+    if created:
+        log.info("partitions created", extra={"partitions": created})

@@ -49,6 +49,7 @@ ALL_JOBS: tuple[Job, ...] = (
     maintenance.store_dashboard_days,
     maintenance.score_rfm,
     maintenance.prune_expired_rows,
+    maintenance.make_partitions_ahead,
     benefits.pay_tier_birthday_gifts,
     benefits.pay_tier_monthly_coupons,
 )

@@ -1,8 +1,8 @@
 """The `wxmember` command line: the service, the scheduler, and operations tasks.
 
 Commands: serve, scheduler, migrate, makemigrations, create-operator, demo, evaluate-tiers,
-score-rfm, pay-benefits, import-members, run-reminders, keygen, openapi. `--config FILE` and
-`--log-level LEVEL` go before or after the command.
+score-rfm, pay-benefits, import-members, run-reminders, partitions, keygen, openapi.
+`--config FILE` and `--log-level LEVEL` go before or after the command.
 
 Configuration errors print one line (`config: database.url: ...`) and exit 2, never a traceback.
 On SQLite a command that finds the database locked by another process (the server, a job) waits
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
+from tortoise.transactions import in_transaction
 
 from handlers import member_import
 from handlers.benefits import pay_birthday_gifts, pay_monthly_coupons
@@ -34,7 +35,7 @@ from handlers.segments import run_rfm
 from handlers.tiers.growth import evaluate_tiers
 from wxmember import apidocs
 from wxmember.app import create_app
-from wxmember.core import keys
+from wxmember.core import keys, partitioning
 from wxmember.core.clientaddr import ClientAccessLogger
 from wxmember.core.config import (
     Config,
@@ -45,7 +46,8 @@ from wxmember.core.config import (
 )
 from wxmember.core.context import Services
 from wxmember.core.db import apply_migrations, is_database_locked, model_changes, open_database
-from wxmember.core.errors import DomainError, NotFound
+from wxmember.core.errors import DomainError, NotFound, ValidationFailed
+from wxmember.core.localtime import local_today
 from wxmember.core.log import setup_logging
 from wxmember.core.models import Role
 from wxmember.demo import run_demo
@@ -266,6 +268,32 @@ def cmd_run_reminders(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_partitions(args: argparse.Namespace) -> int:
+
+    async def run(services: Services) -> Reported:
+        if services.config.database.is_sqlite:
+            return _Report({"partitioned": False})
+        today = local_today(services)
+        async with in_transaction() as conn:
+            report: dict[str, Any] = {"created": await partitioning.ensure_months(conn, today)}
+            if args.detach:
+                table, month = args.detach
+                report["detached"] = await partitioning.detach_month(
+                    conn, table, _month(month), today
+                )
+            report["tables"] = await partitioning.overview(conn)
+        return _Report(report)
+
+    return _print_report(_config(args), run)
+
+
+def _month(value: str) -> date:
+    try:
+        return date.fromisoformat(f"{value}-01")
+    except ValueError:
+        raise ValidationFailed("month: YYYY-MM", code="invalid_month") from None
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
 
     print(f'secret_key = "{secrets.token_urlsafe(32)}"')
@@ -397,6 +425,18 @@ def build_parser() -> argparse.ArgumentParser:
     reminders.add_argument("--rule", type=int, required=True, help="reminder rule id")
     reminders.add_argument("--date", type=_day, required=True, help="the send day, YYYY-MM-DD")
     reminders.set_defaults(run=cmd_run_reminders)
+
+    partitions = commands.add_parser(
+        "partitions",
+        help="PostgreSQL: list the monthly partitions, make the months ahead, detach an old one",
+    )
+    partitions.add_argument(
+        "--detach",
+        nargs=2,
+        metavar=("TABLE", "YYYY-MM"),
+        help="detach a past month's partition, to archive and drop it",
+    )
+    partitions.set_defaults(run=cmd_partitions)
 
     commands.add_parser("keygen", help="print fresh security keys").set_defaults(run=cmd_keygen)
 

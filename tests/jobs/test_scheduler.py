@@ -69,6 +69,7 @@ class TestDeclarations:
             "dashboard.days",
             "rfm.daily",
             "retention.prune",
+            "partitions.ahead",
             "benefits.birthday",
             "benefits.monthly",
         ]

@@ -24,6 +24,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields import Field
 from tortoise.models import Model
 
+from wxmember.core.partitioning import PARTITIONED
+
 ModelT = TypeVar("ModelT", bound=Model)
 
 
@@ -165,20 +167,32 @@ class InsertRow(Generic[ModelT]):
     def __init__(self, model: type[ModelT], *, skip_taken: bool = False) -> None:
         self.model = model
         self.skip_taken = skip_taken
-        self._statement: tuple[str, list[str]] | None = None
+        self._statements: dict[str, tuple[str, list[str]]] = {}
 
     def _sql(self, conn: BaseDBAsyncClient) -> tuple[str, list[str]]:
-        if self._statement is None:
+        dialect = conn.capabilities.dialect
+        found = self._statements.get(dialect)
+        if found is None:
             meta = self.model._meta
             names = list(conn.executor_class(model=self.model, db=conn).regular_columns)
             columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name in names)
             values = ", ".join(f"${number}" for number in range(1, len(names) + 1))
-            sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values}) '
-            if self.skip_taken:
-                sql += "ON CONFLICT DO NOTHING "
-            sql += f'RETURNING "{meta.db_pk_column}"'
-            self._statement = (sql, names)
-        return self._statement
+            returning = f'RETURNING "{meta.db_pk_column}"'
+            keyed = PARTITIONED.get(meta.db_table)
+            if self.skip_taken and dialect == "postgres" and keyed and keyed.keys_table:
+                # The key is claimed in its own table, and the row written only if it was free.
+                key = f"${names.index(str(keyed.key)) + 1}"
+                sql = (
+                    f'WITH claimed AS (INSERT INTO "{keyed.keys_table}" ("{keyed.key}")'
+                    f" VALUES ({key}) ON CONFLICT DO NOTHING RETURNING 1)"
+                    f' INSERT INTO "{meta.db_table}" ({columns}) SELECT {values} FROM claimed '
+                )
+            else:
+                sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values}) '
+                if self.skip_taken:
+                    sql += "ON CONFLICT DO NOTHING "
+            found = self._statements[dialect] = (sql + returning, names)
+        return found
 
     async def insert(self, conn: BaseDBAsyncClient, **values: Any) -> ModelT | None:
         """The new row, as `Model.create` would return it; None when its key is taken."""
@@ -241,12 +255,15 @@ class InsertRows(Generic[ModelT]):
     async def insert(self, conn: BaseDBAsyncClient, rows: Sequence[dict[str, Any]]) -> None:
         """Insert `rows` (values by field name; a missing one takes its field's default, and
         `auto_now`/`auto_now_add` datetimes are set, as `Model.create` would)."""
+        meta = self.model._meta
+        postgres = conn.capabilities.dialect == "postgres"
+        keyed = PARTITIONED.get(meta.db_table)
+        if postgres and keyed and keyed.keys_table and self.on_conflict == "DO NOTHING":
+            rows = await _claim_keys(conn, keyed.keys_table, str(keyed.key), rows)
         if not rows:
             return
-        meta = self.model._meta
         fields = self._columns(conn)
         columns = ", ".join(f'"{meta.fields_db_projection[column[0]]}"' for column in fields)
-        postgres = conn.capabilities.dialect == "postgres"
         width = len(fields)
         per_statement = max(1, _MOST_PARAMETERS // width)
         for start in range(0, len(rows), per_statement):
@@ -279,3 +296,20 @@ class InsertRows(Generic[ModelT]):
 
 
 _MISSING = object()
+
+
+async def _claim_keys(
+    conn: BaseDBAsyncClient, keys_table: str, key: str, rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The rows whose key this call claimed in `keys_table` (the first row of each key): the
+    others were written before, or are written by a concurrent twin."""
+    first: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row[key], row)
+    claimed = await conn.execute_query_dict(  # execute_query would drop the rows of an INSERT
+        f'INSERT INTO "{keys_table}" ("{key}") SELECT unnest($1::varchar[])'
+        f' ON CONFLICT DO NOTHING RETURNING "{key}"',
+        [list(first)],
+    )
+    mine = {row[key] for row in claimed}
+    return [row for value, row in first.items() if value in mine]
