@@ -24,6 +24,9 @@ from wxmember.core.models import Member, Role
 from wxmember.core.models.coupons import CouponKind, CouponTemplate, Obtain
 from wxmember.core.models.mall import ItemKind, MallItem
 from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot
+from wxmember.core.prepared import InsertRows
+
+_GRANTS = InsertRows(PointsEntry, skip_taken=True)
 
 
 async def grant_points(config: Config, members: Sequence[Member], amount: int) -> None:
@@ -34,22 +37,21 @@ async def grant_points(config: Config, members: Sequence[Member], amount: int) -
     expires_at = expiry_for(config, now)
     prefix = f"bench-grant:{secrets.token_hex(4)}:"
     async with in_transaction() as conn:
-        await PointsEntry.bulk_create(
+        await _GRANTS.insert(
+            conn,
             [
-                PointsEntry(
-                    member_id=member.id,
-                    kind=EntryKind.EARN,
-                    amount=amount,
-                    balance_after=amount,
-                    reason="bench_grant",
-                    idempotency_key=f"{prefix}{member.id}",
-                    expires_at=expires_at,
-                    created_at=now,
-                )
+                {
+                    "member_id": member.id,
+                    "kind": EntryKind.EARN,
+                    "amount": amount,
+                    "balance_after": amount,
+                    "reason": "bench_grant",
+                    "idempotency_key": f"{prefix}{member.id}",
+                    "expires_at": expires_at,
+                    "created_at": now,
+                }
                 for member in members
             ],
-            batch_size=BATCH_SIZE,
-            using_db=conn,
         )
         entries = await (
             PointsEntry.filter(idempotency_key__startswith=prefix)

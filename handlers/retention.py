@@ -15,9 +15,9 @@ Each kind's lifetime is a key of `[retention]` in days, 0 keeping the kind for e
   import keeps its counts).
 
 Kept for ever: the points ledger and lots, growth entries, coupons, mall orders, purchases and
-refunds, tier history, referrals: they are records, and their idempotency keys live on them (a
-growth entry's, on PostgreSQL, in `growth_entry_keys`: wxmember/core/partitioning.py). Growth
-entries and check-ins are archived a month at a time instead (`wxmember partitions`).
+refunds, tier history, referrals: they are records, and their idempotency keys live on them (the
+ledgers', on PostgreSQL, in their registries: wxmember/core/partitioning.py). The ledgers and
+check-ins are archived a month at a time instead (`wxmember partitions`).
 
 Every kind is deleted a batch at a time (`retention.batch_size`): the ids of one batch are read
 through an index and deleted by one statement that repeats the kind's condition, committed on its

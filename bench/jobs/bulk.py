@@ -1,8 +1,9 @@
 """Bulk loading with COPY, and putting the tables in the state a live database would be in.
 
 Rows are written with explicit ids, so each table's id sequence is moved past them afterwards:
-rows the jobs insert then get fresh ids. VACUUM ANALYZE afterwards gives the planner the
-statistics and the visibility map that autovacuum keeps on a database in service.
+rows the jobs insert then get fresh ids. A partitioned ledger's rows are registered first, as
+the service's inserts do (wxmember/core/partitioning.py). VACUUM ANALYZE afterwards gives the
+planner the statistics and the visibility map that autovacuum keeps on a database in service.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import asyncpg
 
 from bench.jobs.progress import say
+from wxmember.core.partitioning import PARTITIONED
 
 Record = tuple[object, ...]
 
@@ -38,6 +40,16 @@ class Loader:
 
     async def _flush(self, table: str, columns: Sequence[str], batch: list[Record]) -> None:
         started = time.perf_counter()
+        spec = PARTITIONED.get(table)
+        if spec is not None and spec.registry is not None:
+            registry = spec.registry
+            named = ["id", *(column for column in registry.columns if column in columns)]
+            places = [list(columns).index(column) for column in named]
+            await self.conn.copy_records_to_table(
+                registry.table,
+                records=[tuple(record[n] for n in places) for record in batch],
+                columns=named,
+            )
         await self.conn.copy_records_to_table(table, records=batch, columns=list(columns))
         self.seconds[table] = self.seconds.get(table, 0.0) + time.perf_counter() - started
         self.rows[table] = self.rows.get(table, 0) + len(batch)

@@ -72,9 +72,7 @@ WITH g AS (
 _LEDGER = (
     _EVENTS
     + """
-INSERT INTO points_entries (member_id, kind, amount, balance_after, debt_change, debt_after,
-                            reason, reference, idempotency_key, expires_at, created_at)
-SELECT member_id, kind, amount, 0, 0, 0, reason, NULL, key, NULL, at FROM (
+, rows AS (
   SELECT member_id,
          CASE WHEN bucket < 78 THEN 'earn' WHEN bucket < 90 THEN 'spend'
               WHEN bucket < 96 THEN 'expire' ELSE 'adjust' END AS kind,
@@ -89,7 +87,16 @@ SELECT member_id, kind, amount, 0, 0, 0, reason, NULL, key, NULL, at FROM (
   UNION ALL
   SELECT id, 'earn', $5, 'opening gift', 'bench-gift:' || id, card_opened_at
   FROM members WHERE card_opened_at IS NOT NULL
-) AS rows
+), registered AS (
+  -- each entry registered first, as the service's inserts do (wxmember/core/partitioning.py)
+  INSERT INTO points_entry_keys (id, idempotency_key)
+  SELECT nextval('points_entries_id_seq'), key FROM rows ORDER BY at
+  RETURNING id, idempotency_key
+)
+INSERT INTO points_entries (id, member_id, kind, amount, balance_after, debt_change, debt_after,
+                            reason, reference, idempotency_key, expires_at, created_at)
+SELECT r.id, member_id, kind, amount, 0, 0, 0, reason, NULL, key, NULL, at
+FROM rows JOIN registered r ON r.idempotency_key = rows.key
 ORDER BY at
 """
 )

@@ -81,12 +81,12 @@ due AS {materialized}(
 )"""
 
 # One entry per member: minus what their due lots hold, keyed by the first of those lots.
-_NEW_ENTRIES = """
+_EXPIRY_KEY = "'expire:' || CAST(m.id AS TEXT) || ':' || CAST(t.first_lot AS TEXT)"
+_NEW_ENTRIES = f"""
 INSERT INTO points_entries (member_id, kind, amount, balance_after, debt_change, debt_after,
     reason, reference, idempotency_key, refund_of_id, operator_id, expires_at, created_at)
 SELECT m.id, 'expire', -t.total, m.points_balance - t.total, 0, m.points_debt,
-    $3, NULL, 'expire:' || CAST(m.id AS TEXT) || ':' || CAST(t.first_lot AS TEXT),
-    NULL, NULL, NULL, $4
+    $3, NULL, {_EXPIRY_KEY}, NULL, NULL, NULL, $4
 FROM members m JOIN totals t ON t.member_id = m.id
 ORDER BY m.id
 """
@@ -117,13 +117,27 @@ WHERE e.id {entries} AND members.id = e.member_id
 """
 
 
-# PostgreSQL: the whole batch after the lock, the due lots read once. Lots and balances are
-# changed only where they still are what the entries were computed from.
+# PostgreSQL: the whole batch after the lock, the due lots read once. The entries are
+# registered first (the ledger is partitioned: wxmember/core/partitioning.py). Lots and balances
+# are changed only where they still are what the entries were computed from.
 _BATCH = (
     "WITH "
     + _DUE.replace("{materialized}", "MATERIALIZED ")
-    + ", entries AS ("
-    + _NEW_ENTRIES
+    + f""", registered AS (
+    INSERT INTO points_entry_keys (id, idempotency_key)
+    SELECT nextval('points_entries_id_seq'), {_EXPIRY_KEY}
+    FROM members m JOIN totals t ON t.member_id = m.id
+    ORDER BY m.id
+    RETURNING id, idempotency_key
+), entries AS (
+    INSERT INTO points_entries (id, member_id, kind, amount, balance_after, debt_change,
+        debt_after, reason, reference, idempotency_key, refund_of_id, operator_id, expires_at,
+        created_at)
+    SELECT r.id, m.id, 'expire', -t.total, m.points_balance - t.total, 0, m.points_debt,
+        $3, NULL, r.idempotency_key, NULL, NULL, NULL, $4
+    FROM members m JOIN totals t ON t.member_id = m.id
+    JOIN registered r ON r.idempotency_key = {_EXPIRY_KEY}
+    """
     + """RETURNING id, member_id, amount, balance_after
 ), allocated AS (
     INSERT INTO points_allocations (entry_id, lot_id, amount)

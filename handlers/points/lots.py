@@ -37,6 +37,7 @@ from wxmember.core.prepared import InsertRow, db_moment, placeholders
 
 _LOT_PAGE = 20
 _INSERT_LOT = InsertRow(PointsLot)
+_INSERT_EXPIRY = InsertRow(PointsEntry)
 # Whether the member has a lot past its date: asked by every first ledger change of a
 # transaction, and nearly always answered "no".
 _ANY_DUE = """
@@ -195,7 +196,8 @@ async def expire_member_lots(
         return 0
     total = sum(lot.remaining for lot in due)
     # A lot expires once (its remaining drops to zero for good), so its id names the expiry.
-    entry = await PointsEntry.create(
+    entry = await _INSERT_EXPIRY.insert(
+        conn,
         member_id=member.id,
         kind=EntryKind.EXPIRE,
         amount=-total,
@@ -204,8 +206,9 @@ async def expire_member_lots(
         reason=reason,
         idempotency_key=f"expire:{member.id}:{due[0].id}",
         created_at=now,
-        using_db=conn,
     )
+    if entry is None:
+        raise LedgerBroken(f"member {member.id}: expiry entry not written")
     changed = await (
         Member.filter(id=member.id, points_balance__gte=total)
         .using_db(conn)

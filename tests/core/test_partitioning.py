@@ -1,7 +1,7 @@
-"""Monthly partitions (PostgreSQL): migration 0015 keeps every row both ways, an idempotency key
-holds across months and against concurrent twins, months are made ahead (taking their rows out
-of the default partition) and a past month is detached with its rows; `wxmember partitions`
-(which on SQLite says there are none)."""
+"""Monthly partitions (PostgreSQL): migration 0015 keeps every row; an idempotency key, and a
+refund's spend, hold across months and against concurrent twins; months are made ahead (taking
+their rows out of the default partition) and a past month is detached with its rows;
+`wxmember partitions` (which on SQLite says there are none)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate
 from tortoise.transactions import in_transaction
 
+from handlers import points
 from handlers.tiers.growth import add_growth
 from tests.factories import create_member
 from tests.support.databases import recreate_pg_database
@@ -26,11 +27,13 @@ from tests.support.settings import PG_URL, base_settings, requires_postgres
 from wxmember.core.config import Config, build_config
 from wxmember.core.context import Services
 from wxmember.core.db import apply_migrations, open_database, tortoise_config
-from wxmember.core.errors import IdempotencyKeyReused, NotFound, ValidationFailed
+from wxmember.core.errors import Conflict, IdempotencyKeyReused, NotFound, ValidationFailed
+from wxmember.core.kernel import insert_once
 from wxmember.core.localtime import local_today
 from wxmember.core.models import Member
 from wxmember.core.models.checkins import Checkin
 from wxmember.core.models.growth import GrowthEntry
+from wxmember.core.models.points import EntryKind, PointsAllocation, PointsEntry, PointsLot
 from wxmember.core.partitioning import (
     MONTHS_AHEAD,
     PARTITIONED,
@@ -58,10 +61,8 @@ async def _rows(sql: str, *values: Any) -> list[tuple[Any, ...]]:
 
 
 async def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        "growth_entries": await _rows("SELECT * FROM growth_entries ORDER BY id"),
-        "checkins": await _rows("SELECT * FROM checkins ORDER BY id"),
-    }
+    tables = [*PARTITIONED, "points_lots", "points_allocations"]
+    return {table: await _rows(f'SELECT * FROM "{table}" ORDER BY id') for table in tables}
 
 
 async def _where(table: str, column: str, value: object) -> list[str]:
@@ -72,9 +73,65 @@ async def _where(table: str, column: str, value: object) -> list[str]:
     return [row[0] for row in rows]
 
 
+async def _history_before_partitions(moments: list[datetime]) -> Member:
+    """A member's points, growth and check-ins in three months, written at migration 0014: an
+    earning with its lot, a spend from it, the spend given back, growth, a check-in a day."""
+    member = await Member.create(openid="o-1")
+    earned, spent, refunded = moments
+    earn = await PointsEntry.create(
+        member_id=member.id,
+        kind=EntryKind.EARN,
+        amount=100,
+        balance_after=100,
+        reason="purchase",
+        idempotency_key="pos:1",
+        expires_at=datetime(2027, 12, 31, tzinfo=UTC),
+        created_at=earned,
+    )
+    lot = await PointsLot.create(
+        member_id=member.id,
+        entry_id=earn.id,
+        amount=100,
+        remaining=100,
+        expires_at=datetime(2027, 12, 31, tzinfo=UTC),
+        created_at=earned,
+    )
+    spend = await PointsEntry.create(
+        member_id=member.id,
+        kind=EntryKind.SPEND,
+        amount=-40,
+        balance_after=60,
+        reason="mall",
+        idempotency_key="mall:1",
+        created_at=spent,
+    )
+    await PointsAllocation.create(entry_id=spend.id, lot_id=lot.id, amount=40)
+    await PointsEntry.create(
+        member_id=member.id,
+        kind=EntryKind.REFUND,
+        amount=40,
+        balance_after=100,
+        reason="mall_cancel",
+        idempotency_key="mall-cancel:1",
+        refund_of_id=spend.id,
+        created_at=refunded,
+    )
+    for n, at in enumerate(moments):
+        await GrowthEntry.create(
+            member_id=member.id,
+            amount=10 * (n + 1),
+            reason="purchase",
+            idempotency_key=f"pos:{n}",
+            period=f"{at:%Y-%m}",
+            created_at=at,
+        )
+        await Checkin.create(member_id=member.id, day=at.date(), streak=1, created_at=at)
+    return member
+
+
 @requires_postgres
 class TestMigration:
-    async def test_every_row_stays_and_the_keys_stay_unique_both_ways(self) -> None:
+    async def test_every_row_stays_in_its_month_and_the_keys_stay_unique(self) -> None:
         url = PG_URL.split("?")[0] + "_partitions"
         await recreate_pg_database(url)
         config = build_config(base_settings(url, "http://x"))
@@ -85,17 +142,7 @@ class TestMigration:
             datetime(2026, 3, 15, 8, 30, tzinfo=UTC),
         ]
         async with open_database(config):
-            member = await Member.create(openid="o-1")
-            for n, at in enumerate(moments):
-                await GrowthEntry.create(
-                    member_id=member.id,
-                    amount=10 * (n + 1),
-                    reason="purchase",
-                    idempotency_key=f"pos:{n}",
-                    period=f"{at:%Y-%m}",
-                    created_at=at,
-                )
-                await Checkin.create(member_id=member.id, day=at.date(), streak=1, created_at=at)
+            member = await _history_before_partitions(moments)
             before = await _snapshot()
 
         await apply_migrations(config)
@@ -112,15 +159,31 @@ class TestMigration:
                 month = next_month(month)
             for table in PARTITIONED:
                 assert [p.month for p in await partitions(conn, table)] == [*months, None]
-            assert await _where("growth_entries", "idempotency_key", "pos:0") == [
-                "growth_entries_2025_12"
+            assert await _where("points_entries", "idempotency_key", "pos:1") == [
+                "points_entries_2025_12"
             ]
             assert await _where("growth_entries", "idempotency_key", "pos:1") == [
                 "growth_entries_2026_01"
             ]
             assert await _where("checkins", "day", date(2026, 3, 15)) == ["checkins_2026_03"]
-            keys = await _rows("SELECT idempotency_key FROM growth_entry_keys ORDER BY 1")
-            assert keys == [("pos:0",), ("pos:1",), ("pos:2",)]
+            assert await _rows(
+                "SELECT id, idempotency_key, refund_of_id FROM points_entry_keys ORDER BY id"
+            ) == [(1, "pos:1", None), (2, "mall:1", None), (3, "mall-cancel:1", 2)]
+            assert await _rows("SELECT idempotency_key FROM growth_entry_keys ORDER BY 1") == [
+                ("pos:0",),
+                ("pos:1",),
+                ("pos:2",),
+            ]
+            # What pointed at the ledger points at its registry, and still refuses a stranger.
+            with pytest.raises(IntegrityError):
+                await PointsLot.create(
+                    member_id=member.id,
+                    entry_id=99,
+                    amount=1,
+                    remaining=1,
+                    expires_at=moments[0],
+                    created_at=moments[0],
+                )
             # The id sequences carry on; the unique (member, day) of check-ins holds.
             later = await Checkin.create(
                 member_id=member.id, day=date(2026, 3, 16), streak=2, created_at=moments[2]
@@ -130,22 +193,8 @@ class TestMigration:
                 await Checkin.create(
                     member_id=member.id, day=date(2026, 3, 16), streak=2, created_at=moments[2]
                 )
-            after = await _snapshot()
-
-        await _migrate_to(config, BEFORE)
-        async with open_database(config):
-            assert await _snapshot() == after
-            assert await _rows("SELECT to_regclass('growth_entry_keys')") == [(None,)]
-            assert await partitions(Tortoise.get_connection("default"), "checkins") == []
-            with pytest.raises(IntegrityError):
-                await GrowthEntry.create(
-                    member_id=member.id,
-                    amount=1,
-                    reason="purchase",
-                    idempotency_key="pos:0",
-                    period="2026-04",
-                    created_at=datetime(2026, 4, 1, tzinfo=UTC),
-                )
+        with pytest.raises(Exception, match="not reversible"):
+            await _migrate_to(config, BEFORE)
 
 
 @pytest.fixture
@@ -154,7 +203,8 @@ async def months(services: Services) -> None:
     at the current one)."""
     async with in_transaction() as conn:
         for month in (date(2026, 1, 1), date(2026, 2, 1)):
-            await create_month(conn, PARTITIONED["growth_entries"], month)
+            for table in ("points_entries", "growth_entries"):
+                await create_month(conn, PARTITIONED[table], month)
 
 
 @requires_postgres
@@ -180,6 +230,46 @@ class TestKeysAcrossMonths:
             "growth_entries_2026_01"
         ]
         assert (await Member.get(id=member.id)).growth_total == 100
+
+    async def test_a_spend_retried_and_refunded_in_the_next_month_counts_once(
+        self, services: Services, months: None
+    ) -> None:
+        member = await create_member()
+        clock = freeze(services, datetime(2026, 1, 10, tzinfo=UTC))
+        await points.earn(services, member.id, 500, reason="purchase", idempotency_key="pos:e")
+        clock.set(datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC))
+        spent = await points.spend(services, member.id, 200, reason="mall", idempotency_key="m:1")
+        clock.set(datetime(2026, 2, 1, 0, 0, 1, tzinfo=UTC))
+        again = await points.spend(services, member.id, 200, reason="mall", idempotency_key="m:1")
+        assert again.id == spent.id
+        refund = await points.refund_spend(
+            services, "m:1", idempotency_key="m-cancel:1", reason="mall_cancel"
+        )
+        with pytest.raises(Conflict) as refused:
+            await points.refund_spend(
+                services, "m:1", idempotency_key="m-cancel:2", reason="mall_cancel"
+            )
+        assert refused.value.code == "spend_already_refunded"
+        # Below the application's check, the registry refuses a second refund of the spend.
+        async with in_transaction() as conn:
+            twin = await insert_once(
+                PointsEntry,
+                conn,
+                member_id=member.id,
+                kind=EntryKind.REFUND,
+                amount=200,
+                balance_after=700,
+                reason="mall_cancel",
+                idempotency_key="m-cancel:3",
+                refund_of_id=spent.id,
+                created_at=datetime(2026, 2, 2, tzinfo=UTC),
+            )
+        assert twin is None
+        assert await _where("points_entries", "idempotency_key", "m:1") == [
+            "points_entries_2026_01"
+        ]
+        assert await _where("points_entries", "id", refund.id) == ["points_entries_2026_02"]
+        assert (await Member.get(id=member.id)).points_balance == 500
 
     async def test_concurrent_twins_write_one_entry(self, services: Services) -> None:
         members = [await create_member() for _ in range(5)]

@@ -7,10 +7,14 @@ them). An old month can then be detached, archived and dropped without a long `D
 vacuum and index builds work a month at a time. SQLite keeps each as one table: nothing here
 applies to it.
 
-A unique index of a partitioned table must include its partition column, so a unique key that
-must hold across months moves to a narrow table of its own (`keys_table`). The ledger's insert
-claims the key there in the same statement (wxmember/core/prepared.py), so a retry, or a
-concurrent twin, meets the key whatever month it comes in.
+A unique index of a partitioned table must include its partition column, and a foreign key
+can point at a partitioned table only through such an index. So a partitioned ledger has a
+registry (`Registry`): a narrow table, not partitioned, that hands out the ids of its rows and
+holds what must be unique across months (the idempotency key; for the points ledger also the
+spend a refund gives back). Each insert registers its row there in the same statement
+(wxmember/core/prepared.py), so a retry, or a concurrent twin, meets the key whatever month it
+comes in; every row of the ledger refers to its registry row, and foreign keys into the ledger
+(points lots and allocations) point at the registry.
 
 The partitions are created ahead (`MONTHS_AHEAD`) by the migration that introduced them and
 then daily by the scheduler (`ensure_months`).
@@ -30,15 +34,32 @@ MONTHS_AHEAD = 3
 
 
 @dataclass(frozen=True)
+class Registry:
+    """The registry of a partitioned ledger: `id` (the ledger row's), `key` and each of
+    `also_unique`, unique across every month."""
+
+    table: str
+    key: str = "idempotency_key"
+    also_unique: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.key, *self.also_unique)
+
+
+@dataclass(frozen=True)
 class Partitioned:
-    """A table partitioned by month of `column` (a UTC timestamp, or a date when not `moment`);
-    `key` is unique across months in `keys_table`."""
+    """A table partitioned by month of `column` (a UTC timestamp, or a date when not `moment`)."""
 
     table: str
     column: str
     moment: bool = True
-    keys_table: str | None = None
-    key: str | None = None
+    registry: Registry | None = None
+
+    @property
+    def sequence(self) -> str:
+        """The sequence of its ids (the registry takes them from it)."""
+        return f"{self.table}_id_seq"
 
     def bound(self, month: date) -> str:
         """The SQL literal of the first instant of `month` in the partition column."""
@@ -49,8 +70,11 @@ PARTITIONED: dict[str, Partitioned] = {
     spec.table: spec
     for spec in (
         Partitioned(
-            "growth_entries", "created_at", keys_table="growth_entry_keys", key="idempotency_key"
+            "points_entries",
+            "created_at",
+            registry=Registry("points_entry_keys", also_unique=("refund_of_id",)),
         ),
+        Partitioned("growth_entries", "created_at", registry=Registry("growth_entry_keys")),
         Partitioned("checkins", "day", moment=False),
     )
 }

@@ -24,7 +24,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields import Field
 from tortoise.models import Model
 
-from wxmember.core.partitioning import PARTITIONED
+from wxmember.core.partitioning import PARTITIONED, Partitioned, Registry
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -178,15 +178,9 @@ class InsertRow(Generic[ModelT]):
             columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name in names)
             values = ", ".join(f"${number}" for number in range(1, len(names) + 1))
             returning = f'RETURNING "{meta.db_pk_column}"'
-            keyed = PARTITIONED.get(meta.db_table)
-            if self.skip_taken and dialect == "postgres" and keyed and keyed.keys_table:
-                # The key is claimed in its own table, and the row written only if it was free.
-                key = f"${names.index(str(keyed.key)) + 1}"
-                sql = (
-                    f'WITH claimed AS (INSERT INTO "{keyed.keys_table}" ("{keyed.key}")'
-                    f" VALUES ({key}) ON CONFLICT DO NOTHING RETURNING 1)"
-                    f' INSERT INTO "{meta.db_table}" ({columns}) SELECT {values} FROM claimed '
-                )
+            spec = PARTITIONED.get(meta.db_table)
+            if dialect == "postgres" and spec is not None and spec.registry is not None:
+                sql = _registered(spec, spec.registry, names, columns, values, self.skip_taken)
             else:
                 sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values}) '
                 if self.skip_taken:
@@ -209,6 +203,23 @@ class InsertRow(Generic[ModelT]):
         instance.pk = key
         instance._saved_in_db = True
         return instance
+
+
+def _registered(
+    spec: Partitioned, registry: Registry, names: list[str], columns: str, values: str, skip: bool
+) -> str:
+    """The insert of a partitioned ledger's row (wxmember/core/partitioning.py): its registry
+    row first, which gives the id and holds the unique keys, then the row itself, only if the
+    registry took it. With `skip` a taken key writes nothing; without, it raises."""
+    unique = ", ".join(f'"{column}"' for column in registry.columns)
+    given = ", ".join(f"${names.index(column) + 1}" for column in registry.columns)
+    return (
+        f'WITH registered AS (INSERT INTO "{registry.table}" ("id", {unique})'
+        f" VALUES (nextval('{spec.sequence}'), {given})"
+        + (" ON CONFLICT DO NOTHING" if skip else "")
+        + ' RETURNING "id")'
+        f' INSERT INTO "{spec.table}" ("id", {columns}) SELECT "id", {values} FROM registered '
+    )
 
 
 # A column of a multi-row insert: name, field, auto_now, auto_now_add, default, callable default.
@@ -257,12 +268,13 @@ class InsertRows(Generic[ModelT]):
         `auto_now`/`auto_now_add` datetimes are set, as `Model.create` would)."""
         meta = self.model._meta
         postgres = conn.capabilities.dialect == "postgres"
-        keyed = PARTITIONED.get(meta.db_table)
-        if postgres and keyed and keyed.keys_table and self.on_conflict == "DO NOTHING":
-            rows = await _claim_keys(conn, keyed.keys_table, str(keyed.key), rows)
+        fields = self._columns(conn)
+        spec = PARTITIONED.get(meta.db_table)
+        if postgres and spec is not None and spec.registry is not None:
+            rows = await _register(conn, spec, spec.registry, rows, self.on_conflict)
+            fields = [("id", meta.fields_map["id"], False, False, None, False), *fields]
         if not rows:
             return
-        fields = self._columns(conn)
         columns = ", ".join(f'"{meta.fields_db_projection[column[0]]}"' for column in fields)
         width = len(fields)
         per_statement = max(1, _MOST_PARAMETERS // width)
@@ -298,18 +310,31 @@ class InsertRows(Generic[ModelT]):
 _MISSING = object()
 
 
-async def _claim_keys(
-    conn: BaseDBAsyncClient, keys_table: str, key: str, rows: Sequence[dict[str, Any]]
+async def _register(
+    conn: BaseDBAsyncClient,
+    spec: Partitioned,
+    registry: Registry,
+    rows: Sequence[dict[str, Any]],
+    on_conflict: str | None,
 ) -> list[dict[str, Any]]:
-    """The rows whose key this call claimed in `keys_table` (the first row of each key): the
-    others were written before, or are written by a concurrent twin."""
+    """Register the rows of a partitioned ledger (the bulk form of `_registered`, which skips
+    taken keys): the rows whose key this call registered (the first row of each key), each with
+    its id. The others were written before, or by a concurrent twin."""
+    if on_conflict != "DO NOTHING":
+        raise NotImplementedError(f"a bulk insert into {spec.table} with {on_conflict!r}")
     first: dict[Any, dict[str, Any]] = {}
     for row in rows:
-        first.setdefault(row[key], row)
-    claimed = await conn.execute_query_dict(  # execute_query would drop the rows of an INSERT
-        f'INSERT INTO "{keys_table}" ("{key}") SELECT unnest($1::varchar[])'
-        f' ON CONFLICT DO NOTHING RETURNING "{key}"',
-        [list(first)],
+        first.setdefault(row[registry.key], row)
+    listed = ", ".join(f'"{column}"' for column in registry.columns)
+    # The key is text; the other unique columns are ids (a refund's spend).
+    arrays = ", ".join(
+        f"${n}::{'varchar' if n == 1 else 'bigint'}[]" for n in range(1, len(registry.columns) + 1)
     )
-    mine = {row[key] for row in claimed}
-    return [row for value, row in first.items() if value in mine]
+    registered = await conn.execute_query_dict(  # execute_query would drop an INSERT's rows
+        f'INSERT INTO "{registry.table}" ("id", {listed})'
+        f" SELECT nextval('{spec.sequence}'), * FROM unnest({arrays})"
+        f' ON CONFLICT DO NOTHING RETURNING "id", "{registry.key}"',
+        [[row.get(column) for row in first.values()] for column in registry.columns],
+    )
+    ids = {row[registry.key]: row["id"] for row in registered}
+    return [{**row, "id": ids[key]} for key, row in first.items() if key in ids]
