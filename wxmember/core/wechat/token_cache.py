@@ -22,9 +22,9 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from wxmember.core.redis import RedisClient
 from wxmember.core.wechat.errors import WeChatNetworkError
 
 TokenFetcher = Callable[[str | None], Awaitable[tuple[str, int]]]
@@ -43,7 +43,7 @@ class AccessTokenCache:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         appid: str,
         fetch: TokenFetcher,
         lock_ttl: float,
