@@ -25,7 +25,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import WatchError
 
-from wxmember.core.redis import RedisClient
+from wxmember.core.redis import RedisClient, settle
 
 LEASE_KEY = "wxmember:scheduler:leader"
 
@@ -77,11 +77,13 @@ class LeaderLease:
     async def _if_mine(self, action: Callable[[Pipeline | ClusterPipeline], object]) -> bool:
         pipe = self.redis.pipeline(transaction=True)
         try:
-            await pipe  # a cluster's client learns its slot map here if it has none yet
+            await settle(self.redis)
             await pipe.watch(self.key)
+            await settle(self.redis)
             if await pipe.get(self.key) != self._mine:
                 return False
             pipe.multi()
+            await settle(self.redis)
             action(pipe)
             await pipe.execute()
         except WatchError:  # the key changed between the check and the write

@@ -22,7 +22,7 @@ from tortoise.expressions import F
 from wxmember.core.context import Services
 from wxmember.core.kernel import insert_once
 from wxmember.core.models.subscriptions import SubscribeGrant
-from wxmember.core.redis import RedisClient
+from wxmember.core.redis import RedisClient, settle
 
 SOURCE_CLIENT = "client"
 SOURCE_PUSH = "push"
@@ -108,9 +108,12 @@ async def _paired(
     async with redis.pipeline(transaction=True) as pipe:
         while True:
             try:
+                await settle(redis)
                 await pipe.watch(mine, theirs)
+                await settle(redis)
                 waiting = int(await pipe.get(theirs) or 0)
                 pipe.multi()
+                await settle(redis)
                 if waiting > 0:
                     pipe.decr(theirs)
                 else:

@@ -220,3 +220,38 @@ class TestBotDedup:
         await dedup.remember(services.redis, key, "<xml>first</xml>", 60)
         assert await waiting == "<xml>first</xml>"
         assert 0 < await services.redis.ttl(key) <= 60
+
+
+class TestTransactionsWhileTheSlotMapIsReadAgain:
+    """A command that fails on a connection leaves the client to read the slot map again before
+    its next command. A transaction under way meanwhile still goes through (the map is read on the
+    service's event loop, not on the one redis-py's cluster pipeline runs its commands on)."""
+
+    async def test_watched_transactions_go_through(
+        self, services: Services, fake_wechat: FakeWeChat
+    ) -> None:
+        client = services.redis
+        assert isinstance(client, RedisCluster)
+        member = await create_member()
+        lease = LeaderLease(client, holder="me", seconds=30)
+        tokens = services.miniapp._tokens
+        token = await services.miniapp.access_token()
+
+        async def map_to_read_again() -> None:
+            while True:
+                client._initialize = True  # as a connection error anywhere leaves it
+                await asyncio.sleep(0)
+
+        marking = asyncio.create_task(map_to_read_again())
+        try:
+            await record_grants(services, member.id, [T1], source=SOURCE_CLIENT)
+            await record_grants(services, member.id, [T1], source=SOURCE_PUSH)
+            assert await lease.acquire()
+            assert await lease.renew()
+            assert await lease.release()
+            await tokens._delete_if_equals(tokens.token_key, token)
+        finally:
+            marking.cancel()
+        assert await remaining_grants(member.id, [T1]) == {T1: 1}
+        assert await client.get(LEASE_KEY) is None
+        assert await client.get(tokens.token_key) is None

@@ -64,6 +64,19 @@ async def _learn_slots(client: RedisCluster) -> None:
         log.warning("Redis Cluster not reachable at start", extra={"error": repr(exc)})
 
 
+async def settle(client: RedisClient) -> None:
+    """Call right before each command given to a cluster's transaction pipeline after `WATCH`.
+
+    redis-py's cluster pipeline works out a transaction's commands in a thread of their own, on
+    an event loop of their own; should the client have to read the slot map again then (a
+    command elsewhere failed on a connection meanwhile), it would read it on that other loop and
+    fail with a RuntimeError. Read here, on the service's loop, the map is current for the
+    command that follows at once. Nothing to do on a single server, or when the map is current.
+    """
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+
+
 async def ping(client: RedisClient) -> bool:
     """Every node that holds keys answers (on a cluster, each primary: one down fails it)."""
     if isinstance(client, RedisCluster):

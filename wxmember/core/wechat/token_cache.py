@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import WatchError
 
-from wxmember.core.redis import RedisClient
+from wxmember.core.redis import RedisClient, settle
 from wxmember.core.wechat.errors import WeChatNetworkError
 
 TokenFetcher = Callable[[str | None], Awaitable[tuple[str, int]]]
@@ -114,10 +114,13 @@ class AccessTokenCache:
         """Delete ``key`` only while it still holds ``value``."""
         async with self._redis.pipeline(transaction=True) as pipe:
             try:
+                await settle(self._redis)
                 await pipe.watch(key)
+                await settle(self._redis)
                 if _text(await pipe.get(key)) != value:
                     return
                 pipe.multi()
+                await settle(self._redis)
                 pipe.delete(key)
                 await pipe.execute()
             except WatchError:
