@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -255,3 +256,31 @@ class TestTransactionsWhileTheSlotMapIsReadAgain:
         assert await remaining_grants(member.id, [T1]) == {T1: 1}
         assert await client.get(LEASE_KEY) is None
         assert await client.get(tokens.token_key) is None
+
+
+class TestBursts:
+    """More operations at once than `max_connections`: they wait for a connection, as with a
+    single server's blocking pool, and no node is asked for more."""
+
+    LIMIT = 4
+
+    @pytest.fixture
+    def settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        settings["redis"]["max_connections"] = self.LIMIT
+        return settings
+
+    async def test_a_burst_waits_for_free_connections(self, services: Services) -> None:
+        client = services.redis
+        assert isinstance(client, RedisCluster)
+        members = [await create_member() for _ in range(3)]
+
+        async def everything(n: int) -> None:
+            await client.set(f"burst:{n}", n, ex=60)
+            assert await client.get(f"burst:{n}") == str(n).encode()
+            assert await services.members.get(members[n % 3].id, load) is not None
+            await ratelimit.enforce(client, f"burst:{n % 5}", 1000, 60, fail_open=False)
+            await record_grants(services, members[n % 3].id, [T1], source=SOURCE_CLIENT)
+
+        await asyncio.gather(*(everything(n) for n in range(60)))
+        assert max(len(node._connections) for node in client.get_nodes()) <= self.LIMIT
+        assert await client.ping(target_nodes=RedisCluster.PRIMARIES)

@@ -8,15 +8,16 @@ meets several keys keeps them in one hash slot (a `{tag}`), or splits into one c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from fakeredis import FakeAsyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.exceptions import ConnectionError, RedisError
 
 from wxmember.core.config import Config
 from wxmember.core.shutdown import CLOSE_SECONDS, bounded
@@ -24,6 +25,8 @@ from wxmember.core.shutdown import CLOSE_SECONDS, bounded
 log = logging.getLogger(__name__)
 
 RedisClient: TypeAlias = Redis | RedisCluster
+# How long a command waits for a free connection before it fails (as the blocking pool's timeout).
+WAIT_SECONDS = 5.0
 
 
 @asynccontextmanager
@@ -31,9 +34,9 @@ async def open_redis(config: Config) -> AsyncIterator[RedisClient]:
     """A Redis client for the life of the block, closed after (given up on past `CLOSE_SECONDS`)."""
     client: RedisClient
     if config.redis.url and config.redis.cluster:
-        # At most `max_connections` to each node; the slot map is read from the node named
-        # and kept current as the cluster answers MOVED.
-        client = RedisCluster.from_url(
+        # At most `max_connections` operations at once, so as many connections to each node;
+        # the slot map is read from the node named and kept current as the cluster answers MOVED.
+        client = WaitingRedisCluster.from_url(
             config.redis.url, max_connections=config.redis.max_connections
         )
         await _learn_slots(client)
@@ -82,3 +85,79 @@ async def ping(client: RedisClient) -> bool:
     if isinstance(client, RedisCluster):
         return bool(await client.ping(target_nodes=RedisCluster.PRIMARIES))
     return bool(await client.ping())
+
+
+class WaitingRedisCluster(RedisCluster):
+    """A cluster's client whose burst waits for a free connection instead of failing.
+
+    redis-py's cluster client fails a command at once (MaxConnectionsError) when its node has
+    `max_connections` in use, where a single server's blocking pool makes it wait. Here at most
+    `max_connections` operations are under way at once, each a command or a pipeline holding at
+    most one connection to each node, so no node runs out; the next one waits for room, up to
+    `WAIT_SECONDS`, as with the blocking pool. An operation takes its room before it takes any
+    connection, so waiting never holds one.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.room = asyncio.Semaphore(kwargs.get("max_connections", 100))
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await take_room(self.room)
+        try:
+            return await super().execute_command(*args, **kwargs)
+        finally:
+            self.room.release()
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # refused there
+        # (redis-py's own typing leaves its pipeline abstract; it builds one the same way)
+        return _WaitingPipeline(self, transaction)  # type: ignore[abstract]
+
+
+class _WaitingPipeline(ClusterPipeline):
+    """Holds one unit of its client's room from its start (or its WATCH) to its reset."""
+
+    def __init__(self, client: WaitingRedisCluster, transaction: bool | None) -> None:
+        super().__init__(client, transaction)
+        self._room = client.room
+        self._holds = False
+
+    async def _hold(self) -> None:
+        if not self._holds:
+            await take_room(self._room)
+            self._holds = True
+
+    async def initialize(self) -> ClusterPipeline:
+        await self._hold()
+        return await super().initialize()
+
+    # The two overrides keep ClusterPipeline's signatures, which clash with redis-py's command
+    # mixins (ClusterPipeline leaves them unannotated).
+    async def watch(self, *names: Any) -> Any:  # type: ignore[override]
+        await self._hold()  # a WATCH takes the transaction's connection
+        return await super().watch(*names)
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        await self._hold()
+        return await super().execute(raise_on_error, allow_redirections)
+
+    async def reset(self) -> None:  # type: ignore[override]
+        try:
+            await super().reset()
+        finally:
+            if self._holds:
+                self._holds = False
+                self._room.release()
+
+
+async def take_room(room: asyncio.Semaphore) -> None:
+    """One unit of `room`, waited for up to `WAIT_SECONDS`; a Redis error past that."""
+    try:
+        async with asyncio.timeout(WAIT_SECONDS):
+            await room.acquire()
+    except TimeoutError:
+        raise ConnectionError(f"no free Redis connection within {WAIT_SECONDS} s") from None
