@@ -22,7 +22,6 @@ from handlers.subscriptions.grants import (
     SOURCE_PUSH,
     record_grants,
     remaining_grants,
-    unpaired_key,
 )
 from jobs.lease import LEASE_KEY, LeaderLease
 from tests.factories import create_member
@@ -76,29 +75,6 @@ class TestMemberCache:
 
 class TestMemberCacheThroughTheApi(test_member_cache.TestOneProcess):
     """Every change seen by the next request, as on a single Redis."""
-
-
-class TestGrantPairing:
-    @pytest.mark.parametrize("first", [SOURCE_CLIENT, SOURCE_PUSH])
-    async def test_one_accept_reported_by_both_channels_counts_once(
-        self, services: Services, first: str
-    ) -> None:
-        member = await create_member()
-        second = SOURCE_PUSH if first == SOURCE_CLIENT else SOURCE_CLIENT
-        await record_grants(services, member.id, [T1], source=first)
-        assert await services.redis.get(unpaired_key(member.id, T1, first)) == b"1"
-        await record_grants(services, member.id, [T1], source=second)
-        assert await remaining_grants(member.id, [T1]) == {T1: 1}
-        assert await services.redis.get(unpaired_key(member.id, T1, first)) == b"0"
-
-    async def test_concurrent_reports_of_one_accept_count_once(self, services: Services) -> None:
-        member = await create_member()
-        for _ in range(5):
-            await asyncio.gather(
-                record_grants(services, member.id, [T1], source=SOURCE_PUSH),
-                record_grants(services, member.id, [T1], source=SOURCE_CLIENT),
-            )
-        assert await remaining_grants(member.id, [T1]) == {T1: 5}
 
 
 class TestRateLimits:
