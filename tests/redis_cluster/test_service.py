@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio.cluster import RedisCluster
 
 from handlers.coupons.issuing import soldout_key
 from handlers.coupons.templates import create_template
+from handlers.operators.accounts import create_operator
 from tests.coupons.conftest import cash_fields
 from tests.members.flows import cardholder, seed_tiers
 from tests.support.http import error_code
+from tests.support.processes import free_port
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models import Role
 
 
 class TestReadiness:
@@ -20,6 +27,35 @@ class TestReadiness:
         response = await client.get("/readyz")
         assert response.status == 200, await response.text()
         assert (await response.json())["checks"] == {"database": "ok", "redis": "ok"}
+
+
+class TestAClusterDownAtStart:
+    @pytest.fixture
+    def settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        settings["redis"]["url"] = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens
+        return settings
+
+    async def test_the_service_starts_and_is_not_ready(
+        self, log_lines: Callable[[], str], client: TestClient
+    ) -> None:
+        assert "Redis Cluster not reachable at start" in log_lines()
+        response = await client.get("/readyz")
+        assert response.status == 503
+        assert (await response.json())["checks"] == {"database": "ok", "redis": "unavailable"}
+
+    async def test_each_use_degrades_as_without_a_single_redis(
+        self, client: TestClient, fake_wechat: FakeWeChat
+    ) -> None:
+        """README, "Without Redis": members log in and see their card; staff logins are 503."""
+        await seed_tiers()
+        headers, _ = await cardholder(client, fake_wechat, "o-cluster-down")
+        assert (await client.get("/api/v1/card", headers=headers)).status == 200
+        await create_operator("op-cluster", "correct-horse-battery", Role.OPERATOR)
+        staff = await client.post(
+            "/admin/api/v1/login", json={"username": "op-cluster", "password": "wrong-password"}
+        )
+        assert staff.status == 503
+        assert await error_code(staff) == "redis_unavailable"
 
 
 class TestAMembersFirstVisit:

@@ -9,15 +9,21 @@ meets several keys keeps them in one hash slot (a `{tag}`), or splits into one c
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeAlias
 
 from fakeredis import FakeAsyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
-from redis.exceptions import ConnectionError, RedisError
+from redis.exceptions import (
+    ConnectionError,
+    CrossSlotTransactionError,
+    RedisClusterException,
+    RedisError,
+)
 
 from wxmember.core.config import Config
 from wxmember.core.shutdown import CLOSE_SECONDS, bounded
@@ -36,7 +42,7 @@ async def open_redis(config: Config) -> AsyncIterator[RedisClient]:
     if config.redis.url and config.redis.cluster:
         # At most `max_connections` operations at once, so as many connections to each node;
         # the slot map is read from the node named and kept current as the cluster answers MOVED.
-        client = WaitingRedisCluster.from_url(
+        client = ServiceRedisCluster.from_url(
             config.redis.url, max_connections=config.redis.max_connections
         )
         await _learn_slots(client)
@@ -87,8 +93,25 @@ async def ping(client: RedisClient) -> bool:
     return bool(await client.ping())
 
 
-class WaitingRedisCluster(RedisCluster):
-    """A cluster's client whose burst waits for a free connection instead of failing.
+class ClusterUnreachableError(ConnectionError):
+    """The cluster, or the node of a key's slot, cannot be reached: a Redis error like others."""
+
+
+@contextmanager
+def _as_redis_errors() -> Iterator[None]:
+    """redis-py says "no reachable node" or "slot not covered" with errors outside RedisError;
+    the service's fail-open and 503 `redis_unavailable` paths know RedisError only."""
+    try:
+        yield
+    except CrossSlotTransactionError:
+        raise  # a key format that breaks the cluster's rules: a bug, not an outage
+    except RedisClusterException as exc:
+        raise ClusterUnreachableError(str(exc)) from exc
+
+
+class ServiceRedisCluster(RedisCluster):
+    """The service's client of a Redis Cluster: it waits for a connection as the single
+    server's pool does, and reports an unreachable cluster as a Redis error.
 
     redis-py's cluster client fails a command at once (MaxConnectionsError) when its node has
     `max_connections` in use, where a single server's blocking pool makes it wait. Here at most
@@ -102,10 +125,15 @@ class WaitingRedisCluster(RedisCluster):
         super().__init__(*args, **kwargs)
         self.room = asyncio.Semaphore(kwargs.get("max_connections", 100))
 
+    async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
+        with _as_redis_errors():
+            return await super().initialize(*args, **kwargs)
+
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         await take_room(self.room)
         try:
-            return await super().execute_command(*args, **kwargs)
+            with _as_redis_errors():
+                return await super().execute_command(*args, **kwargs)
         finally:
             self.room.release()
 
@@ -121,7 +149,7 @@ class WaitingRedisCluster(RedisCluster):
 class _WaitingPipeline(ClusterPipeline):
     """Holds one unit of its client's room from its start (or its WATCH) to its reset."""
 
-    def __init__(self, client: WaitingRedisCluster, transaction: bool | None) -> None:
+    def __init__(self, client: ServiceRedisCluster, transaction: bool | None) -> None:
         super().__init__(client, transaction)
         self._room = client.room
         self._holds = False
@@ -139,11 +167,20 @@ class _WaitingPipeline(ClusterPipeline):
     # mixins (ClusterPipeline leaves them unannotated).
     async def watch(self, *names: Any) -> Any:  # type: ignore[override]
         await self._hold()  # a WATCH takes the transaction's connection
-        return await super().watch(*names)
+        with _as_redis_errors():
+            return await super().watch(*names)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        with _as_redis_errors():
+            done = super().execute_command(*args, **kwargs)
+        if inspect.isawaitable(done) and not isinstance(done, ClusterPipeline):
+            return _translated(done)  # a command run at once, between WATCH and MULTI
+        return done
 
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
         await self._hold()
-        return await super().execute(raise_on_error, allow_redirections)
+        with _as_redis_errors():
+            return await super().execute(raise_on_error, allow_redirections)
 
     async def reset(self) -> None:  # type: ignore[override]
         try:
@@ -152,6 +189,11 @@ class _WaitingPipeline(ClusterPipeline):
             if self._holds:
                 self._holds = False
                 self._room.release()
+
+
+async def _translated(reply: Awaitable[Any]) -> Any:
+    with _as_redis_errors():
+        return await reply
 
 
 async def take_room(room: asyncio.Semaphore) -> None:
