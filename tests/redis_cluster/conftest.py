@@ -27,8 +27,8 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     reason = missing_binaries()
     if reason:
         pytest.skip(f"Redis Cluster tests: {reason}")
-    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
-        yield url
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster.url
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """A real Redis Cluster of three primaries, from Debian's `redis-server`, for tests that need one.
 
-    with running_cluster(tmp_dir) as url:   # "redis://127.0.0.1:P/0", one of the nodes
-        ...
+    with running_cluster(tmp_dir) as cluster:
+        cluster.url                 # "redis://127.0.0.1:P/0", its first node
+        cluster.nodes[1].stop()     # a primary goes away ...
+        cluster.nodes[1].start()    # ... and comes back with the same slots
 
 Each node listens on a free port of 127.0.0.1 (its cluster bus on another free port), keeps its
-files in `workdir/<port>/` and saves nothing to disk. `redis-cli --cluster create` shares the
+files in `workdir/<port>/` and saves no data to disk. `redis-cli --cluster create` shares the
 16,384 slots among the three; the block starts once every node reports `cluster_state:ok`. Every
 node is stopped when the block ends, whatever happened inside it.
 """
@@ -16,6 +18,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.processes import free_port
@@ -33,93 +36,99 @@ def missing_binaries() -> str:
     return ""
 
 
-@contextmanager
-def running_cluster(workdir: Path) -> Iterator[str]:
-    """A three-primary cluster for the life of the block; yields the URL of its first node."""
-    with ExitStack() as stack:
-        ports = [stack.enter_context(_node(workdir)) for _ in range(NODES)]
-        _create(ports)
-        yield f"redis://127.0.0.1:{ports[0]}/0"
+class Node:
+    """One `redis-server` in cluster mode; stopped and started again, it keeps its slots."""
 
+    def __init__(self, workdir: Path) -> None:
+        self.port, self.bus = free_port(), free_port()
+        self.home = workdir / str(self.port)
+        self.home.mkdir(parents=True)
+        self.log = self.home / "redis.log"
+        self.process: subprocess.Popen[bytes] | None = None
 
-@contextmanager
-def _node(workdir: Path) -> Iterator[int]:
-    port, bus = free_port(), free_port()
-    home = workdir / str(port)
-    home.mkdir(parents=True)
-    log = home / "redis.log"
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--cluster-enabled",
-            "yes",
-            "--cluster-port",
-            str(bus),
-            "--cluster-config-file",
-            "nodes.conf",
-            "--dir",
-            str(home),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--logfile",
-            str(log),
-        ],  # fmt: skip
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait(
-            lambda: process.poll() is None and _cli(port, "ping") == "PONG",
-            f"redis-server on port {port} did not start",
-            log,
+    def start(self) -> None:
+        # nodes.conf (the node's id, its slots and its peers) stays in `home` across restarts
+        self.process = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+            + ["--cluster-enabled", "yes", "--cluster-port", str(self.bus)]
+            + ["--cluster-config-file", "nodes.conf", "--dir", str(self.home)]
+            + ["--save", "", "--appendonly", "no", "--logfile", str(self.log)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
-        yield port
-    finally:
-        process.terminate()
+        process = self.process
+        _wait(
+            lambda: process.poll() is None and self.cli("ping") == "PONG",
+            f"redis-server on port {self.port} did not start",
+            self.log,
+        )
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
         try:
-            process.wait(STOP_SECONDS)
+            self.process.wait(STOP_SECONDS)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
+    def cli(self, *command: str) -> str:
+        done = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *command],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return done.stdout.strip()
 
-def _create(ports: list[int]) -> None:
-    subprocess.run(
-        ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports)]
-        + ["--cluster-replicas", "0", "--cluster-yes"],
-        check=True,
-        capture_output=True,
-        timeout=START_SECONDS,
-    )
-    for port in ports:
+    def wait_until_ok(self) -> None:
+        """Until this node sees every slot served."""
         _wait(
-            lambda port=port: "cluster_state:ok" in _cli(port, "cluster", "info"),
-            f"the cluster did not come up on port {port}",
-            None,
+            lambda: "cluster_state:ok" in self.cli("cluster", "info"),
+            f"the cluster is not ok on port {self.port}",
+            self.log,
         )
 
 
-def _cli(port: int, *command: str) -> str:
-    done = subprocess.run(
-        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *command],
-        capture_output=True,
-        text=True,
-        timeout=5,
-    )
-    return done.stdout.strip()
+@dataclass
+class Cluster:
+    nodes: list[Node]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
 
 
-def _wait(ready: Callable[[], bool], what: str, log: Path | None) -> None:
+@contextmanager
+def running_cluster(workdir: Path) -> Iterator[Cluster]:
+    """A three-primary cluster for the life of the block."""
+    with ExitStack() as stack:
+        nodes = []
+        for _ in range(NODES):
+            node = Node(workdir)
+            stack.callback(node.stop)
+            node.start()
+            nodes.append(node)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create"]
+            + [f"127.0.0.1:{node.port}" for node in nodes]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=START_SECONDS,
+        )
+        for node in nodes:
+            node.wait_until_ok()
+        yield Cluster(nodes)
+
+
+def _wait(ready: Callable[[], bool], what: str, log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
     while not ready():
         if time.monotonic() > deadline:
-            tail = log.read_text()[-2000:] if log is not None and log.exists() else ""
+            tail = log.read_text()[-2000:] if log.exists() else ""
             raise RuntimeError(f"{what} within {START_SECONDS} s\n{tail}")
         time.sleep(0.05)
