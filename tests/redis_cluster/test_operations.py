@@ -1,9 +1,11 @@
 """Each use of Redis that meets several keys, or runs a transaction, works on a Redis Cluster.
 
 The same operations the rest of the suite specifies on a single Redis, here against a real
-three-primary cluster: the member cache's stamps, the pairing of subscribe grants, rate limits,
-the WeChat token's single flight, the reminders' send pacer, the scheduler's lease (the lease's own
-specifications are run again here, unchanged), the bot's push de-duplication.
+three-primary cluster: the member cache's stamps, rate limits, the WeChat token's single flight,
+the reminders' send pacer, the scheduler's lease (the lease's own specifications are run again
+here, unchanged), the bot's push de-duplication (the pairing of subscribe grants is in
+test_grants.py); then watched transactions while the client has its slot map to read again, and
+a burst of operations beyond `max_connections`.
 """
 
 from __future__ import annotations
