@@ -23,10 +23,10 @@ import hashlib
 import json
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.push import SUCCESS, Push, text
+from wxmember.core.redis import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def push_key(channel: str, push: Push) -> str:
     return f"wxmember:bot:push:{channel}:e:{digest}"
 
 
-async def claim(redis: Redis, key: str, seconds: int) -> bool:
+async def claim(redis: RedisClient, key: str, seconds: int) -> bool:
     """True for the first delivery of a push (it must answer); False for a repeat.
 
     The key lives `seconds`, which must outlast WeChat's retries of the push.
@@ -58,7 +58,7 @@ async def claim(redis: Redis, key: str, seconds: int) -> bool:
         return True
 
 
-async def remember(redis: Redis, key: str, reply: str, seconds: int) -> None:
+async def remember(redis: RedisClient, key: str, reply: str, seconds: int) -> None:
     """Keep the answer for repeats of the push (plain reply XML, or `success`) for `seconds`."""
     try:
         await redis.set(key, reply.encode(), ex=seconds)
@@ -66,7 +66,7 @@ async def remember(redis: Redis, key: str, reply: str, seconds: int) -> None:
         log.warning("push dedup unavailable; a repeat will get success", exc_info=True)
 
 
-async def answer_of_first(redis: Redis, key: str, deadline: float) -> str:
+async def answer_of_first(redis: RedisClient, key: str, deadline: float) -> str:
     """The first delivery's answer once it is there; `success` if not before the deadline."""
     loop = asyncio.get_running_loop()
     pause = _FIRST_POLL_SECONDS

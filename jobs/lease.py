@@ -7,7 +7,10 @@ the new holder's lease; release is a compare-and-delete the same way. A holder t
 renewing; the key expires and the next process to try takes over.
 
 A compare-and-renew or -delete that is cancelled or fails midway never leaves its connection
-behind: it goes back to the pool, closed if a reply may still be unread on it.
+behind: it goes back to the pool, closed if a reply may still be unread on it. On a Redis Cluster
+the lease is one key, so its transaction runs on the node that holds it; the cluster's pipeline
+gives its connection back to that node the same way (it closes a connection whose exchange was
+cut short, and UNWATCHes or closes one still watching).
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import secrets
 import socket
 from collections.abc import Callable
 
-from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import WatchError
+
+from wxmember.core.redis import RedisClient, settle
 
 LEASE_KEY = "wxmember:scheduler:leader"
 
@@ -33,7 +38,9 @@ def process_holder_id() -> str:
 class LeaderLease:
     """One process's view of the lease; every method asks Redis."""
 
-    def __init__(self, redis: Redis, *, holder: str, seconds: float, key: str = LEASE_KEY) -> None:
+    def __init__(
+        self, redis: RedisClient, *, holder: str, seconds: float, key: str = LEASE_KEY
+    ) -> None:
         self.redis = redis
         self.holder = holder
         self.seconds = seconds
@@ -67,22 +74,26 @@ class LeaderLease:
         value = await self.redis.get(self.key)
         return value.decode() if isinstance(value, bytes) else value
 
-    async def _if_mine(self, action: Callable[[Pipeline], object]) -> bool:
+    async def _if_mine(self, action: Callable[[Pipeline | ClusterPipeline], object]) -> bool:
         pipe = self.redis.pipeline(transaction=True)
         try:
+            await settle(self.redis)
             await pipe.watch(self.key)
+            await settle(self.redis)
             if await pipe.get(self.key) != self._mine:
                 return False
             pipe.multi()
+            await settle(self.redis)
             action(pipe)
             await pipe.execute()
         except WatchError:  # the key changed between the check and the write
             return False
         except BaseException:
-            await _discard_connection(pipe)
+            if isinstance(pipe, Pipeline):
+                await _discard_connection(pipe)
             raise
         finally:
-            if pipe.connection is not None:
+            if isinstance(pipe, ClusterPipeline) or pipe.connection is not None:
                 # The connection always goes back to the pool (after an UNWATCH if still
                 # watching), also when the caller is cancelled meanwhile.
                 await asyncio.shield(pipe.reset())

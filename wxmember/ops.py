@@ -10,6 +10,7 @@ from aiohttp import web
 from wxmember.core import keys
 from wxmember.core.db import ping
 from wxmember.core.metrics import CONTENT_TYPE_LATEST
+from wxmember.core.redis import ping as redis_ping
 from wxmember.core.web import json_response
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ async def readyz(request: web.Request) -> web.Response:
     """The database and Redis both answer; 503 naming the one that does not."""
     checks: dict[str, str] = {}
     redis = request.config_dict[keys.REDIS]
-    for name, probe in (("database", ping()), ("redis", redis.ping())):
+    for name, probe in (("database", ping()), ("redis", redis_ping(redis))):
         try:
             await asyncio.wait_for(probe, READY_TIMEOUT_SECONDS)
             checks[name] = "ok"

@@ -13,8 +13,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from wxmember.core.redis import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class SendPacer:
     """Waits until the next send is allowed; shared across processes through Redis."""
 
     def __init__(
-        self, redis: Redis, per_second: int, *, clock: Callable[[], float] = time.time
+        self, redis: RedisClient, per_second: int, *, clock: Callable[[], float] = time.time
     ) -> None:
         self._redis = redis
         self._rate = per_second

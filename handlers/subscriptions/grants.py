@@ -5,7 +5,8 @@ Two channels report the same accept: the mini-program itself, right after
 WeChat's message push (`subscribe_msg_popup_event`, source `push`). When both are configured an
 accept must count once, so reports from these two sources are paired: an accept reported by one
 channel within 10 minutes of an unpaired report of the other for the same member and template is
-the same accept. The pairing state lives in Redis (WATCH/MULTI, so concurrent reports pair
+the same accept. The pairing state lives in Redis (WATCH/MULTI of the two sides' keys, which
+share a hash tag so that a Redis Cluster keeps them on one node; concurrent reports pair
 correctly); the counts live in the database. Other sources always count, among them the
 Official Account's push (`official_push`), whose subscribe messages no client reports.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
 from redis.exceptions import WatchError
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
@@ -22,13 +22,21 @@ from tortoise.expressions import F
 from wxmember.core.context import Services
 from wxmember.core.kernel import insert_once
 from wxmember.core.models.subscriptions import SubscribeGrant
+from wxmember.core.redis import RedisClient, settle
 
 SOURCE_CLIENT = "client"
 SOURCE_PUSH = "push"
 SOURCE_OFFICIAL_PUSH = "official_push"
 _PAIRED = {SOURCE_CLIENT: SOURCE_PUSH, SOURCE_PUSH: SOURCE_CLIENT}
 PAIR_WINDOW_SECONDS = 600
-_UNPAIRED_KEY = "wxmember:grants:unpaired:{}:{}:{}"
+# Both sides of one member's accepts of one template share a hash tag, so that the WATCH of the
+# two keys stays in one slot on a Redis Cluster.
+_UNPAIRED_KEY = "wxmember:grants:unpaired:{{{}:{}}}:{}"
+
+
+def unpaired_key(member_id: int, template_id: str, source: str) -> str:
+    """The count of `source`'s reports of this accept still waiting for the other side's."""
+    return _UNPAIRED_KEY.format(member_id, template_id, source)
 
 
 async def record_grants(
@@ -91,16 +99,21 @@ async def _add_one(member_id: int, template_id: str, now: datetime) -> None:
         await query.update(remaining=F("remaining") + 1, updated_at=now)  # created concurrently
 
 
-async def _paired(redis: Redis, member_id: int, template_id: str, source: str, other: str) -> bool:
+async def _paired(
+    redis: RedisClient, member_id: int, template_id: str, source: str, other: str
+) -> bool:
     """True when `other` reported this accept already; else leave this report unpaired."""
-    mine = _UNPAIRED_KEY.format(member_id, template_id, source)
-    theirs = _UNPAIRED_KEY.format(member_id, template_id, other)
+    mine = unpaired_key(member_id, template_id, source)
+    theirs = unpaired_key(member_id, template_id, other)
     async with redis.pipeline(transaction=True) as pipe:
         while True:
             try:
+                await settle(redis)
                 await pipe.watch(mine, theirs)
+                await settle(redis)
                 waiting = int(await pipe.get(theirs) or 0)
                 pipe.multi()
+                await settle(redis)
                 if waiting > 0:
                     pipe.decr(theirs)
                 else:

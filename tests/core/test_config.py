@@ -56,6 +56,13 @@ class TestLoadConfig:
             "::1/128",
         ]
 
+    @pytest.mark.parametrize("url", ["redis://h:7000", "redis://h:7000/", "rediss://h:7000/0"])
+    def test_a_cluster_by_one_node_s_url(self, url: str) -> None:
+        environ = {"WXMEMBER_REDIS_CLUSTER": "true", "WXMEMBER_REDIS_URL": url}
+        config = load_config(None, environ=environ)
+        assert config.redis.cluster and config.redis.url == url
+        assert not load_config(None, environ={}).redis.cluster
+
     def test_the_till_takes_only_the_dynamic_code_by_default(self) -> None:
         config = load_config(None, environ={})
         assert config.pos.allow_card_number is False
@@ -74,6 +81,15 @@ class TestConfigErrors:
             ({"WXMEMBER_OFFICIAL_ENCODING_AES_KEY": "short"}, "config: official.encoding_aes_key"),
             ({"WXMEMBER_SECURITY_DATA_KEY": "abc"}, "config: security.data_key: must be 32 bytes"),
             ({"WXMEMBER_REDIS_URL": "http://x"}, "config: redis.url: "),
+            ({"WXMEMBER_REDIS_CLUSTER": "true"}, "config: redis: cluster = true needs a url"),
+            (
+                {"WXMEMBER_REDIS_CLUSTER": "true", "WXMEMBER_REDIS_URL": "unix:///run/r.sock"},
+                "config: redis: cluster = true needs a url",
+            ),
+            (
+                {"WXMEMBER_REDIS_CLUSTER": "true", "WXMEMBER_REDIS_URL": "redis://h:7000/3"},
+                "config: redis: a Redis Cluster has only database 0",
+            ),
             ({"WXMEMBER_SERVER_COLOUR": "red"}, "config: WXMEMBER_SERVER_COLOUR: unknown setting"),
             ({"WXMEMBER_SERVER_TRUSTED_PROXIES": "nginx"}, "config: server.trusted_proxies.0: "),
             ({"WXMEMBER_SERVER_TRUSTED_PROXIES": "10.0.0.1/8"}, "config: server.trusted_proxies"),

@@ -5,6 +5,7 @@ out, deletion; in one process, and through two worker processes sharing PostgreS
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -178,24 +179,32 @@ class _CountingRedis:
         self.round_trips += 1
         return self.values.get(key)
 
-    async def mget(self, *keys: str) -> list[bytes | None]:
-        self.round_trips += 1
-        return [self.values.get(key) for key in keys]
+    def pipeline(self, transaction: bool = False) -> _CountingPipeline:
+        return _CountingPipeline(self)
 
-    def pipeline(self, transaction: bool = False) -> _CountingRedis:
-        return self
 
-    async def __aenter__(self) -> _CountingRedis:
+class _CountingPipeline:
+    """Commands queued, then sent in one round trip."""
+
+    def __init__(self, redis: _CountingRedis) -> None:
+        self.redis = redis
+        self.queued: list[Callable[[], bytes | None]] = []
+
+    async def __aenter__(self) -> _CountingPipeline:
         return self
 
     async def __aexit__(self, *_: object) -> None:
         return None
 
-    def set(self, key: str, value: bytes, ex: int) -> None:
-        self.values[key] = value
+    def get(self, key: str) -> None:
+        self.queued.append(lambda: self.redis.values.get(key))
 
-    async def execute(self) -> None:
-        self.round_trips += 1
+    def set(self, key: str, value: bytes, ex: int) -> None:
+        self.queued.append(lambda: self.redis.values.__setitem__(key, value))
+
+    async def execute(self) -> list[bytes | None]:
+        self.redis.round_trips += 1
+        return [command() for command in self.queued]
 
 
 class TestOneRequest:

@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -103,6 +104,8 @@ class DatabaseConfig(_Section):
 class RedisConfig(_Section):
     url: str = ""
     max_connections: int = Field(100, ge=1, le=10_000)
+    # A Redis Cluster: `url` names one of its nodes, the others are learnt from it.
+    cluster: bool = False
 
     @field_validator("url")
     @classmethod
@@ -110,6 +113,16 @@ class RedisConfig(_Section):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be empty (in-process stand-in) or start with redis://")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_by_address(self) -> RedisConfig:
+        if not self.cluster:
+            return self
+        if not self.url.startswith(("redis://", "rediss://")):
+            raise ValueError("cluster = true needs a url redis://host:port naming one node")
+        if urlsplit(self.url).path.strip("/") not in ("", "0"):
+            raise ValueError("a Redis Cluster has only database 0: end the url with /0 or nothing")
+        return self
 
 
 class BrandConfig(_Section):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-
 from wxmember.core.clock import Clock
 from wxmember.core.config import Config
 from wxmember.core.cpu import CpuPool
 from wxmember.core.member_cache import MemberCache
+from wxmember.core.redis import RedisClient
 from wxmember.core.security import DataCipher, TokenSigner
 from wxmember.core.wechat import WeChatClient
 
@@ -19,7 +18,7 @@ class Services:
     """Handed to every handler: config, Redis, the WeChat clients, crypto and the clock."""
 
     config: Config
-    redis: Redis
+    redis: RedisClient
     miniapp: WeChatClient
     official: WeChatClient
     cipher: DataCipher

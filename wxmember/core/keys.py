@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio import Redis
 
 from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.metrics import Metrics
+from wxmember.core.redis import RedisClient
 
 CONFIG = web.AppKey("config", Config)
-REDIS = web.AppKey("redis", Redis)
+REDIS = web.AppKey[RedisClient]("redis")
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 METRICS = web.AppKey("metrics", Metrics)
 SERVICES = web.AppKey("services", Services)

@@ -46,10 +46,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from wxmember.core.models import Member
+from wxmember.core.redis import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _mark(value: bytes | str | None) -> bytes:
 class _Stamps:
     """Change marks: in Redis, or in memory for the one-process embedded setup."""
 
-    def __init__(self, redis: Redis | None) -> None:
+    def __init__(self, redis: RedisClient | None) -> None:
         self.redis = redis
         self.local: dict[str, bytes] = {}
 
@@ -144,7 +144,12 @@ class _Stamps:
         if self.redis is None:
             mine, everyone = self.local.get(key, b""), self.local.get(_EVERYONE, b"")
         else:
-            mine, everyone = map(_mark, await self.redis.mget(key, _EVERYONE))
+            # Two GETs, not one MGET: on a Redis Cluster everyone's mark cannot share a hash
+            # slot with every member's, and a pipeline sends each GET to its own node.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(key)
+                pipe.get(_EVERYONE)
+                mine, everyone = map(_mark, await pipe.execute())
         if seen is not None:
             seen[key], seen[_EVERYONE] = mine, everyone
         return mine, everyone
@@ -157,6 +162,8 @@ class _Stamps:
             for key in keys:
                 self.local[key] = secrets.token_bytes(8)
             return
+        # Not a transaction: the keys lie in different hash slots on a cluster, and each mark
+        # stands alone (a mark renewed without the others only drops more snapshots).
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.set(key, secrets.token_bytes(8), ex=STAMP_SECONDS)
@@ -181,7 +188,9 @@ class _Shared:
 class MemberCache:
     """Members with their tier, by id, for as long as their stamp is current."""
 
-    def __init__(self, redis: Redis | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, redis: RedisClient | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._stamps = _Stamps(redis)
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._shared: dict[str, _Shared] = {}

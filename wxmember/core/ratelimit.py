@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from wxmember.core.errors import TooManyRequests
+from wxmember.core.redis import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def too_many() -> TooManyRequests:
     return TooManyRequests("Too many attempts; wait a minute and try again.")
 
 
-async def hit(redis: Redis, key: str, limit: int, window_seconds: int) -> bool:
+async def hit(redis: RedisClient, key: str, limit: int, window_seconds: int) -> bool:
     """Count one hit on `key`; False once more than `limit` hits fell in the current window."""
     full_key = _PREFIX + key
     async with redis.pipeline(transaction=True) as pipe:
@@ -45,7 +45,7 @@ async def hit(redis: Redis, key: str, limit: int, window_seconds: int) -> bool:
 
 
 async def enforce(
-    redis: Redis, key: str, limit: int, window_seconds: int, *, fail_open: bool
+    redis: RedisClient, key: str, limit: int, window_seconds: int, *, fail_open: bool
 ) -> None:
     """Raise a 429 when `key` is over its limit; without Redis, pass if `fail_open`."""
     try:
@@ -59,7 +59,7 @@ async def enforce(
         raise too_many()
 
 
-async def reserve(redis: Redis, key: str, limit: int, window_seconds: int) -> str | None:
+async def reserve(redis: RedisClient, key: str, limit: int, window_seconds: int) -> str | None:
     """Take one unit of `key`'s budget in the current window.
 
     Returns the slot to `release` if the attempt ends up not counting, or None when the budget
@@ -76,7 +76,7 @@ async def reserve(redis: Redis, key: str, limit: int, window_seconds: int) -> st
     return slot
 
 
-async def release(redis: Redis, slot: str, window_seconds: int) -> None:
+async def release(redis: RedisClient, slot: str, window_seconds: int) -> None:
     """Give back a unit taken by `reserve`."""
     try:
         async with redis.pipeline(transaction=True) as pipe:

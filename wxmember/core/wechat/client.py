@@ -35,8 +35,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
-import redis.asyncio as aioredis
 
+from wxmember.core.redis import RedisClient
 from wxmember.core.wechat.errors import (
     NETWORK_ERRCODE,
     TOKEN_REFRESH_ERRCODES,
@@ -109,7 +109,7 @@ class WeChatClient:
         self,
         *,
         session: aiohttp.ClientSession,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         appid: str,
         secret: str,
         api_base: str,

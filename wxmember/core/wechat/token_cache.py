@@ -22,9 +22,9 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from wxmember.core.redis import RedisClient, settle
 from wxmember.core.wechat.errors import WeChatNetworkError
 
 TokenFetcher = Callable[[str | None], Awaitable[tuple[str, int]]]
@@ -43,7 +43,7 @@ class AccessTokenCache:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         appid: str,
         fetch: TokenFetcher,
         lock_ttl: float,
@@ -114,10 +114,13 @@ class AccessTokenCache:
         """Delete ``key`` only while it still holds ``value``."""
         async with self._redis.pipeline(transaction=True) as pipe:
             try:
+                await settle(self._redis)
                 await pipe.watch(key)
+                await settle(self._redis)
                 if _text(await pipe.get(key)) != value:
                     return
                 pipe.multi()
+                await settle(self._redis)
                 pipe.delete(key)
                 await pipe.execute()
             except WatchError:
