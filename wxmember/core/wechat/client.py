@@ -15,10 +15,10 @@ just rejected is ``force_refresh=true`` sent.
 
 Retries: timeouts, connection errors, HTTP 5xx and non-JSON bodies are retried up to
 ``network_retries`` times with exponential back-off, and so is errcode -1 (system busy). Other
-errcodes are never retried. Message sends (``send_*``) are not idempotent: after a read
-timeout, a 5xx or a garbled answer WeChat may already have delivered the message, so sends are
-retried only when the connection could not be opened (``aiohttp.ClientConnectorError``, the
-request never left) and on -1.
+errcodes are never retried. Message sends (``send_*``) and ``create_card`` are not idempotent:
+after a read timeout, a 5xx or a garbled answer WeChat may already have delivered the message or
+created the card, so they are retried only when the connection could not be opened
+(``aiohttp.ClientConnectorError``, the request never left) and on -1.
 
 ``on_call(endpoint, errcode)`` is invoked once per HTTP request with the API path and the
 errcode received (0 for success, :data:`NETWORK_ERRCODE` = -2 when no usable answer came).
