@@ -25,6 +25,7 @@ from admin import (
     stores_views,
     tags_views,
     tiers_views,
+    wallet_card_views,
 )
 from admin.auth import (
     EVERYONE,
@@ -55,6 +56,7 @@ MODULES = (
     campaigns_views,
     referrals_views,
     stores_views,
+    wallet_card_views,
     openapi_views,
 )
 

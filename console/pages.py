@@ -57,6 +57,7 @@ NAVIGATION = (
     NavItem(Area.SETUP, "/console/setup/orders", "nav.orders"),
     NavItem(Area.SETUP, "/console/setup/rfm", "nav.rfm"),
     NavItem(Area.SETUP, "/console/setup/referrals", "nav.referral_settings"),
+    NavItem(Area.SETUP, "/console/setup/wallet-card", "nav.wallet_card"),
     NavItem(Area.SETUP, "/console/stores", "nav.stores"),
     NavItem(Area.REMINDERS, "/console/reminders", "nav.reminders"),
     NavItem(Area.TILL, "/console/till", "nav.till"),

@@ -4,6 +4,7 @@ served by the service, checked in up to date, and true to what the routes answer
 from __future__ import annotations
 
 import ast
+import base64
 import copy
 import json
 import re
@@ -386,8 +387,25 @@ async def test_described_admin_answers_match_their_models(
     await _admin_benefits(answers, services, owner, member.id, voucher.id)
     await _admin_referrals(answers, client, services, fake_wechat, owner)
     await _admin_stores(answers, owner)
+    await _admin_wallet_card(answers, owner)
 
     assert answers.seen == _described(create_admin_app)
+
+
+async def _admin_wallet_card(answers: Answers, owner: dict[str, str]) -> None:
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
+    await answers.call("GET", "/wallet-card", owner)
+    await answers.call("POST", "/wallet-card/logo", owner, json={"content_base64": png})
+    definition = {
+        "color": "Color010",
+        "title": "会员卡",
+        "notice": "出示会员码",
+        "description": "积分兑换礼品",
+        "prerogative": "会员专享",
+    }
+    shown = await answers.call("PUT", "/wallet-card", owner, json=definition)
+    assert shown["review_state"] == "submitted"
+    await answers.call("POST", "/wallet-card/sync", owner)
 
 
 async def _admin_benefits(

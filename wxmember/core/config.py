@@ -172,6 +172,9 @@ class MiniappConfig(_Section):
     secret: SecretStr = SecretStr("")
     token: SecretStr = SecretStr("")
     encoding_aes_key: SecretStr = SecretStr("")
+    # the mini-program's original id (gh_...) and page the member card's centre button opens
+    original_id: str = Field("", pattern=r"^(gh_[0-9a-zA-Z]{1,32})?$")
+    card_page: str = Field("pages/card/index", min_length=1, max_length=128)
 
 
 class OfficialConfig(_Section):

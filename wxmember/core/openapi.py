@@ -149,6 +149,14 @@ ERROR_STATUSES: dict[str, tuple[int, ...]] = {
     "template_stopped": (409,),
     "tier_in_use": (409,),
     "username_taken": (409,),
+    "wallet_card_logo_missing": (409,),
+    "wallet_card_not_defined": (409,),
+    "wallet_card_sync_in_progress": (409,),
+    "wechat_card_refused": (409,),
+    # 413
+    "logo_too_large": (413,),
+    # 429
+    "wechat_rate_limited": (429,),
     # 503
     "card_number_unavailable": (503,),
     "wechat_unavailable": (503,),

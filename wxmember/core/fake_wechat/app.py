@@ -1,7 +1,8 @@
 """HTTP face of the fake WeChat server (an aiohttp application).
 
 Routes mirror ``api.weixin.qq.com``: the token endpoints, jscode2session, the phone number,
-subscribe/template/customer-service sends, temporary media upload and user info. Errors are
+subscribe/template/customer-service sends, temporary media upload, user info, card images and
+member cards (create, update). Errors are
 answered like WeChat: HTTP 200 with ``{"errcode": N, "errmsg": "... rid: <id>"}``. JSON
 endpoints refuse form posts and bodies that are not a JSON object with 47001.
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from wxmember.core.fake_wechat import api
+from wxmember.core.fake_wechat import api, cards
 from wxmember.core.fake_wechat.state import FakeAPIError, FakeWeChat, Fault
 
 FAKE_WECHAT_KEY = web.AppKey("fake_wechat", FakeWeChat)
@@ -144,6 +145,17 @@ async def _media_upload(request: web.Request) -> web.StreamResponse:
     return _ok(result)
 
 
+async def _upload_card_image(request: web.Request) -> web.StreamResponse:
+    state = request.config_dict[FAKE_WECHAT_KEY]
+    state.check_token(request.query.get("access_token"))
+    if request.content_type != "multipart/form-data":
+        raise FakeAPIError(41005, "media data missing")
+    media = (await request.post()).get("media")
+    if not isinstance(media, web.FileField):
+        raise FakeAPIError(41005, "media data missing")
+    return _ok(cards.upload_image(state.card_images, media.file.read()))
+
+
 async def _user_info(request: web.Request) -> web.StreamResponse:
     state = request.config_dict[FAKE_WECHAT_KEY]
     state.check_token(request.query.get("access_token"))
@@ -183,6 +195,21 @@ def create_fake_wechat_app(state: FakeWeChat) -> web.Application:
         ),
         ("POST", "/cgi-bin/media/upload", _media_upload),
         ("GET", "/cgi-bin/user/info", _user_info),
+        ("POST", "/cgi-bin/media/uploadimg", _upload_card_image),
+        (
+            "POST",
+            "/card/create",
+            _token_protected_json(
+                lambda state, appid, body: cards.create(state.cards, state.card_images, appid, body)
+            ),
+        ),
+        (
+            "POST",
+            "/card/update",
+            _token_protected_json(
+                lambda state, appid, body: cards.update(state.cards, state.card_images, appid, body)
+            ),
+        ),
     ]
     app[_API_PATHS] = {
         app.router.add_route(method, path, handler).resource: path

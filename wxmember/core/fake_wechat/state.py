@@ -2,10 +2,11 @@
 
 :class:`FakeWeChat` holds everything the fake server knows: registered apps, access tokens,
 one-time login and phone codes, subscribe grants, followers, customer-service windows, uploaded
-media, every message "sent", per-path call counts and injected faults. It has its own clock
-(real time plus an offset moved by :meth:`FakeWeChat.advance`) so tests can expire tokens and
-codes without sleeping. The endpoint behaviour lives in :mod:`wxmember.core.fake_wechat.api`; the
-HTTP glue in :mod:`wxmember.core.fake_wechat.app`.
+media, card images and member cards, every message "sent", per-path call counts and injected
+faults. It has its own clock (real time plus an offset moved by :meth:`FakeWeChat.advance`) so
+tests can expire tokens and codes without sleeping. The endpoint behaviour lives in
+:mod:`wxmember.core.fake_wechat.api` (cards: :mod:`wxmember.core.fake_wechat.cards`); the HTTP
+glue in :mod:`wxmember.core.fake_wechat.app`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wxmember.core.fake_wechat.cards import FakeCard
 
 CODE_TTL = 300.0
 MEDIA_TTL = 3 * 86400.0
@@ -122,6 +126,8 @@ class FakeWeChat:
         self.followers: dict[str, str | None] = {}
         self.windows: dict[str, list[Window]] = {}
         self.media: dict[str, Media] = {}
+        self.card_images: dict[str, bytes] = {}
+        self.cards: dict[str, FakeCard] = {}
         self.dedup: dict[tuple[str, str], tuple[int, float]] = {}
         self.sent: list[SentMessage] = []
         self.calls: Counter[str] = Counter()
@@ -303,6 +309,25 @@ class FakeWeChat:
         message.extra.update(extra or {})
         self.sent.append(message)
         return message
+
+    # ----------------------------------------------------------------- member cards
+
+    def review_card(self, card_id: str, *, approved: bool, reason: str = "") -> dict[str, str]:
+        """WeChat's review of a card: its status changes, and the fields of the event pushed.
+
+        The event (`card_pass_check` or `card_not_pass_check` with `RefuseReason`) comes from
+        the platform: tests sign it, encrypt it in safe mode and post it to the webhook.
+        """
+        from wxmember.core.fake_wechat.cards import VERIFY_FAIL, VERIFY_OK
+
+        card = self.cards[card_id]
+        card.status = VERIFY_OK if approved else VERIFY_FAIL
+        card.refuse_reason = None if approved else reason
+        fields = {"Event": "card_pass_check" if approved else "card_not_pass_check"}
+        fields["CardId"] = card_id
+        if not approved:
+            fields["RefuseReason"] = reason
+        return fields
 
     # ----------------------------------------------------------------- faults
 

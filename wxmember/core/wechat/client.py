@@ -15,10 +15,10 @@ just rejected is ``force_refresh=true`` sent.
 
 Retries: timeouts, connection errors, HTTP 5xx and non-JSON bodies are retried up to
 ``network_retries`` times with exponential back-off, and so is errcode -1 (system busy). Other
-errcodes are never retried. Message sends (``send_*``) are not idempotent: after a read
-timeout, a 5xx or a garbled answer WeChat may already have delivered the message, so sends are
-retried only when the connection could not be opened (``aiohttp.ClientConnectorError``, the
-request never left) and on -1.
+errcodes are never retried. Message sends (``send_*``) and ``create_card`` are not idempotent:
+after a read timeout, a 5xx or a garbled answer WeChat may already have delivered the message or
+created the card, so they are retried only when the connection could not be opened
+(``aiohttp.ClientConnectorError``, the request never left) and on -1.
 
 ``on_call(endpoint, errcode)`` is invoked once per HTTP request with the API path and the
 errcode received (0 for success, :data:`NETWORK_ERRCODE` = -2 when no usable answer came).
@@ -390,3 +390,37 @@ class WeChatClient:
         """Follower info: ``subscribe`` (0/1), openid and unionid when bound."""
         params = {"openid": openid, "lang": lang}
         return await self._call("GET", "/cgi-bin/user/info", params=params)
+
+    # ----------------------------------------------------------------- member card
+
+    async def upload_card_logo(self, filename: str, content: bytes, content_type: str) -> str:
+        """Upload an image for a card (``media/uploadimg``); returns the URL WeChat hosts it at."""
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData()
+            media = io.BytesIO(content)
+            data.add_field("media", media, filename=filename, content_type=content_type)
+            return data
+
+        payload = await self._call("POST", "/cgi-bin/media/uploadimg", form=form)
+        url = payload.get("url")
+        if not isinstance(url, str) or not url:
+            raise WeChatNetworkError("uploadimg answer without url", "/cgi-bin/media/uploadimg")
+        return url
+
+    async def create_card(self, body: Mapping[str, Any]) -> str:
+        """Create a card (``card/create``, body from ``member_card.create_body``); its card_id.
+
+        Not idempotent (a repeat creates a second card): retried only where it cannot have
+        arrived, as message sends are.
+        """
+        payload = await self._call("POST", "/card/create", json_body=dict(body), send=True)
+        card_id = payload.get("card_id")
+        if not isinstance(card_id, str) or not card_id:
+            raise WeChatNetworkError("card/create answer without card_id", "/card/create")
+        return card_id
+
+    async def update_card(self, body: Mapping[str, Any]) -> bool:
+        """Update a card (``card/update``); True when the change sends it to review again."""
+        payload = await self._call("POST", "/card/update", json_body=dict(body))
+        return bool(payload.get("send_check", False))

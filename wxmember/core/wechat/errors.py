@@ -14,7 +14,7 @@ Exception tree::
     ├── WeChatConsentError          the user has not agreed to receive this message
     │   ├── WeChatSubscribeRefused      43101 no one-time subscription left for the template
     │   └── WeChatRecipientUnavailable  43004 not following, 45015 outside the 48 h window
-    ├── WeChatInvalidArgument       47003 47001 40003 40037 41030 and media/message codes:
+    ├── WeChatInvalidArgument       47003 47001 40003 40037 41030 and media/message/card codes:
     │                               the request itself is wrong; retrying cannot help
     ├── WeChatBusy                  -1 system busy (transient)
     ├── WeChatConfigError           40013 40125 40164 61004 40243 48001: appid, secret,
@@ -143,6 +143,12 @@ _TABLE: dict[int, type[WeChatError]] = {
     41005: WeChatInvalidArgument,  # media data missing
     44004: WeChatInvalidArgument,  # empty text content
     45001: WeChatInvalidArgument,  # media size over limit
+    40056: WeChatInvalidArgument,  # invalid card id or code
+    40071: WeChatInvalidArgument,  # invalid card type
+    40078: WeChatInvalidArgument,  # invalid card status
+    40097: WeChatInvalidArgument,  # invalid argument (a card field's value)
+    41011: WeChatInvalidArgument,  # a required card field is missing
+    45021: WeChatInvalidArgument,  # a card field is too long
     # transient
     -1: WeChatBusy,
     # deployment
