@@ -16,7 +16,14 @@ from playwright.sync_api import Dialog, Page, expect
 from console.i18n import catalogue
 from handlers.campaigns.message import CATALOGUE
 from tests.console.conftest import ConsoleErrors
-from tests.console.test_reminders import htmx_quiet, key, list_keys, open_as, unique
+from tests.console.test_reminders import (
+    htmx_quiet,
+    key,
+    list_keys,
+    open_as,
+    unique,
+    write_fixed_text,
+)
 from wxmember.core.models.campaigns import CampaignState
 from wxmember.core.models.reminders import DeliveryState
 
@@ -61,8 +68,7 @@ def draft_campaign(page: Page, name: str, segment: str, *, message: bool = True)
             label="优惠券最后可用日（需赠送优惠券）"
         )
         key(page, "remark").get_by_label("内容").select_option(label="固定文字…")
-        key(page, "remark").get_by_label("固定文字").fill("本周到店可用")
-        htmx_quiet(page)
+        write_fixed_text(page, "remark", "本周到店可用")
     page.get_by_role("button", name="保存草稿").click()
     expect(page.get_by_role("status")).to_have_text("草稿已保存。")
     expect(page.get_by_role("heading", level=1)).to_have_text(name)

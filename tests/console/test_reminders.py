@@ -48,6 +48,15 @@ def htmx_quiet(page: Page) -> None:
     expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
+def write_fixed_text(page: Page, name: str, text: str) -> None:
+    """Type a key's fixed text and leave the field, as an operator does before saving: leaving
+    it refreshes the key (a click on 保存 would otherwise race that refresh, whose error line
+    moves the button away between the press and the release)."""
+    key(page, name).get_by_label("固定文字").fill(text)
+    key(page, name).get_by_label("固定文字").press("Tab")
+    htmx_quiet(page)
+
+
 def list_keys(page: Page, keys: str) -> None:
     """Type the template's data keys; the form grows a part for each (settled on return)."""
     htmx_quiet(page)
@@ -88,7 +97,7 @@ class TestWriteABirthdayRule:
         key(page, "name1").get_by_label("内容").select_option(label="会员姓名")
         key(page, "date2").get_by_label("内容").select_option(label="生日日期")
         key(page, "thing3").get_by_label("内容").select_option(label="固定文字…")
-        key(page, "thing3").get_by_label("固定文字").fill("生日快乐，送您88积分")
+        write_fixed_text(page, "thing3", "生日快乐，送您88积分")
         page.get_by_role("button", name="保存规则").click()
 
         expect(page.get_by_role("status")).to_have_text("提醒规则已保存。")
@@ -140,9 +149,9 @@ class TestAKeyWeChatWouldRefuse:
         start_birthday_rule(page, name, "tpl-console-long")
         list_keys(page, "thing1")
         key(page, "thing1").get_by_label("内容").select_option(label="固定文字…")
-        key(page, "thing1").get_by_label("固定文字").fill(
-            "祝您生日快乐，本月到店消费还可以享受双倍积分哦"
-        )
+        write_fixed_text(page, "thing1", "祝您生日快乐，本月到店消费还可以享受双倍积分哦")
+        # refused next to its key as soon as the text is left, and refused again on saving
+        expect(key(page, "thing1")).to_contain_text("固定文字不符合要求")
         page.get_by_role("button", name="保存规则").click()
         expect(page.get_by_role("alert")).to_have_text("规则没有保存，请按提示修改。")
         console_errors.expect(400)
