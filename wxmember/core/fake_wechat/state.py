@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wxmember.core.fake_wechat.cards import FakeCard
+    from wxmember.core.fake_wechat.wallet import WalletEntry
 
 CODE_TTL = 300.0
 MEDIA_TTL = 3 * 86400.0
@@ -128,6 +129,7 @@ class FakeWeChat:
         self.media: dict[str, Media] = {}
         self.card_images: dict[str, bytes] = {}
         self.cards: dict[str, FakeCard] = {}
+        self.wallet: dict[tuple[str, str], WalletEntry] = {}
         self.dedup: dict[tuple[str, str], tuple[int, float]] = {}
         self.sent: list[SentMessage] = []
         self.calls: Counter[str] = Counter()
@@ -328,6 +330,10 @@ class FakeWeChat:
         if not approved:
             fields["RefuseReason"] = reason
         return fields
+
+    def wallet_of(self, openid: str) -> list[WalletEntry]:
+        """The member cards in one user's wallet, deleted ones included (marked so)."""
+        return [entry for entry in self.wallet.values() if entry.openid == openid]
 
     # ----------------------------------------------------------------- faults
 
