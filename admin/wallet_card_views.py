@@ -62,7 +62,7 @@ async def put_wallet_card(request: web.Request, body: wallet_card.WalletCardBody
     services = request.config_dict[keys.SERVICES]
     saved = await wallet_card.save_definition(services, current_operator(request), body)
     if saved.logo_url:
-        saved = await wallet_card.sync_card(services)
+        saved = await wallet_card.sync_card(services, current_operator(request))
     return json_response(saved.public())
 
 
@@ -75,7 +75,8 @@ async def put_wallet_card(request: web.Request, body: wallet_card.WalletCardBody
 async def sync_wallet_card(request: web.Request) -> web.Response:
     """Send the saved definition to WeChat again (after a failure, or after a new logo)."""
     services = request.config_dict[keys.SERVICES]
-    return json_response((await wallet_card.sync_card(services)).public())
+    sent = await wallet_card.sync_card(services, current_operator(request))
+    return json_response(sent.public())
 
 
 @routes.post(

@@ -77,7 +77,7 @@ async def save_wallet_card(request: web.Request) -> web.StreamResponse:
         body = validate(wallet_card.WalletCardBody, raw)
         saved = await wallet_card.save_definition(services, current_staff(request), body)
         if saved.logo_url:
-            await wallet_card.sync_card(services)
+            await wallet_card.sync_card(services, current_staff(request))
     except DomainError as exc:
         field = str(exc.details.get("field", FORM))
         return await _page(request, raw, {field: exc.code}, exc.status)
@@ -106,7 +106,7 @@ async def send_wallet_card(request: web.Request) -> web.StreamResponse:
     """Send the saved card to WeChat again."""
     await form_data(request)
     try:
-        await wallet_card.sync_card(services_of(request))
+        await wallet_card.sync_card(services_of(request), current_staff(request))
     except DomainError as exc:
         current = await wallet_card.current_definition()
         return await _page(request, _values_of(current), {"sync": exc.code}, exc.status)

@@ -6,7 +6,8 @@ first (`sync_claimed_until`: a second operator pressing the button meanwhile get
 `wallet_card_sync_in_progress`, never a second card). A created card, and an update WeChat
 sends to review again (`send_check`), are `submitted`; a failure is kept on the row
 (`sync_error`) and answered with a stable code (`handlers.wallet_card.refusals`), and the
-same call can simply be made again.
+same call can simply be made again. Every send is audited (`wallet_card.send`) with what came
+of it: the card created, updated, or WeChat's refusal.
 
 WeChat's verdict arrives as an Official Account event (`card_pass_check`, or
 `card_not_pass_check` with `RefuseReason`): `record_review` sets the state. An event for a card
@@ -21,6 +22,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from handlers import audit
 from handlers.wallet_card.definition import (
     DEFINITION_ID,
     CardDefinition,
@@ -31,6 +33,7 @@ from handlers.wallet_card.definition import (
 from handlers.wallet_card.refusals import sync_error_text, wechat_refusal
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict
+from wxmember.core.models.operators import Operator
 from wxmember.core.models.wallet_card import ReviewState, WalletCard
 from wxmember.core.wechat import WeChatError
 from wxmember.core.wechat.member_card import create_body, update_body
@@ -61,8 +64,16 @@ async def _claim(services: Services) -> WalletCard:
     return row
 
 
-async def sync_card(services: Services) -> CardDefinition:
-    """Send the saved definition to WeChat: create the card once, update it after."""
+async def _audit(actor: Operator, row: WalletCard, after: dict[str, Any]) -> None:
+    before = {"card_id": row.card_id, "synced_version": row.synced_version}
+    after = {"version": row.version} | after
+    await audit.record(
+        actor, "wallet_card.send", "wallet_card", DEFINITION_ID, before=before, after=after
+    )
+
+
+async def sync_card(services: Services, actor: Operator) -> CardDefinition:
+    """Send the saved definition to WeChat: create the card once, update it after (audited)."""
     row = await _claim(services)
     definition = definition_of(row)
     home = card_home(services)
@@ -78,6 +89,7 @@ async def sync_card(services: Services) -> CardDefinition:
     except WeChatError as exc:
         values["sync_error"] = sync_error_text(exc)
         await WalletCard.filter(id=DEFINITION_ID).update(**values)
+        await _audit(actor, row, {"outcome": "failed", "error": values["sync_error"]})
         raise wechat_refusal(exc) from None
     except BaseException:
         await WalletCard.filter(id=DEFINITION_ID).update(**values)
@@ -90,6 +102,8 @@ async def sync_card(services: Services) -> CardDefinition:
     if to_review:
         values |= {"review_state": ReviewState.SUBMITTED, "refuse_reason": None}
     await WalletCard.filter(id=DEFINITION_ID).update(**values)
+    outcome = "created" if row.card_id is None else "updated"
+    await _audit(actor, row, {"outcome": outcome, "card_id": values.get("card_id", row.card_id)})
     log.info("member card sent to WeChat", extra={"version": row.version})
     return await current_definition()
 

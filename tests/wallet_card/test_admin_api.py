@@ -69,6 +69,10 @@ class TestDefinition:
         assert fake_wechat.cards[shown["card_id"]].member_card["base_info"]["notice"] == "到店出示"
         assert shown["version"] == first["version"] + 1 == shown["synced_version"]
         assert await AuditEntry.filter(action="wallet_card.replace").count() == 2
+        outcomes = await AuditEntry.filter(action="wallet_card.send").values_list(
+            "after", flat=True
+        )
+        assert [after["outcome"] for after in outcomes] == ["created", "updated"]  # type: ignore[index]
 
     async def test_an_operator_may_too(self, client: TestClient, login_as: StaffLogin) -> None:
         operator = await login_as("operator")
@@ -173,6 +177,12 @@ class TestWeChatFailing:
         shown = await retried.json()
         assert shown["card_id"] in fake_wechat.cards and shown["sync_error"] is None
         assert shown["review_state"] == "submitted" and shown["in_sync"] is True
+        sends = await AuditEntry.filter(action="wallet_card.send").order_by("id")
+        assert [entry.after["outcome"] for entry in sends if entry.after] == ["failed", "created"]
+        assert sends[0].after and "/card/create" in sends[0].after["error"]
+        assert sends[1].after and sends[1].after["card_id"] == shown["card_id"]
+        saved_by = (await AuditEntry.get(action="wallet_card.logo")).actor
+        assert all(entry.actor == saved_by for entry in sends)
 
     async def test_busy_beyond_the_retries_is_503(
         self, client: TestClient, owner: dict[str, str], fake_wechat: FakeWeChat
