@@ -20,6 +20,7 @@ from tests.support.http import error_code
 from tests.support.settings import DATA_KEY, PG_URL, SECRET_KEY
 from wxmember import serving
 from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.httplimits import OutageLog
 
 LIMITS = {
     "header_timeout_seconds": 0.5,
@@ -129,6 +130,28 @@ class TestDatabaseLocked:
         assert response.status == 503
         assert await error_code(response) == "database_busy"
         assert response.headers["Retry-After"] == "1"
+
+
+class TestOutageLog:
+    def test_an_outage_is_a_warning_per_interval_with_the_count_refused_meanwhile(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        now = [100.0]
+        outages = OutageLog(interval=10.0, clock=lambda: now[0])
+        down = ConnectionRefusedError("connection refused")
+        with caplog.at_level(logging.WARNING, logger="wxmember.core.httplimits"):
+            for _ in range(500):
+                outages.refused("database unavailable", "/api/v1/card", down)
+            outages.refused("redis unavailable", "/api/v1/card", down)  # a kind of its own
+            now[0] += 10.0
+            outages.refused("database unavailable", "/api/v1/checkins")
+        lines = [(r.getMessage(), getattr(r, "also_refused", None)) for r in caplog.records]
+        assert lines == [
+            ("database unavailable", 0),
+            ("redis unavailable", 0),
+            ("database unavailable", 499),
+        ]
+        assert caplog.records[0].error == repr(down)  # type: ignore[attr-defined]
 
 
 class TestGunicornEntry:

@@ -17,7 +17,9 @@
   broken under it, or not connected within `database.connect_timeout_seconds`) is 503
   `database_unavailable`. The pool opens new connections by itself once the server is back.
   A use of Redis that fails closed (README: production, "Without Redis") is 503
-  `redis_unavailable`.
+  `redis_unavailable`. Each kind is logged once when it begins and then at most once every
+  `OUTAGE_LOG_SECONDS` with the count refused meanwhile: an outage under load is a few lines
+  in the log, not one per request.
 - `hide_server_version`: the `Server` header names the product without versions.
 """
 
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -50,6 +54,33 @@ class BodyReadTimeout(TimeoutError):
     """
 
 
+OUTAGE_LOG_SECONDS = 10.0
+
+
+class OutageLog:
+    """Warnings about refused requests, one per kind and interval, with how many were refused."""
+
+    def __init__(
+        self, interval: float = OUTAGE_LOG_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._quiet: dict[str, int] = {}
+
+    def refused(self, message: str, path: str, error: BaseException | None = None) -> None:
+        now = self._clock()
+        last = self._last.get(message)
+        if last is not None and now - last < self._interval:
+            self._quiet[message] = self._quiet.get(message, 0) + 1
+            return
+        extra: dict[str, Any] = {"path": path, "also_refused": self._quiet.pop(message, 0)}
+        if error is not None:
+            extra["error"] = repr(error)
+        self._last[message] = now
+        log.warning(message, extra=extra)
+
+
 def handler_args(server: ServerConfig) -> dict[str, Any]:
     """aiohttp's per-connection settings (`web.Application(handler_args=...)`)."""
     return {
@@ -68,6 +99,7 @@ def _expire(stream: StreamReader) -> None:
 def limits_middleware(server: ServerConfig) -> Middleware:
     """The body read timeout and the cap on requests handled at once, for one process."""
     in_flight = 0
+    outages = OutageLog()
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -94,15 +126,13 @@ def limits_middleware(server: ServerConfig) -> Middleware:
             return response
         except Exception as exc:
             if is_database_locked(exc):
-                log.warning("database is locked", extra={"path": request.path})
+                outages.refused("database is locked", request.path)
                 code = "database_busy"
             elif is_database_unavailable(exc):
-                log.warning(
-                    "database unavailable", extra={"path": request.path, "error": repr(exc)}
-                )
+                outages.refused("database unavailable", request.path, exc)
                 code = "database_unavailable"
             elif isinstance(exc, RedisError):
-                log.warning("redis unavailable", extra={"path": request.path, "error": repr(exc)})
+                outages.refused("redis unavailable", request.path, exc)
                 code = "redis_unavailable"
             else:
                 raise
