@@ -59,16 +59,29 @@ everyone's (`clear_sold_out`), so a refusal needs no Redis round trip once a pro
 
 
 async def flag_sold_out(services: Services, template_id: int) -> None:
-    """Remember in Redis, and in this process, that the database said "sold out" (best effort)."""
+    """Remember in Redis, and in this process, that the database said "sold out" (best effort).
+
+    The refusal was read before the flag is set, and an operator may have added stock (and
+    cleared the flag) in between: the flag would then hide stock for its whole lifetime. So
+    the stock is read again after the flag is set, and a flag the database now disagrees with
+    is taken back. Stock added after that read clears the flag itself (`clear_sold_out` runs
+    after the stock is committed), so one of the two always removes a stale flag.
+    """
     if not services.config.coupons.redis_precheck:
         return
-    (await services.members.noted(SOLD_OUT_HERE)).add(template_id)
+    known = await services.members.noted(SOLD_OUT_HERE)
+    known.add(template_id)
+    key = soldout_key(template_id)
     try:
-        await services.redis.set(
-            soldout_key(template_id), b"1", ex=services.config.coupons.soldout_flag_seconds
-        )
+        await services.redis.set(key, b"1", ex=services.config.coupons.soldout_flag_seconds)
     except (RedisError, OSError) as exc:
         log.warning("could not set the sold-out flag", extra={"error": repr(exc)})
+    if await CouponTemplate.exists(in_stock(), id=template_id):
+        known.discard(template_id)
+        try:
+            await services.redis.delete(key)
+        except (RedisError, OSError) as exc:
+            log.warning("could not clear the sold-out flag", extra={"error": repr(exc)})
 
 
 async def flagged_sold_out(services: Services, template_id: int) -> bool:
@@ -88,6 +101,11 @@ async def flagged_sold_out(services: Services, template_id: int) -> bool:
     return flagged
 
 
+def in_stock() -> Q:
+    """A template with a coupon left to take: unlimited or some remaining, and not stopped."""
+    return Q(Q(remaining__isnull=True) | Q(remaining__gte=1), stopped=False)
+
+
 async def clear_sold_out(services: Services, template_id: int) -> None:
     """Forget the flag after stock was added, in Redis and in every process."""
     changed_everyone()  # every process's `SOLD_OUT_HERE` is dropped with everyone's mark
@@ -105,9 +123,7 @@ async def take_stock(
     `claim_at` adds the claim rules (claimable, within the claim window) to the condition so
     that a template changed meanwhile cannot be claimed.
     """
-    query = CouponTemplate.filter(
-        Q(remaining__isnull=True) | Q(remaining__gte=1), id=template_id, stopped=False
-    )
+    query = CouponTemplate.filter(in_stock(), id=template_id)
     if claim_at is not None:
         query = query.filter(open_at(claim_at))
     updated = await query.using_db(conn).update(

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handlers.coupons.issuing import soldout_key
+from handlers.coupons.issuing import flag_sold_out, flagged_sold_out, soldout_key
 from handlers.coupons.templates import add_stock
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
 from tests.support.http import error_code
@@ -348,6 +348,27 @@ class TestClaim:
         assert soldout_key(template.id) not in asked
         # stock added is everyone's change: the process forgets what it knew
         await add_stock(services, await Operator.get(username="op-coupons"), template.id, 1)
+        assert (await client.post(claim_url(template.id), headers=second)).status == 201
+
+    async def test_a_refusal_flagged_after_stock_was_added_leaves_no_flag(
+        self,
+        client: TestClient,
+        services: Services,
+        clock: FrozenClock,
+        staff: dict[str, str],
+        new_template: TemplateMaker,
+        new_member: MemberMaker,
+    ) -> None:
+        template = await new_template(total_stock=1)
+        _, first = await new_member()
+        _, second = await new_member()
+        assert (await client.post(claim_url(template.id), headers=first)).status == 201
+        # a claim read "sold out"; an operator adds stock (clearing the flag) before the
+        # claim gets to flag it
+        await add_stock(services, await Operator.get(username="op-coupons"), template.id, 1)
+        await flag_sold_out(services, template.id)
+        assert not await services.redis.exists(soldout_key(template.id))
+        assert not await flagged_sold_out(services, template.id)
         assert (await client.post(claim_url(template.id), headers=second)).status == 201
 
     async def test_raising_stock_clears_the_flag(
