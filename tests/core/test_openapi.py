@@ -41,6 +41,7 @@ from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models.benefits import BenefitGrant, BenefitKind, GrantState
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery
+from wxmember.core.models.wallet_card import ReviewState, WalletCard
 from wxmember.core.openapi import error_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,6 +286,18 @@ async def test_described_miniapp_answers_match_their_models(
     await answers.call("GET", f"/mall/redemptions/{physical['id']}", headers)
     await answers.call("POST", f"/mall/redemptions/{physical['id']}/cancel", headers, json={})
     await answers.call("GET", "/me/export", headers)
+    await WalletCard.create(
+        id=1,
+        color="Color010",
+        title="会员卡",
+        notice="出示会员码",
+        description="说明",
+        prerogative="特权",
+        card_id="pOpenApiCard",
+        review_state=ReviewState.APPROVED,
+        updated_at=services.clock.now(),
+    )
+    await answers.call("GET", "/card/wechat-card", headers)
 
     # the binding's token comes from the bot (tests/bot/test_official_binding.py checks it)
     elsewhere = {("POST", "/official-binding")}
