@@ -165,6 +165,24 @@ class TestAdding:
         assert holder.attempt_after <= services.clock.now()
         assert await WalletCardEvent.all().count() == 1
 
+    async def test_two_adds_at_once_make_one_holder_holding_the_later(
+        self,
+        pusher: OfficialPusher,
+        holder_of: tuple[dict[str, str], str],
+        card_id: str,
+        now: int,
+    ) -> None:
+        _, card_no = holder_of
+        fields = event_fields("user_get_card", OA_OPENID, card_id, card_no)
+        replies = await asyncio.gather(
+            pusher.send(wallet_xml(fields, now)), pusher.send(wallet_xml(fields, now + 1))
+        )
+        assert all(reply.is_success for reply in replies)
+        [holder] = await WalletCardHolder.all()
+        assert (holder.state, holder.added_at) == (HolderState.HELD, moment(now + 1))
+        assert holder.activated_at is None
+        assert await WalletCardEvent.all().count() == 2
+
     async def test_a_delete_stops_the_marking_and_an_add_revives_it_to_activate_again(
         self,
         pusher: OfficialPusher,
