@@ -41,7 +41,7 @@ from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models.benefits import BenefitGrant, BenefitKind, GrantState
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery
-from wxmember.core.models.wallet_card import ReviewState, WalletCard
+from wxmember.core.models.wallet_card import ReviewState, WalletCard, WalletCardEvent
 from wxmember.core.openapi import error_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -400,6 +400,7 @@ async def test_described_admin_answers_match_their_models(
     await _admin_benefits(answers, services, owner, member.id, voucher.id)
     await _admin_referrals(answers, client, services, fake_wechat, owner)
     await _admin_stores(answers, owner)
+    await _admin_member_wallet_events(answers, owner, member.id)
     await _admin_wallet_card(answers, owner)
 
     assert answers.seen == _described(create_admin_app)
@@ -647,3 +648,18 @@ async def _admin_stores(answers: Answers, owner: dict[str, str]) -> None:
     await answers.call("GET", binding, owner)
     await answers.call("PUT", binding, owner, json={"store_ids": []})
     await answers.call("DELETE", path, owner)
+
+
+async def _admin_member_wallet_events(
+    answers: Answers, owner: dict[str, str], member_id: int
+) -> None:
+    await WalletCardEvent.create(
+        push_key="o-openapi:1700000000:user_view_card:",
+        event="user_view_card",
+        card_id="pOpenApiCard",
+        member_id=member_id,
+        detail={"OuterStr": "miniapp"},
+        created_at=datetime.now(UTC),
+    )
+    page = await answers.call("GET", f"/members/{member_id}/wallet-card-events", owner)
+    assert [item["event"] for item in page["items"]] == ["user_view_card"]

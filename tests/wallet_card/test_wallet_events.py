@@ -13,6 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.expressions import F
 
+from tests.conftest import StaffLogin
+from tests.support.http import error_code
 from tests.support.wechat_push import OfficialPusher
 from tests.wallet_card.wallet_kit import (
     event_fields,
@@ -118,6 +120,43 @@ class TestEachEvent:
         events = await WalletCardEvent.filter(member_id=owner.id).order_by("id")
         assert [e.event for e in events] == ["user_view_card", "submit_membercard_user_info"]
         assert not await WalletCardHolder.exists()  # viewing makes no holder
+
+    async def test_staff_see_them_on_the_member_s_record_newest_first(
+        self,
+        client: TestClient,
+        login_as: StaffLogin,
+        pusher: OfficialPusher,
+        holder_of: tuple[dict[str, str], str],
+        card_id: str,
+        now: int,
+    ) -> None:
+        _, card_no = holder_of
+        owner = await Member.get(card_no=card_no)
+        events = ("user_get_card", "user_view_card", "submit_membercard_user_info")
+        for offset, event in enumerate(events):
+            await push(pusher, event_fields(event, OA_OPENID, card_id, card_no), now + offset)
+        path = f"/admin/api/v1/members/{owner.id}/wallet-card-events"
+        operator = await login_as("operator")
+        first = await (await client.get(path, params={"limit": "2"}, headers=operator)).json()
+        assert [item["event"] for item in first["items"]] == [
+            "submit_membercard_user_info",
+            "user_view_card",
+        ]
+        rest = await client.get(
+            path, params={"limit": "2", "cursor": first["next_cursor"]}, headers=operator
+        )
+        [added] = (await rest.json())["items"]
+        assert (added["event"], added["code"], added["card_id"]) == (
+            "user_get_card",
+            card_no,
+            card_id,
+        )
+        cashier = await client.get(path, headers=await login_as("cashier"))
+        assert cashier.status == 403
+        unknown = await client.get(
+            "/admin/api/v1/members/999999/wallet-card-events", headers=operator
+        )
+        assert (unknown.status, await error_code(unknown)) == (404, "member_not_found")
 
     async def test_an_unknown_code_or_another_card_is_kept_without_a_member(
         self,
