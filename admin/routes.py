@@ -12,6 +12,7 @@ from admin import (
     mall_views,
     member_coupons_views,
     member_imports_views,
+    member_wallet_views,
     members_views,
     openapi_views,
     operators_views,
@@ -57,6 +58,7 @@ MODULES = (
     referrals_views,
     stores_views,
     wallet_card_views,
+    member_wallet_views,
     openapi_views,
 )
 

@@ -16,8 +16,9 @@ plaintext fields of a compatible-mode push would trust what nobody signed.
 The body is read by `bot.push.xml_push` (the decrypted one too) and wechatpy parses only its
 canonical re-rendering (`read_message`). Subscribe-message events (the Official Account's own
 subscribe messages) are recorded for the member linked to the follower, exactly as the
-mini-program's are (`bot.subscribe_events`), and answered `success`; so is WeChat's review of the
-member card (`bot.card_events`: `card_pass_check`, `card_not_pass_check`).
+mini-program's are (`bot.subscribe_events`), and answered `success`; so are WeChat's review of the
+member card and the card's events in members' wallets (`bot.card_events`: `card_pass_check`,
+`card_not_pass_check`, `user_get_card`, `user_del_card`, ...).
 
 Every push is answered once (`bot.dedup`) and within the deadline
 (`official.reply_deadline_seconds`): past it the webhook answers `success` and the answer goes
@@ -37,7 +38,7 @@ from wechatpy.messages import BaseMessage, UnknownMessage
 
 from bot import dedup
 from bot.background import spawn
-from bot.card_events import card_review, record_card_review
+from bot.card_events import card_review, record_card_review, record_wallet_push, wallet_event
 from bot.context import BotContext
 from bot.crypto import PushCrypto, push_crypto
 from bot.dispatch import run, select_route
@@ -123,6 +124,10 @@ async def receive(request: web.Request) -> web.StreamResponse:
     approved = card_review(push)
     if approved is not None:
         await record_card_review(services, push, approved)
+        return _success()
+    wallet = wallet_event(push)
+    if wallet is not None:
+        await record_wallet_push(services, push, wallet)
         return _success()
     message = read_message(push)
     if isinstance(message, UnknownMessage) or not text(push, "FromUserName"):

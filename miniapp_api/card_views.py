@@ -1,4 +1,5 @@
-"""The member card: open it, show it, its image and the dynamic member code."""
+"""The member card: open it, show it, its image, the dynamic member code, and what the
+mini-program needs to add it to WeChat's card wallet."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from cards.card_image import card_image_etag, card_image_png
 from handlers import members
 from handlers.members.member_code import STEP_SECONDS, issue_member_code
 from handlers.stores.attribution import attribute_opening
+from handlers.wallet_card import wechat_card
 from miniapp_api.auth import current_member
-from miniapp_api.responses import Card, MemberCode
+from miniapp_api.responses import Card, MemberCode, WechatCard
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.inputs import Body, CleanText, IsoDate
@@ -121,3 +123,21 @@ async def member_code(request: web.Request) -> web.Response:
         },
         headers=NO_STORE,
     )
+
+
+@routes.get(
+    "/card/wechat-card",
+    response=WechatCard,
+    errors=(
+        "card_required",
+        "wallet_card_not_defined",
+        "wallet_card_not_live",
+        "wechat_unavailable",
+    ),
+)
+async def wechat_wallet_card(request: web.Request) -> web.Response:
+    """The card id and signed `cardExt` for `wx.addCard` (WeChat's card wallet), and whether the
+    member holds the card there already; 409 while the brand's card is not approved by WeChat."""
+    services = request.config_dict[keys.SERVICES]
+    answer = await wechat_card(services, current_member(request))
+    return json_response(answer, headers=NO_STORE)

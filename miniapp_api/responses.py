@@ -64,6 +64,21 @@ class Session(Answer):
     has_card: bool
 
 
+class WechatCard(Answer):
+    """What `wx.addCard` needs to put the member's card into WeChat's card wallet.
+
+    The mini-program calls `wx.addCard({cardList: [{cardId: card_id, cardExt: card_ext}]})`;
+    `card_ext` is the JSON string to pass as it is (the code is the member's card number,
+    signed). `in_wallet`: the member holds the card in the wallet, as WeChat last told us;
+    `activated`: it shows the member's number, points and tier.
+    """
+
+    card_id: str
+    card_ext: str
+    in_wallet: bool
+    activated: bool
+
+
 class Card(Answer):
     """The card (the phone masked)."""
 

@@ -4,6 +4,8 @@ A card WeChat refuses (a field it does not take, a card id it does not know) is 
 `wechat_card_refused` with WeChat's errcode and message in the details; a quota is 429
 `wechat_rate_limited`; anything else (busy, no answer, the deployment's credentials) is 503
 `wechat_unavailable`. Never a 500: the definition is kept and the sync can be tried again.
+A member adding the card to the wallet when the card API ticket cannot be had is 503
+`wechat_unavailable` whatever WeChat answered: nothing the member can change would help.
 """
 
 from __future__ import annotations
@@ -38,3 +40,14 @@ def wechat_refusal(exc: WeChatError) -> DomainError:
 def sync_error_text(exc: WeChatError) -> str:
     """What the definition keeps of a failed sync (shown to operators)."""
     return f"{exc.endpoint} errcode {exc.errcode}: {exc.errmsg}"[:512]
+
+
+def ticket_refusal(exc: WeChatError) -> DomainError:
+    """The domain error for a member's `wx.addCard` when the card API ticket failed."""
+    log.warning(
+        "WeChat card ticket unavailable", extra={"endpoint": exc.endpoint, "errcode": exc.errcode}
+    )
+    return UpstreamUnavailable(
+        "WeChat is not answering right now; try adding the card again shortly.",
+        code="wechat_unavailable",
+    )

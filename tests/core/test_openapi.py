@@ -41,6 +41,7 @@ from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models.benefits import BenefitGrant, BenefitKind, GrantState
 from wxmember.core.models.mall import ItemKind, LimitPeriod
 from wxmember.core.models.reminders import Channel, DeliveryState, ReminderDelivery
+from wxmember.core.models.wallet_card import ReviewState, WalletCard, WalletCardEvent
 from wxmember.core.openapi import error_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,6 +286,18 @@ async def test_described_miniapp_answers_match_their_models(
     await answers.call("GET", f"/mall/redemptions/{physical['id']}", headers)
     await answers.call("POST", f"/mall/redemptions/{physical['id']}/cancel", headers, json={})
     await answers.call("GET", "/me/export", headers)
+    await WalletCard.create(
+        id=1,
+        color="Color010",
+        title="会员卡",
+        notice="出示会员码",
+        description="说明",
+        prerogative="特权",
+        card_id="pOpenApiCard",
+        review_state=ReviewState.APPROVED,
+        updated_at=services.clock.now(),
+    )
+    await answers.call("GET", "/card/wechat-card", headers)
 
     # the binding's token comes from the bot (tests/bot/test_official_binding.py checks it)
     elsewhere = {("POST", "/official-binding")}
@@ -387,6 +400,7 @@ async def test_described_admin_answers_match_their_models(
     await _admin_benefits(answers, services, owner, member.id, voucher.id)
     await _admin_referrals(answers, client, services, fake_wechat, owner)
     await _admin_stores(answers, owner)
+    await _admin_member_wallet_events(answers, owner, member.id)
     await _admin_wallet_card(answers, owner)
 
     assert answers.seen == _described(create_admin_app)
@@ -634,3 +648,18 @@ async def _admin_stores(answers: Answers, owner: dict[str, str]) -> None:
     await answers.call("GET", binding, owner)
     await answers.call("PUT", binding, owner, json={"store_ids": []})
     await answers.call("DELETE", path, owner)
+
+
+async def _admin_member_wallet_events(
+    answers: Answers, owner: dict[str, str], member_id: int
+) -> None:
+    await WalletCardEvent.create(
+        push_key="o-openapi:1700000000:user_view_card:",
+        event="user_view_card",
+        card_id="pOpenApiCard",
+        member_id=member_id,
+        detail={"OuterStr": "miniapp"},
+        created_at=datetime.now(UTC),
+    )
+    page = await answers.call("GET", f"/members/{member_id}/wallet-card-events", owner)
+    assert [item["event"] for item in page["items"]] == ["user_view_card"]

@@ -86,7 +86,8 @@ class TestDemoConfig:
             f"demo: database.url = sqlite://{tmp_path / 'demo.db'} (the demo's own SQLite file)",
             "demo: wechat.api_base = http://127.0.0.1:18123/fake-wechat (the demo's fake WeChat)",
             "demo: sample values for settings left unset: miniapp.appid, miniapp.secret, "
-            "official.appid, official.secret, official.token, official.encoding_aes_key",
+            "miniapp.original_id, official.appid, official.secret, official.token, "
+            "official.encoding_aes_key",
         ]
 
     def test_options_win_and_a_shared_redis_is_not_used(self, tmp_path: Path) -> None:

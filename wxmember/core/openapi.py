@@ -151,6 +151,7 @@ ERROR_STATUSES: dict[str, tuple[int, ...]] = {
     "username_taken": (409,),
     "wallet_card_logo_missing": (409,),
     "wallet_card_not_defined": (409,),
+    "wallet_card_not_live": (409,),
     "wallet_card_sync_in_progress": (409,),
     "wechat_card_refused": (409,),
     # 413

@@ -42,6 +42,8 @@ from wxmember.demo.seeds import (
     seed_tiers,
 )
 from wxmember.demo.stores import seed as seed_stores
+from wxmember.demo.wallet_card import seed as seed_wallet_card
+from wxmember.demo.wallet_card import wallet_routes
 from wxmember.runner import running_services
 from wxmember.serving import new_event_loop
 
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 
 DEMO_MINIAPP = ("wxdemominiapp0001", "demo-miniapp-secret")
 DEMO_MINIAPP_TOKEN = "demominiapptoken"
+DEMO_MINIAPP_ORIGINAL_ID = "gh_demominiapp01"  # the member card's centre button opens it
 DEMO_OFFICIAL = ("wxdemoofficial001", "demo-official-secret")
 DEMO_OFFICIAL_TOKEN = "demotoken"
 DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -56,7 +59,12 @@ DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 # (no encoding_aes_key), so it can be tried with curl; the Official Account runs in safe mode.
 DEMO_SETTINGS: dict[str, dict[str, str]] = {
     "brand": {"name": "茶语会员"},
-    "miniapp": {"appid": DEMO_MINIAPP[0], "secret": DEMO_MINIAPP[1], "token": DEMO_MINIAPP_TOKEN},
+    "miniapp": {
+        "appid": DEMO_MINIAPP[0],
+        "secret": DEMO_MINIAPP[1],
+        "token": DEMO_MINIAPP_TOKEN,
+        "original_id": DEMO_MINIAPP_ORIGINAL_ID,
+    },
     "official": {
         "appid": DEMO_OFFICIAL[0],
         "secret": DEMO_OFFICIAL[1],
@@ -150,15 +158,16 @@ def run_demo(loaded: Config, *, host: str | None, port: int | None, db_path: str
     config, notes = demo_config(loaded, host=host, port=port, db_path=db_path)
     for note in notes:
         print(note)
-    asyncio.run(_prepare(config))
     fake = FakeWeChat()
     for app_config in (config.miniapp, config.official):
         if app_config.appid:
             fake.register_app(app_config.appid, app_config.secret.get_secret_value())
     for setup in FAKE_SETUPS:
         setup(fake)
+    asyncio.run(_prepare(config, fake))
     fake_app = create_fake_wechat_app(fake)
     fake_app.add_routes(demo_routes(fake))
+    fake_app.add_routes(wallet_routes(fake, config))
     app = create_app(config)
     app.add_subapp("/fake-wechat/", fake_app)
     server = config.server
@@ -182,8 +191,10 @@ def run_demo(loaded: Config, *, host: str | None, port: int | None, db_path: str
     return 0
 
 
-async def _prepare(config: Config) -> None:
+async def _prepare(config: Config, fake: FakeWeChat) -> None:
     await apply_migrations(config)
     async with running_services(config) as app:
         for seed in SEEDS:
             await seed(app[keys.SERVICES])
+        # the member card lives at this run's fake WeChat, in memory: created at every start
+        await seed_wallet_card(app[keys.SERVICES], fake)

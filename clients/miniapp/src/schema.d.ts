@@ -93,6 +93,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/card/wechat-card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The card id and signed `cardExt` for `wx.addCard` (WeChat's card wallet), and whether the
+         * @description member holds the card there already; 409 while the brand's card is not approved by WeChat.
+         */
+        get: operations["wechat_wallet_card"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me": {
         parameters: {
             query?: never;
@@ -1378,6 +1398,25 @@ export interface components {
             /** Bonus Points */
             bonus_points: number;
         };
+        /**
+         * WechatCard
+         * @description What `wx.addCard` needs to put the member's card into WeChat's card wallet.
+         *
+         *     The mini-program calls `wx.addCard({cardList: [{cardId: card_id, cardExt: card_ext}]})`;
+         *     `card_ext` is the JSON string to pass as it is (the code is the member's card number,
+         *     signed). `in_wallet`: the member holds the card in the wallet, as WeChat last told us;
+         *     `activated`: it shows the member's number, points and tier.
+         */
+        WechatCard: {
+            /** Card Id */
+            card_id: string;
+            /** Card Ext */
+            card_ext: string;
+            /** In Wallet */
+            in_wallet: boolean;
+            /** Activated */
+            activated: boolean;
+        };
     };
     responses: never;
     parameters: never;
@@ -1726,6 +1765,53 @@ export interface operations {
                 };
             };
             /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    wechat_wallet_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WechatCard"];
+                };
+            };
+            /** @description Not authenticated: invalid_token, missing_token, token_expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused in the current state: card_required, wallet_card_not_defined, wallet_card_not_live. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Busy or a dependency failed; try again: database_busy, database_unavailable, redis_unavailable, server_busy, wechat_unavailable. */
             503: {
                 headers: {
                     [name: string]: unknown;

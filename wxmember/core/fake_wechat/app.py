@@ -1,8 +1,8 @@
 """HTTP face of the fake WeChat server (an aiohttp application).
 
 Routes mirror ``api.weixin.qq.com``: the token endpoints, jscode2session, the phone number,
-subscribe/template/customer-service sends, temporary media upload, user info, card images and
-member cards (create, update). Errors are
+subscribe/template/customer-service sends, temporary media upload, user info, card images,
+member cards (create, update) and API tickets (getticket). Errors are
 answered like WeChat: HTTP 200 with ``{"errcode": N, "errmsg": "... rid: <id>"}``. JSON
 endpoints refuse form posts and bodies that are not a JSON object with 47001.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from wxmember.core.fake_wechat import api, cards
+from wxmember.core.fake_wechat import api, cards, wallet
 from wxmember.core.fake_wechat.state import FakeAPIError, FakeWeChat, Fault
 
 FAKE_WECHAT_KEY = web.AppKey("fake_wechat", FakeWeChat)
@@ -162,6 +162,12 @@ async def _user_info(request: web.Request) -> web.StreamResponse:
     return _ok(api.user_info(state, request.query))
 
 
+async def _get_ticket(request: web.Request) -> web.StreamResponse:
+    state = request.config_dict[FAKE_WECHAT_KEY]
+    appid = state.check_token(request.query.get("access_token"))
+    return _ok(wallet.get_ticket(state, appid, request.query.get("type")))
+
+
 async def _sent(request: web.Request) -> web.StreamResponse:
     sent = [asdict(message) for message in request.config_dict[FAKE_WECHAT_KEY].sent]
     return web.json_response(sent, dumps=_dumps)
@@ -195,6 +201,7 @@ def create_fake_wechat_app(state: FakeWeChat) -> web.Application:
         ),
         ("POST", "/cgi-bin/media/upload", _media_upload),
         ("GET", "/cgi-bin/user/info", _user_info),
+        ("GET", "/cgi-bin/ticket/getticket", _get_ticket),
         ("POST", "/cgi-bin/media/uploadimg", _upload_card_image),
         (
             "POST",

@@ -2,11 +2,12 @@
 
 :class:`FakeWeChat` holds everything the fake server knows: registered apps, access tokens,
 one-time login and phone codes, subscribe grants, followers, customer-service windows, uploaded
-media, card images and member cards, every message "sent", per-path call counts and injected
-faults. It has its own clock (real time plus an offset moved by :meth:`FakeWeChat.advance`) so
-tests can expire tokens and codes without sleeping. The endpoint behaviour lives in
-:mod:`wxmember.core.fake_wechat.api` (cards: :mod:`wxmember.core.fake_wechat.cards`); the HTTP
-glue in :mod:`wxmember.core.fake_wechat.app`.
+media, card images and member cards, API tickets, the card wallet, every message "sent",
+per-path call counts and injected faults. It has its own clock (real time plus an offset moved
+by :meth:`FakeWeChat.advance`) so tests can expire tokens and codes without sleeping. The
+endpoint behaviour lives in :mod:`wxmember.core.fake_wechat.api` (cards:
+:mod:`wxmember.core.fake_wechat.cards`; the wallet and API tickets:
+:mod:`wxmember.core.fake_wechat.wallet`); the HTTP glue in :mod:`wxmember.core.fake_wechat.app`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wxmember.core.fake_wechat.cards import FakeCard
-    from wxmember.core.fake_wechat.wallet import WalletEntry
+    from wxmember.core.fake_wechat.wallet import Ticket, WalletEntry
 
 CODE_TTL = 300.0
 MEDIA_TTL = 3 * 86400.0
@@ -130,6 +131,7 @@ class FakeWeChat:
         self.card_images: dict[str, bytes] = {}
         self.cards: dict[str, FakeCard] = {}
         self.wallet: dict[tuple[str, str], WalletEntry] = {}
+        self.tickets: list[Ticket] = []
         self.dedup: dict[tuple[str, str], tuple[int, float]] = {}
         self.sent: list[SentMessage] = []
         self.calls: Counter[str] = Counter()
@@ -330,6 +332,30 @@ class FakeWeChat:
         if not approved:
             fields["RefuseReason"] = reason
         return fields
+
+    def card_ticket(self, appid: str) -> str:
+        """The latest `wx_card` API ticket issued to `appid` (KeyError when none was)."""
+        for ticket in reversed(self.tickets):
+            if ticket.appid == appid and ticket.kind == "wx_card":
+                return ticket.value
+        raise KeyError(appid)
+
+    def add_card(self, openid: str, card_id: str, card_ext: str) -> dict[str, str]:
+        """`wx.addCard` by `openid` with a `cardExt` string: the `user_get_card` event's fields.
+
+        Refused as WeChat refuses it (`FakeAPIError`): 40073 unknown card, 40078 a card not
+        approved, 40080 a `cardExt` not signed with a live `wx_card` ticket of the card's
+        appid, 40116 a code in another wallet entry; see :mod:`.wallet`.
+        """
+        from wxmember.core.fake_wechat.wallet import add_card
+
+        return add_card(self, openid, card_id, card_ext)
+
+    def delete_card(self, openid: str, card_id: str, code: str) -> dict[str, str]:
+        """The user deletes the card from the wallet: the `user_del_card` event's fields."""
+        from wxmember.core.fake_wechat.wallet import delete_card
+
+        return delete_card(self, openid, card_id, code)
 
     def wallet_of(self, openid: str) -> list[WalletEntry]:
         """The member cards in one user's wallet, deleted ones included (marked so)."""

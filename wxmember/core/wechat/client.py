@@ -23,6 +23,12 @@ created the card, so they are retried only when the connection could not be open
 ``on_call(endpoint, errcode)`` is invoked once per HTTP request with the API path and the
 errcode received (0 for success, :data:`NETWORK_ERRCODE` = -2 when no usable answer came).
 The app secret never appears in logs, reprs or exception messages.
+
+The card API ticket (``wx_card``, signing the ``cardExt`` of ``wx.addCard``) is cached and
+refreshed exactly as the token is, under its own key. WeChat cannot tell us that a ticket has
+been replaced (a bad signature shows only on the member's phone), so it is renewed by age alone,
+a little before its ``expires_in``; a token error while fetching it renews the token as any call
+does.
 """
 
 from __future__ import annotations
@@ -44,11 +50,13 @@ from wxmember.core.wechat.errors import (
     WeChatTokenError,
     error_for,
 )
-from wxmember.core.wechat.token_cache import AccessTokenCache
+from wxmember.core.wechat.token_cache import AccessTokenCache, ticket_key
 
 logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/cgi-bin/stable_token"
+TICKET_PATH = "/cgi-bin/ticket/getticket"
+CARD_TICKET = "wx_card"
 
 
 class _Secret:
@@ -87,6 +95,15 @@ def _errcode(payload: dict[str, Any]) -> int:
         return int(value)
     except (TypeError, ValueError):
         return -1
+
+
+def _cache_seconds(payload: dict[str, Any]) -> int:
+    """How long to keep a token or ticket: 5 minutes short of its ``expires_in``."""
+    try:
+        expires_in = int(payload.get("expires_in") or 7200)
+    except (TypeError, ValueError):
+        expires_in = 7200
+    return expires_in - 300 if expires_in > 360 else max(1, expires_in // 2)
 
 
 def _message_body(
@@ -136,6 +153,16 @@ class WeChatClient:
             lock_ttl=2 * attempt_budget + 5.0,
             endpoint=TOKEN_PATH,
         )
+        # a ticket fetch may renew the token first: the same budget covers it
+        self._card_tickets = AccessTokenCache(
+            redis=redis,
+            appid=appid,
+            fetch=self._fetch_card_ticket,
+            lock_ttl=3 * attempt_budget + 5.0,
+            endpoint=TICKET_PATH,
+            key=ticket_key(CARD_TICKET, appid),
+            what="the card API ticket",
+        )
 
     def __repr__(self) -> str:
         return f"WeChatClient(appid={self.appid!r}, api_base={self.api_base!r})"
@@ -153,9 +180,19 @@ class WeChatClient:
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
             raise WeChatNetworkError("token response without access_token", TOKEN_PATH)
-        expires_in = int(payload.get("expires_in") or 7200)
-        ttl = expires_in - 300 if expires_in > 360 else max(1, expires_in // 2)
-        return token, ttl
+        return token, _cache_seconds(payload)
+
+    async def card_api_ticket(self) -> str:
+        """The ``wx_card`` API ticket that signs a ``cardExt``, cached like the token."""
+        return await self._card_tickets.get()
+
+    async def _fetch_card_ticket(self, _rejected: str | None) -> tuple[str, int]:
+        logger.info("fetching WeChat card API ticket appid=%s", self.appid)
+        payload = await self._call("GET", TICKET_PATH, params={"type": CARD_TICKET})
+        ticket = payload.get("ticket")
+        if not isinstance(ticket, str) or not ticket:
+            raise WeChatNetworkError("getticket answer without ticket", TICKET_PATH)
+        return ticket, _cache_seconds(payload)
 
     async def _request_token(self, *, force_refresh: bool) -> dict[str, Any]:
         body = {

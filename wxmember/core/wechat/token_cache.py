@@ -1,7 +1,9 @@
 """The access token shared by every worker process, cached in Redis.
 
 Key ``wxmember:wechat:token:{appid}`` holds the token with a TTL a little below its lifetime.
-Refreshing is single-flight twice over:
+The same cache keeps the other credentials WeChat hands out for two hours and limits per day,
+under a key of their own: the card API ticket (``wx_card``) is
+``wxmember:wechat:ticket:wx_card:{appid}``. Refreshing is single-flight twice over:
 
 - inside a process, every coroutine that finds the cache empty (or holds a rejected token)
   awaits one shared refresh task, and so shares its outcome, success or error: fifty callers
@@ -37,8 +39,17 @@ def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def ticket_key(kind: str, appid: str) -> str:
+    """The Redis key of an API ticket of ``kind`` (``wx_card``) for one appid."""
+    return f"wxmember:wechat:ticket:{kind}:{appid}"
+
+
 class AccessTokenCache:
-    """Single-flight access-token cache for one appid over a shared Redis."""
+    """Single-flight cache of one credential of one appid over a shared Redis.
+
+    The access token by default; ``key`` names another credential (an API ticket) and ``what``
+    says what it is in errors.
+    """
 
     def __init__(
         self,
@@ -48,12 +59,15 @@ class AccessTokenCache:
         fetch: TokenFetcher,
         lock_ttl: float,
         endpoint: str = "/cgi-bin/stable_token",
+        key: str | None = None,
+        what: str = "the access token",
     ) -> None:
         self._redis = redis
         self._fetch = fetch
         self._lock_ttl = lock_ttl
         self._endpoint = endpoint
-        self.token_key = f"wxmember:wechat:token:{appid}"
+        self._what = what
+        self.token_key = key or f"wxmember:wechat:token:{appid}"
         self.lock_key = f"{self.token_key}:lock"
         self._task: asyncio.Task[str] | None = None
         self._task_for: str | None = None
@@ -100,7 +114,7 @@ class AccessTokenCache:
             while True:
                 if loop.time() >= deadline:
                     raise WeChatNetworkError(
-                        "timed out waiting for another process to refresh the access token",
+                        f"timed out waiting for another process to refresh {self._what}",
                         self._endpoint,
                     )
                 await asyncio.sleep(POLL_INTERVAL)
