@@ -5,18 +5,25 @@ state, coalesced, retried, parked when WeChat refuses it for good."""
 from __future__ import annotations
 
 import asyncio
+import tomllib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 from tortoise.transactions import in_transaction
 
 from handlers import points
 from handlers.coupons.issuing import issue_coupon
+from handlers.points.reasons import REASON_TEXTS
 from handlers.wallet_card import wallet_sync
+from handlers.wallet_card.backlog import mask_card_no
+from tests.conftest import StaffLogin
 from tests.factories import create_member
 from tests.reminders.kit import coupon_template
 from tests.support.localtime import freeze
+from tests.wallet_card.conftest import API
 from tests.wallet_card.sync_kit import (
     ACTIVATE,
     CARD_ID,
@@ -35,6 +42,7 @@ from wxmember.core.models.wallet_card import WalletCardHolder
 from wxmember.core.wechat import WeChatInvalidArgument
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MEMBERS_LOCALE = Path(__file__).parents[2] / "console" / "locale" / "zh_CN" / "members.toml"
 
 
 async def _versions(holding: Holding) -> tuple[int, int]:
@@ -432,3 +440,57 @@ class TestConcurrency:
         assert calls * 10 <= changes
         row = await holding.row()
         assert row.sent_version == row.wanted_version and row.sent_bonus == balance
+
+
+class TestBacklog:
+    async def test_staff_see_the_backlog_with_the_latest_failures_masked(
+        self,
+        client: TestClient,
+        services: Services,
+        fake_wechat: FakeWeChat,
+        owner: dict[str, str],
+        login_as: StaffLogin,
+    ) -> None:
+        clock = freeze(services, START)
+        await define_card(services, fake_wechat)
+        in_step, retrying, parked = [await add_card(services, fake_wechat) for _ in range(3)]
+        await drain(services)
+        parked.entry.deleted = True
+        await _earn(services, parked, 5, "b1")
+        fake_wechat.inject(UPDATE, errcode=45009)
+        await _earn(services, retrying, 5, "b2")  # first of the two: the rate limit hits it
+        await drain(services)
+        response = await client.get(f"{API}/backlog", headers=owner)
+        assert response.status == 200, await response.text()
+        shown = await response.json()
+        assert {k: shown[k] for k in ("held", "activated", "waiting", "failing")} == {
+            "held": 3,
+            "activated": 3,
+            "waiting": 1,
+            "failing": 2,
+        }
+        assert shown["oldest_waiting_since"] == START.isoformat()
+        failures = {failure["member_id"]: failure for failure in shown["latest_failures"]}
+        assert set(failures) == {retrying.member.id, parked.member.id}
+        retry = failures[retrying.member.id]
+        assert retry["card_no"] == mask_card_no(retrying.holder.code)
+        assert retry["card_no"][:4] + "********" + retry["card_no"][-4:] == retry["card_no"]
+        assert retry["parked"] is False and retry["attempts"] == 1
+        assert retry["next_attempt_at"] == (START + timedelta(seconds=10)).isoformat()
+        assert "45009" in retry["last_error"]
+        gone = failures[parked.member.id]
+        assert gone["parked"] is True and gone["next_attempt_at"] is None
+        assert "40127" in gone["last_error"]
+        assert in_step.member.id not in failures
+        clock.set(START + timedelta(seconds=10))
+        cashier = await login_as("cashier")
+        assert (await client.get(f"{API}/backlog", headers=cashier)).status == 403
+
+    def test_a_card_number_is_masked_in_its_middle(self) -> None:
+        assert mask_card_no("8800000000000123") == "8800********0123"
+
+
+class TestReasons:
+    def test_members_read_the_reasons_as_the_console_names_them(self) -> None:
+        texts = tomllib.loads(MEMBERS_LOCALE.read_text(encoding="utf-8"))["reason"]
+        assert dict(REASON_TEXTS) == texts
