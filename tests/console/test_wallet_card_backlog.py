@@ -32,7 +32,8 @@ def holders(
     """Three members of the running demo holding the card: one in step, one failing and
     retrying tomorrow, one parked after WeChat refused it; their card numbers, and the counts
     the page should show (with any card the demo holds itself)."""
-    [database] = Path(tmp_path_factory.getbasetemp()).glob("console*/demo.db")
+    demos = Path(tmp_path_factory.getbasetemp()).glob("console[0-9]*/demo.db")
+    database = max(demos, key=lambda path: path.stat().st_mtime)  # the running demo's
     now = datetime.now(UTC)
     with sqlite3.connect(database) as db:
         members = db.execute(
