@@ -5,6 +5,7 @@ state, coalesced, retried, parked when WeChat refuses it for good."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from apscheduler.triggers.interval import IntervalTrigger
 from tortoise.transactions import in_transaction
 
 from handlers import points
@@ -19,11 +21,14 @@ from handlers.coupons.issuing import issue_coupon
 from handlers.points.reasons import REASON_TEXTS
 from handlers.wallet_card import wallet_sync
 from handlers.wallet_card.backlog import mask_card_no
+from jobs.base import JobContext
+from jobs.wallet_card import sync_wallet_cards
 from tests.conftest import StaffLogin
 from tests.factories import create_member
 from tests.reminders.kit import coupon_template
 from tests.support.localtime import freeze
 from tests.wallet_card.conftest import API
+from tests.wallet_card.kit import wechatpy_request
 from tests.wallet_card.sync_kit import (
     ACTIVATE,
     CARD_ID,
@@ -34,12 +39,15 @@ from tests.wallet_card.sync_kit import (
     delete_card,
     drain,
 )
+from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member, Tier
 from wxmember.core.models.coupons import Coupon, CouponStatus
 from wxmember.core.models.wallet_card import WalletCardHolder
 from wxmember.core.wechat import WeChatInvalidArgument
+from wxmember.core.wechat.member_card import HolderState as CardState
+from wxmember.core.wechat.member_card import activate_body, update_user_body
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MEMBERS_LOCALE = Path(__file__).parents[2] / "console" / "locale" / "zh_CN" / "members.toml"
@@ -494,3 +502,72 @@ class TestReasons:
     def test_members_read_the_reasons_as_the_console_names_them(self) -> None:
         texts = tomllib.loads(MEMBERS_LOCALE.read_text(encoding="utf-8"))["reason"]
         assert dict(REASON_TEXTS) == texts
+
+
+class TestFormats:
+    """The bodies match wechatpy's requests for the same call, field by field."""
+
+    STATE = CardState(
+        card_id=CARD_ID,
+        code="8800000000000042",
+        bonus=1234,
+        tier_name="金卡会员",
+        coupons=3,
+        record_bonus="消费",
+        show_points=True,
+        show_tier=True,
+        show_coupons=True,
+    )
+
+    def test_activate_as_wechatpy_sends_it(self) -> None:
+        path, body = wechatpy_request(
+            lambda client: client.card.activate_membercard(
+                "8800000000000042",
+                "8800000000000042",
+                card_id=CARD_ID,
+                init_bonus=1234,
+                init_bonus_record="消费",
+                init_custom_field_value1="金卡会员",
+                init_custom_field_value2="3",
+            ),
+            {"errcode": 0, "errmsg": "ok"},
+        )
+        assert path == ACTIVATE
+        assert activate_body(self.STATE) == body
+
+    def test_updateuser_as_wechatpy_sends_it(self) -> None:
+        path, body = wechatpy_request(
+            lambda client: client.card.update_membercard(
+                "8800000000000042",
+                CARD_ID,
+                bonus=1234,
+                record_bonus="消费",
+                custom_field_value1="金卡会员",
+                custom_field_value2="3",
+            ),
+            {"errcode": 0, "errmsg": "ok", "result_bonus": 1234, "result_balance": 0},
+        )
+        assert path == UPDATE
+        assert update_user_body(self.STATE) == body
+
+    def test_without_points_shown_no_bonus_is_sent(self) -> None:
+        state = dataclasses.replace(self.STATE, show_points=False)
+        assert "bonus" not in update_user_body(state)
+        assert "init_bonus" not in activate_body(state)
+
+
+class TestJob:
+    async def test_the_scheduled_job_sends_the_due_cards(
+        self, services: Services, fake_wechat: FakeWeChat, config: Config
+    ) -> None:
+        await define_card(services, fake_wechat)
+        holding = await add_card(services, fake_wechat)
+
+        async def keep_going() -> bool:
+            return False
+
+        await sync_wallet_cards(JobContext(services, keep_going))
+        assert holding.entry.activated
+        trigger = sync_wallet_cards.trigger(config)
+        assert isinstance(trigger, IntervalTrigger)
+        assert trigger.interval == timedelta(seconds=2)
