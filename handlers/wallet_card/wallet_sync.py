@@ -53,8 +53,7 @@ from wxmember.core.models.points import PointsEntry
 from wxmember.core.models.tiers import Tier
 from wxmember.core.models.wallet_card import HolderState, WalletCard, WalletCardHolder
 from wxmember.core.wechat import WeChatError
-from wxmember.core.wechat.member_card import HolderState as CardState
-from wxmember.core.wechat.member_card import activate_body, update_user_body
+from wxmember.core.wechat.member_card import MemberCardState, activate_body, update_user_body
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,9 @@ async def _shown() -> _Shown | None:
     return _Shown(row.show_points, row.show_tier, row.show_coupons)
 
 
-async def member_state(services: Services, holder: WalletCardHolder, shown: _Shown) -> CardState:
+async def member_state(
+    services: Services, holder: WalletCardHolder, shown: _Shown
+) -> MemberCardState:
     """What the member's card should show now."""
     member = await Member.get(id=holder.member_id)
     tier_name = ""
@@ -148,7 +149,7 @@ async def member_state(services: Services, holder: WalletCardHolder, shown: _Sho
         .values("reason", "kind")
     )
     record = member_reason(latest["reason"], latest["kind"]) if latest else member_reason("", None)
-    return CardState(
+    return MemberCardState(
         card_id=holder.card_id,
         code=holder.code,
         bonus=member.points_balance,
@@ -226,7 +227,11 @@ async def _park(
 
 
 async def _activate(
-    services: Services, holder: WalletCardHolder, token: datetime, version: int, state: CardState
+    services: Services,
+    holder: WalletCardHolder,
+    token: datetime,
+    version: int,
+    state: MemberCardState,
 ) -> str:
     official = services.official
     try:

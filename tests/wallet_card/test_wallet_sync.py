@@ -46,8 +46,7 @@ from wxmember.core.models import Member, Tier
 from wxmember.core.models.coupons import Coupon, CouponStatus
 from wxmember.core.models.wallet_card import WalletCardHolder
 from wxmember.core.wechat import WeChatInvalidArgument
-from wxmember.core.wechat.member_card import HolderState as CardState
-from wxmember.core.wechat.member_card import activate_body, update_user_body
+from wxmember.core.wechat.member_card import MemberCardState, activate_body, update_user_body
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MEMBERS_LOCALE = Path(__file__).parents[2] / "console" / "locale" / "zh_CN" / "members.toml"
@@ -507,7 +506,7 @@ class TestReasons:
 class TestFormats:
     """The bodies match wechatpy's requests for the same call, field by field."""
 
-    STATE = CardState(
+    STATE = MemberCardState(
         card_id=CARD_ID,
         code="8800000000000042",
         bonus=1234,

@@ -179,7 +179,7 @@ def update_body(card_id: str, face: CardFace, home: CardHome) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class HolderState:
+class MemberCardState:
     """What one member's card in the wallet shows, read from the member as it is now.
 
     `record_bonus` is the member-facing text of the reason of their latest points change.
@@ -197,13 +197,13 @@ class HolderState:
     show_coupons: bool
 
 
-def _field_values(state: HolderState, prefix: str) -> dict[str, str]:
+def _field_values(state: MemberCardState, prefix: str) -> dict[str, str]:
     numbers = field_numbers(show_tier=state.show_tier, show_coupons=state.show_coupons)
     values = {LEVEL_FIELD: state.tier_name, COUPON_FIELD: str(state.coupons)}
     return {f"{prefix}{number}": values[name] for name, number in numbers.items()}
 
 
-def activate_body(state: HolderState) -> dict[str, Any]:
+def activate_body(state: MemberCardState) -> dict[str, Any]:
     """The body of `card/membercard/activate`: the card number as the membership number and
     the code, with the balance and the fields the card shows."""
     body: dict[str, Any] = {
@@ -216,7 +216,7 @@ def activate_body(state: HolderState) -> dict[str, Any]:
     return body | _field_values(state, "init_custom_field_value")
 
 
-def update_user_body(state: HolderState) -> dict[str, Any]:
+def update_user_body(state: MemberCardState) -> dict[str, Any]:
     """The body of `card/membercard/updateuser`: the balance as an absolute `bonus` (never
     `add_bonus`), so a repeated or coalesced call leaves the card showing the latest state."""
     body: dict[str, Any] = {"code": state.code, "card_id": state.card_id}
