@@ -21,6 +21,7 @@ from handlers.coupons.issuing import issue_coupon
 from handlers.points.reasons import REASON_TEXTS
 from handlers.wallet_card import wallet_sync
 from handlers.wallet_card.backlog import mask_card_no
+from handlers.wallet_card.shapes import WalletSyncShown
 from jobs.base import JobContext
 from jobs.wallet_card import sync_wallet_cards
 from tests.conftest import StaffLogin
@@ -470,6 +471,7 @@ class TestBacklog:
         response = await client.get(f"{API}/backlog", headers=owner)
         assert response.status == 200, await response.text()
         shown = await response.json()
+        WalletSyncShown.model_validate(shown)  # as the API document describes it
         assert {k: shown[k] for k in ("held", "activated", "waiting", "failing")} == {
             "held": 3,
             "activated": 3,
