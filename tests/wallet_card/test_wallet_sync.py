@@ -572,3 +572,32 @@ class TestJob:
         trigger = sync_wallet_cards.trigger(config)
         assert isinstance(trigger, IntervalTrigger)
         assert trigger.interval == timedelta(seconds=2)
+
+
+class TestFakeWallet:
+    """The fake WeChat refuses activations and updates as WeChat's card error table says."""
+
+    async def _refused(self, call: Any) -> int:
+        with pytest.raises(WeChatInvalidArgument) as refused:
+            await call
+        return refused.value.errcode
+
+    async def test_refusals(self, services: Services, fake_wechat: FakeWeChat) -> None:
+        await define_card(services, fake_wechat)
+        holding = await add_card(services, fake_wechat)
+        official = services.official
+        code = holding.holder.code
+        body = {"membership_number": code, "code": code, "card_id": CARD_ID}
+        unknown_card = body | {"card_id": "pNoSuchCard"}
+        assert await self._refused(official.activate_member_card(unknown_card)) == 40056
+        never_added = body | {"code": "8800999999999999", "membership_number": "8800999999999999"}
+        assert await self._refused(official.activate_member_card(never_added)) == 40056
+        update = {"code": code, "card_id": CARD_ID, "bonus": 5}
+        assert await self._refused(official.update_member_card_user(update)) == 40078
+        await official.activate_member_card(body)
+        answer = await official.update_member_card_user(update)
+        assert answer == {"result_bonus": 5, "result_balance": 0, "openid": holding.entry.openid}
+        holding.entry.deleted = True
+        assert await self._refused(official.update_member_card_user(update)) == 40127
+        assert await self._refused(official.activate_member_card(body)) == 40127
+        assert [len(holding.entry.activations), len(holding.entry.updates)] == [1, 1]
