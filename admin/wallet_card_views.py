@@ -1,5 +1,5 @@
 """The member card in WeChat's card wallet for owners and operators: the definition, its logo,
-and sending it to WeChat (every write audited)."""
+and sending it to WeChat (every write audited); the backlog of members' cards kept in step."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pydantic import Field, StringConstraints
 
 from admin.auth import STAFF, allow, current_operator
 from handlers import wallet_card
-from handlers.wallet_card.shapes import WalletCardShown
+from handlers.wallet_card.backlog import sync_backlog
+from handlers.wallet_card.shapes import WalletCardShown, WalletSyncShown
 from wxmember.core import keys
 from wxmember.core.endpoints import Routes
 from wxmember.core.errors import ValidationFailed
@@ -45,6 +46,14 @@ class LogoBody(Body):
 async def get_wallet_card(request: web.Request) -> web.Response:
     """The member card's definition and its review state at WeChat."""
     return json_response((await wallet_card.current_definition()).public())
+
+
+@routes.get("/wallet-card/backlog", response=WalletSyncShown)
+@allow(*STAFF)
+async def get_wallet_card_backlog(request: web.Request) -> web.Response:
+    """The sync of members' cards in the WeChat wallet: how many are held, activated, waiting
+    to be sent and failing, and the latest failures (card numbers masked)."""
+    return json_response(await sync_backlog())
 
 
 @routes.put(

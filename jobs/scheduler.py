@@ -28,7 +28,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
-from jobs import benefits, campaigns, maintenance, reminders
+from jobs import benefits, campaigns, maintenance, reminders, wallet_card
 from jobs.base import Job, JobContext
 from jobs.lease import LeaderLease, process_holder_id
 from wxmember.core import keys
@@ -52,6 +52,7 @@ ALL_JOBS: tuple[Job, ...] = (
     maintenance.make_partitions_ahead,
     benefits.pay_tier_birthday_gifts,
     benefits.pay_tier_monthly_coupons,
+    wallet_card.sync_wallet_cards,
 )
 
 

@@ -4,6 +4,9 @@ Operators upload the logo (to WeChat, `media/uploadimg`), pick one of WeChat's c
 write the card's texts and choose the fields it shows, then save: the card is sent to WeChat
 (created the first time, updated after) and waits for WeChat's review, whose verdict the page
 shows. A sending that failed is kept on the card and can be sent again from here.
+
+The page also shows how members' cards in the wallet are kept in step: how many are held,
+activated, waiting to be sent and failing, and the latest failures with WeChat's words.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from aiohttp.web_request import FileField
 from console.i18n import catalogue, error_text
 from console.pages import Pages, form_data, render
 from console.session import current_staff
+from console.views.members import Texts
 from console.views.setup.forms import FORM, services_of
 from handlers import wallet_card
 from handlers.operators.permissions import Area
+from handlers.wallet_card.backlog import sync_backlog
 from wxmember.core.errors import DomainError
 from wxmember.core.inputs import validate
 from wxmember.core.wechat.member_card import COLOURS
@@ -52,6 +57,8 @@ async def _page(
         flags=FLAGS,
         saved=saved if saved in ("updated", "logo", "sent") else None,
         field_error=field_error,
+        backlog=await sync_backlog(),
+        local=Texts(services_of(request)),
     )
 
 

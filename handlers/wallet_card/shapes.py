@@ -1,4 +1,5 @@
-"""The answer about the member card's definition, for the staff API."""
+"""The answers about the member card (its definition, the wallet sync's backlog), for the staff
+API."""
 
 from __future__ import annotations
 
@@ -37,3 +38,31 @@ class WalletCardShown(Answer):
     synced_at: datetime | None
     reviewed_at: datetime | None
     operator_id: int | None
+
+
+# built by `handlers.wallet_card.backlog.sync_backlog`
+class WalletSyncFailure(Answer):
+    """A member's card whose last sending failed: retrying at `next_attempt_at`, or `parked`
+    (refused for good; the member's next change tries again). The card number is masked."""
+
+    member_id: int
+    card_no: str
+    attempts: int
+    last_error: str
+    parked: bool
+    next_attempt_at: datetime | None
+    failed_at: datetime
+
+
+class WalletSyncShown(Answer):
+    """The wallet sync's backlog: cards held in members' wallets, activated, waiting to be sent
+    (a change not yet at WeChat), failing (their last sending failed), and since when the
+    longest-waiting card has not been sent (its last sending, or its adding); the latest
+    failures, newest first."""
+
+    held: int
+    activated: int
+    waiting: int
+    failing: int
+    oldest_waiting_since: datetime | None
+    latest_failures: list[WalletSyncFailure]

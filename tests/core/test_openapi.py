@@ -420,6 +420,7 @@ async def _admin_wallet_card(answers: Answers, owner: dict[str, str]) -> None:
     shown = await answers.call("PUT", "/wallet-card", owner, json=definition)
     assert shown["review_state"] == "submitted"
     await answers.call("POST", "/wallet-card/sync", owner)
+    await answers.call("GET", "/wallet-card/backlog", owner)
 
 
 async def _admin_benefits(

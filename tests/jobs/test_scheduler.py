@@ -72,6 +72,7 @@ class TestDeclarations:
             "partitions.ahead",
             "benefits.birthday",
             "benefits.monthly",
+            "wallet_card.sync",
         ]
         for spec in ALL_JOBS:
             assert spec.coalesce is True and spec.max_instances == 1

@@ -319,6 +319,16 @@ class RemindersConfig(_Section):
     batch_size: int = Field(500, ge=1, le=10000)
 
 
+class WalletSyncConfig(_Section):
+    """Keeping members' cards in the WeChat wallet in step (handlers/wallet_card/wallet_sync)."""
+
+    interval_seconds: float = Field(2.0, ge=0.5, le=3600)
+    batch_size: int = Field(100, ge=1, le=1000)
+    concurrency: int = Field(8, ge=1, le=64)
+    retry_base_seconds: float = Field(10.0, ge=0, le=3600)
+    retry_max_seconds: float = Field(600.0, ge=1, le=86400)
+
+
 class CouponsConfig(_Section):
     redis_precheck: bool = True
     soldout_flag_seconds: int = Field(300, ge=1, le=86400)
@@ -383,6 +393,7 @@ class Config(_Section):
     rfm: RfmConfig = RfmConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     reminders: RemindersConfig = RemindersConfig()
+    wallet_sync: WalletSyncConfig = WalletSyncConfig()
     coupons: CouponsConfig = CouponsConfig()
     pos: PosConfig = PosConfig()
     retention: RetentionConfig = RetentionConfig()

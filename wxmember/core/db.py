@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATIONS_MODULE = "wxmember.core.migrations"
+SQLITE_ENGINE = "wxmember.core.sqlite"
 
 
 def model_modules() -> list[str]:
@@ -45,7 +46,9 @@ def _connection(config: DatabaseConfig) -> str | dict[str, Any]:
         # so readers never wait for a writer and writers wait for each other this long.
         if "busy_timeout=" not in url:
             url = f"{url}{sep}busy_timeout={round(config.busy_timeout_seconds * 1000)}"
-        return url
+        sqlite = expand_db_url(url)
+        sqlite["engine"] = SQLITE_ENGINE  # counts a statement's own rows, not its triggers'
+        return sqlite
     if url.startswith(("postgres://", "postgresql://")):
         url = "asyncpg://" + url.split("://", 1)[1]
     if not url.startswith("asyncpg://"):

@@ -2,7 +2,8 @@
 
 Routes mirror ``api.weixin.qq.com``: the token endpoints, jscode2session, the phone number,
 subscribe/template/customer-service sends, temporary media upload, user info, card images,
-member cards (create, update) and API tickets (getticket). Errors are
+member cards (create, update, a member's card activated and updated) and API tickets
+(getticket). Errors are
 answered like WeChat: HTTP 200 with ``{"errcode": N, "errmsg": "... rid: <id>"}``. JSON
 endpoints refuse form posts and bodies that are not a JSON object with 47001.
 
@@ -217,6 +218,8 @@ def create_fake_wechat_app(state: FakeWeChat) -> web.Application:
                 lambda state, appid, body: cards.update(state.cards, state.card_images, appid, body)
             ),
         ),
+        ("POST", "/card/membercard/activate", _token_protected_json(wallet.activate)),
+        ("POST", "/card/membercard/updateuser", _token_protected_json(wallet.update_user)),
     ]
     app[_API_PATHS] = {
         app.router.add_route(method, path, handler).resource: path

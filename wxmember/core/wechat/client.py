@@ -461,3 +461,21 @@ class WeChatClient:
         """Update a card (``card/update``); True when the change sends it to review again."""
         payload = await self._call("POST", "/card/update", json_body=dict(body))
         return bool(payload.get("send_check", False))
+
+    async def activate_member_card(self, body: Mapping[str, Any]) -> None:
+        """Activate a member's card in the wallet (``card/membercard/activate``, body from
+        ``member_card.activate_body``).
+
+        May be repeated: a code is activated once, and WeChat refuses a second activation, which
+        the caller reads as done.
+        """
+        await self._call("POST", "/card/membercard/activate", json_body=dict(body))
+
+    async def update_member_card_user(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Change what a member's card shows (``card/membercard/updateuser``, body from
+        ``member_card.update_user_body``); WeChat's ``result_bonus``, ``result_balance`` and
+        ``openid``.
+
+        May be repeated: the body carries the absolute balance, never a change of it.
+        """
+        return await self._call("POST", "/card/membercard/updateuser", json_body=dict(body))

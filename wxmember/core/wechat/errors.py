@@ -145,7 +145,9 @@ _TABLE: dict[int, type[WeChatError]] = {
     45001: WeChatInvalidArgument,  # media size over limit
     40056: WeChatInvalidArgument,  # invalid card id or code
     40071: WeChatInvalidArgument,  # invalid card type
-    40078: WeChatInvalidArgument,  # invalid card status
+    40078: WeChatInvalidArgument,  # invalid card status (not approved; code's state)
+    40116: WeChatInvalidArgument,  # invalid code
+    40127: WeChatInvalidArgument,  # the user deleted the card, or is giving it away
     40097: WeChatInvalidArgument,  # invalid argument (a card field's value)
     41011: WeChatInvalidArgument,  # a required card field is missing
     45021: WeChatInvalidArgument,  # a card field is too long

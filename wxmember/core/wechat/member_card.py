@@ -1,5 +1,5 @@
 """The brand's WeChat member card (会员卡) as WeChat's card API wants it: the one place that
-builds the bodies of `card/create` and `card/update`.
+builds the bodies of `card/create`, `card/update` and of a member's card activation and updates.
 
 The card (`card_type` MEMBER_CARD) carries the member's card number as its code
 (`use_custom_code`: the code is ours, given at activation), shown as text: the till takes the
@@ -10,6 +10,10 @@ points balance is WeChat's own bonus field (`supply_bonus`); the tier and the co
 custom fields (`FIELD_NAME_TYPE_LEVEL`, `FIELD_NAME_TYPE_COUPON`). Activation is WeChat's
 one-click activation (`wx_activate`, `wx_activate_after_submit`). No stored value
 (`supply_balance` false): money stays at the till.
+
+`activate_body` and `update_user_body` carry a member's state to their card in the wallet
+(`card/membercard/activate`, then `card/membercard/updateuser`), the custom fields numbered as
+the definition numbers them (`field_numbers`).
 
 `card/update` may change only what WeChat lets a created card change: never the brand name, the
 code settings, the stock or the validity; a change of title or logo sends the card to review
@@ -95,13 +99,19 @@ class CardHome:
     center_title: str
 
 
+def field_numbers(*, show_tier: bool, show_coupons: bool) -> dict[str, int]:
+    """The number of each custom field the card shows (`custom_field{n}`), by its name type.
+
+    The one numbering of the card's custom fields: the card's definition and the values sent
+    at activation and on every update follow it, so a value lands in the field it belongs to.
+    """
+    shown = [name for name, on in ((LEVEL_FIELD, show_tier), (COUPON_FIELD, show_coupons)) if on]
+    return {name: number for number, name in enumerate(shown, start=1)}
+
+
 def _custom_fields(face: CardFace) -> dict[str, Any]:
-    shown = []
-    if face.show_tier:
-        shown.append({"name_type": LEVEL_FIELD})
-    if face.show_coupons:
-        shown.append({"name_type": COUPON_FIELD})
-    return {f"custom_field{number}": field for number, field in enumerate(shown, start=1)}
+    numbers = field_numbers(show_tier=face.show_tier, show_coupons=face.show_coupons)
+    return {f"custom_field{number}": {"name_type": name} for name, number in numbers.items()}
 
 
 def _center(home: CardHome) -> dict[str, Any]:
@@ -166,3 +176,50 @@ def update_body(card_id: str, face: CardFace, home: CardHome) -> dict[str, Any]:
     """The body of `card/update`: only what a created member card may change."""
     member_card = {"base_info": _face_info(face, home), **_member_fields(face)}
     return {"card_id": card_id, "member_card": member_card}
+
+
+@dataclass(frozen=True)
+class MemberCardState:
+    """What one member's card in the wallet shows, read from the member as it is now.
+
+    `record_bonus` is the member-facing text of the reason of their latest points change.
+    `show_*` are the definition's choices: a field the card does not show is never sent.
+    """
+
+    card_id: str
+    code: str
+    bonus: int
+    tier_name: str
+    coupons: int
+    record_bonus: str
+    show_points: bool
+    show_tier: bool
+    show_coupons: bool
+
+
+def _field_values(state: MemberCardState, prefix: str) -> dict[str, str]:
+    numbers = field_numbers(show_tier=state.show_tier, show_coupons=state.show_coupons)
+    values = {LEVEL_FIELD: state.tier_name, COUPON_FIELD: str(state.coupons)}
+    return {f"{prefix}{number}": values[name] for name, number in numbers.items()}
+
+
+def activate_body(state: MemberCardState) -> dict[str, Any]:
+    """The body of `card/membercard/activate`: the card number as the membership number and
+    the code, with the balance and the fields the card shows."""
+    body: dict[str, Any] = {
+        "membership_number": state.code,
+        "code": state.code,
+        "card_id": state.card_id,
+    }
+    if state.show_points:
+        body |= {"init_bonus": state.bonus, "init_bonus_record": state.record_bonus}
+    return body | _field_values(state, "init_custom_field_value")
+
+
+def update_user_body(state: MemberCardState) -> dict[str, Any]:
+    """The body of `card/membercard/updateuser`: the balance as an absolute `bonus` (never
+    `add_bonus`), so a repeated or coalesced call leaves the card showing the latest state."""
+    body: dict[str, Any] = {"code": state.code, "card_id": state.card_id}
+    if state.show_points:
+        body |= {"bonus": state.bonus, "record_bonus": state.record_bonus}
+    return body | _field_values(state, "custom_field_value")

@@ -1,0 +1,48 @@
+"""Tortoise's SQLite client, counting the rows a statement itself changed.
+
+Tortoise's own client answers a write with the difference of the connection's
+`total_changes`, which also counts what triggers wrote: an UPDATE of one member that a trigger
+follows with an UPDATE of their wallet card (migration 0017) would report two rows, and every
+check of "exactly one row changed" (the ledger's, a conditional claim's) would fail on SQLite
+only. Here the count is the cursor's `rowcount` (SQLite's `changes()`: the statement's own
+rows), as PostgreSQL reports it. Used as the engine of every SQLite connection
+(`wxmember.core.db`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise.backends.base.client import NestedTransactionContext, TransactionContext
+from tortoise.backends.sqlite import client as tortoise_sqlite
+from tortoise.backends.sqlite.client import translate_exceptions
+
+
+class _OwnRows:
+    """`execute_query` counting the statement's own rows (a mixin of the two clients below)."""
+
+    @translate_exceptions
+    async def execute_query(
+        self, query: str, values: list[Any] | None = None
+    ) -> tuple[int, Sequence[dict[str, Any]]]:
+        query = query.replace("\x00", "'||CHAR(0)||'")
+        async with self.acquire_connection() as connection:  # type: ignore[attr-defined]
+            self.log.debug("%s: %s", query, values)  # type: ignore[attr-defined]
+            async with connection.execute(query, values) as cursor:
+                rows = await cursor.fetchall()
+                changed = cursor.rowcount
+            return max(changed, 0) or len(rows), rows
+
+
+class SqliteTransactionWrapper(_OwnRows, tortoise_sqlite.SqliteTransactionWrapper):
+    def _in_transaction(self) -> TransactionContext:
+        return NestedTransactionContext(SqliteTransactionWrapper(self))
+
+
+class SqliteClient(_OwnRows, tortoise_sqlite.SqliteClient):
+    def _in_transaction(self) -> TransactionContext:
+        return tortoise_sqlite.SqliteTransactionContext(SqliteTransactionWrapper(self), self._lock)
+
+
+client_class = SqliteClient
