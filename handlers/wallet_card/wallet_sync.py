@@ -28,7 +28,8 @@ activation refused otherwise is first checked with an `updateuser`: a code activ
 (by an earlier call whose answer was lost) takes it, and the card counts as activated. A
 permanent refusal (the member deleted the card at WeChat, 40127; an unknown code, 40056) is
 parked: `last_error` is kept and the card counts as sent up to that version, so it is not
-retried in a loop; the member's next change tries again. Errors recorded never hold a token or
+retried in a loop; the member's next change tries again. An update refused because WeChat has
+the code not activated (40078: a new entry the holder's activation missed) activates it again. Errors recorded never hold a token or
 a secret (`WeChatError.__str__` is the path, errcode and WeChat's message).
 """
 
@@ -68,7 +69,7 @@ ERROR_MAX = 512
 @dataclass
 class SyncSummary:
     """What a round did: cards claimed, and the outcome of each (`sent`, `activated`,
-    `retry`, `parked`, `gone`, `lost_claim`)."""
+    `activate_again`, `retry`, `parked`, `gone`, `lost_claim`)."""
 
     claimed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -226,6 +227,26 @@ async def _park(
     return "parked" if await _settle(services, holder, token, **values) else "lost_claim"
 
 
+async def _activate_again(
+    services: Services, holder: WalletCardHolder, token: datetime, exc: WeChatError
+) -> str:
+    """WeChat has the code not activated (40078 to an update): a new entry in the wallet whose
+    activation this holder missed, e.g. the card deleted and added again while an earlier
+    activation was in flight. The next round activates it, with the state as it is then."""
+    log.warning(
+        "wallet card not activated at WeChat, activating it again",
+        extra={"holder": holder.id, "error": _error_text(exc)},
+    )
+    values = {
+        "activated_at": None,
+        "attempts": holder.attempts + 1,
+        "attempt_after": services.clock.now(),
+        "last_error": _error_text(exc),
+    }
+    ok = await _settle(services, holder, token, **values)
+    return "activate_again" if ok else "lost_claim"
+
+
 async def _activate(
     services: Services,
     holder: WalletCardHolder,
@@ -269,6 +290,8 @@ async def send_one(services: Services, holder_id: int, shown: _Shown) -> str:
         except WeChatError as exc:
             if exc.transient:
                 return await _retry(services, holder, token, exc)
+            if exc.errcode == CARD_NOT_APPROVED:
+                return await _activate_again(services, holder, token, exc)
             return await _park(services, holder, token, version, exc)
         return await _sent(services, holder, token, version, state.bonus, activated=False)
     except asyncio.CancelledError:

@@ -328,6 +328,24 @@ class TestUpdates:
         assert (await drain(services)).outcomes == {"parked": 1}  # tried again, once
         assert fake_wechat.calls[UPDATE] == 2
 
+    async def test_a_new_entry_the_activation_missed_is_activated_again(
+        self, services: Services, fake_wechat: FakeWeChat
+    ) -> None:
+        await define_card(services, fake_wechat)
+        holding = await add_card(services, fake_wechat)
+        assert (await drain(services)).outcomes == {"activated": 1}
+        # deleted and added again while that activation was in flight: WeChat's new entry is
+        # not activated, though the holder says it is
+        fresh = dataclasses.replace(holding.entry, activated=False, activations=[], updates=[])
+        fake_wechat.wallet[(holding.entry.card_id, holding.entry.code)] = fresh
+        await _earn(services, holding, 25, "again-1")
+        assert (await drain(services)).outcomes == {"activate_again": 1}
+        row = await holding.row()
+        assert row.activated_at is None and row.last_error and "40078" in row.last_error
+        assert (await drain(services)).outcomes == {"activated": 1}
+        assert fresh.activated and fresh.bonus == 25 and len(fresh.activations) == 1
+        assert (await holding.row()).last_error is None
+
     async def test_a_deleted_card_is_not_sent(
         self, services: Services, fake_wechat: FakeWeChat
     ) -> None:
