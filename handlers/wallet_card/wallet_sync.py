@@ -29,8 +29,9 @@ activation refused otherwise is first checked with an `updateuser`: a code activ
 permanent refusal (the member deleted the card at WeChat, 40127; an unknown code, 40056) is
 parked: `last_error` is kept and the card counts as sent up to that version, so it is not
 retried in a loop; the member's next change tries again. An update refused because WeChat has
-the code not activated (40078: a new entry the holder's activation missed) activates it again. Errors recorded never hold a token or
-a secret (`WeChatError.__str__` is the path, errcode and WeChat's message).
+the code not activated (40078: a new entry the holder's activation missed) activates it again.
+Errors recorded never hold a token or a secret (`WeChatError.__str__` is the path, errcode and
+WeChat's message).
 """
 
 from __future__ import annotations
