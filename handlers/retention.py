@@ -13,6 +13,9 @@ Each kind's lifetime is a key of `[retention]` in days, 0 keeping the kind for e
 - `audit_days`: operator audit rows older than that (0 or at least six months).
 - `import_problems_days`: the refused rows of a member import finished that many days ago (the
   import keeps its counts).
+- `wallet_card_events_days`: the pushes about members' cards in the WeChat wallet (added,
+  deleted, opened, …) older than that. The holder row keeps the card's state and the times of
+  its last add and delete, which is all the service decides on; the events are history.
 
 Kept for ever: the points ledger and lots, growth entries, coupons, mall orders, purchases and
 refunds, tier history, referrals: they are records, and their idempotency keys live on them (the
@@ -43,11 +46,18 @@ from wxmember.core.models import AuditEntry
 from wxmember.core.models.campaigns import Campaign, CampaignDelivery, CampaignState
 from wxmember.core.models.member_imports import ImportStatus, MemberImport, MemberImportProblem
 from wxmember.core.models.reminders import FINAL_STATES, ReminderDelivery
+from wxmember.core.models.wallet_card import WalletCardEvent
 
 log = logging.getLogger(__name__)
 
 ShouldStop = Callable[[], Awaitable[bool]]
-KINDS = ("reminder_deliveries", "campaign_deliveries", "audit_log", "import_problems")
+KINDS = (
+    "reminder_deliveries",
+    "campaign_deliveries",
+    "audit_log",
+    "import_problems",
+    "wallet_card_events",
+)
 
 
 class _Stopped(Exception):
@@ -157,7 +167,23 @@ async def _import_problems(services: Services, pruner: _Pruner) -> None:
         await pruner.drain("import_problems", MemberImportProblem, where)
 
 
-_STEPS = (_reminder_deliveries, _campaign_deliveries, _audit_log, _import_problems)
+async def _wallet_card_events(services: Services, pruner: _Pruner) -> None:
+    days = services.config.retention.wallet_card_events_days
+    if days == 0:
+        return
+    before = services.clock.now() - timedelta(days=days)
+    # ids grow with time: the oldest rows are the first of the primary key
+    where = Q(created_at__lt=before)
+    await pruner.drain("wallet_card_events", WalletCardEvent, where, order="id")
+
+
+_STEPS = (
+    _reminder_deliveries,
+    _campaign_deliveries,
+    _audit_log,
+    _import_problems,
+    _wallet_card_events,
+)
 
 
 async def prune(services: Services, *, should_stop: ShouldStop | None = None) -> PruneReport:

@@ -18,6 +18,7 @@ LIFETIMES = {
     "campaign_deliveries_days": 30,
     "audit_days": 184,
     "import_problems_days": 10,
+    "wallet_card_events_days": 20,
     "batch_size": 5,
 }
 

@@ -18,6 +18,7 @@ class TestRetentionSettings:
         assert kept.campaign_deliveries_days == 365
         assert kept.audit_days == 365
         assert kept.import_problems_days == 90
+        assert kept.wallet_card_events_days == 180
         assert kept.push_dedup_seconds == 60
         assert kept.batch_size == 1000
 

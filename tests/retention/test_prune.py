@@ -27,6 +27,7 @@ from wxmember.core.models.reminders import (
     ReminderRule,
 )
 from wxmember.core.models.tier_history import TierChange, TierChangeReason
+from wxmember.core.models.wallet_card import WalletCardEvent
 
 
 async def a_rule() -> ReminderRule:
@@ -199,6 +200,37 @@ class TestImportProblems:
         assert (await MemberImport.get(id=old)).status == ImportStatus.FINISHED
 
 
+class TestWalletCardEvents:
+    async def test_events_older_than_the_lifetime_go_in_batches(
+        self, services: Services, clock: FrozenClock
+    ) -> None:
+        member = await create_member()
+        ages = [400, 25, 21, 21, 21, 21, 21, 21, 19, 1]  # lifetime 20 days, batches of 5
+        for n, days in enumerate(ages):
+            await WalletCardEvent.create(
+                push_key=f"o-1:{n}:user_view_card:{member.card_no}",
+                event="user_view_card",
+                card_id="p-card",
+                code=member.card_no,
+                member=member,
+                created_at=NOW - timedelta(days=days),
+            )
+        assert (await prune(services)).pruned["wallet_card_events"] == 8
+        left = await WalletCardEvent.all().order_by("id").values_list("created_at", flat=True)
+        assert list(left) == [NOW - timedelta(days=19), NOW - timedelta(days=1)]
+
+    async def test_zero_keeps_them_for_ever(self, services: Services, clock: FrozenClock) -> None:
+        services.config = services.config.replace(retention={"wallet_card_events_days": 0})
+        await WalletCardEvent.create(
+            push_key="o-1:1:user_view_card:x",
+            event="user_view_card",
+            card_id="p-card",
+            created_at=NOW - timedelta(days=4000),
+        )
+        assert (await prune(services)).pruned["wallet_card_events"] == 0
+        assert await WalletCardEvent.all().count() == 1
+
+
 class TestKeptRecords:
     async def test_the_ledger_and_tier_history_are_never_pruned(
         self, services: Services, clock: FrozenClock
@@ -233,7 +265,7 @@ class TestBatchesAndStopping:
 
         report = await prune(services, should_stop=never)
         assert report.pruned["audit_log"] == 12 and not report.stopped
-        assert asked == 3  # 5 + 5 + 2
+        assert asked == 3 + 1  # the audit log's 5 + 5 + 2, then the wallet's events (none)
 
     async def test_a_stopped_run_keeps_whole_batches_and_the_next_one_finishes(
         self, services: Services, clock: FrozenClock
@@ -254,6 +286,7 @@ class TestBatchesAndStopping:
             "campaign_deliveries": 0,
             "audit_log": 7,
             "import_problems": 0,
+            "wallet_card_events": 0,
             "stopped": False,
         }
 

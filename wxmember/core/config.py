@@ -348,6 +348,7 @@ class RetentionConfig(_Section):
     campaign_deliveries_days: int = Field(365, ge=0, le=36500)
     audit_days: int = Field(365, ge=0, le=36500)
     import_problems_days: int = Field(90, ge=0, le=36500)
+    wallet_card_events_days: int = Field(180, ge=0, le=36500)
     push_dedup_seconds: int = Field(60, le=86400)
     batch_size: int = Field(1000, ge=1, le=10000)
 
