@@ -35,6 +35,7 @@ from handlers.points import queries as points_queries
 from handlers.tags import catalogue as tag_catalogue
 from handlers.tags.members import link_view
 from handlers.tiers import ladder as tier_ladder
+from handlers.wallet_card.backlog import member_wallet
 from wxmember.core import keys
 from wxmember.core.context import Services
 from wxmember.core.errors import DomainError
@@ -262,6 +263,7 @@ async def member_context(
         "overview": await tiers.tier_overview(services, member),
         "points": await points_queries.summary(services, member),
         "rfm": rfm,
+        "wallet": await member_wallet(member.id),
         "rfm_money": f"¥{rfm.monetary_fen / 100:,.2f}" if rfm is not None else "",
         "lists": lists,
         "month": month,

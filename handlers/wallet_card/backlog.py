@@ -44,6 +44,32 @@ def _failure(row: WalletCardHolder) -> dict[str, Any]:
     }
 
 
+async def member_wallet(member_id: int) -> dict[str, Any] | None:
+    """The card in one member's wallet, for the member's page; None when never added.
+
+    `state`: `deleted`, `to_activate` (added, not activated yet), `waiting` (a change not sent
+    yet) or `in_step`; with the balance WeChat last took, when, and the last error if failing.
+    """
+    row = await WalletCardHolder.get_or_none(member_id=member_id)
+    if row is None:
+        return None
+    if row.state == HolderState.DELETED:
+        state = "deleted"
+    elif row.activated_at is None:
+        state = "to_activate"
+    elif row.wanted_version > row.sent_version:
+        state = "waiting"
+    else:
+        state = "in_step"
+    return {
+        "state": state,
+        "sent_bonus": row.sent_bonus,
+        "sent_at": row.sent_at,
+        "deleted_at": row.deleted_at,
+        "last_error": row.last_error,
+    }
+
+
 async def sync_backlog() -> dict[str, Any]:
     """The backlog of the wallet sync, now."""
     held = WalletCardHolder.filter(state=HolderState.HELD)

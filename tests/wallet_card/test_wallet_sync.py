@@ -20,7 +20,7 @@ from handlers import points
 from handlers.coupons.issuing import issue_coupon
 from handlers.points.reasons import REASON_TEXTS
 from handlers.wallet_card import wallet_sync
-from handlers.wallet_card.backlog import mask_card_no
+from handlers.wallet_card.backlog import mask_card_no, member_wallet
 from handlers.wallet_card.shapes import WalletSyncShown
 from jobs.base import JobContext
 from jobs.wallet_card import sync_wallet_cards
@@ -469,6 +469,24 @@ class TestConcurrency:
 
 
 class TestBacklog:
+    async def test_a_member_s_card_as_their_page_shows_it(
+        self, services: Services, fake_wechat: FakeWeChat
+    ) -> None:
+        await define_card(services, fake_wechat)
+        holding = await add_card(services, fake_wechat)
+        other = await create_member()
+        assert await member_wallet(other.id) is None
+        member_id = holding.member.id
+        assert (await member_wallet(member_id) or {})["state"] == "to_activate"
+        await drain(services)
+        await _earn(services, holding, 7, "page-1")
+        assert (await member_wallet(member_id) or {})["state"] == "waiting"
+        await drain(services)
+        shown = await member_wallet(member_id) or {}
+        assert (shown["state"], shown["sent_bonus"], shown["last_error"]) == ("in_step", 7, None)
+        await delete_card(services, fake_wechat, holding)
+        assert (await member_wallet(member_id) or {})["state"] == "deleted"
+
     async def test_staff_see_the_backlog_with_the_latest_failures_masked(
         self,
         client: TestClient,
