@@ -4,6 +4,13 @@ The triggers bump a held card's `wanted_version` in the transaction that changes
 shows: the member's points balance or tier (`members`), or one of their coupons (`coupons`).
 Every write path goes through them, the set-based expiry included. The partial index
 `wallet_card_holders_due` holds only the cards still to send.
+
+On PostgreSQL they are constraint triggers deferred to the commit: the holder's row is then the
+last lock a transaction takes, held only while it commits. Taken where the change happens, it
+would sit between the member's row and, say, a coupon template's row in one transaction and
+after that template's row in a coupon claim: the same member redeeming a coupon item and
+claiming that coupon at once could deadlock. SQLite has one writer at a time and fires them
+at once.
 """
 
 from tortoise import migrations
@@ -33,11 +40,14 @@ CREATE FUNCTION wallet_card_member_changed() RETURNS trigger LANGUAGE plpgsql AS
 BEGIN {_BUMP.format(member="NEW.id")}; RETURN NULL; END $$;
 CREATE FUNCTION wallet_card_coupon_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN {_BUMP.format(member="NEW.member_id")}; RETURN NULL; END $$;
-CREATE TRIGGER wallet_card_member AFTER UPDATE OF points_balance, tier_id ON members
+CREATE CONSTRAINT TRIGGER wallet_card_member AFTER UPDATE OF points_balance, tier_id ON members
+  DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION wallet_card_member_changed();
-CREATE TRIGGER wallet_card_coupon_issued AFTER INSERT ON coupons
+CREATE CONSTRAINT TRIGGER wallet_card_coupon_issued AFTER INSERT ON coupons
+  DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW EXECUTE FUNCTION wallet_card_coupon_changed();
-CREATE TRIGGER wallet_card_coupon_status AFTER UPDATE OF status ON coupons
+CREATE CONSTRAINT TRIGGER wallet_card_coupon_status AFTER UPDATE OF status ON coupons
+  DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
   EXECUTE FUNCTION wallet_card_coupon_changed();
 """
