@@ -70,10 +70,11 @@ class WalletCardHolder(Model):
     The card's code is the member's card number. `wanted_version` is bumped by the database
     itself, in the transaction of the change (at its commit on PostgreSQL), whenever the
     member's points balance or tier or one of their coupons changes (triggers of migration 0017
-    on `members` and `coupons`, so no write path can forget it); `sent_version` is the version WeChat last acknowledged. A held
-    card whose versions differ is the sync outbox: one sender claims it (`claimed_until`), reads
-    the member's state as it is then, and sends it, so many changes make one call and the
-    latest state wins. A card not yet activated (`activated_at` null) is activated first.
+    on `members` and `coupons`, so no write path can forget it); `sent_version` is the version
+    WeChat last acknowledged. A held card whose versions differ is the sync outbox: one sender
+    claims it (`claimed_until`), reads the member's state as it is then, and sends it, so many
+    changes make one call and the latest state wins. A card not yet activated (`activated_at`
+    null) is activated first.
     """
 
     id = fields.IntField(primary_key=True)
