@@ -11,6 +11,7 @@ from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from wxmember.core.fake_wechat import FakeAPIError, FakeWeChat, create_fake_wechat_app, value_ok
+from wxmember.core.fake_wechat.wallet import WalletEntry
 
 STABLE = "/cgi-bin/stable_token"
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
@@ -383,6 +384,28 @@ class TestHttpBehaviour:
             ("custom", "o1", {"content": "积分 +10"})
         ]
         assert "/_fake/sent" not in fake.calls
+
+    async def test_wallet_listing(self, api: TestClient, fake: FakeWeChat) -> None:
+        entry = WalletEntry("pCard1", "88000001", "o1", activated=True, bonus=42)
+        entry.custom_fields[1] = "金卡会员"
+        entry.updates.append({"bonus": 42})
+        fake.wallet[("pCard1", "88000001")] = entry
+        fake.wallet[("pCard1", "88000002")] = WalletEntry("pCard1", "88000002", "o2")
+        listing = await (await api.get("/_fake/wallet", params={"openid": "o1"})).json()
+        assert listing == [
+            {
+                "card_id": "pCard1",
+                "code": "88000001",
+                "activated": True,
+                "deleted": False,
+                "bonus": 42,
+                "custom_fields": {"1": "金卡会员"},
+                "activations": 0,
+                "updates": 1,
+            }
+        ]
+        assert await (await api.get("/_fake/wallet")).json() == []
+        assert "/_fake/wallet" not in fake.calls
 
     async def test_mounted_under_a_prefix(
         self, aiohttp_client: Any, fake: FakeWeChat, appid: str, secret: str

@@ -8,7 +8,8 @@ answered like WeChat: HTTP 200 with ``{"errcode": N, "errmsg": "... rid: <id>"}`
 endpoints refuse form posts and bodies that are not a JSON object with 47001.
 
 A middleware counts calls per path (``FakeWeChat.calls``) and applies injected faults before
-the endpoint runs. ``GET /_fake/sent`` lists every message the fake accepted (for the demo).
+the endpoint runs. ``GET /_fake/sent`` lists every message the fake accepted and
+``GET /_fake/wallet?openid=`` what a user sees in the card wallet (for the demo).
 """
 
 from __future__ import annotations
@@ -174,6 +175,26 @@ async def _sent(request: web.Request) -> web.StreamResponse:
     return web.json_response(sent, dumps=_dumps)
 
 
+async def _wallet(request: web.Request) -> web.StreamResponse:
+    """What `?openid=` sees in the card wallet: each card, activated or not, its balance and
+    fields, and how many activations and updates it took."""
+    entries = request.config_dict[FAKE_WECHAT_KEY].wallet_of(request.query.get("openid", ""))
+    shown = [
+        {
+            "card_id": entry.card_id,
+            "code": entry.code,
+            "activated": entry.activated,
+            "deleted": entry.deleted,
+            "bonus": entry.bonus,
+            "custom_fields": {str(n): value for n, value in sorted(entry.custom_fields.items())},
+            "activations": len(entry.activations),
+            "updates": len(entry.updates),
+        }
+        for entry in entries
+    ]
+    return web.json_response(shown, dumps=_dumps)
+
+
 def create_fake_wechat_app(state: FakeWeChat) -> web.Application:
     """The fake ``api.weixin.qq.com`` serving ``state``."""
     app = web.Application(middlewares=[_wechat_middleware], client_max_size=32 * 1024 * 1024)
@@ -226,4 +247,5 @@ def create_fake_wechat_app(state: FakeWeChat) -> web.Application:
         for method, path, handler in routes
     }
     app.router.add_get("/_fake/sent", _sent)
+    app.router.add_get("/_fake/wallet", _wallet)
     return app
