@@ -28,23 +28,9 @@ from tests.wallet_card.wallet_kit import (
     submitted_card,
     wechat_card,
 )
-from wxmember.core.config import Config
-from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeAPIError, FakeWeChat
 
 OA_OPENID = "o-official-1"  # the member as the Official Account knows them
-
-
-@pytest.fixture
-def pusher(
-    client: TestClient, config: Config, fake_wechat: FakeWeChat, services: Services
-) -> OfficialPusher:
-    return OfficialPusher(client, config, fake_wechat, lambda: services.clock.now().timestamp())
-
-
-@pytest.fixture
-def now(services: Services) -> int:
-    return int(services.clock.now().timestamp())
 
 
 @pytest.fixture

@@ -12,16 +12,8 @@ from aiohttp.test_utils import TestClient
 from tests.support.wechat_push import OfficialPusher
 from tests.wallet_card.conftest import API, DEFINITION, defined_card
 from tests.wallet_card.kit import review_event_xml
-from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
-
-
-@pytest.fixture
-def pusher(
-    client: TestClient, config: Config, fake_wechat: FakeWeChat, services: Services
-) -> OfficialPusher:
-    return OfficialPusher(client, config, fake_wechat, lambda: services.clock.now().timestamp())
 
 
 async def _submitted(client: TestClient, owner: dict[str, str]) -> dict[str, Any]:

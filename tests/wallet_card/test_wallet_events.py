@@ -24,7 +24,6 @@ from tests.wallet_card.wallet_kit import (
     wallet_xml,
     wechat_card,
 )
-from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member
@@ -39,18 +38,6 @@ EXTRA: dict[str, dict[str, str]] = {
     "submit_membercard_user_info": {},
     "update_member_card": {"ModifyBonus": "20", "ModifyBalance": "0"},
 }
-
-
-@pytest.fixture
-def pusher(
-    client: TestClient, config: Config, fake_wechat: FakeWeChat, services: Services
-) -> OfficialPusher:
-    return OfficialPusher(client, config, fake_wechat, lambda: services.clock.now().timestamp())
-
-
-@pytest.fixture
-def now(services: Services) -> int:
-    return int(services.clock.now().timestamp())
 
 
 @pytest.fixture

@@ -6,27 +6,18 @@ again with the balance of that moment."""
 
 from __future__ import annotations
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers import points
 from handlers.wallet_card.wallet_sync import send_due
 from tests.support.wechat_push import OfficialPusher
 from tests.wallet_card.wallet_kit import event_fields, live_card, member, push, wechat_card
-from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member
 from wxmember.core.models.wallet_card import HolderState, WalletCardHolder
 
 OA_OPENID = "o-official-journey"
-
-
-@pytest.fixture
-def pusher(
-    client: TestClient, config: Config, fake_wechat: FakeWeChat, services: Services
-) -> OfficialPusher:
-    return OfficialPusher(client, config, fake_wechat, lambda: services.clock.now().timestamp())
 
 
 async def _add(
