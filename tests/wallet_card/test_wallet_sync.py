@@ -649,6 +649,24 @@ class TestJob:
         assert isinstance(trigger, IntervalTrigger)
         assert trigger.interval == timedelta(seconds=2)
 
+    async def test_a_run_leaves_a_backlog_to_the_next_runs_past_its_share_of_the_interval(
+        self, services: Services, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        services.config = services.config.replace(wallet_sync={"batch_size": 2})
+        await define_card(services, fake_wechat)
+        holdings = [await add_card(services, fake_wechat) for _ in range(5)]
+        seconds = iter(range(0, 1000, 2))  # each look at the clock: an interval later
+        monkeypatch.setattr("jobs.wallet_card.monotonic", lambda: float(next(seconds)))
+
+        async def keep_going() -> bool:
+            return False
+
+        activated = []
+        for _ in range(3):
+            await sync_wallet_cards(JobContext(services, keep_going))
+            activated.append(sum(holding.entry.activated for holding in holdings))
+        assert activated == [2, 4, 5]  # a full batch, then the run's time is up
+
 
 class TestFakeWallet:
     """The fake WeChat refuses activations and updates as WeChat's card error table says."""
