@@ -26,7 +26,7 @@ import logging
 from redis.exceptions import RedisError
 
 from bot.push import SUCCESS, Push, text
-from wxmember.core.redis import RedisClient
+from wxmember.core.redis_lane import Lane
 
 log = logging.getLogger(__name__)
 
@@ -46,33 +46,34 @@ def push_key(channel: str, push: Push) -> str:
     return f"wxmember:bot:push:{channel}:e:{digest}"
 
 
-async def claim(redis: RedisClient, key: str, seconds: int) -> bool:
+async def claim(lane: Lane, key: str, seconds: int) -> bool:
     """True for the first delivery of a push (it must answer); False for a repeat.
 
     The key lives `seconds`, which must outlast WeChat's retries of the push.
     """
     try:
-        return bool(await redis.set(key, _WORKING, nx=True, ex=seconds))
+        (claimed,) = await lane.execute(("SET", key, _WORKING, "EX", seconds, "NX"))
+        return bool(claimed)
     except RedisError:
         log.warning("push dedup unavailable; answering without it", exc_info=True)
         return True
 
 
-async def remember(redis: RedisClient, key: str, reply: str, seconds: int) -> None:
+async def remember(lane: Lane, key: str, reply: str, seconds: int) -> None:
     """Keep the answer for repeats of the push (plain reply XML, or `success`) for `seconds`."""
     try:
-        await redis.set(key, reply.encode(), ex=seconds)
+        await lane.execute(("SET", key, reply.encode(), "EX", seconds))
     except RedisError:
         log.warning("push dedup unavailable; a repeat will get success", exc_info=True)
 
 
-async def answer_of_first(redis: RedisClient, key: str, deadline: float) -> str:
+async def answer_of_first(lane: Lane, key: str, deadline: float) -> str:
     """The first delivery's answer once it is there; `success` if not before the deadline."""
     loop = asyncio.get_running_loop()
     pause = _FIRST_POLL_SECONDS
     while True:
         try:
-            value = await redis.get(key)
+            (value,) = await lane.execute(("GET", key))
         except RedisError:
             log.warning("push dedup unavailable while waiting", exc_info=True)
             return SUCCESS

@@ -186,18 +186,18 @@ async def _answer(
         return render_reply(await run(route, message, context), message, now) or SUCCESS
     key = dedup.push_key("official", push)
     dedup_seconds = services.config.retention.push_dedup_seconds
-    if not await dedup.claim(services.redis, key, dedup_seconds):
-        return await dedup.answer_of_first(services.redis, key, deadline)
+    if not await dedup.claim(services.lane, key, dedup_seconds):
+        return await dedup.answer_of_first(services.lane, key, deadline)
     work = spawn(request.app, run(route, message, context))
     remaining = deadline - asyncio.get_running_loop().time()
     done, _ = await asyncio.wait({work}, timeout=max(0.0, remaining))
     if work not in done:
         log.info("bot answer late; it goes out as a customer-service message")
-        await dedup.remember(services.redis, key, SUCCESS, dedup_seconds)
+        await dedup.remember(services.lane, key, SUCCESS, dedup_seconds)
         spawn(request.app, _deliver_late(services, openid, work))
         return SUCCESS
     reply = render_reply(work.result(), message, now) or SUCCESS
-    await dedup.remember(services.redis, key, reply, dedup_seconds)
+    await dedup.remember(services.lane, key, reply, dedup_seconds)
     return reply
 
 

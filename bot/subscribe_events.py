@@ -70,7 +70,7 @@ async def record_once(services: Services, account: str, push: Push, event: str) 
     """
     key = dedup.push_key(account, push)
     dedup_seconds = services.config.retention.push_dedup_seconds
-    if not await dedup.claim(services.redis, key, dedup_seconds):
+    if not await dedup.claim(services.lane, key, dedup_seconds):
         return
     try:
         await record_subscribe_event(
@@ -79,4 +79,4 @@ async def record_once(services: Services, account: str, push: Push, event: str) 
     except BaseException:
         await services.redis.delete(key)
         raise
-    await dedup.remember(services.redis, key, SUCCESS, dedup_seconds)
+    await dedup.remember(services.lane, key, SUCCESS, dedup_seconds)

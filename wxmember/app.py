@@ -24,6 +24,7 @@ from wxmember.core.httplimits import handler_args, hide_server_version, limits_m
 from wxmember.core.member_cache import MemberCache
 from wxmember.core.metrics import Metrics
 from wxmember.core.redis import open_redis
+from wxmember.core.redis_lane import lane_for
 from wxmember.core.security import DataCipher, TokenSigner
 from wxmember.core.shutdown import CLOSE_SECONDS, bounded
 from wxmember.core.web import error_middleware, request_context_middleware
@@ -46,7 +47,11 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_redis(app[keys.CONFIG]) as client:
         app[keys.REDIS] = client
-        yield
+        app[keys.REDIS_LANE] = lane = lane_for(client)
+        try:
+            yield
+        finally:
+            await lane.aclose()
 
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -82,7 +87,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         official=wechat(config.official.appid, config.official.secret.get_secret_value()),
         cipher=DataCipher(config.security),
         tokens=TokenSigner(config.security.secret_key.get_secret_value()),
-        members=MemberCache(app[keys.REDIS] if config.redis.url else None),
+        lane=app[keys.REDIS_LANE],
+        members=MemberCache(app[keys.REDIS_LANE] if config.redis.url else None),
         cpu=CpuPool(config.server.render_processes),
     )
     yield

@@ -36,6 +36,7 @@ from wxmember.core.errors import TooManyRequests
 from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.member_cache import MemberCache
 from wxmember.core.models import Member
+from wxmember.core.redis_lane import ClientLane, lane_for
 
 T1 = "tpl-cluster-1"
 
@@ -47,13 +48,14 @@ async def load(member_id: int) -> Member | None:
 class TestMemberCache:
     async def test_the_service_runs_on_the_cluster(self, services: Services) -> None:
         assert isinstance(services.redis, RedisCluster)
-        assert services.members._stamps.redis is services.redis
+        assert services.members._stamps.lane is services.lane
+        assert isinstance(services.lane, ClientLane)  # each command to its node
 
     async def test_a_change_in_one_process_is_read_in_another(
         self, services: Services, cluster_clients: ClusterClients
     ) -> None:
         member = await create_member()
-        here, there = services.members, MemberCache(await cluster_clients())
+        here, there = services.members, MemberCache(lane_for(await cluster_clients()))
         assert (await there.get(member.id, load)) is not None
 
         async with here.recording_changes():  # renews the member's and everyone's marks
@@ -190,13 +192,13 @@ class TestLeaseTakeover:
 class TestBotDedup:
     async def test_a_repeat_gets_the_first_answer(self, services: Services) -> None:
         key = "wxmember:bot:push:official:m:1234567890"
-        assert await dedup.claim(services.redis, key, 60)
-        assert not await dedup.claim(services.redis, key, 60)
+        assert await dedup.claim(services.lane, key, 60)
+        assert not await dedup.claim(services.lane, key, 60)
         waiting = asyncio.create_task(
-            dedup.answer_of_first(services.redis, key, time.monotonic() + 4)
+            dedup.answer_of_first(services.lane, key, time.monotonic() + 4)
         )
         await asyncio.sleep(0.1)
-        await dedup.remember(services.redis, key, "<xml>first</xml>", 60)
+        await dedup.remember(services.lane, key, "<xml>first</xml>", 60)
         assert await waiting == "<xml>first</xml>"
         assert 0 < await services.redis.ttl(key) <= 60
 

@@ -12,9 +12,11 @@ from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.metrics import Metrics
 from wxmember.core.redis import RedisClient
+from wxmember.core.redis_lane import Lane
 
 CONFIG = web.AppKey("config", Config)
 REDIS = web.AppKey[RedisClient]("redis")
+REDIS_LANE = web.AppKey[Lane]("redis_lane")
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 METRICS = web.AppKey("metrics", Metrics)
 SERVICES = web.AppKey("services", Services)

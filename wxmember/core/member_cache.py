@@ -49,7 +49,7 @@ from typing import Any, TypeVar, cast
 from redis.exceptions import RedisError
 
 from wxmember.core.models import Member
-from wxmember.core.redis import RedisClient
+from wxmember.core.redis_lane import Lane
 
 log = logging.getLogger(__name__)
 
@@ -118,20 +118,21 @@ def _mark(value: bytes | str | None) -> bytes:
 
 
 class _Stamps:
-    """Change marks: in Redis, or in memory for the one-process embedded setup."""
+    """Change marks: in Redis (through the service's lane), or in memory for the one-process
+    embedded setup."""
 
-    def __init__(self, redis: RedisClient | None) -> None:
-        self.redis = redis
+    def __init__(self, lane: Lane | None) -> None:
+        self.lane = lane
         self.local: dict[str, bytes] = {}
 
     async def everyone(self) -> bytes:
         seen = _seen.get()
         if seen is not None and _EVERYONE in seen:
             return seen[_EVERYONE]
-        if self.redis is None:
+        if self.lane is None:
             everyone = self.local.get(_EVERYONE, b"")
         else:
-            everyone = _mark(await self.redis.get(_EVERYONE))
+            (everyone,) = map(_mark, await self.lane.execute(("GET", _EVERYONE)))
         if seen is not None:
             seen[_EVERYONE] = everyone
         return everyone
@@ -141,15 +142,12 @@ class _Stamps:
         seen = _seen.get()
         if seen is not None and key in seen and _EVERYONE in seen:
             return seen[key], seen[_EVERYONE]
-        if self.redis is None:
+        if self.lane is None:
             mine, everyone = self.local.get(key, b""), self.local.get(_EVERYONE, b"")
         else:
             # Two GETs, not one MGET: on a Redis Cluster everyone's mark cannot share a hash
-            # slot with every member's, and a pipeline sends each GET to its own node.
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.get(key)
-                pipe.get(_EVERYONE)
-                mine, everyone = map(_mark, await pipe.execute())
+            # slot with every member's, and the cluster's lane sends each GET to its own node.
+            mine, everyone = map(_mark, await self.lane.execute(("GET", key), ("GET", _EVERYONE)))
         if seen is not None:
             seen[key], seen[_EVERYONE] = mine, everyone
         return mine, everyone
@@ -158,16 +156,15 @@ class _Stamps:
         keys = [_key(member_id) for member_id in sorted(changes.members)]
         if changes.everyone:
             keys.append(_EVERYONE)
-        if self.redis is None:
+        if self.lane is None:
             for key in keys:
                 self.local[key] = secrets.token_bytes(8)
             return
         # Not a transaction: the keys lie in different hash slots on a cluster, and each mark
         # stands alone (a mark renewed without the others only drops more snapshots).
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.set(key, secrets.token_bytes(8), ex=STAMP_SECONDS)
-            await pipe.execute()
+        await self.lane.execute(
+            *(("SET", key, secrets.token_bytes(8), "EX", STAMP_SECONDS) for key in keys)
+        )
 
 
 @dataclass
@@ -188,10 +185,8 @@ class _Shared:
 class MemberCache:
     """Members with their tier, by id, for as long as their stamp is current."""
 
-    def __init__(
-        self, redis: RedisClient | None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._stamps = _Stamps(redis)
+    def __init__(self, lane: Lane | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stamps = _Stamps(lane)
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._shared: dict[str, _Shared] = {}
         self._aliases: OrderedDict[str, int] = OrderedDict()
