@@ -22,11 +22,13 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from redis.exceptions import RedisError
 
 from bot.push import SUCCESS, Push, text
-from wxmember.core.redis_lane import Lane
+from wxmember.core.redis_lane import Command, Lane
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,21 @@ async def claim(lane: Lane, key: str, seconds: int) -> bool:
 
     The key lives `seconds`, which must outlast WeChat's retries of the push.
     """
+    claimed, _ = await claim_and_read(lane, key, seconds)
+    return claimed
+
+
+async def claim_and_read(
+    lane: Lane, key: str, seconds: int, reads: Sequence[Command] = ()
+) -> tuple[bool, list[Any]]:
+    """`claim`, with reads the answer will need sent in the same round trip: their replies,
+    or none when Redis fails (the push is then answered without deduplication)."""
     try:
-        (claimed,) = await lane.execute(("SET", key, _WORKING, "EX", seconds, "NX"))
-        return bool(claimed)
+        claimed, *replies = await lane.execute(("SET", key, _WORKING, "EX", seconds, "NX"), *reads)
     except RedisError:
         log.warning("push dedup unavailable; answering without it", exc_info=True)
-        return True
+        return True, []
+    return bool(claimed), replies
 
 
 async def remember(lane: Lane, key: str, reply: str, seconds: int) -> None:

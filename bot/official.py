@@ -57,6 +57,7 @@ from bot.push import (
 from bot.replies import Reply, send_later
 from bot.replies import render as render_reply
 from bot.subscribe_events import record_once, subscribe_event
+from handlers.followers.links import follower_alias
 from handlers.subscriptions.events import OFFICIAL
 from wxmember.core import keys
 from wxmember.core.config import Config
@@ -186,8 +187,14 @@ async def _answer(
         return render_reply(await run(route, message, context), message, now) or SUCCESS
     key = dedup.push_key("official", push)
     dedup_seconds = services.config.retention.push_dedup_seconds
-    if not await dedup.claim(services.lane, key, dedup_seconds):
+    # The stamps of the member this follower was last seen as come with the claim: one round
+    # trip fewer for the answer (a stamp read before the member's row, as always).
+    known = services.members.known_alias(follower_alias(openid)) if route.needs_member else None
+    reads = services.members.stamp_reads(known)
+    claimed, stamps = await dedup.claim_and_read(services.lane, key, dedup_seconds, reads)
+    if not claimed:
         return await dedup.answer_of_first(services.lane, key, deadline)
+    services.members.stamps_read(known, stamps)
     work = spawn(request.app, run(route, message, context))
     remaining = deadline - asyncio.get_running_loop().time()
     done, _ = await asyncio.wait({work}, timeout=max(0.0, remaining))

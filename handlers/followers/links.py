@@ -39,6 +39,11 @@ _BINDING_KEY = "wxmember:bot:binding:{}"
 _UNIONID_CHECK_KEY = "wxmember:bot:unionid-checked:{}"
 
 
+def follower_alias(openid: str) -> str:
+    """The name the member cache knows a follower's member by."""
+    return f"official:{openid}"
+
+
 async def linked_member(openid: str) -> Member | None:
     """The live member linked to this follower, if any (one indexed query)."""
     return await Member.get_or_none(official_openid=openid, deleted_at__isnull=True)
@@ -72,7 +77,7 @@ async def resolve_member(
     follower row, or WeChat's user info (asked at most every 10 minutes per follower).
     """
     member = await services.members.by_alias(
-        f"official:{openid}",
+        follower_alias(openid),
         lambda: linked_member(openid),
         MEMBER_WITH_TIER.get,
         lambda found: found.official_openid == openid and found.deleted_at is None,

@@ -7,22 +7,22 @@ follower's unionid, and the fake WeChat is told to take its time answering.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from handlers import points
+from handlers.followers.links import follower_alias
 from tests.bot.conftest import BOUND_OPENID, UNBOUND_OPENID
 from tests.support.settings import REDIS_URL
 from tests.support.wechat_push import OfficialPusher, text_xml
-from wxmember.app import create_app
-from wxmember.core.config import Config
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat, SentMessage
 from wxmember.core.models import Member
 from wxmember.core.models.bot import Follower
+from wxmember.core.redis_lane import Lane, lane_for
 
 USER_INFO = "/cgi-bin/user/info"
 
@@ -151,28 +151,46 @@ class TestWithoutRedis:
     async def test_pushes_are_answered_when_redis_fails(
         self, pusher: OfficialPusher, services: Services, bound_member: Member
     ) -> None:
-        working = services.redis
+        working = services.redis, services.lane
         services.redis = Redis.from_url("redis://127.0.0.1:9/0")  # nothing listens there
+        services.lane = lane_for(services.redis)
         try:
             reply = await pusher.text(BOUND_OPENID, "积分")
         finally:
+            await services.lane.aclose()
             await services.redis.aclose()
-            services.redis = working
+            services.redis, services.lane = working
         assert reply.content.startswith("您当前有 0 积分")
 
 
-@requires_real_redis
-class TestTwoWorkers:
-    async def test_retry_landing_on_another_worker_is_answered_once(
-        self,
-        config: Config,
-        pusher: OfficialPusher,
-        fake_wechat: FakeWeChat,
-        aiohttp_client: Callable[..., Awaitable[TestClient]],
+class TestRoundTrips:
+    async def test_a_known_followers_points_take_two_round_trips_to_redis(
+        self, pusher: OfficialPusher, services: Services, bound_member: Member
     ) -> None:
-        other = OfficialPusher(await aiohttp_client(create_app(config)), config, fake_wechat)
-        fake_wechat.inject(USER_INFO, delay=0.5)
-        xml = text_xml(UNBOUND_OPENID, "积分", msg_id=9_300_000_001)
-        first, retry = await asyncio.gather(pusher.send(xml), other.send(xml))
-        assert first.content == retry.content
-        assert fake_wechat.calls[USER_INFO] == 1
+        """The claim carries the member's stamps; the answer is recorded: nothing else."""
+        batches: list[list[str]] = []
+        stamps = services.members._stamps
+        lanes = services.lane, stamps.lane
+
+        class Counting:
+            def __init__(self, lane: Lane) -> None:
+                self.lane = lane
+
+            async def execute(self, *commands: tuple[Any, ...]) -> list[Any]:
+                batches.append([str(command[0]) for command in commands])
+                return await self.lane.execute(*commands)
+
+        services.lane = Counting(services.lane)  # type: ignore[assignment]  # execute only
+        stamps.lane = Counting(stamps.lane) if stamps.lane else None  # type: ignore[assignment]
+        try:
+            assert (await pusher.text(BOUND_OPENID, "积分")).content.startswith("您当前有 0")
+            async with services.members.recording_changes():
+                await points.earn(services, bound_member.id, 8, reason="gift", idempotency_key="g")
+            batches.clear()
+            reply = await pusher.text(BOUND_OPENID, "积分")
+        finally:
+            services.lane, stamps.lane = lanes
+        assert reply.content.startswith("您当前有 8 积分")  # the change is seen
+        assert services.members.known_alias(follower_alias(BOUND_OPENID)) == bound_member.id
+        claim_with_stamps = ["SET", "GET", "GET"] if REDIS_URL else ["SET"]
+        assert batches == [claim_with_stamps, ["SET"]]

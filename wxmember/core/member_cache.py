@@ -49,7 +49,7 @@ from typing import Any, TypeVar, cast
 from redis.exceptions import RedisError
 
 from wxmember.core.models import Member
-from wxmember.core.redis_lane import Lane
+from wxmember.core.redis_lane import Command, Lane
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,20 @@ class _Stamps:
         if seen is not None:
             seen[_EVERYONE] = everyone
         return everyone
+
+    def reads(self, member_id: int) -> tuple[Command, ...]:
+        """The commands `read` sends, for a caller's own batch; none without Redis or when
+        this request has the stamps already."""
+        seen = _seen.get()
+        if self.lane is None or seen is None or (_key(member_id) in seen and _EVERYONE in seen):
+            return ()
+        return ("GET", _key(member_id)), ("GET", _EVERYONE)
+
+    def note(self, member_id: int, replies: list[Any]) -> None:
+        """File the replies to `reads` as this request's stamps."""
+        seen = _seen.get()
+        if seen is not None and len(replies) == 2:
+            seen[_key(member_id)], seen[_EVERYONE] = map(_mark, replies)
 
     async def read(self, member_id: int) -> Stamp:
         key = _key(member_id)
@@ -241,6 +255,20 @@ class MemberCache:
             while len(self._aliases) > MAX_ENTRIES:
                 self._aliases.popitem(last=False)
         return found
+
+    def known_alias(self, alias: str) -> int | None:
+        """The member this process last found behind an alias, unchecked (`by_alias` checks)."""
+        return self._aliases.get(alias)
+
+    def stamp_reads(self, member_id: int | None) -> tuple[Command, ...]:
+        """Commands reading a member's stamps for this request, to go in a batch the caller
+        sends anyway (a bot push's claim); hand their replies to `stamps_read`."""
+        return () if member_id is None else self._stamps.reads(member_id)
+
+    def stamps_read(self, member_id: int | None, replies: list[Any]) -> None:
+        """This request's stamps of the member, read by the commands of `stamp_reads`."""
+        if member_id is not None:
+            self._stamps.note(member_id, replies)
 
     async def derived(
         self, member_id: int, name: str, load: Callable[[], Awaitable[ValueT]]
