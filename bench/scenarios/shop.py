@@ -121,6 +121,39 @@ async def claim(ctx: SetupContext) -> list[Request]:
     return requests
 
 
+SOLD_OUT_MEMBERS = 2000
+
+
+async def _check_sold_out(ctx: SetupContext) -> list[str]:
+    template = await CouponTemplate.get(id=ctx.facts["template_id"])
+    issued = await Coupon.filter(template_id=template.id).count()
+    answered = _service_statuses(ctx)
+    note = (
+        f"ISSUED COUNT {issued} after the sale (template remaining {template.remaining}, "
+        f"claimed {template.claimed}); answers {answered}"
+    )
+    if issued != 0 or template.remaining != 0 or set(answered) - {"409"}:
+        raise CheckFailed(note)
+    return [note]
+
+
+@scenario(
+    "claim-sold-out",
+    "POST /api/v1/coupons/center/{id}/claim after a flash sale: the stock all taken, "
+    f"{SOLD_OUT_MEMBERS} members asking in turn; every answer is 409 sold_out; checks that "
+    "nothing was issued",
+    ok_statuses=frozenset({409}),
+    check=_check_sold_out,
+)
+async def claim_sold_out(ctx: SetupContext) -> list[Request]:
+    template = await coupon_template("已抢光", stock=FLASH_STOCK)
+    await CouponTemplate.filter(id=template.id).update(remaining=0, claimed=FLASH_STOCK)
+    ctx.facts["template_id"] = template.id
+    members = await seed_members(SOLD_OUT_MEMBERS)
+    path = f"/api/v1/coupons/center/{template.id}/claim"
+    return [as_member(ctx, member, "POST", path) for member in members]
+
+
 async def _redeem_setup(ctx: SetupContext, item_count: int) -> list[Request]:
     members = await seed_members(ctx.connections * REDEEM_MEMBERS_PER_CONNECTION)
     await grant_points(ctx.config, members, REDEEM_POINTS)

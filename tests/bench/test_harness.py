@@ -129,7 +129,15 @@ class TestRun:
             assert "idle: p50" in note and "during the load: p50" in note
 
     @pytest.mark.parametrize(
-        "scenario", ["purchase", "redeem-hot", "redeem-spread", "coupon-centre", "bot-text-points"]
+        "scenario",
+        [
+            "purchase",
+            "redeem-hot",
+            "redeem-spread",
+            "coupon-centre",
+            "claim-sold-out",
+            "bot-text-points",
+        ],
     )
     async def test_a_scenario_gets_only_its_success_answers(
         self, tmp_path: Path, scenario: str
