@@ -12,8 +12,10 @@ string as bytes).
 Failures read as any Redis failure (`RedisError`), so callers keep their fail-open paths: a
 connection that errs, times out or is interrupted is closed, never reused with a reply left
 unread. A batch that fails on a connection that had sat idle is tried once more on a new one
-(the server may have restarted since). Only a single server has a lane: on a cluster the
-commands of a batch belong to different nodes, and the in-process stand-in has no socket.
+(the server may have restarted since). Only a single server's client gets connections of its
+own (`RedisLane`); on a cluster the commands of a batch belong to different nodes, and the
+in-process stand-in has no socket, so both go through the client's pipeline (`ClientLane`),
+which has the same `execute`.
 """
 
 from __future__ import annotations
