@@ -34,6 +34,7 @@ from tests.support.settings import (
     base_settings,
     requires_postgres,
 )
+from tests.support.wechat_push import OfficialPusher
 from wxmember.app import create_app
 from wxmember.core import keys, security
 from wxmember.core.config import Config, build_config
@@ -136,6 +137,15 @@ async def client(
 @pytest.fixture
 def services(client: TestClient) -> Services:
     return client.app[keys.SERVICES]
+
+
+@pytest.fixture
+def pusher(
+    client: TestClient, config: Config, fake_wechat: FakeWeChat, services: Services
+) -> OfficialPusher:
+    """Signs (and, in safe mode, encrypts) pushes to the Official Account webhook as WeChat
+    does, at the service's time (tests may freeze it)."""
+    return OfficialPusher(client, config, fake_wechat, lambda: services.clock.now().timestamp())
 
 
 @pytest.fixture

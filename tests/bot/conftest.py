@@ -12,10 +12,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_member
-from tests.support.wechat_push import OfficialPusher
-from wxmember.core.config import Config
-from wxmember.core.context import Services
-from wxmember.core.fake_wechat import FakeWeChat
 from wxmember.core.models import Member
 
 BOUND_OPENID = "oOfficial-bound-0001"
@@ -34,14 +30,6 @@ def settings(
     for section, values in bot_settings.items():
         settings[section] = {**settings.get(section, {}), **values}
     return settings
-
-
-@pytest.fixture
-def pusher(
-    client: TestClient, config: Config, fake_wechat: FakeWeChat, services: Services
-) -> OfficialPusher:
-    """Pushes as WeChat would, at the service's time (tests may freeze it)."""
-    return OfficialPusher(client, config, fake_wechat, lambda: services.clock.now().timestamp())
 
 
 @pytest.fixture

@@ -12,11 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import StaffLogin
-from tests.support.wechat_push import OfficialPusher
 from tests.wallet_card.kit import MINIAPP_ORIGINAL_ID, PNG
-from wxmember.core.config import Config
 from wxmember.core.context import Services
-from wxmember.core.fake_wechat import FakeWeChat
 
 API = "/admin/api/v1/wallet-card"
 DEFINITION: dict[str, Any] = {
@@ -29,14 +26,6 @@ DEFINITION: dict[str, Any] = {
     "show_tier": True,
     "show_coupons": False,
 }
-
-
-@pytest.fixture
-def pusher(
-    client: TestClient, config: Config, fake_wechat: FakeWeChat, services: Services
-) -> OfficialPusher:
-    """Signs (and, in safe mode, encrypts) pushes to the Official Account webhook, as WeChat."""
-    return OfficialPusher(client, config, fake_wechat, lambda: services.clock.now().timestamp())
 
 
 @pytest.fixture
