@@ -11,12 +11,25 @@ rows), as PostgreSQL reports it. Used as the engine of every SQLite connection
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from tortoise.backends.base.client import NestedTransactionContext, TransactionContext
 from tortoise.backends.sqlite import client as tortoise_sqlite
 from tortoise.backends.sqlite.client import translate_exceptions
+
+
+def _run(
+    connection: sqlite3.Connection, query: str, values: list[Any] | None
+) -> tuple[int, list[Any]]:
+    """On aiosqlite's thread: the statement's rows and the rows it changed itself."""
+    cursor = connection.execute(query, values or [])
+    try:
+        rows = cursor.fetchall()  # before the count: a RETURNING statement counts as it is read
+        return cursor.rowcount, rows
+    finally:
+        cursor.close()
 
 
 class _OwnRows:
@@ -29,9 +42,10 @@ class _OwnRows:
         query = query.replace("\x00", "'||CHAR(0)||'")
         async with self.acquire_connection() as connection:  # type: ignore[attr-defined]
             self.log.debug("%s: %s", query, values)  # type: ignore[attr-defined]
-            async with connection.execute(query, values) as cursor:
-                rows = await cursor.fetchall()
-                changed = cursor.rowcount
+            # One trip to aiosqlite's thread for the statement, its rows and its count; its
+            # cursor API makes three (execute, fetch, close), and the one connection stays
+            # taken while each trip's answer waits for the busy event loop to pick it up.
+            changed, rows = await connection._execute(_run, connection._conn, query, values)
             return max(changed, 0) or len(rows), rows
 
 
