@@ -35,7 +35,13 @@ from wxmember.core.models.coupons import (
     CouponStatus,
     CouponTemplate,
 )
-from wxmember.core.prepared import db_moment, first_row_of_insert, ids_in, placeholders
+from wxmember.core.prepared import (
+    db_moment,
+    first_row_of_insert,
+    ids_in,
+    placeholders,
+    read_rows,
+)
 
 _MESSAGES = {
     "not_claimable": "This coupon is not handed out in the coupon centre.",
@@ -91,9 +97,8 @@ async def _read_visit(member_id: int, template_ids: list[int], now: datetime) ->
     conn = Coupon._meta.db
     ids_sql, ids = ids_in(conn, template_ids, number=4)
     sql = placeholders(conn, _VISIT.format(ids=ids_sql))
-    _, rows = await conn.execute_query(
-        sql, [member_id, CouponStatus.UNUSED.value, db_moment(Coupon, "valid_until", now), ids]
-    )
+    valid_after = db_moment(Coupon, "valid_until", now)
+    rows = await read_rows(conn, sql, [member_id, CouponStatus.UNUSED.value, valid_after, ids])
     visit = _Visit({}, {}, {})
     for part, template_id, value in rows:
         if part == 0:

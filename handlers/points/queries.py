@@ -11,7 +11,7 @@ from wxmember.core.context import Services
 from wxmember.core.kernel import continue_after, get_member
 from wxmember.core.models import Member
 from wxmember.core.models.points import PointsEntry, PointsLot
-from wxmember.core.prepared import db_moment, placeholders
+from wxmember.core.prepared import db_moment, placeholders, read_rows
 
 EXPIRING_WITHIN_DAYS = 30
 
@@ -45,8 +45,8 @@ GROUP BY expires_at
 async def _upcoming(member_id: int, end: datetime) -> list[tuple[datetime, int]]:
     conn = PointsLot._meta.db
     field = PointsLot._meta.fields_map["expires_at"]
-    _, rows = await conn.execute_query(
-        placeholders(conn, _UPCOMING), [member_id, db_moment(PointsLot, "expires_at", end)]
+    rows = await read_rows(
+        conn, placeholders(conn, _UPCOMING), [member_id, db_moment(PointsLot, "expires_at", end)]
     )
     return sorted((field.to_python_value(row[0]), int(row[1])) for row in rows)
 

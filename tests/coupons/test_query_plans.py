@@ -29,16 +29,22 @@ Sent = list[tuple[str, Any]]
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, services: Services) -> Iterator[Sent]:
-    """Every statement the database connection is given, with its parameters."""
+    """Every statement the database connection is given, with its parameters (those it reads
+    at once by its reader too)."""
     client = type(connections.get("default"))
-    execute = client.execute_query
+    execute, read_now = client.execute_query, client.read_now
     statements: Sent = []
 
     async def recording(self: Any, query: str, values: Any = None) -> Any:
         statements.append((query, values))
         return await execute(self, query, values)
 
+    def reading(self: Any, query: str, values: Any) -> Any:
+        statements.append((query, values))
+        return read_now(self, query, values)
+
     monkeypatch.setattr(client, "execute_query", recording)
+    monkeypatch.setattr(client, "read_now", reading)
     yield statements
 
 

@@ -1,4 +1,5 @@
-"""Tortoise's SQLite client, counting the rows a statement itself changed.
+"""Tortoise's SQLite client, counting the rows a statement itself changed, with a reader for
+hot reads.
 
 Tortoise's own client answers a write with the difference of the connection's
 `total_changes`, which also counts what triggers wrote: an UPDATE of one member that a trigger
@@ -7,6 +8,10 @@ check of "exactly one row changed" (the ledger's, a conditional claim's) would f
 only. Here the count is the cursor's `rowcount` (SQLite's `changes()`: the statement's own
 rows), as PostgreSQL reports it. Used as the engine of every SQLite connection
 (`wxmember.core.db`).
+
+Tortoise gives a SQLite database one connection, taken by one statement or transaction at a
+time. The hot reads outside transactions (`prepared.read_rows`) skip that queue through a
+second connection read on the event loop's thread (`SqliteClient.read_now`).
 """
 
 from __future__ import annotations
@@ -55,8 +60,41 @@ class SqliteTransactionWrapper(_OwnRows, tortoise_sqlite.SqliteTransactionWrappe
 
 
 class SqliteClient(_OwnRows, tortoise_sqlite.SqliteClient):
+    _reader: sqlite3.Connection | None = None
+
     def _in_transaction(self) -> TransactionContext:
         return tortoise_sqlite.SqliteTransactionContext(SqliteTransactionWrapper(self), self._lock)
+
+    def read_now(self, query: str, values: Sequence[Any]) -> list[Any] | None:
+        """The rows of a short read, read at once on the calling thread by a connection of
+        its own; None when it cannot be (an in-memory database, SQLite busy, an error: the
+        caller then asks `execute_query`, which reports a real error as usual).
+
+        Every other statement waits its turn for the one connection and a trip to its thread,
+        and under load that wait is most of a short read's time (the coupon centre's visit
+        took about 1 ms this way against 20 µs read here). In WAL mode a reader sees every
+        committed write and never waits for a writer; it never sees a transaction still open,
+        as on PostgreSQL. It never blocks: a busy database answers None at once.
+        """
+        if self.filename == ":memory:" or self._connection is None:
+            return None
+        self.log.debug("%s: %s", query, values)
+        try:
+            if self._reader is None:
+                self._reader = sqlite3.connect(
+                    self.filename, timeout=0, isolation_level=None, check_same_thread=False
+                )
+                self._reader.row_factory = sqlite3.Row
+                self._reader.execute("PRAGMA query_only = ON")
+            return self._reader.execute(query, list(values)).fetchall()
+        except sqlite3.Error:
+            return None
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        await super().close()
 
 
 client_class = SqliteClient
