@@ -78,17 +78,19 @@ class SqliteClient(_OwnRows, tortoise_sqlite.SqliteClient):
         """
         if self.filename == ":memory:" or self._connection is None:
             return None
-        self.log.debug("%s: %s", query, values)
         try:
             if self._reader is None:
-                self._reader = sqlite3.connect(
+                reader = sqlite3.connect(
                     self.filename, timeout=0, isolation_level=None, check_same_thread=False
                 )
-                self._reader.row_factory = sqlite3.Row
-                self._reader.execute("PRAGMA query_only = ON")
-            return self._reader.execute(query, list(values)).fetchall()
+                reader.row_factory = sqlite3.Row
+                reader.execute("PRAGMA query_only = ON")
+                self._reader = reader
+            rows = self._reader.execute(query, list(values)).fetchall()
         except sqlite3.Error:
             return None
+        self.log.debug("%s: %s", query, values)  # as the shared connection logs its own
+        return rows
 
     async def close(self) -> None:
         if self._reader is not None:
