@@ -4,9 +4,12 @@ still as consistent as PostgreSQL's (committed writes seen, open ones not)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
@@ -26,18 +29,25 @@ def _now(conn: SqliteClient, sql: str) -> list[tuple[object, ...]] | None:
     return None if rows is None else [tuple(row) for row in rows]
 
 
-async def _bodies(conn: object) -> list[str]:
-    return [row[0] for row in await read_rows(conn, _NOTES, [])]  # type: ignore[arg-type]
+async def _bodies(conn: BaseDBAsyncClient) -> list[str]:
+    return [row[0] for row in await read_rows(conn, _NOTES, [])]
+
+
+@asynccontextmanager
+async def _notes_database(url: str) -> AsyncIterator[SqliteClient]:
+    """The database at `url`, open, with an empty `notes` table."""
+    async with open_database(build_config(base_settings(url, "http://x"))):
+        conn = Tortoise.get_connection("default")
+        assert isinstance(conn, SqliteClient)
+        await conn.execute_script("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        yield conn
 
 
 class TestReadNow:
     async def test_committed_writes_are_seen_and_an_open_transaction_is_not(
         self, database_url: str
     ) -> None:
-        async with open_database(build_config(base_settings(database_url, "http://x"))):
-            conn = Tortoise.get_connection("default")
-            assert isinstance(conn, SqliteClient)
-            await conn.execute_script("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        async with _notes_database(database_url) as conn:
             await conn.execute_query("INSERT INTO notes (body) VALUES ('committed')")
             assert _now(conn, _NOTES) == [("committed",)]
 
@@ -63,9 +73,7 @@ class TestReadNow:
     async def test_reads_outside_a_transaction_do_not_use_the_shared_connection(
         self, database_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        async with open_database(build_config(base_settings(database_url, "http://x"))):
-            conn = Tortoise.get_connection("default")
-            await conn.execute_script("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        async with _notes_database(database_url) as conn:
 
             async def refused(*_: object) -> None:
                 raise AssertionError("read through the shared connection")
@@ -74,27 +82,19 @@ class TestReadNow:
             assert await _bodies(conn) == []
 
     async def test_a_broken_read_fails_as_any_statement_does(self, database_url: str) -> None:
-        async with open_database(build_config(base_settings(database_url, "http://x"))):
-            conn = Tortoise.get_connection("default")
-            assert isinstance(conn, SqliteClient)
+        async with _notes_database(database_url) as conn:
             assert _now(conn, "SELECT * FROM no_such_table") is None
             with pytest.raises(OperationalError, match="no_such_table"):
                 await read_rows(conn, "SELECT * FROM no_such_table", [])
 
     async def test_an_in_memory_database_reads_through_its_one_connection(self) -> None:
-        async with open_database(build_config(base_settings("sqlite://:memory:", "http://x"))):
-            conn = Tortoise.get_connection("default")
-            assert isinstance(conn, SqliteClient)
-            await conn.execute_script("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        async with _notes_database("sqlite://:memory:") as conn:
             await conn.execute_query("INSERT INTO notes (body) VALUES ('kept in memory')")
             assert _now(conn, _NOTES) is None  # another connection has another database
             assert await _bodies(conn) == ["kept in memory"]
 
     async def test_closing_the_database_closes_the_reader(self, database_url: str) -> None:
-        async with open_database(build_config(base_settings(database_url, "http://x"))):
-            conn = Tortoise.get_connection("default")
-            assert isinstance(conn, SqliteClient)
-            await conn.execute_query("SELECT 1")  # Tortoise connects at the first statement
+        async with _notes_database(database_url) as conn:
             assert _now(conn, "SELECT 1") == [(1,)]
             reader = conn._reader
             assert reader is not None
