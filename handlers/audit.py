@@ -11,6 +11,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from wxmember.core.kernel import continue_after
 from wxmember.core.log import request_id_var
 from wxmember.core.models import AuditEntry, Operator
+from wxmember.core.prepared import InsertRow
+
+_INSERT = InsertRow(AuditEntry)
 
 
 def snapshot(values: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +39,8 @@ async def record(
     using_db: BaseDBAsyncClient | None = None,
 ) -> AuditEntry:
     """Write one audit row: who, what, which record, before and after, and the request id."""
-    return await AuditEntry.create(
+    entry = await _INSERT.insert(
+        using_db or AuditEntry._meta.db,
         operator=actor,
         actor=actor.username,
         action=action,
@@ -45,8 +49,10 @@ async def record(
         before=snapshot(before) if before is not None else None,
         after=snapshot(after) if after is not None else None,
         request_id=request_id_var.get(),
-        using_db=using_db,
     )
+    if entry is None:  # a plain insert answers its row or raises
+        raise RuntimeError("the audit row was not written")
+    return entry
 
 
 async def entries(

@@ -24,6 +24,7 @@ from handlers import audit
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from wxmember.core.models import Operator, Role
+from wxmember.core.prepared import RowsBy
 from wxmember.core.ratelimit import release, reserve, too_many
 from wxmember.core.security import (
     TokenSigner,
@@ -152,12 +153,15 @@ async def login(
     return token, operator
 
 
+_BY_ID = RowsBy(Operator, "id", limit=1)
+
+
 async def authenticate(tokens: TokenSigner, token: str | None) -> Operator:
     """The active operator a token belongs to; 401 if missing, revoked, expired or forged."""
     if token is None:
         raise Unauthorized("Log in first.", code="missing_token")
     claims = tokens.verify(token, TOKEN_PURPOSE)
-    operator = await Operator.get_or_none(id=claims.subject)
+    operator = await _BY_ID.first(None, claims.subject)
     if operator is None or not operator.active or operator.token_version != claims.version:
         raise Unauthorized("The session has ended; log in again.", code="invalid_token")
     return operator

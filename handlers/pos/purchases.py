@@ -28,6 +28,7 @@ from wxmember.core.kernel import lock_member
 from wxmember.core.models import Member, Operator, Tier
 from wxmember.core.models.points import PointsEntry
 from wxmember.core.models.pos import Purchase, PurchaseRefund
+from wxmember.core.prepared import InsertRow, RowsBy
 from wxmember.core.security import mask_phone
 
 
@@ -93,6 +94,11 @@ def _same_order(purchase: Purchase, member_id: int, amount_fen: int) -> Purchase
     return purchase
 
 
+_BY_ORDER_NO = RowsBy(Purchase, "order_no", limit=1)
+_INSERT_PURCHASE = InsertRow(Purchase)
+_MEMBER = RowsBy(Member, "id", limit=1)
+
+
 async def record_purchase(
     services: Services,
     actor: Operator,
@@ -107,7 +113,7 @@ async def record_purchase(
     cashier may leave it out and which stores it may name)."""
     _check(amount_fen, order_no=order_no)
     store = await store_for(actor, store)
-    existing = await Purchase.get_or_none(order_no=order_no)
+    existing = await _BY_ORDER_NO.first(None, order_no)
     if existing is not None:
         return _same_order(existing, member_id, amount_fen), False
     settings = services.config.points
@@ -119,7 +125,8 @@ async def record_purchase(
             account = await lock_member(conn, member_id)
             member = account.row.require_card()
             multiplier = await multiplier_percent(member, conn)
-            purchase = await Purchase.create(
+            purchase = await _INSERT_PURCHASE.insert(
+                conn,
                 order_no=order_no,
                 member_id=member.id,
                 amount_fen=amount_fen,
@@ -129,8 +136,9 @@ async def record_purchase(
                 growth=yuan * settings.growth_per_yuan,
                 operator=actor,
                 created_at=services.clock.now(),
-                using_db=conn,
             )
+            if purchase is None:  # a plain insert answers its row or raises
+                raise RuntimeError("the purchase row was not written")
             if purchase.points:
                 await points.earn(
                     services,
@@ -160,7 +168,7 @@ async def record_purchase(
             )
     except IntegrityError:
         # The unique order_no: a retry of the same order committed first.
-        existing = await Purchase.get_or_none(order_no=order_no)
+        existing = await _BY_ORDER_NO.first(None, order_no)
         if existing is None:
             raise
         return _same_order(existing, member_id, amount_fen), False
@@ -180,7 +188,9 @@ async def till_purchase(
     purchase, created = await record_purchase(
         services, actor, member_id, order_no, amount_fen, store
     )
-    member = await Member.get(id=purchase.member_id)
+    member = await _MEMBER.first(None, purchase.member_id)
+    if member is None:  # purchases keep their member (deletion anonymises, never deletes)
+        raise RuntimeError(f"purchase {purchase.id} has no member")
     shown = purchase_public(purchase) | {
         "balance": member.points_balance,
         "debt": member.points_debt,
@@ -225,7 +235,7 @@ async def refund_purchase(
     the code of the store that refunds (as for a purchase)."""
     _check(amount_fen, order_no=order_no, refund_no=refund_no)
     store = await store_for(actor, store)
-    purchase = await Purchase.get_or_none(order_no=order_no)
+    purchase = await _BY_ORDER_NO.first(None, order_no)
     if purchase is None:
         raise NotFound("No purchase with this order number.", code="purchase_not_found")
     prior = await PurchaseRefund.get_or_none(purchase_id=purchase.id, refund_no=refund_no)

@@ -26,6 +26,7 @@ from wxmember.core.models.referrals import (
     ReferralStatus,
     RewardState,
 )
+from wxmember.core.prepared import RowsBy
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +148,15 @@ async def _pay(services: Services, reward: ReferralReward, account: LockedMember
     return int(await _settle(conn, reward, RewardState.PAID, now, coupon_id=coupon.id))
 
 
+_PENDING_OF_INVITEE = RowsBy(Referral, "invitee_id", "status", limit=1)
+
+
 async def reward_first_purchase(services: Services, account: LockedMember) -> int:
     """At a purchase, in its transaction (the buyer locked): pay the rewards of the buyer's
     referral that wait for their first purchase; the number of rewards paid (0 on any later
     purchase: the referral has left `pending`)."""
     conn = account.conn
-    referral = (
-        await Referral.filter(invitee_id=account.id, status=ReferralStatus.PENDING)
-        .using_db(conn)
-        .first()
-    )
+    referral = await _PENDING_OF_INVITEE.first(conn, account.id, ReferralStatus.PENDING)
     if referral is None:
         return 0
     moved = (

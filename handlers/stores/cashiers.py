@@ -28,19 +28,24 @@ from wxmember.core.errors import (
 from wxmember.core.kernel import id_fits, transaction
 from wxmember.core.models import Operator, Role
 from wxmember.core.models.stores import OperatorStore, Store
+from wxmember.core.prepared import placeholders, read_rows
 
 MAX_STORES_PER_CASHIER = 200
 
 
+_BOUND = """
+SELECT {columns} FROM "operator_stores" b JOIN "stores" s ON s."id" = b."store_id"
+WHERE b."operator_id" = $1 ORDER BY s."code"
+"""
+
+
 async def bound_stores(operator_id: int, using_db: BaseDBAsyncClient | None = None) -> list[Store]:
-    """The stores an operator is bound to, in code order."""
-    links = (
-        await OperatorStore.filter(operator_id=operator_id)
-        .using_db(using_db)
-        .select_related("store")
-        .order_by("store__code")
-    )
-    return [link.store for link in links]
+    """The stores an operator is bound to, in code order (a till's every write asks)."""
+    conn = using_db or Store._meta.db
+    columns = sorted(Store._meta.db_fields)
+    sql = _BOUND.format(columns=", ".join(f's."{column}"' for column in columns))
+    rows = await read_rows(conn, placeholders(conn, sql), [operator_id])
+    return [Store._init_from_db(**dict(zip(columns, row, strict=True))) for row in rows]
 
 
 async def bindings_of(operator_ids: list[int]) -> dict[int, list[Store]]:
@@ -125,17 +130,19 @@ async def store_for(
     actor: Operator, code: str | None, using_db: BaseDBAsyncClient | None = None
 ) -> str | None:
     """The code of the store a till write by `actor` records (module doc), or None."""
+    store = None
     if Role(actor.role) is Role.CASHIER:
-        codes = [store.code for store in await bound_stores(actor.id, using_db)]
-        if codes and code is None:
-            if len(codes) > 1:
-                raise StoreRequired(details={"stores": codes})
-            code = codes[0]
-        elif codes and code not in codes:
+        bound = {store.code: store for store in await bound_stores(actor.id, using_db)}
+        if bound and code is None:
+            if len(bound) > 1:
+                raise StoreRequired(details={"stores": list(bound)})
+            code = next(iter(bound))
+        elif bound and code not in bound:
             raise StoreNotAllowed()
+        store = bound.get(code) if code is not None else None
     if code is None:
         return None
-    store = await store_by_code(code, using_db)
+    store = store or await store_by_code(code, using_db)
     if not store.active:
         raise StoreInactive()
     return store.code

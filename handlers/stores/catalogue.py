@@ -23,6 +23,7 @@ from wxmember.core.models import Operator
 from wxmember.core.models.coupons import Coupon
 from wxmember.core.models.pos import Purchase, PurchaseRefund
 from wxmember.core.models.stores import OperatorStore, Store, StoreCardOpening
+from wxmember.core.prepared import RowsBy
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 
@@ -100,9 +101,12 @@ async def get_store(store_id: int) -> Store:
     return store
 
 
+_BY_CODE = RowsBy(Store, "code", limit=1)
+
+
 async def store_by_code(code: str, using_db: BaseDBAsyncClient | None = None) -> Store:
     """One store by its code; 404 `store_not_found`."""
-    store = await Store.filter(code=code).using_db(using_db).first() if code else None
+    store = await _BY_CODE.first(using_db, code) if code else None
     if store is None:
         raise StoreNotFound(f"No store has the code {code[:64]!r}.")
     return store

@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wxmember.core.models import Member, Tier
+from wxmember.core.prepared import RowsBy
 
 
 def eligible(levels: Sequence[int] | None, level: int | None) -> bool:
     """Whether a member of tier `level` may have what is limited to `levels`."""
     return not levels or level in levels
+
+
+_TIER = RowsBy(Tier, "id", limit=1)
 
 
 async def member_level(member: Member) -> int | None:
@@ -23,5 +27,5 @@ async def member_level(member: Member) -> int | None:
     tier = member.__dict__.get("_tier")
     if isinstance(tier, Tier) and tier.id == member.tier_id:
         return tier.level
-    tier = await Tier.filter(id=member.tier_id).only("id", "level").first()
+    tier = await _TIER.first(None, member.tier_id)
     return None if tier is None else tier.level

@@ -35,7 +35,7 @@ from wxmember.core.models.members import Member
 from wxmember.core.models.operators import Operator
 from wxmember.core.models.tier_history import EvaluationRun, TierChange, TierChangeReason
 from wxmember.core.models.tiers import Tier
-from wxmember.core.prepared import placeholders
+from wxmember.core.prepared import RowsBy, placeholders, read_rows
 
 __all__ = [
     "EvaluationReport",
@@ -53,6 +53,14 @@ __all__ = [
 ]
 
 UPGRADE_GIFT_REASON = "tier_upgrade"
+
+_TIER = RowsBy(Tier, "id", limit=1)
+_LADDER = RowsBy(Tier, order=["level"])
+_PERIOD_GROWTH = """
+SELECT COALESCE(SUM("total"), 0) FROM "member_period_growth"
+WHERE "member_id" = $1 AND "period" >= $2 AND "period" <= $3
+"""
+_ADD_TO_TOTAL = 'UPDATE "members" SET "growth_total" = "growth_total" + $1 WHERE "id" = $2'
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ async def multiplier_percent(member: Member, using_db: BaseDBAsyncClient | None 
     loaded = member.__dict__.get("_tier")
     if isinstance(loaded, Tier) and loaded.id == member.tier_id:
         return loaded.multiplier_percent
-    tier = await Tier.filter(id=member.tier_id).using_db(using_db).first()
+    tier = await _TIER.first(using_db, member.tier_id)
     return 100 if tier is None else tier.multiplier_percent
 
 
@@ -96,14 +104,10 @@ async def period_growth(
     member_id: int, period: Period, using_db: BaseDBAsyncClient | None = None
 ) -> int:
     """A member's net growth over the twelve months of a period."""
-    totals: list[int] = await (
-        MemberPeriodGrowth.filter(
-            member_id=member_id, period__gte=period.first_month, period__lte=period.last_month
-        )
-        .using_db(using_db)
-        .values_list("total", flat=True)
-    )  # type: ignore[assignment]
-    return sum(totals)
+    conn = using_db or MemberPeriodGrowth._meta.db
+    parameters = [member_id, period.first_month, period.last_month]
+    rows = await read_rows(conn, placeholders(conn, _PERIOD_GROWTH), parameters)
+    return int(rows[0][0])
 
 
 async def add_growth(
@@ -144,9 +148,7 @@ async def add_growth(
                 raise _key_reused()
             growth = await period_growth(row.id, period, conn)
             return GrowthResult(existing, True, row.growth_total, growth, row.tier_id)
-        await (
-            Member.filter(id=row.id).using_db(conn).update(growth_total=F("growth_total") + amount)
-        )
+        await conn.execute_query(placeholders(conn, _ADD_TO_TOTAL), [amount, row.id])
         row.growth_total += amount
         await conn.execute_query(
             placeholders(conn, _ADD_TO_MONTH), [row.id, month_key(today), amount]
@@ -173,7 +175,7 @@ def _key_reused() -> IdempotencyKeyReused:
 async def _upgrade(services: Services, account: LockedMember, growth: int) -> TierChange | None:
     """Move the member to the highest tier their period growth reaches, if above their own."""
     conn, member = account.conn, account.row
-    ladder = await Tier.all().using_db(conn).order_by("level")
+    ladder = await _LADDER.all(conn)
     current = next((t for t in ladder if t.id == member.tier_id), None)
     reached = [t for t in ladder if t.growth_threshold <= growth]
     if current is None or not reached or reached[-1].level <= current.level:
