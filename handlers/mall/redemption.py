@@ -24,7 +24,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 
 from handlers import coupons, points
 from handlers.mall.catalogue import (
@@ -55,9 +54,9 @@ from wxmember.core.models.mall import (
     MallCode,
     MallItem,
     MallOrder,
-    MallRedemptionCount,
     OrderState,
 )
+from wxmember.core.prepared import InsertRow, RowsBy, placeholders, rows_of_insert
 
 IDEMPOTENCY_KEY = Header(
     name="Idempotency-Key",
@@ -112,12 +111,26 @@ def spend_key(member_id: int, idempotency_key: str) -> str:
     return f"mall:{member_id}:{idempotency_key}"
 
 
+_TAKE_STOCK = """
+UPDATE "mall_items" SET "stock" = "stock" - $1, "sold" = "sold" + $1
+WHERE "id" = $2 AND "stock" >= $1
+"""
+_FULFILMENT = 'UPDATE "mall_orders" SET "fulfilment" = $1 WHERE "id" = $2'
+_ORDER_BY_KEY = RowsBy(MallOrder, "member_id", "idempotency_key", limit=1)
+_ITEM = RowsBy(MallItem, "id", limit=1)
+_INSERT_ORDER = InsertRow(MallOrder)
+
+
 async def _replay(member_id: int, key: str, digest: str) -> MallOrder | None:
-    order = await MallOrder.get_or_none(member_id=member_id, idempotency_key=key).select_related(
-        "item"
-    )
-    if order is not None and order.request_hash != digest:
+    order = await _ORDER_BY_KEY.first(None, member_id, key)
+    if order is None:
+        return None
+    if order.request_hash != digest:
         raise IdempotencyKeyReused("This Idempotency-Key was used for a different request.")
+    item = await _ITEM.first(None, order.item_id)
+    if item is None:  # items with orders are kept (RESTRICT)
+        raise RuntimeError(f"mall order {order.id} has no item")
+    order.item = item
     return order
 
 
@@ -129,7 +142,7 @@ async def redeem(
     existing = await _replay(member.id, idempotency_key, digest)
     if existing is not None:
         return existing, False
-    item = await MallItem.get_or_none(id=body.item_id)
+    item = await _ITEM.first(None, body.item_id)
     if item is None:
         raise ItemNotFound()
     _precheck(services, item, body)
@@ -158,10 +171,8 @@ async def redeem(
             await _hand_over(services, conn, order, item)
             # Stock last: every redemption of this item waits for this row's lock, so it is
             # held from here to the commit only, not through the spend and the hand-over.
-            taken = (
-                await MallItem.filter(id=item.id, stock__gte=body.quantity)
-                .using_db(conn)
-                .update(stock=F("stock") - body.quantity, sold=F("sold") + body.quantity)
+            taken, _ = await conn.execute_query(
+                placeholders(conn, _TAKE_STOCK), [body.quantity, item.id]
             )
             if not taken:
                 raise SoldOut("This item is sold out.")
@@ -192,7 +203,8 @@ async def _create_order(
     physical = item.kind == ItemKind.PHYSICAL
     address = body.address if physical else None
     now = services.clock.now()
-    return await MallOrder.create(
+    order = await _INSERT_ORDER.insert(
+        conn,
         member_id=member.id,
         item_id=item.id,
         idempotency_key=idempotency_key,
@@ -210,28 +222,42 @@ async def _create_order(
         phone_enc=services.cipher.encrypt(address.phone) if address else None,
         region=address.region if address else None,
         address_detail=address.detail if address else None,
-        using_db=conn,
     )
+    if order is None:  # a plain insert answers its row or raises
+        raise RuntimeError("the mall order was not written")
+    return order
+
+
+# Both counters in one statement: a new row starts at the quantity, an existing one grows
+# unless it is the limited period's and would pass the limit ($6: that period, $7: the limit;
+# NULL when the item has none). A counter held back is not written and not returned, so fewer
+# than two rows back means the limit is reached.
+_COUNT = """
+INSERT INTO "mall_redemption_counts" ("member_id", "item_id", "period", "count")
+VALUES ($1, $2, $3, $5), ($1, $2, $4, $5)
+ON CONFLICT ("member_id", "item_id", "period") DO UPDATE
+SET "count" = "mall_redemption_counts"."count" + excluded."count"
+WHERE "mall_redemption_counts"."period" <> $6
+OR "mall_redemption_counts"."count" + excluded."count" <= $7
+RETURNING "period"
+"""
 
 
 async def _count(
     conn: BaseDBAsyncClient, member_id: int, item: MallItem, quantity: int, month: str
 ) -> None:
     """Increment the member's lifetime and monthly counters; the item's limit bounds one."""
-    await MallRedemptionCount.bulk_create(
-        [
-            MallRedemptionCount(member_id=member_id, item_id=item.id, period=period, count=0)
-            for period in (LIFETIME, month)
-        ],
-        ignore_conflicts=True,
-        using_db=conn,
-    )
-    for period in (LIFETIME, month):
-        query = MallRedemptionCount.filter(member_id=member_id, item_id=item.id, period=period)
-        if item.limit_count is not None and period == period_of(item, month):
-            query = query.filter(count__lte=item.limit_count - quantity)
-        if not await query.using_db(conn).update(count=F("count") + quantity):
-            raise Conflict("You have reached this item's redemption limit.", code="limit_reached")
+    limit = item.limit_count
+    if limit is not None and quantity > limit:
+        raise _limit_reached()
+    limited = period_of(item, month) if limit is not None else ""
+    parameters = [member_id, item.id, LIFETIME, month, quantity, limited, limit]
+    if len(await rows_of_insert(conn, _COUNT, parameters)) != 2:
+        raise _limit_reached()
+
+
+def _limit_reached() -> Conflict:
+    return Conflict("You have reached this item's redemption limit.", code="limit_reached")
 
 
 async def _hand_over(
@@ -266,7 +292,8 @@ async def _hand_over(
     else:
         return
     order.fulfilment = fulfilment
-    await order.save(using_db=conn, update_fields=["fulfilment"])
+    stored = MallOrder._meta.fields_map["fulfilment"].to_db_value(fulfilment, order)
+    await conn.execute_query(placeholders(conn, _FULFILMENT), [stored, order.id])
 
 
 async def _assign_codes(

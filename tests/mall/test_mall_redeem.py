@@ -272,6 +272,22 @@ class TestRefusals:
         assert await balance(shopper.id) == 10_000 - 300
         await assert_ledger_consistent(shopper.id)
 
+    async def test_a_first_redemption_above_the_limit_is_refused(self, mall: MallKit) -> None:
+        shopper = await mall.shopper(10_000)
+        item = await mall.item(kind=ItemKind.COUPON, limit_count=2)
+        too_many = await mall.redeem(shopper, item.id, quantity=3)
+        assert await error_code(too_many) == "limit_reached"
+        await assert_no_trace(shopper, item, 10_000)
+        await mall.redeemed(shopper, item.id, quantity=2)
+
+    async def test_the_monthly_counter_grows_beside_a_lifetime_limit(self, mall: MallKit) -> None:
+        shopper = await mall.shopper(10_000)
+        item = await mall.item(kind=ItemKind.COUPON, limit_count=3)
+        for _ in range(3):
+            await mall.redeemed(shopper, item.id)
+        counts = await MallRedemptionCount.filter(member_id=shopper.id, item_id=item.id)
+        assert sorted(c.count for c in counts) == [3, 3]
+
     async def test_monthly_limit_starts_again_next_local_month(
         self, mall: MallKit, services: Services
     ) -> None:

@@ -66,6 +66,18 @@ async def first_row_of_insert(
     return rows[0] if rows else None
 
 
+async def rows_of_insert(conn: BaseDBAsyncClient, sql: str, parameters: list[Any]) -> list[Any]:
+    """Every row an `INSERT … RETURNING` (written with `$1`) gives back: the rows it wrote, or
+    with `ON CONFLICT DO UPDATE` also the rows it changed.
+
+    (Tortoise's row count of an INSERT on PostgreSQL is the status's OID field, always 0.)
+    """
+    if conn.capabilities.dialect == "postgres":
+        return [tuple(row.values()) for row in await conn.execute_query_dict(sql, parameters)]
+    _, rows = await conn.execute_query(placeholders(conn, sql), parameters)
+    return list(rows)
+
+
 async def read_rows(conn: BaseDBAsyncClient, sql: str, parameters: list[Any]) -> Sequence[Any]:
     """The rows of a short, hot read (its text for `conn`'s dialect).
 
