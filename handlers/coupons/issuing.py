@@ -14,23 +14,25 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from handlers import audit
 from handlers.coupons.codes import new_code, validity_for
-from handlers.coupons.window import open_at
+from handlers.coupons.window import open_sql
 from wxmember.core.context import Services
 from wxmember.core.errors import (
     Conflict,
+    DomainError,
     TemplateNotFound,
     ValidationFailed,
 )
 from wxmember.core.headers import STAFF_IDEMPOTENCY_KEY
-from wxmember.core.kernel import continue_after, get_member, insert_once, savepoint, transaction
+from wxmember.core.kernel import continue_after, get_member, insert_once, transaction
 from wxmember.core.member_cache import changed_everyone
 from wxmember.core.models import Operator
 from wxmember.core.models.coupons import (
@@ -39,12 +41,29 @@ from wxmember.core.models.coupons import (
     CouponStatus,
     CouponTemplate,
 )
+from wxmember.core.prepared import RowsBy, db_moment, placeholders, read_rows
 
 log = logging.getLogger(__name__)
 
 CODE_ATTEMPTS = 5
 MAX_REASON_LENGTH = 64
 MAX_KEY_LENGTH = 160
+
+
+# A template with a coupon left to take: unlimited or some remaining, and not stopped.
+_IN_STOCK = '"stopped" = FALSE AND ("remaining" IS NULL OR "remaining" >= 1)'
+_STILL_IN_STOCK = f'SELECT 1 FROM "coupon_templates" WHERE "id" = $1 AND {_IN_STOCK}'
+_TAKE = f"""
+UPDATE "coupon_templates" SET "remaining" = "remaining" - 1, "claimed" = "claimed" + 1
+WHERE "id" = $1 AND {_IN_STOCK}
+"""
+_TAKE_AT = f"{_TAKE} AND {open_sql('$2')}"
+_GIVE_BACK = """
+UPDATE "coupon_templates" SET "remaining" = "remaining" + 1, "claimed" = "claimed" - 1
+WHERE "id" = $1
+"""
+_TEMPLATE = RowsBy(CouponTemplate, "id", limit=1)
+_BY_ISSUE_KEY = RowsBy(Coupon, "issue_key", limit=1)
 
 
 def soldout_key(template_id: int) -> str:
@@ -76,7 +95,8 @@ async def flag_sold_out(services: Services, template_id: int) -> None:
         await services.redis.set(key, b"1", ex=services.config.coupons.soldout_flag_seconds)
     except (RedisError, OSError) as exc:
         log.warning("could not set the sold-out flag", extra={"error": repr(exc)})
-    if await CouponTemplate.exists(in_stock(), id=template_id):
+    conn = CouponTemplate._meta.db
+    if await read_rows(conn, placeholders(conn, _STILL_IN_STOCK), [template_id]):
         known.discard(template_id)
         try:
             await services.redis.delete(key)
@@ -101,11 +121,6 @@ async def flagged_sold_out(services: Services, template_id: int) -> bool:
     return flagged
 
 
-def in_stock() -> Q:
-    """A template with a coupon left to take: unlimited or some remaining, and not stopped."""
-    return Q(Q(remaining__isnull=True) | Q(remaining__gte=1), stopped=False)
-
-
 async def clear_sold_out(services: Services, template_id: int) -> None:
     """Forget the flag after stock was added, in Redis and in every process."""
     changed_everyone()  # every process's `SOLD_OUT_HERE` is dropped with everyone's mark
@@ -123,13 +138,18 @@ async def take_stock(
     `claim_at` adds the claim rules (claimable, within the claim window) to the condition so
     that a template changed meanwhile cannot be claimed.
     """
-    query = CouponTemplate.filter(in_stock(), id=template_id)
+    sql = _TAKE
+    parameters: list[object] = [template_id]
     if claim_at is not None:
-        query = query.filter(open_at(claim_at))
-    updated = await query.using_db(conn).update(
-        remaining=F("remaining") - 1, claimed=F("claimed") + 1
-    )
+        sql = _TAKE_AT
+        parameters.append(db_moment(CouponTemplate, "claim_ends_at", claim_at))
+    updated, _ = await conn.execute_query(placeholders(conn, sql), parameters)
     return updated == 1
+
+
+async def _give_back(conn: BaseDBAsyncClient, template_id: int) -> None:
+    """Undo `take_stock` in the same transaction (an issue that found its key taken)."""
+    await conn.execute_query(placeholders(conn, _GIVE_BACK), [template_id])
 
 
 async def insert_coupon(
@@ -202,43 +222,50 @@ async def issue(
 ) -> tuple[Coupon, bool]:
     """`issue_coupon`, also telling whether this call created the coupon (False: a replay)."""
     _check_issue_args(reason, idempotency_key)
+    now = services.clock.now()
     async with transaction(using_db) as conn:
-        existing = await Coupon.get_or_none(issue_key=idempotency_key, using_db=conn)
-        if existing is not None:
-            return _replayed(existing, member_id, template_id), False
-        template = await CouponTemplate.get_or_none(id=template_id, using_db=conn)
-        if template is None:
-            raise TemplateNotFound()
-        if template.stopped:
-            raise Conflict("This coupon has been stopped.", code="template_stopped")
-        now = services.clock.now()
-        if validity_for(template, now, services.config.brand.tz)[1] <= now:
-            raise Conflict("This coupon's validity is over.", code="template_expired")
-        await get_member(member_id, using_db=conn)
+        found = await _TEMPLATE.first(conn, template_id)
         try:
-            # The coupon is written only with its stock taken: a sold-out answer undoes it.
-            async with savepoint(conn):
-                coupon = await insert_coupon(
-                    services,
-                    conn,
-                    template,
-                    member_id,
-                    source=CouponSource.ISSUE,
-                    reason=reason,
-                    issue_key=idempotency_key,
-                    now=now,
-                )
-                if coupon is not None and not await take_stock(conn, template_id):
-                    raise Conflict("This coupon is sold out.", code="sold_out")
-        except Conflict as exc:
+            template = _issuable(found, now, services.config.brand.tz)
+            await get_member(member_id, using_db=conn)
+            # Stock first: a refusal has written nothing, so no savepoint is needed.
+            if not await take_stock(conn, template_id):
+                raise Conflict("This coupon is sold out.", code="sold_out")
+        except DomainError as exc:
+            # The same key again answers the first coupon, whatever the template is now.
+            existing = await _BY_ISSUE_KEY.first(conn, idempotency_key)
+            if existing is not None:
+                return _replayed(existing, member_id, template_id), False
             if exc.code == "sold_out":
                 await flag_sold_out(services, template_id)
             raise
+        coupon = await insert_coupon(
+            services,
+            conn,
+            template,
+            member_id,
+            source=CouponSource.ISSUE,
+            reason=reason,
+            issue_key=idempotency_key,
+            now=now,
+        )
         if coupon is None:
             # Another transaction issued under the same key first and has committed.
+            await _give_back(conn, template_id)
             winner = await Coupon.get(issue_key=idempotency_key, using_db=conn)
             return _replayed(winner, member_id, template_id), False
     return coupon, True
+
+
+def _issuable(template: CouponTemplate | None, now: datetime, tz: ZoneInfo) -> CouponTemplate:
+    """The template, unless it is gone, stopped, or its coupons would already be over."""
+    if template is None:
+        raise TemplateNotFound()
+    if template.stopped:
+        raise Conflict("This coupon has been stopped.", code="template_stopped")
+    if validity_for(template, now, tz)[1] <= now:
+        raise Conflict("This coupon's validity is over.", code="template_expired")
+    return template
 
 
 async def issue_coupon(

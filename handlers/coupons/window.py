@@ -2,8 +2,9 @@
 
 The claim window is a list of rules, each naming a column, how it compares with the moment of
 the claim, and the refusal a member sees when it fails. The same list builds the SQL condition
-(the centre's listing and the conditional stock update of a claim) and judges a loaded template
-(the reason shown in the centre and returned with a 409), so the three cannot drift apart.
+(the centre's listing through the ORM, the conditional stock update of a claim as fixed text)
+and judges a loaded template (the reason shown in the centre and returned with a 409), so they
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ class Rule:
         bounded: dict[str, Any] = {f"{self.field}__{self.op}": now}
         return Q(**unbounded) | Q(**bounded)
 
+    def sql(self, moment: str) -> str:
+        """The condition as SQL text, the moment being the parameter `moment` (`$2`, say)."""
+        column = f'"{self.field}"'
+        if self.op == "eq":
+            return f"{column} = {_literal(self.value)}"
+        return f"({column} IS NULL OR {column} {'>' if self.op == 'gt' else '<='} {moment})"
+
     def holds(self, template: CouponTemplate, now: datetime) -> bool:
         actual = getattr(template, self.field)
         if self.op == "eq":
@@ -63,6 +71,20 @@ def open_at(now: datetime, *, listed: bool = False) -> Q:
         if not (listed and rule.listed):
             condition &= rule.condition(now)
     return condition
+
+
+def open_sql(moment: str) -> str:
+    """`open_at` as SQL text, for a fixed statement; `moment` is the parameter of the moment,
+    given as the column stores it (`wxmember.core.prepared.db_moment`)."""
+    return " AND ".join(rule.sql(moment) for rule in WINDOW)
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, str) and "'" not in value:
+        return f"'{value}'"
+    raise TypeError(f"no SQL literal for {value!r}")
 
 
 def still_listed(template: CouponTemplate, now: datetime) -> bool:

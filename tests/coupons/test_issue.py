@@ -68,6 +68,29 @@ class TestIssueCoupon:
         assert await Coupon.all().count() == 1
         assert (await CouponTemplate.get(id=template.id)).claimed == 1
 
+    @pytest.mark.parametrize("since", ["sold_out", "stopped"])
+    async def test_same_key_returns_the_first_coupon_whatever_the_template_is_now(
+        self,
+        client: TestClient,
+        services: Services,
+        new_template: TemplateMaker,
+        new_member: MemberMaker,
+        since: str,
+    ) -> None:
+        template = await new_template(total_stock=1)
+        member, _ = await new_member()
+        first = await issue_coupon(
+            services, member.id, template.id, reason="x", idempotency_key="k"
+        )
+        if since == "stopped":
+            await CouponTemplate.filter(id=template.id).update(stopped=True)
+        again = await issue_coupon(
+            services, member.id, template.id, reason="x", idempotency_key="k"
+        )
+        assert again.id == first.id
+        after = await CouponTemplate.get(id=template.id)
+        assert (after.remaining, after.claimed) == (0, 1)
+
     async def test_concurrent_same_key_issues_once(
         self,
         client: TestClient,

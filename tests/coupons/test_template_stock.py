@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from handlers.coupons.issuing import issue_coupon
+import pytest
+from tortoise.transactions import in_transaction
+
+from handlers.coupons.issuing import issue_coupon, take_stock
 from handlers.coupons.templates import add_stock, usage_counts
+from handlers.coupons.window import window_refusal
 from handlers.operators.accounts import create_operator
-from tests.coupons.conftest import TemplateMaker
+from tests.coupons.conftest import NOW, TemplateMaker
 from tests.factories import create_member
 from wxmember.core.context import Services
 from wxmember.core.errors import Conflict, ValidationFailed
 from wxmember.core.models import AuditEntry, Operator, Role
-from wxmember.core.models.coupons import Coupon, CouponStatus, CouponTemplate
+from wxmember.core.models.coupons import Coupon, CouponStatus, CouponTemplate, Obtain
 
 
 @pytest.fixture
@@ -78,3 +82,55 @@ class TestUsageCounts:
 
     async def test_no_templates_no_query(self) -> None:
         assert await usage_counts([]) == {}
+
+
+class TestTakeStock:
+    """A claim's stock update holds the claim window in SQL; it agrees with the Python reading
+    of the same rules (`window_refusal`) on every rule, at its edge."""
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {},
+            {"obtain": Obtain.ISSUED},
+            {"stopped": True},
+            {"claim_ends_at": NOW},
+            {"claim_ends_at": NOW + timedelta(seconds=1)},
+            {"valid_until": NOW},
+            {"claim_starts_at": NOW},
+            {"claim_starts_at": NOW + timedelta(seconds=1)},
+            {"remaining": 0},
+        ],
+        ids=repr,
+    )
+    async def test_a_claim_takes_stock_only_while_the_window_is_open(
+        self, services: Services, new_template: TemplateMaker, change: dict[str, object]
+    ) -> None:
+        made = await new_template(total_stock=5)
+        await CouponTemplate.filter(id=made.id).update(**change)
+        template = await CouponTemplate.get(id=made.id)
+        expected = window_refusal(template, NOW) is None and template.remaining != 0
+
+        async with in_transaction() as conn:
+            taken = await take_stock(conn, template.id, claim_at=NOW)
+
+        assert taken is expected
+        after = await CouponTemplate.get(id=template.id)
+        assert (after.remaining, after.claimed) == (
+            (template.remaining - 1, 1) if expected else (template.remaining, 0)
+        )
+
+    async def test_an_issue_ignores_the_window_but_not_the_stock_or_a_stop(
+        self, services: Services, new_template: TemplateMaker
+    ) -> None:
+        closed = await new_template(obtain=Obtain.ISSUED, total_stock=1)
+        stopped = await new_template(total_stock=1)
+        await CouponTemplate.filter(id=stopped.id).update(stopped=True)
+        unlimited = await new_template(total_stock=None)
+        async with in_transaction() as conn:
+            assert await take_stock(conn, closed.id)
+            assert not await take_stock(conn, closed.id)
+            assert not await take_stock(conn, stopped.id)
+            assert await take_stock(conn, unlimited.id)
+        after = await CouponTemplate.get(id=unlimited.id)
+        assert (after.remaining, after.claimed) == (None, 1)
