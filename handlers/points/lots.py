@@ -33,11 +33,25 @@ from wxmember.core.models.points import (
     PointsEntry,
     PointsLot,
 )
-from wxmember.core.prepared import InsertRow, db_moment, placeholders
+from wxmember.core.prepared import InsertRow, InsertRows, db_moment, ids_in, placeholders
 
 _LOT_PAGE = 20
 _INSERT_LOT = InsertRow(PointsLot)
 _INSERT_EXPIRY = InsertRow(PointsEntry)
+_INSERT_ALLOCATIONS = InsertRows(PointsAllocation)
+_OPEN_LOTS = """
+SELECT {columns} FROM "points_lots" WHERE "member_id" = $1 AND "remaining" > 0
+ORDER BY "expires_at", "id" LIMIT {page}
+"""
+_OPEN_LOTS_OF_ENTRY = """
+SELECT {columns} FROM "points_lots" WHERE "member_id" = $1 AND "remaining" > 0
+AND "entry_id" = $2 ORDER BY "expires_at", "id" LIMIT {page}
+"""
+# Lots are taken by conditional updates: a lot that changed under the lock matches no row.
+_TAKE_PART = (
+    'UPDATE "points_lots" SET "remaining" = "remaining" - $1 WHERE "id" = $2 AND "remaining" >= $1'
+)
+_EMPTY = 'UPDATE "points_lots" SET "remaining" = 0 WHERE "id" {ids} AND "remaining" > 0'
 # Whether the member has a lot past its date: asked by every first ledger change of a
 # transaction, and nearly always answered "no".
 _ANY_DUE = """
@@ -124,20 +138,30 @@ async def take_from_lots(
     created go first (a refunded purchase takes back its own points before any others).
     """
     need = amount
-    allocations: list[PointsAllocation] = []
+    allocations: list[dict[str, int]] = []
     sources = [None] if first_from_entry_id is None else [first_from_entry_id, None]
     for source in sources:
         while need > 0:
-            query = PointsLot.filter(member_id=member_id, remaining__gt=0)
-            if source is not None:
-                query = query.filter(entry_id=source)
-            lots = await query.order_by("expires_at", "id").limit(_LOT_PAGE).using_db(conn)
+            lots = await _open_lots(conn, member_id, source)
             if not lots:
                 break
             need = await _consume(conn, lots, need, entry, allocations)
     if need > 0:
         raise LedgerBroken(f"member {member_id}: lots hold less than the balance")
-    await PointsAllocation.bulk_create(allocations, using_db=conn)
+    await _INSERT_ALLOCATIONS.insert(conn, allocations)
+
+
+async def _open_lots(
+    conn: BaseDBAsyncClient, member_id: int, entry_id: int | None
+) -> list[PointsLot]:
+    """A page of the member's lots holding points, in the order they are spent (only those
+    `entry_id` created, if given)."""
+    columns = sorted(PointsLot._meta.db_fields)
+    sql = _OPEN_LOTS if entry_id is None else _OPEN_LOTS_OF_ENTRY
+    sql = sql.format(columns=", ".join(f'"{column}"' for column in columns), page=_LOT_PAGE)
+    parameters = [member_id] if entry_id is None else [member_id, entry_id]
+    _, rows = await conn.execute_query(placeholders(conn, sql), parameters)
+    return [PointsLot._init_from_db(**dict(zip(columns, row, strict=True))) for row in rows]
 
 
 async def _consume(
@@ -145,7 +169,7 @@ async def _consume(
     lots: list[PointsLot],
     need: int,
     entry: PointsEntry,
-    allocations: list[PointsAllocation],
+    allocations: list[dict[str, int]],
 ) -> int:
     emptied: list[int] = []
     for lot in lots:
@@ -153,21 +177,17 @@ async def _consume(
             break
         take = min(lot.remaining, need)
         need -= take
-        allocations.append(PointsAllocation(entry_id=entry.id, lot_id=lot.id, amount=take))
+        allocations.append({"entry_id": entry.id, "lot_id": lot.id, "amount": take})
         if take == lot.remaining:
             emptied.append(lot.id)
         else:
-            changed = await (
-                PointsLot.filter(id=lot.id, remaining__gte=take)
-                .using_db(conn)
-                .update(remaining=F("remaining") - take)
-            )
+            changed, _ = await conn.execute_query(placeholders(conn, _TAKE_PART), [take, lot.id])
             if changed != 1:
                 raise LedgerBroken(f"lot {lot.id} changed under a lock")
     if emptied:
-        changed = await (
-            PointsLot.filter(id__in=emptied, remaining__gt=0).using_db(conn).update(remaining=0)
-        )
+        condition, ids = ids_in(conn, emptied)
+        sql = placeholders(conn, _EMPTY.format(ids=condition))
+        changed, _ = await conn.execute_query(sql, [ids])
         if changed != len(emptied):
             raise LedgerBroken("lots changed under a lock")
     return need
@@ -217,9 +237,9 @@ async def expire_member_lots(
     if changed != 1:
         raise LedgerBroken(f"member {member.id}: balance below its lots")
     member.points_balance -= total
-    allocations: list[PointsAllocation] = []
+    allocations: list[dict[str, int]] = []
     await _consume(conn, due, total, entry, allocations)
-    await PointsAllocation.bulk_create(allocations, using_db=conn)
+    await _INSERT_ALLOCATIONS.insert(conn, allocations)
     return len(due)
 
 
