@@ -30,7 +30,7 @@ from tortoise.transactions import in_transaction
 from wxmember.core.errors import MemberNotFound
 from wxmember.core.member_cache import changed
 from wxmember.core.models import Member
-from wxmember.core.prepared import InsertRow, LockById, RowById
+from wxmember.core.prepared import InsertRow, LockById, RowById, RowsBy
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -116,6 +116,7 @@ _LOCK_MEMBER = LockById(Member, unless_set="deleted_at")
 
 # The member behind nearly every request, with their tier, read by one fixed statement.
 MEMBER_WITH_TIER = RowById(Member, "tier")
+_MEMBER = RowsBy(Member, "id", limit=1)
 
 
 async def get_member(
@@ -128,18 +129,11 @@ async def get_member(
     """A member by id (live ones unless `include_deleted`); `MemberNotFound` otherwise."""
     if with_tier:
         found = await MEMBER_WITH_TIER.get(member_id, using_db)
-        if found is None or (found.deleted_at is not None and not include_deleted):
-            raise MemberNotFound()
-        return found
-    query = Member.filter(id=member_id).using_db(using_db)
-    if not include_deleted:
-        query = query.filter(deleted_at__isnull=True)
-    if with_tier:
-        query = query.select_related("tier")
-    member = await query.first()
-    if member is None:
+    else:
+        found = await _MEMBER.first(using_db, member_id)
+    if found is None or (found.deleted_at is not None and not include_deleted):
         raise MemberNotFound()
-    return member
+    return found
 
 
 MemberRef = int | LockedMember
