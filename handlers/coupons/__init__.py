@@ -16,6 +16,7 @@ from handlers.coupons.issuing import (
     mark_expired_coupons,
     member_coupons,
     soldout_key,
+    take_issued_stock,
     take_stock,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "mark_expired_coupons",
     "member_coupons",
     "soldout_key",
+    "take_issued_stock",
     "take_stock",
 ]

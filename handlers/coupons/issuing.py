@@ -50,14 +50,16 @@ MAX_REASON_LENGTH = 64
 MAX_KEY_LENGTH = 160
 
 
-# A template with a coupon left to take: unlimited or some remaining, and not stopped.
-_IN_STOCK = '"stopped" = FALSE AND ("remaining" IS NULL OR "remaining" >= 1)'
-_STILL_IN_STOCK = f'SELECT 1 FROM "coupon_templates" WHERE "id" = $1 AND {_IN_STOCK}'
+# A template with `units` coupons left to take: unlimited or enough remaining, and not stopped.
+_IN_STOCK = '"stopped" = FALSE AND ("remaining" IS NULL OR "remaining" >= {units})'
+_STILL_IN_STOCK = (
+    f'SELECT 1 FROM "coupon_templates" WHERE "id" = $1 AND {_IN_STOCK.format(units=1)}'
+)
 _TAKE = f"""
-UPDATE "coupon_templates" SET "remaining" = "remaining" - 1, "claimed" = "claimed" + 1
-WHERE "id" = $1 AND {_IN_STOCK}
+UPDATE "coupon_templates" SET "remaining" = "remaining" - $2, "claimed" = "claimed" + $2
+WHERE "id" = $1 AND {_IN_STOCK.format(units="$2")}
 """
-_TAKE_AT = f"{_TAKE} AND {open_sql('$2')}"
+_TAKE_AT = f"{_TAKE} AND {open_sql('$3')}"
 _GIVE_BACK = """
 UPDATE "coupon_templates" SET "remaining" = "remaining" + 1, "claimed" = "claimed" - 1
 WHERE "id" = $1
@@ -131,20 +133,33 @@ async def clear_sold_out(services: Services, template_id: int) -> None:
 
 
 async def take_stock(
-    conn: BaseDBAsyncClient, template_id: int, *, claim_at: datetime | None = None
+    conn: BaseDBAsyncClient,
+    template_id: int,
+    *,
+    claim_at: datetime | None = None,
+    units: int = 1,
 ) -> bool:
-    """Take one coupon from the template's stock, or False (sold out, stopped, or not claimable).
+    """Take coupons from the template's stock, or False (sold out, stopped, or not claimable).
 
     `claim_at` adds the claim rules (claimable, within the claim window) to the condition so
     that a template changed meanwhile cannot be claimed.
     """
     sql = _TAKE
-    parameters: list[object] = [template_id]
+    parameters: list[object] = [template_id, units]
     if claim_at is not None:
         sql = _TAKE_AT
         parameters.append(db_moment(CouponTemplate, "claim_ends_at", claim_at))
     updated, _ = await conn.execute_query(placeholders(conn, sql), parameters)
     return updated == 1
+
+
+async def take_issued_stock(
+    services: Services, conn: BaseDBAsyncClient, template_id: int, units: int
+) -> None:
+    """Take the stock of coupons issued with `stock_by_caller`; 409 `sold_out` if it is gone."""
+    if not await take_stock(conn, template_id, units=units):
+        await flag_sold_out(services, template_id)
+        raise Conflict("This coupon is sold out.", code="sold_out")
 
 
 async def _give_back(conn: BaseDBAsyncClient, template_id: int) -> None:
@@ -219,8 +234,14 @@ async def issue(
     reason: str,
     idempotency_key: str,
     using_db: BaseDBAsyncClient | None = None,
+    stock_by_caller: bool = False,
 ) -> tuple[Coupon, bool]:
-    """`issue_coupon`, also telling whether this call created the coupon (False: a replay)."""
+    """`issue_coupon`, also telling whether this call created the coupon (False: a replay).
+
+    With `stock_by_caller` the stock of a created coupon is left to the caller, who takes it
+    by `take_issued_stock` before its transaction ends: a redemption takes its most contended
+    rows last, so that their locks are held only until the commit.
+    """
     _check_issue_args(reason, idempotency_key)
     now = services.clock.now()
     async with transaction(using_db) as conn:
@@ -229,15 +250,13 @@ async def issue(
             template = _issuable(found, now, services.config.brand.tz)
             await get_member(member_id, using_db=conn)
             # Stock first: a refusal has written nothing, so no savepoint is needed.
-            if not await take_stock(conn, template_id):
-                raise Conflict("This coupon is sold out.", code="sold_out")
-        except DomainError as exc:
+            if not stock_by_caller:
+                await take_issued_stock(services, conn, template_id, 1)
+        except DomainError:
             # The same key again answers the first coupon, whatever the template is now.
             existing = await _BY_ISSUE_KEY.first(conn, idempotency_key)
             if existing is not None:
                 return _replayed(existing, member_id, template_id), False
-            if exc.code == "sold_out":
-                await flag_sold_out(services, template_id)
             raise
         coupon = await insert_coupon(
             services,
@@ -251,7 +270,8 @@ async def issue(
         )
         if coupon is None:
             # Another transaction issued under the same key first and has committed.
-            await _give_back(conn, template_id)
+            if not stock_by_caller:
+                await _give_back(conn, template_id)
             winner = await Coupon.get(issue_key=idempotency_key, using_db=conn)
             return _replayed(winner, member_id, template_id), False
     return coupon, True

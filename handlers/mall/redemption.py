@@ -7,9 +7,11 @@ order and returns it. Otherwise one transaction, in this order:
 2. inserts the order under a unique `(member, idempotency_key)`: a concurrent retry of the
    same request fails here once the first commits, and reads the first's order instead;
 3. increments the member's counters, conditionally on the item's limit;
-4. takes the stock by a conditional update (`stock >= quantity`);
-5. spends the points through the ledger;
-6. hands the item over: coupons issued, or codes assigned from the pool.
+4. spends the points through the ledger;
+5. hands the item over: coupons issued, or codes assigned from the pool;
+6. takes the stock last, by conditional updates (`stock >= quantity`): the coupon template's
+   for the coupons issued, then the item's. These are the rows every redemption of the item
+   waits for, so their locks are held only from there to the commit.
 
 Any refusal rolls back everything. Cancelling takes its locks in the same order (member,
 order, counters, item), so redemptions and cancels queue rather than deadlock.
@@ -168,9 +170,12 @@ async def redeem(
                 idempotency_key=spend_key(member.id, idempotency_key),
                 reference=f"mall_order:{order.id}",
             )
-            await _hand_over(services, conn, order, item)
-            # Stock last: every redemption of this item waits for this row's lock, so it is
-            # held from here to the commit only, not through the spend and the hand-over.
+            issued = await _hand_over(services, conn, order, item)
+            # The most contended rows last: every redemption of this item (and every issue of
+            # its coupon) waits for their locks, so they are held from here to the commit
+            # only, not through the spend and the hand-over.
+            if issued and item.coupon_template_id is not None:
+                await coupons.take_issued_stock(services, conn, item.coupon_template_id, issued)
             taken, _ = await conn.execute_query(
                 placeholders(conn, _TAKE_STOCK), [body.quantity, item.id]
             )
@@ -262,22 +267,25 @@ def _limit_reached() -> Conflict:
 
 async def _hand_over(
     services: Services, conn: BaseDBAsyncClient, order: MallOrder, item: MallItem
-) -> None:
-    """Issue the coupons or assign the codes of a completed order."""
+) -> int:
+    """Issue the coupons or assign the codes of a completed order; the number of coupons
+    issued, whose stock the caller takes."""
     fulfilment: dict[str, Any] = {}
+    owed = 0
     if item.kind == ItemKind.COUPON:
         if item.coupon_template_id is None:
             raise Conflict("This item is not on sale.", code="not_on_sale")
         issued = []
         for n in range(order.quantity):
             try:
-                coupon = await coupons.issue_coupon(
+                coupon, created = await coupons.issue(
                     services,
                     order.member_id,
                     item.coupon_template_id,
                     reason="mall_redemption",
                     idempotency_key=f"mall:{order.id}:{n}",
                     using_db=conn,
+                    stock_by_caller=True,
                 )
             except DomainError as exc:
                 if exc.code in _COUPON_GONE:
@@ -286,14 +294,17 @@ async def _hand_over(
                     ) from exc
                 raise
             issued.append({"id": coupon.id, "code": coupon.code})
+            if created:
+                owed += 1
         fulfilment["coupons"] = issued
     elif item.kind == ItemKind.VIRTUAL:
         fulfilment["codes"] = await _assign_codes(services, conn, order, item.id)
     else:
-        return
+        return 0
     order.fulfilment = fulfilment
     stored = MallOrder._meta.fields_map["fulfilment"].to_db_value(fulfilment, order)
     await conn.execute_query(placeholders(conn, _FULFILMENT), [stored, order.id])
+    return owed
 
 
 async def _assign_codes(

@@ -385,6 +385,22 @@ class TestFailureAfterSpending:
         await assert_no_trace(shopper, item, 1000)
         assert not await Coupon.filter(member_id=shopper.id).exists()
 
+    async def test_the_coupons_stock_is_taken_for_every_unit_or_none(self, mall: MallKit) -> None:
+        shopper = await mall.shopper(1000)
+        template = await mall.coupon_template()
+        await CouponTemplate.filter(id=template.id).update(total_stock=5, remaining=2, claimed=3)
+        item = await mall.item(kind=ItemKind.COUPON, coupon_template_id=template.id, stock=5)
+
+        refused = await mall.redeem(shopper, item.id, quantity=3)
+        assert await error_code(refused) == "sold_out"
+        await assert_no_trace(shopper, item, 1000)
+        assert not await Coupon.filter(member_id=shopper.id).exists()
+
+        await mall.redeemed(shopper, item.id, quantity=2)
+        after = await CouponTemplate.get(id=template.id)
+        assert (after.remaining, after.claimed) == (0, 5)
+        assert await Coupon.filter(member_id=shopper.id).count() == 2
+
     async def test_same_key_works_once_the_coupon_is_back(self, mall: MallKit) -> None:
         shopper = await mall.shopper(1000)
         template = await mall.coupon_template(stopped=True)
