@@ -28,7 +28,7 @@ from wxmember.core.kernel import lock_member
 from wxmember.core.models import Member, Operator, Tier
 from wxmember.core.models.points import PointsEntry
 from wxmember.core.models.pos import Purchase, PurchaseRefund
-from wxmember.core.prepared import InsertRow, RowsBy
+from wxmember.core.prepared import InsertRow, RowsBy, placeholders, read_rows
 from wxmember.core.security import mask_phone
 
 
@@ -96,7 +96,8 @@ def _same_order(purchase: Purchase, member_id: int, amount_fen: int) -> Purchase
 
 _BY_ORDER_NO = RowsBy(Purchase, "order_no", limit=1)
 _INSERT_PURCHASE = InsertRow(Purchase)
-_MEMBER = RowsBy(Member, "id", limit=1)
+# The member's points after a purchase (a purchase keeps its member: deletion anonymises).
+_POINTS = 'SELECT "points_balance", "points_debt" FROM "members" WHERE "id" = $1'
 
 
 async def record_purchase(
@@ -188,12 +189,11 @@ async def till_purchase(
     purchase, created = await record_purchase(
         services, actor, member_id, order_no, amount_fen, store
     )
-    member = await _MEMBER.first(None, purchase.member_id)
-    if member is None:  # purchases keep their member (deletion anonymises, never deletes)
-        raise RuntimeError(f"purchase {purchase.id} has no member")
+    conn = Member._meta.db
+    [(balance, debt)] = await read_rows(conn, placeholders(conn, _POINTS), [purchase.member_id])
     shown = purchase_public(purchase) | {
-        "balance": member.points_balance,
-        "debt": member.points_debt,
+        "balance": balance,
+        "debt": debt,
         "replayed": not created,
     }
     return shown, created
