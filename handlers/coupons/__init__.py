@@ -5,6 +5,7 @@ write-off.
 from __future__ import annotations
 
 from handlers.coupons.issuing import (
+    TAKE_STOCK,
     clear_sold_out,
     flag_sold_out,
     flagged_sold_out,
@@ -15,6 +16,7 @@ from handlers.coupons.issuing import (
     issue_coupon,
     mark_expired_coupons,
     member_coupons,
+    sold_out,
     soldout_key,
     take_issued_stock,
     take_stock,
@@ -31,6 +33,8 @@ __all__ = [
     "issue_coupon",
     "mark_expired_coupons",
     "member_coupons",
+    "TAKE_STOCK",
+    "sold_out",
     "soldout_key",
     "take_issued_stock",
     "take_stock",

@@ -55,11 +55,12 @@ _IN_STOCK = '"stopped" = FALSE AND ("remaining" IS NULL OR "remaining" >= {units
 _STILL_IN_STOCK = (
     f'SELECT 1 FROM "coupon_templates" WHERE "id" = $1 AND {_IN_STOCK.format(units=1)}'
 )
-_TAKE = f"""
+# Taking stock: $1 the template, $2 the units (a redemption runs it beside its item's update).
+TAKE_STOCK = f"""
 UPDATE "coupon_templates" SET "remaining" = "remaining" - $2, "claimed" = "claimed" + $2
 WHERE "id" = $1 AND {_IN_STOCK.format(units="$2")}
 """
-_TAKE_AT = f"{_TAKE} AND {open_sql('$3')}"
+_TAKE_AT = f"{TAKE_STOCK} AND {open_sql('$3')}"
 _GIVE_BACK = """
 UPDATE "coupon_templates" SET "remaining" = "remaining" + 1, "claimed" = "claimed" - 1
 WHERE "id" = $1
@@ -144,7 +145,7 @@ async def take_stock(
     `claim_at` adds the claim rules (claimable, within the claim window) to the condition so
     that a template changed meanwhile cannot be claimed.
     """
-    sql = _TAKE
+    sql = TAKE_STOCK
     parameters: list[object] = [template_id, units]
     if claim_at is not None:
         sql = _TAKE_AT
@@ -158,8 +159,13 @@ async def take_issued_stock(
 ) -> None:
     """Take the stock of coupons issued with `stock_by_caller`; 409 `sold_out` if it is gone."""
     if not await take_stock(conn, template_id, units=units):
-        await flag_sold_out(services, template_id)
-        raise Conflict("This coupon is sold out.", code="sold_out")
+        raise await sold_out(services, template_id)
+
+
+async def sold_out(services: Services, template_id: int) -> Conflict:
+    """409 `sold_out` for an issue the template's stock refused, its flag set."""
+    await flag_sold_out(services, template_id)
+    return Conflict("This coupon is sold out.", code="sold_out")
 
 
 async def _give_back(conn: BaseDBAsyncClient, template_id: int) -> None:

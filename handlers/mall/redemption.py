@@ -113,9 +113,17 @@ def spend_key(member_id: int, idempotency_key: str) -> str:
     return f"mall:{member_id}:{idempotency_key}"
 
 
-_TAKE_STOCK = """
-UPDATE "mall_items" SET "stock" = "stock" - $1, "sold" = "sold" + $1
-WHERE "id" = $2 AND "stock" >= $1
+_ITEM_STOCK = """
+UPDATE "mall_items" SET "stock" = "stock" - {units}, "sold" = "sold" + {units}
+WHERE "id" = {item} AND "stock" >= {units}
+"""
+_TAKE_STOCK = _ITEM_STOCK.format(units="$1", item="$2")
+# PostgreSQL: the template's stock ($1, $2 units: `coupons.TAKE_STOCK`) and the item's ($3 units
+# of $4) in one statement; whether each was taken.
+_TAKE_BOTH = f"""
+WITH template AS ({coupons.TAKE_STOCK} RETURNING 1),
+item AS ({_ITEM_STOCK.format(units="$3", item="$4")} RETURNING 1)
+SELECT EXISTS (SELECT 1 FROM template), EXISTS (SELECT 1 FROM item)
 """
 _FULFILMENT = 'UPDATE "mall_orders" SET "fulfilment" = $1 WHERE "id" = $2'
 _ORDER_BY_KEY = RowsBy(MallOrder, "member_id", "idempotency_key", limit=1)
@@ -174,13 +182,7 @@ async def redeem(
             # The most contended rows last: every redemption of this item (and every issue of
             # its coupon) waits for their locks, so they are held from here to the commit
             # only, not through the spend and the hand-over.
-            if issued and item.coupon_template_id is not None:
-                await coupons.take_issued_stock(services, conn, item.coupon_template_id, issued)
-            taken, _ = await conn.execute_query(
-                placeholders(conn, _TAKE_STOCK), [body.quantity, item.id]
-            )
-            if not taken:
-                raise SoldOut("This item is sold out.")
+            await _take_stock(services, conn, item, issued, body.quantity)
     except IntegrityError:
         # Unique (member, key): the same request committed first in another worker or task.
         existing = await _replay(member.id, idempotency_key, digest)
@@ -263,6 +265,31 @@ async def _count(
 
 def _limit_reached() -> Conflict:
     return Conflict("You have reached this item's redemption limit.", code="limit_reached")
+
+
+async def _take_stock(
+    services: Services, conn: BaseDBAsyncClient, item: MallItem, issued: int, quantity: int
+) -> None:
+    """The coupon template's stock for the coupons issued, then the item's; 409 `sold_out`.
+
+    On PostgreSQL both updates are one statement, so the two rows every redemption of the item
+    waits for are locked one round trip before the commit.
+    """
+    template_id = item.coupon_template_id if issued else None
+    template_taken = True
+    if template_id is not None and is_postgres(services.config):
+        _, rows = await conn.execute_query(_TAKE_BOTH, [template_id, issued, quantity, item.id])
+        [(template_taken, item_taken)] = rows
+    else:
+        if template_id is not None:
+            template_taken = await coupons.take_stock(conn, template_id, units=issued)
+        item_taken, _ = await conn.execute_query(
+            placeholders(conn, _TAKE_STOCK), [quantity, item.id]
+        )
+    if template_id is not None and not template_taken:
+        raise await coupons.sold_out(services, template_id)
+    if not item_taken:
+        raise SoldOut("This item is sold out.")
 
 
 async def _hand_over(

@@ -3,11 +3,11 @@
 Building a query through the ORM (filters resolved, SQL rendered, parameters collected) costs
 more Python time than the statement itself on the hottest paths (measured here: about 0.6 ms
 of the service's CPU for an ORM statement against 0.2-0.3 ms for the same fixed text), such as
-the member behind every request and the rows of every ledger write. `RowById`, `LockById` and
-`InsertRow` render their statements once per dialect and give back the same model instances
-the ORM would, so callers cannot tell the difference; the capability modules keep their own
-fixed statements beside the code that runs them, written with PostgreSQL's `$1` and passed
-through `placeholders`. The models stay the schema: the columns come from their metadata.
+the member behind every request and the rows of every ledger write. `RowById`, `RowsBy`,
+`LockById` and `InsertRow` render their statements once per dialect and give back the same
+model instances the ORM would, so callers cannot tell the difference; the capability modules
+keep their own fixed statements beside the code that runs them, written with PostgreSQL's `$1`
+and passed through `placeholders`. The models stay the schema: the columns come from their metadata.
 """
 
 from __future__ import annotations
