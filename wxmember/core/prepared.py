@@ -7,7 +7,8 @@ the member behind every request and the rows of every ledger write. `RowById`, `
 `LockById` and `InsertRow` render their statements once per dialect and give back the same
 model instances the ORM would, so callers cannot tell the difference; the capability modules
 keep their own fixed statements beside the code that runs them, written with PostgreSQL's `$1`
-and passed through `placeholders`. The models stay the schema: the columns come from their metadata.
+and passed through `placeholders`. The models stay the schema: the columns come from their
+metadata.
 """
 
 from __future__ import annotations
