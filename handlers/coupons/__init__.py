@@ -18,7 +18,6 @@ from handlers.coupons.issuing import (
     member_coupons,
     sold_out,
     soldout_key,
-    take_issued_stock,
     take_stock,
 )
 
@@ -36,6 +35,5 @@ __all__ = [
     "TAKE_STOCK",
     "sold_out",
     "soldout_key",
-    "take_issued_stock",
     "take_stock",
 ]

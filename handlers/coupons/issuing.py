@@ -154,16 +154,8 @@ async def take_stock(
     return updated == 1
 
 
-async def take_issued_stock(
-    services: Services, conn: BaseDBAsyncClient, template_id: int, units: int
-) -> None:
-    """Take the stock of coupons issued with `stock_by_caller`; 409 `sold_out` if it is gone."""
-    if not await take_stock(conn, template_id, units=units):
-        raise await sold_out(services, template_id)
-
-
 async def sold_out(services: Services, template_id: int) -> Conflict:
-    """409 `sold_out` for an issue the template's stock refused, its flag set."""
+    """409 `sold_out` for an issue the template's stock refused, its flag set (best effort)."""
     await flag_sold_out(services, template_id)
     return Conflict("This coupon is sold out.", code="sold_out")
 
@@ -245,8 +237,8 @@ async def issue(
     """`issue_coupon`, also telling whether this call created the coupon (False: a replay).
 
     With `stock_by_caller` the stock of a created coupon is left to the caller, who takes it
-    by `take_issued_stock` before its transaction ends: a redemption takes its most contended
-    rows last, so that their locks are held only until the commit.
+    (`take_stock`, refusing with `sold_out`) before its transaction ends: a redemption takes
+    its most contended rows last, so that their locks are held only until the commit.
     """
     _check_issue_args(reason, idempotency_key)
     now = services.clock.now()
@@ -256,8 +248,8 @@ async def issue(
             template = _issuable(found, now, services.config.brand.tz)
             await get_member(member_id, using_db=conn)
             # Stock first: a refusal has written nothing, so no savepoint is needed.
-            if not stock_by_caller:
-                await take_issued_stock(services, conn, template_id, 1)
+            if not stock_by_caller and not await take_stock(conn, template_id):
+                raise await sold_out(services, template_id)
         except DomainError:
             # The same key again answers the first coupon, whatever the template is now.
             existing = await _BY_ISSUE_KEY.first(conn, idempotency_key)

@@ -117,7 +117,7 @@ _ITEM_STOCK = """
 UPDATE "mall_items" SET "stock" = "stock" - {units}, "sold" = "sold" + {units}
 WHERE "id" = {item} AND "stock" >= {units}
 """
-_TAKE_STOCK = _ITEM_STOCK.format(units="$1", item="$2")
+_TAKE_ITEM_STOCK = _ITEM_STOCK.format(units="$1", item="$2")
 # PostgreSQL: the template's stock ($1, $2 units: `coupons.TAKE_STOCK`) and the item's ($3 units
 # of $4) in one statement; whether each was taken.
 _TAKE_BOTH = f"""
@@ -284,7 +284,7 @@ async def _take_stock(
         if template_id is not None:
             template_taken = await coupons.take_stock(conn, template_id, units=issued)
         item_taken, _ = await conn.execute_query(
-            placeholders(conn, _TAKE_STOCK), [quantity, item.id]
+            placeholders(conn, _TAKE_ITEM_STOCK), [quantity, item.id]
         )
     if template_id is not None and not template_taken:
         raise await coupons.sold_out(services, template_id)

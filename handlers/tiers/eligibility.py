@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from wxmember.core.models import Member, Tier
 from wxmember.core.prepared import RowsBy
 
@@ -20,12 +22,17 @@ def eligible(levels: Sequence[int] | None, level: int | None) -> bool:
 _TIER = RowsBy(Tier, "id", limit=1)
 
 
-async def member_level(member: Member) -> int | None:
-    """The level of the member's tier, or None without one (loaded if not already)."""
+async def member_tier(member: Member, using_db: BaseDBAsyncClient | None = None) -> Tier | None:
+    """The member's tier, or None without one (the one loaded with the member, if it was)."""
     if member.tier_id is None:
         return None
-    tier = member.__dict__.get("_tier")
-    if isinstance(tier, Tier) and tier.id == member.tier_id:
-        return tier.level
-    tier = await _TIER.first(None, member.tier_id)
+    loaded = member.__dict__.get("_tier")
+    if isinstance(loaded, Tier) and loaded.id == member.tier_id:
+        return loaded
+    return await _TIER.first(using_db, member.tier_id)
+
+
+async def member_level(member: Member) -> int | None:
+    """The level of the member's tier, or None without one."""
+    tier = await member_tier(member)
     return None if tier is None else tier.level

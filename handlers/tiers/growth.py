@@ -19,6 +19,7 @@ from tortoise.expressions import F
 
 from handlers import audit, points
 from handlers.points.entries import check
+from handlers.tiers.eligibility import member_tier
 from handlers.tiers.evaluation import EvaluationReport, evaluate_tiers
 from handlers.tiers.periods import Period, current_period, month_key
 from wxmember.core.context import Services
@@ -54,7 +55,6 @@ __all__ = [
 
 UPGRADE_GIFT_REASON = "tier_upgrade"
 
-_TIER = RowsBy(Tier, "id", limit=1)
 _LADDER = RowsBy(Tier, order=["level"])
 _PERIOD_GROWTH = """
 SELECT COALESCE(SUM("total"), 0) FROM "member_period_growth"
@@ -91,12 +91,7 @@ async def entry_tier(using_db: BaseDBAsyncClient | None = None) -> Tier:
 
 async def multiplier_percent(member: Member, using_db: BaseDBAsyncClient | None = None) -> int:
     """The points multiplier of the member's tier in percent (100 = x1; no tier: 100)."""
-    if member.tier_id is None:
-        return 100
-    loaded = member.__dict__.get("_tier")
-    if isinstance(loaded, Tier) and loaded.id == member.tier_id:
-        return loaded.multiplier_percent
-    tier = await _TIER.first(using_db, member.tier_id)
+    tier = await member_tier(member, using_db)
     return 100 if tier is None else tier.multiplier_percent
 
 
