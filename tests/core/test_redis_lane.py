@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -53,24 +55,45 @@ async def test_the_client_lane_answers_the_same_batches(client: Redis) -> None:
     assert await lane.execute(("GET", "k1")) == [b"v1"]
 
 
-async def test_connections_are_kept_and_reused(lane: RedisLane) -> None:
+async def test_one_connection_carries_every_batch(lane: RedisLane) -> None:
     one_after_another = {(await lane.execute(("CLIENT", "ID")))[0] for _ in range(20)}
-    assert len(one_after_another) == 1
     at_once = await asyncio.gather(*(lane.execute(("CLIENT", "ID")) for _ in range(50)))
-    assert 1 < len({reply[0] for reply in at_once}) <= 16  # the lane's size
+    assert len(one_after_another | {reply[0] for reply in at_once}) == 1
 
 
-async def test_an_error_reply_drops_the_connection_and_its_unread_replies(
-    client: Redis, lane: RedisLane
+async def test_batches_asked_together_go_out_in_one_write(
+    lane: RedisLane, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    await lane.execute(("PING",))  # connected
+    writes: list[int] = []
+    send = AbstractConnection.send_packed_command
+
+    async def counted(conn: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        writes.append(len(command))
+        await send(conn, command, check_health=check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    replies = await asyncio.gather(
+        *(lane.execute(("SET", f"k{n}", n), ("GET", f"k{n}")) for n in range(50))
+    )
+    assert replies == [[b"OK", str(n).encode()] for n in range(50)]
+    assert len(writes) == 1
+
+
+async def test_an_error_reply_fails_its_own_batch_only(client: Redis, lane: RedisLane) -> None:
     await client.rpush("a-list", "x")
-    await client.mset({"left-behind": b"stale", "k": b"mine"})
-    with pytest.raises(ResponseError):
-        await lane.execute(("GET", "a-list"), ("GET", "left-behind"))
-    assert await lane.execute(("GET", "k")) == [b"mine"]  # not the reply left unread
+    await client.mset({"after-error": b"read", "k": b"mine"})
+    failed, beside = await asyncio.gather(
+        lane.execute(("GET", "a-list"), ("GET", "after-error")),
+        lane.execute(("GET", "k")),
+        return_exceptions=True,
+    )
+    assert isinstance(failed, ResponseError)
+    assert beside == [b"mine"]
+    assert await lane.execute(("GET", "k")) == [b"mine"]  # not the reply after the error
 
 
-async def test_a_batch_interrupted_leaves_no_reply_for_the_next(
+async def test_a_caller_that_stops_waiting_leaves_no_reply_for_the_next(
     client: Redis, lane: RedisLane
 ) -> None:
     await client.set("k", b"second")
@@ -79,8 +102,21 @@ async def test_a_batch_interrupted_leaves_no_reply_for_the_next(
     slow.cancel()
     with pytest.raises(asyncio.CancelledError):
         await slow
-    await client.rpush("never", "late")  # a reply the cancelled batch would have got
+    await client.rpush("never", "late")  # the reply the cancelled batch would have got
     assert await lane.execute(("GET", "k")) == [b"second"]
+    assert await client.llen("never") == 0  # it was sent, and its reply read and dropped
+
+
+async def test_a_batch_cancelled_before_it_is_written_is_not_sent(
+    client: Redis, lane: RedisLane
+) -> None:
+    await lane.execute(("PING",))
+    dropped = asyncio.create_task(lane.execute(("INCR", "n")))
+    kept = asyncio.create_task(lane.execute(("INCR", "m")))
+    await asyncio.sleep(0)  # both asked, neither written yet
+    dropped.cancel()
+    assert await kept == [1]
+    assert await client.get("n") is None
 
 
 async def test_a_connection_killed_while_idle_is_replaced_once(
@@ -106,8 +142,10 @@ async def test_a_server_that_does_not_answer_times_out() -> None:
     lane = RedisLane(client)
     started = time.monotonic()
     try:
-        with pytest.raises(RedisTimeoutError):
-            await lane.execute(("GET", "k"))
+        waiting = await asyncio.gather(
+            *(lane.execute(("GET", f"k{n}")) for n in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, RedisTimeoutError) for outcome in waiting), waiting
         assert time.monotonic() - started < 2
     finally:
         done.set()
@@ -133,6 +171,41 @@ async def test_no_server_is_a_connection_error_at_once() -> None:
     finally:
         await lane.aclose()
         await client.aclose()
+
+
+async def test_a_connection_dropped_with_batches_waiting_fails_them_all() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while b"GET" not in (data := await reader.read(65536)):  # the handshake: all OK
+            writer.write(b"+OK\r\n" * data.count(b"*"))
+        writer.close()  # the batches arrived: drop the line
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Redis(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
+    lane = RedisLane(client)
+    started = time.monotonic()
+    try:
+        waiting = await asyncio.gather(
+            *(lane.execute(("GET", f"k{n}")) for n in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, RedisConnectionError) for outcome in waiting), waiting
+        assert time.monotonic() - started < 1  # failed at once, not at the deadline
+    finally:
+        await lane.aclose()
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_closed_lane_fails_what_waits_and_refuses_more(client: Redis) -> None:
+    lane = RedisLane(client)
+    waiting = asyncio.create_task(lane.execute(("BLPOP", "never", 5)))
+    await asyncio.sleep(0.1)
+    await lane.aclose()
+    with pytest.raises(RedisConnectionError):
+        await waiting
+    with pytest.raises(RedisConnectionError):
+        await lane.execute(("GET", "k"))
 
 
 def test_only_a_single_server_gets_a_lane_of_its_own() -> None:
