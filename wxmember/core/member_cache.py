@@ -34,7 +34,6 @@ On the embedded setup (the in-process Redis stand-in, one process) the marks liv
 
 from __future__ import annotations
 
-import copy
 import logging
 import secrets
 import time
@@ -47,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from redis.exceptions import RedisError
+from tortoise.models import Model
 
 from wxmember.core.models import Member
 from wxmember.core.redis_lane import Command, Lane
@@ -60,6 +60,7 @@ _EVERYONE = "member-stamp:all"
 
 Stamp = tuple[bytes, bytes]
 ValueT = TypeVar("ValueT")
+ModelT = TypeVar("ModelT", bound=Model)
 
 
 def _key(member_id: int) -> str:
@@ -372,8 +373,15 @@ async def _new_set() -> set[int]:
 
 def _copy(member: Member) -> Member:
     """A copy of the member and of its tier, so no caller changes the cached snapshot."""
-    duplicate = copy.copy(member)
+    duplicate = _shallow(member)
     tier = member.__dict__.get("_tier")
     if tier is not None:
-        object.__setattr__(duplicate, "_tier", copy.copy(tier))
+        duplicate.__dict__["_tier"] = _shallow(tier)
+    return duplicate
+
+
+def _shallow(row: ModelT) -> ModelT:
+    """`copy.copy` of a row (a model keeps its state in `__dict__`), without its generic path."""
+    duplicate = object.__new__(type(row))
+    duplicate.__dict__.update(row.__dict__)
     return duplicate
