@@ -47,6 +47,7 @@ from wxmember.core.shutdown import CLOSE_SECONDS, bounded
 log = logging.getLogger(__name__)
 
 Command = tuple[str | bytes | int, ...]
+_readers: set[asyncio.Task[None]] = set()
 
 
 class _Batch:
@@ -86,6 +87,8 @@ class _Pipe:
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self.reader = self._loop.create_task(self._read())
+        _readers.add(self.reader)  # held until done, also once the lane has moved on
+        self.reader.add_done_callback(_readers.discard)
 
     @property
     def usable(self) -> bool:
