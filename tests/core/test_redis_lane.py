@@ -4,6 +4,7 @@ errs, times out or is interrupted is never used again with a reply left unread."
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -105,6 +106,39 @@ async def test_a_caller_that_stops_waiting_leaves_no_reply_for_the_next(
     await client.rpush("never", "late")  # the reply the cancelled batch would have got
     assert await lane.execute(("GET", "k")) == [b"second"]
     assert await client.llen("never") == 0  # it was sent, and its reply read and dropped
+
+
+async def test_many_batches_with_cancellations_and_errors_each_get_their_own_replies(
+    client: Redis, lane: RedisLane
+) -> None:
+    await client.rpush("a-list", "x")
+    rng = random.Random(7)
+
+    async def one(n: int) -> tuple[str, Any]:
+        if n % 7 == 3:  # an error reply in the middle of a batch
+            try:
+                await lane.execute(("GET", f"e{n}"), ("GET", "a-list"), ("GET", f"e{n}"))
+            except ResponseError:
+                return "error", None
+            return "no error", None
+        for _ in range(rng.randrange(3)):
+            await asyncio.sleep(0)
+        return "ok", await lane.execute(("SET", f"k{n}", n), ("GET", f"k{n}"), ("INCR", f"c{n}"))
+
+    tasks = [asyncio.create_task(one(n)) for n in range(2000)]
+    await asyncio.sleep(0)
+    cancelled = set(rng.sample([n for n in range(2000) if n % 7 != 3], 300))
+    for n in cancelled:
+        tasks[n].cancel()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    for n, outcome in enumerate(outcomes):
+        if n in cancelled:
+            assert isinstance(outcome, asyncio.CancelledError) or outcome[1][1] == str(n).encode()
+        elif n % 7 == 3:
+            assert outcome == ("error", None)
+        else:
+            assert outcome == ("ok", [b"OK", str(n).encode(), 1]), (n, outcome)
+    assert await lane.execute(("GET", "k5")) == [b"5"]
 
 
 async def test_a_batch_cancelled_before_it_is_written_is_not_sent(
