@@ -189,6 +189,49 @@ async def test_a_server_that_does_not_answer_times_out() -> None:
         await server.wait_closed()
 
 
+async def test_a_server_that_stops_reading_fails_the_write_in_time() -> None:
+    connections, handlers, done = 0, [], asyncio.Event()
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The first connection answers the handshake's two commands and then reads nothing;
+        the next ones answer every command OK."""
+        nonlocal connections
+        connections += 1
+        handlers.append(asyncio.current_task())
+        answered, first = 0, connections == 1
+        while not first or answered < 2:
+            data = await reader.read(65536)
+            if not data:
+                break
+            commands = data.count(b"*") if not first else min(data.count(b"*"), 2 - answered)
+            writer.write(b"+OK\r\n" * commands)
+            answered += commands
+        await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(deaf, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Redis(host="127.0.0.1", port=port, socket_timeout=0.3, protocol=2)
+    lane = RedisLane(client)
+    started = time.monotonic()
+    try:
+        big = asyncio.create_task(lane.execute(("SET", "big", b"x" * 32_000_000)))
+        await asyncio.sleep(0.05)  # written in part, the socket full
+        # queued behind the stuck write (bounded here, so that a lane that hangs fails)
+        behind = await asyncio.wait_for(lane.execute(("GET", "k")), 5)
+        with pytest.raises(RedisTimeoutError):
+            await asyncio.wait_for(big, 5)
+        assert behind == [b"OK"]  # on a new connection
+        assert time.monotonic() - started < 2
+    finally:
+        await lane.aclose()
+        await client.aclose()
+        done.set()
+        await asyncio.gather(*handlers)
+        server.close()
+        await server.wait_closed()
+
+
 async def test_no_server_is_a_connection_error_at_once() -> None:
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

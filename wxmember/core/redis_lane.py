@@ -16,8 +16,9 @@ Failures read as any Redis failure (`RedisError`), so callers keep their fail-op
 - a connection that breaks fails every batch waiting on it, and the next batch opens a new one;
   a batch that failed on a connection it did not open is tried once more on a new one (the
   server may have restarted since);
-- one deadline covers each batch once written: a batch without its replies by then means the
-  server is stuck, and the connection is closed, failing what waits on it as a timeout;
+- one deadline covers each step: opening the connection, writing (a server that stops reading
+  fills the socket), and each batch's replies once written; past it the server is taken as
+  stuck, and the connection is closed, failing what waits on it as a timeout;
 - a caller that stops waiting (cancelled) leaves its replies to be read and dropped, so the
   connection stays in step; a batch cancelled before it was written is not sent.
 
@@ -103,7 +104,13 @@ class _Pipe:
         if self._timer is None:
             self._timer = self._loop.call_at(now + self._timeout, self._check_deadline)
         commands = [command for batch in batches for command in batch.commands]
-        await self.conn.send_packed_command(self.conn.pack_commands(commands), check_health=False)
+        try:
+            async with asyncio.timeout(self._timeout):  # a server that stops reading
+                await self.conn.send_packed_command(
+                    self.conn.pack_commands(commands), check_health=False
+                )
+        except TimeoutError:
+            raise RedisTimeoutError("Redis did not take the commands in time") from None
 
     def break_(self, error: RedisError) -> None:
         """Stop using the connection: every batch waiting on it fails with `error`."""
