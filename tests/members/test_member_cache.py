@@ -214,6 +214,26 @@ class TestOneRequest:
         assert redis.round_trips == 4
 
 
+    async def test_a_caller_changing_its_member_leaves_the_cached_one_alone(
+        self, services: Services
+    ) -> None:
+        _, gold = await seed_tiers()
+        member = await create_member()
+        await Member.filter(id=member.id).update(points_balance=10, tier_id=gold.id)
+        cache = member_cache.MemberCache(_CountingLane())  # type: ignore[arg-type]
+
+        async def load(member_id: int) -> Member | None:
+            return await Member.get_or_none(id=member_id).select_related("tier")
+
+        first = await cache.get(member.id, load)
+        assert first is not None
+        first.points_balance = 999
+        first.tier.name = "changed by a caller"
+        again = await cache.get(member.id, load)
+        assert again is not None and again is not first
+        assert (again.points_balance, again.tier.name) == (10, gold.name)
+        assert again.tier is not first.tier
+
 @requires_postgres
 @pytest.mark.skipif(not REDIS_URL, reason="needs WXMEMBER_TEST_REDIS_URL")
 class TestTwoWorkerProcesses:
