@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -163,66 +164,29 @@ async def test_a_connection_killed_while_idle_is_replaced_once(
     assert await lane.execute(("CLIENT", "ID")) != [idle]
 
 
-async def test_a_server_that_does_not_answer_times_out() -> None:
-    done = asyncio.Event()
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await done.wait()
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = Redis(host="127.0.0.1", port=port, socket_timeout=0.3, protocol=2)
-    lane = RedisLane(client)
-    started = time.monotonic()
-    try:
-        waiting = await asyncio.gather(
-            *(lane.execute(("GET", f"k{n}")) for n in range(3)), return_exceptions=True
-        )
-        assert all(isinstance(outcome, RedisTimeoutError) for outcome in waiting), waiting
-        assert time.monotonic() - started < 2
-    finally:
-        done.set()
-        await lane.aclose()
-        await client.aclose()
-        server.close()
-        await server.wait_closed()
+Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def test_a_server_that_stops_reading_fails_the_write_in_time() -> None:
-    connections, handlers, done = 0, [], asyncio.Event()
+@asynccontextmanager
+async def _lane_to(serve: Serve, socket_timeout: float) -> AsyncIterator[RedisLane]:
+    """A lane to a fake server that runs `serve` on each connection, then holds it open until
+    the lane is closed; on the way out every connection is let go."""
+    done, handlers = asyncio.Event(), []
 
-    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """The first connection answers the handshake's two commands and then reads nothing;
-        the next ones answer every command OK."""
-        nonlocal connections
-        connections += 1
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         handlers.append(asyncio.current_task())
-        answered, first = 0, connections == 1
-        while not first or answered < 2:
-            data = await reader.read(65536)
-            if not data:
-                break
-            commands = data.count(b"*") if not first else min(data.count(b"*"), 2 - answered)
-            writer.write(b"+OK\r\n" * commands)
-            answered += commands
-        await done.wait()
-        writer.close()
+        try:
+            await serve(reader, writer)
+            await done.wait()
+        finally:
+            writer.close()
 
-    server = await asyncio.start_server(deaf, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client = Redis(host="127.0.0.1", port=port, socket_timeout=0.3, protocol=2)
+    client = Redis(host="127.0.0.1", port=port, socket_timeout=socket_timeout, protocol=2)
     lane = RedisLane(client)
-    started = time.monotonic()
     try:
-        big = asyncio.create_task(lane.execute(("SET", "big", b"x" * 32_000_000)))
-        await asyncio.sleep(0.05)  # written in part, the socket full
-        # queued behind the stuck write (bounded here, so that a lane that hangs fails)
-        behind = await asyncio.wait_for(lane.execute(("GET", "k")), 5)
-        with pytest.raises(RedisTimeoutError):
-            await asyncio.wait_for(big, 5)
-        assert behind == [b"OK"]  # on a new connection
-        assert time.monotonic() - started < 2
+        yield lane
     finally:
         await lane.aclose()
         await client.aclose()
@@ -230,6 +194,48 @@ async def test_a_server_that_stops_reading_fails_the_write_in_time() -> None:
         await asyncio.gather(*handlers)
         server.close()
         await server.wait_closed()
+
+
+async def test_a_server_that_does_not_answer_times_out() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        pass
+
+    started = time.monotonic()
+    async with _lane_to(silent, socket_timeout=0.3) as lane:
+        waiting = await asyncio.gather(
+            *(lane.execute(("GET", f"k{n}")) for n in range(3)), return_exceptions=True
+        )
+    assert all(isinstance(outcome, RedisTimeoutError) for outcome in waiting), waiting
+    assert time.monotonic() - started < 2
+
+
+async def test_a_server_that_stops_reading_fails_the_write_in_time() -> None:
+    connections = 0
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The first connection answers the handshake's two commands and then reads nothing;
+        the next ones answer every command OK."""
+        nonlocal connections
+        connections += 1
+        answered, first = 0, connections == 1
+        while not first or answered < 2:
+            data = await reader.read(65536)
+            if not data:
+                return
+            commands = data.count(b"*") if not first else min(data.count(b"*"), 2 - answered)
+            writer.write(b"+OK\r\n" * commands)
+            answered += commands
+
+    started = time.monotonic()
+    async with _lane_to(deaf, socket_timeout=0.3) as lane:
+        big = asyncio.create_task(lane.execute(("SET", "big", b"x" * 32_000_000)))
+        await asyncio.sleep(0.05)  # written in part, the socket full
+        # queued behind the stuck write (bounded here, so that a lane that hangs fails)
+        behind = await asyncio.wait_for(lane.execute(("GET", "k")), 5)
+        with pytest.raises(RedisTimeoutError):
+            await asyncio.wait_for(big, 5)
+    assert behind == [b"OK"]  # on a new connection
+    assert time.monotonic() - started < 2
 
 
 async def test_no_server_is_a_connection_error_at_once() -> None:
@@ -256,22 +262,13 @@ async def test_a_connection_dropped_with_batches_waiting_fails_them_all() -> Non
             writer.write(b"+OK\r\n" * data.count(b"*"))
         writer.close()  # the batches arrived: drop the line
 
-    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = Redis(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
-    lane = RedisLane(client)
     started = time.monotonic()
-    try:
+    async with _lane_to(hang_up, socket_timeout=5) as lane:
         waiting = await asyncio.gather(
             *(lane.execute(("GET", f"k{n}")) for n in range(3)), return_exceptions=True
         )
-        assert all(isinstance(outcome, RedisConnectionError) for outcome in waiting), waiting
-        assert time.monotonic() - started < 1  # failed at once, not at the deadline
-    finally:
-        await lane.aclose()
-        await client.aclose()
-        server.close()
-        await server.wait_closed()
+    assert all(isinstance(outcome, RedisConnectionError) for outcome in waiting), waiting
+    assert time.monotonic() - started < 1  # failed at once, not at the deadline
 
 
 async def test_a_closed_lane_fails_what_waits_and_refuses_more(client: Redis) -> None:

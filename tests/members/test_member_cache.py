@@ -213,7 +213,6 @@ class TestOneRequest:
             await cache.get(member.id, load)
         assert redis.round_trips == 4
 
-
     async def test_a_caller_changing_its_member_leaves_the_cached_one_alone(
         self, services: Services
     ) -> None:
@@ -233,6 +232,7 @@ class TestOneRequest:
         assert again is not None and again is not first
         assert (again.points_balance, again.tier.name) == (10, gold.name)
         assert again.tier is not first.tier
+
 
 @requires_postgres
 @pytest.mark.skipif(not REDIS_URL, reason="needs WXMEMBER_TEST_REDIS_URL")
