@@ -187,7 +187,7 @@ def _phone(value: str) -> str:
         number = number[4:]
     if number.startswith("00"):
         number = "+" + number[2:]
-    if _PHONE.match(number) or _FOREIGN.match(number):
+    if _PHONE.fullmatch(number) or _FOREIGN.fullmatch(number):
         return number
     raise _Refused("invalid_phone", "phone")
 

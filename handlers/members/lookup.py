@@ -27,7 +27,7 @@ MOBILE_LENGTH = 11
 def normalise_phone_query(raw: str) -> str:
     """A phone number as staff type it (`138 1234 5678`, `+86 138...`) in stored form."""
     text = re.sub(r"[\s\-()]", "", raw)
-    if not _PHONE_QUERY.match(text):
+    if not _PHONE_QUERY.fullmatch(text):
         raise ValidationFailed("phone: digits, optionally with a leading +.", code="invalid_phone")
     if text.startswith("+86"):
         text = text[3:]

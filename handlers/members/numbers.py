@@ -57,7 +57,7 @@ def new_card_number(randbelow: Callable[[int], int] = secrets.randbelow) -> str:
 
 def is_card_number(text: str) -> bool:
     """16 digits, not starting with 0, with a valid Luhn digit."""
-    return bool(_CARD_NO.match(text)) and luhn_valid(text)
+    return bool(_CARD_NO.fullmatch(text)) and luhn_valid(text)
 
 
 def group_card_number(card_no: str) -> str:

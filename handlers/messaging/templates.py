@@ -101,7 +101,7 @@ class FieldSpec:
 
 def key_type(key: str, channel: Channel) -> str:
     """The value type a data key takes (`thing3` -> thing); `any` for old-style OA keys."""
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise mapping_error("invalid_mapping_key", key, "is not a template data key")
     prefix = key.rstrip("0123456789")
     if prefix in VALUE_RULES or prefix == "enum":

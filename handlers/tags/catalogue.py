@@ -41,7 +41,7 @@ def _name(value: str) -> str:
 
 def _colour(value: str) -> str:
     colour = value.strip().lower()
-    if not _COLOUR.match(colour):
+    if not _COLOUR.fullmatch(colour):
         raise ValueError("a colour as #rrggbb")
     return colour
 

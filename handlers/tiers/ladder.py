@@ -169,7 +169,7 @@ def _bad(code: str, message: str, rung: Rung) -> ValidationFailed:
 def _check_rung(rung: Rung) -> None:
     if not 1 <= len(rung.name.strip()) <= NAME_MAX or rung.name != rung.name.strip():
         raise _bad("invalid_name", f"the name needs 1..{NAME_MAX} characters.", rung)
-    if not _COLOUR.match(rung.color):
+    if not _COLOUR.fullmatch(rung.color):
         raise _bad("invalid_color", "the colour must look like #D4A017.", rung)
     if rung.level < 0:
         raise _bad("invalid_level", "the level cannot be negative.", rung)

@@ -59,7 +59,9 @@ class TestPathId:
             assert raw.isascii() and raw.isdigit() and 1 <= value + 1 and value <= MAX_ID
             assert str(value) == raw.lstrip("0") or value == 0
 
-    @pytest.mark.parametrize("raw", ["１２", "²", "٣", "1٣", "+1", " 1", "1 ", "0x1", "2147483648"])
+    @pytest.mark.parametrize(
+        "raw", ["１２", "²", "٣", "1٣", "+1", " 1", "1 ", "1\n", "0x1", "2147483648"]
+    )
     def test_only_ascii_digits_within_the_columns_name_a_record(self, raw: str) -> None:
         with pytest.raises(NotFound):
             path_id(path_request(raw), "thing_id")
@@ -82,6 +84,12 @@ class TestCursor:
             assert exc.code == "invalid_cursor"
         else:
             assert 0 <= value <= INT64 and encode_cursor(value) == raw.lstrip("0") or value == 0
+
+    @pytest.mark.parametrize("raw", ["1\n", "ff\n", " 1", "1 ", "FF", "0x1"])
+    def test_only_the_whole_text_in_lower_case_hex_is_a_cursor(self, raw: str) -> None:
+        with pytest.raises(ValidationFailed) as refused:
+            validate(self.Model, {"cursor": raw})
+        assert refused.value.code == "invalid_cursor"
 
     @PROPERTY
     @given(st.integers(min_value=0, max_value=INT64))

@@ -10,6 +10,9 @@ path id that cannot name a record) with a stable code, never a 500:
   id fits the 32-bit columns it is compared with and a date leaves room for date arithmetic;
 - a path id is ASCII digits only (`int()` would read "１２" or "²" too) and fits an id column;
 - a cursor is lower-case hex of an id, at most 16 digits.
+
+A pattern must match the whole text (`fullmatch`): with `match`, the `$` of `^…$` also
+matches before a final newline, so "1\n" would read as 1.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class BodyTooComplex(ValueError):
 
 def parse_date(value: Any) -> date:
     """A real calendar date written YYYY-MM-DD, between FIRST_DAY and LAST_DAY."""
-    if isinstance(value, str) and _ISO_DATE.match(value):
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             day = date.fromisoformat(value)
         except ValueError:
@@ -148,7 +151,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 def _month(value: object) -> date | None:
     if value in (None, ""):
         return None
-    match = _MONTH.match(value) if isinstance(value, str) else None
+    match = _MONTH.fullmatch(value) if isinstance(value, str) else None
     if match is None or not 2000 <= int(match[1]) <= 2100 or not 1 <= int(match[2]) <= 12:
         raise ValueError("must look like 2025-01")
     return date(int(match[1]), int(match[2]), 1)
@@ -179,7 +182,7 @@ LocalMoment = Annotated[datetime, AfterValidator(_local_moment)]
 
 def _ascii_int(value: Any) -> Any:
     """Query text must be ASCII digits: `int()` would also read "１２", "1_0" or " 12"."""
-    if isinstance(value, str) and not _SIGNED.match(value):
+    if isinstance(value, str) and not _SIGNED.fullmatch(value):
         raise ValueError("must be a whole number written in digits 0-9")
     return value
 
@@ -202,7 +205,7 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
 def _cursor(value: Any) -> int:
-    if isinstance(value, str) and _CURSOR.match(value):
+    if isinstance(value, str) and _CURSOR.fullmatch(value):
         number = int(value, 16)
         if number <= INT64:
             return number
@@ -330,7 +333,7 @@ def read_query(request: web.Request, model: type[ModelT]) -> ModelT:
 def path_id(request: web.Request, name: str) -> int:
     """A numeric id from the path; a 404 for anything else (no 500, never another record)."""
     raw = request.match_info.get(name, "")
-    if not _DIGITS.match(raw) or len(raw) > 10 or int(raw) > MAX_ID:
+    if not _DIGITS.fullmatch(raw) or len(raw) > 10 or int(raw) > MAX_ID:
         raise NotFound("No such record.", code="not_found")
     return int(raw)
 

@@ -83,7 +83,7 @@ class TokenSigner:
 
     def verify(self, token: str, purpose: str) -> TokenClaims:
         """Claims of a valid, unexpired token for this purpose; Unauthorized otherwise."""
-        if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_CHARACTERS.match(token):
+        if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_CHARACTERS.fullmatch(token):
             raise Unauthorized("The token is not valid.", code="invalid_token")
         body, _, mac = token.partition(".")
         if not body or not mac or not hmac.compare_digest(mac, self._mac(body)):

@@ -67,7 +67,7 @@ def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
 async def request_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give the request an id (the proxy's X-Request-Id if sane), count it, time it."""
     incoming = request.headers.get("X-Request-Id", "")
-    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+    request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
     request[REQUEST_ID_KEY] = request_id
     token = request_id_var.set(request_id)
     started = time.perf_counter()
