@@ -70,8 +70,9 @@ def payload_for(member_id: int, digits: str) -> str:
 
 
 def parse_payload(text: str) -> tuple[int, str] | None:
-    """(member id, digits) of a well-formed code, else None. Case and spaces do not matter."""
-    match = _PAYLOAD.match(text.replace(" ", "").upper())
+    """(member id, digits) of a well-formed code, else None. Case and white space (a scanner's
+    final newline) do not matter."""
+    match = _PAYLOAD.fullmatch("".join(text.split()).upper())
     if match is None:
         return None
     member_id = int(match.group(1), 36)

@@ -32,7 +32,7 @@ def new_code() -> str:
 def normalise_code(raw: str) -> str | None:
     """The code as stored (upper case, no spaces), or None when it cannot be one."""
     text = "".join(raw.split()).upper()
-    return text if _CODE.match(text) else None
+    return text if _CODE.fullmatch(text) else None
 
 
 def share_path(code: str) -> str:

@@ -42,6 +42,7 @@ class TestCodeFormat:
             assert payload.startswith("WXM")
             assert parse_payload(payload) == (member_id, "01234567")
             assert parse_payload(payload.lower()) == (member_id, "01234567")
+            assert parse_payload(f" {payload[:5]} {payload[5:]}\r\n") == (member_id, "01234567")
         assert to_base36(123_456) == "2N9C"
 
     @pytest.mark.parametrize(
@@ -54,6 +55,7 @@ class TestCodeFormat:
             "WXM1-01234567",
             f"WXM{to_base36(MAX_MEMBER_ID + 1)}01234567",
             "WXMZZZZZZZZZZZZZZZ01234567",
+            "WXM101234567X",  # something after the digits
         ],
     )
     def test_malformed_payloads(self, text: str) -> None:
