@@ -12,10 +12,14 @@ instead of changing anything twice.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
+from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from handlers.points.lots import (
+    LOTS_OF_NEW_ENTRY,
     LedgerBroken,
     create_lots,
     expire_member_lots,
@@ -26,8 +30,16 @@ from wxmember.core.context import Services
 from wxmember.core.errors import IdempotencyKeyReused, InsufficientPoints, ValidationFailed
 from wxmember.core.kernel import LockedMember, insert_once
 from wxmember.core.models import Member, Operator
-from wxmember.core.models.points import EntryKind, PointsEntry
-from wxmember.core.prepared import placeholders
+from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot
+from wxmember.core.prepared import (
+    InsertRow,
+    db_moment,
+    first_row_of_insert,
+    placeholders,
+    read_rows,
+    saved,
+    shifted,
+)
 
 MAX_AMOUNT = 100_000_000
 Portions = list[tuple[datetime, int]]
@@ -136,8 +148,7 @@ async def credit(
     gross = sum(amount for _, amount in portions)
     settle = min(member.points_debt, gross)
     net = gross - settle
-    entry = await insert_once(
-        PointsEntry,
+    entry, values = _INSERT_ENTRY.parameters(
         conn,
         member_id=member.id,
         kind=kind,
@@ -153,15 +164,90 @@ async def credit(
         expires_at=min(expires_at for expires_at, _ in portions),
         created_at=now,
     )
-    if entry is None:
+    lots = settle_portions(portions, settle)
+    if conn.capabilities.dialect == "postgres":
+        written = await _credit_at_once(conn, entry, values, net, settle, lots, now)
+    else:
+        written = await _credit_step_by_step(conn, entry, values, net, settle, lots, now)
+    if written is None:
         return await replay(account, key, kind, gross), False
-    changed, _ = await conn.execute_query(placeholders(conn, _CREDIT), [net, settle, member.id])
-    if changed != 1:
-        raise LedgerBroken(f"member {member.id}: debt changed under a lock")
     member.points_balance += net
     member.points_debt -= settle
-    await create_lots(conn, member.id, entry, settle_portions(portions, settle), now)
-    return entry, True
+    return written, True
+
+
+_INSERT_ENTRY = InsertRow(PointsEntry, skip_taken=True)
+
+
+async def _credit_step_by_step(
+    conn: BaseDBAsyncClient,
+    entry: PointsEntry,
+    values: list[Any],
+    net: int,
+    settle: int,
+    lots: Portions,
+    now: datetime,
+) -> PointsEntry | None:
+    """A credit's writes one statement after another (SQLite, where a statement costs no round
+    trip): the entry, or None when its key is taken; then the balance and the lots."""
+    row = await first_row_of_insert(conn, _INSERT_ENTRY.statement(conn), values)
+    if saved(entry, row[0] if row is not None else None) is None:
+        return None
+    changed, _ = await conn.execute_query(
+        placeholders(conn, _CREDIT), [net, settle, entry.member_id]
+    )
+    if changed != 1:
+        raise LedgerBroken(f"member {entry.member_id}: debt changed under a lock")
+    await create_lots(conn, entry.member_id, entry, lots, now)
+    return entry
+
+
+async def _credit_at_once(
+    conn: BaseDBAsyncClient,
+    entry: PointsEntry,
+    values: list[Any],
+    net: int,
+    settle: int,
+    lots: Portions,
+    now: datetime,
+) -> PointsEntry | None:
+    """A credit's writes in one PostgreSQL statement: the same entry, balance and lots as
+    `_credit_step_by_step`, and nothing at all when the entry's key is taken."""
+    sql = _CREDIT_AT_ONCE.get("postgres")
+    if sql is None:
+        # The entry's parameters first, then `_CREDIT`'s three, then the lots' four.
+        written, width = _INSERT_ENTRY.within(conn, "entry")
+        balance = shifted(_CREDIT, width).rstrip() + " AND EXISTS (SELECT 1 FROM entry)"
+        sql = _CREDIT_AT_ONCE["postgres"] = (
+            f"WITH {written}, balance AS ({balance} RETURNING 1), "
+            f"lots AS ({shifted(LOTS_OF_NEW_ENTRY, width + 3)}) "
+            'SELECT "id", (SELECT COUNT(*) FROM balance) FROM entry'
+        )
+    kept = [(expires_at, amount) for expires_at, amount in lots if amount > 0]
+    moment = partial(db_moment, PointsLot, "expires_at")
+    rows = await read_rows(
+        conn,
+        sql,
+        [
+            *values,
+            net,
+            settle,
+            entry.member_id,
+            [amount for _, amount in kept],
+            [moment(expires_at) for expires_at, _ in kept],
+            moment(now),
+            entry.member_id,
+        ],
+    )
+    if not rows:
+        return None
+    key, changed = rows[0]
+    if changed != 1:
+        raise LedgerBroken(f"member {entry.member_id}: debt changed under a lock")
+    return saved(entry, key)
+
+
+_CREDIT_AT_ONCE: dict[str, str] = {}  # built at first use, from the models' columns
 
 
 async def debit(

@@ -111,6 +111,17 @@ async def create_lots(
             )
 
 
+# `create_lots` as part of a PostgreSQL statement that writes the entry as `entry`: the portions'
+# amounts ($1) and expiries ($2) as arrays (empty portions left out), the moment ($3), the member
+# ($4).
+LOTS_OF_NEW_ENTRY = """
+INSERT INTO "points_lots"
+("amount", "remaining", "expires_at", "created_at", "entry_id", "member_id")
+SELECT "portion"."amount", "portion"."amount", "portion"."expires_at", $3, entry."id", $4
+FROM entry, unnest($1::integer[], $2::timestamptz[]) AS "portion" ("amount", "expires_at")
+"""
+
+
 def settle_portions(
     portions: Sequence[tuple[datetime, int]], settle: int
 ) -> list[tuple[datetime, int]]:

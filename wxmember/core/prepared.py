@@ -256,6 +256,9 @@ class InsertRow(Generic[ModelT]):
     says exists already is not written and nothing fails, so the caller's transaction needs no
     savepoint around the attempt (two round trips saved on every ledger write). Other
     violations (a missing foreign row, a NULL) still raise.
+
+    On PostgreSQL the same insert can also be one part of a larger statement (`within`), so
+    that the writes that go with it need no round trip of their own.
     """
 
     def __init__(self, model: type[ModelT], *, skip_taken: bool = False) -> None:
@@ -263,57 +266,95 @@ class InsertRow(Generic[ModelT]):
         self.skip_taken = skip_taken
         self._statements: dict[str, tuple[str, list[str]]] = {}
 
+    def _parts(self, conn: BaseDBAsyncClient, name: str) -> tuple[str | None, str, list[str]]:
+        """The query it needs first (named `name`), or None; the `INSERT` without its
+        `RETURNING`; the fields it writes, in the order of their parameters `$1…`."""
+        meta = self.model._meta
+        names = list(conn.executor_class(model=self.model, db=conn).regular_columns)
+        columns = ", ".join(f'"{meta.fields_db_projection[field]}"' for field in names)
+        spec = PARTITIONED.get(meta.db_table)
+        if conn.capabilities.dialect == "postgres" and spec is not None and spec.registry:
+            first, rows = _registered(spec.registry, spec, names, name, skip=self.skip_taken)
+            return first, f'INSERT INTO "{spec.table}" ("id", {columns}) {rows}', names
+        insert = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({_numbered(names)})'
+        if self.skip_taken:
+            insert += " ON CONFLICT DO NOTHING"
+        return None, insert, names
+
+    def statement(self, conn: BaseDBAsyncClient) -> str:
+        """The statement for `conn`'s dialect (its parameters come from `parameters`)."""
+        return self._sql(conn)[0]
+
     def _sql(self, conn: BaseDBAsyncClient) -> tuple[str, list[str]]:
         dialect = conn.capabilities.dialect
         found = self._statements.get(dialect)
         if found is None:
-            meta = self.model._meta
-            names = list(conn.executor_class(model=self.model, db=conn).regular_columns)
-            columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name in names)
-            values = ", ".join(f"${number}" for number in range(1, len(names) + 1))
-            returning = f'RETURNING "{meta.db_pk_column}"'
-            spec = PARTITIONED.get(meta.db_table)
-            if dialect == "postgres" and spec is not None and spec.registry is not None:
-                sql = _registered(spec, spec.registry, names, columns, values, self.skip_taken)
-            else:
-                sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values}) '
-                if self.skip_taken:
-                    sql += "ON CONFLICT DO NOTHING "
+            first, insert, names = self._parts(conn, "registered")
+            sql = f"WITH {first} {insert}" if first else insert
+            returning = f' RETURNING "{self.model._meta.db_pk_column}"'
             found = self._statements[dialect] = (sql + returning, names)
         return found
 
-    async def insert(self, conn: BaseDBAsyncClient, **values: Any) -> ModelT | None:
-        """The new row, as `Model.create` would return it; None when its key is taken."""
+    def within(self, conn: BaseDBAsyncClient, name: str) -> tuple[str, int]:
+        """The insert as the queries of a PostgreSQL `WITH` (`name` answers the new key, no row
+        when the key was taken), and how many parameters (`$1…`) it takes."""
+        if conn.capabilities.dialect != "postgres":
+            raise NotImplementedError("only PostgreSQL writes in a WITH")
+        first, insert, names = self._parts(conn, f"{name}_key")
+        query = f'{name} AS ({insert} RETURNING "{self.model._meta.db_pk_column}")'
+        return (f"{first}, {query}" if first else query), len(names)
+
+    def parameters(self, conn: BaseDBAsyncClient, **values: Any) -> tuple[ModelT, list[Any]]:
+        """The new row as `Model.create` would build it, and its values as the database takes
+        them, in the order of the statement's parameters."""
         instance = self.model(**values)
-        sql, names = self._sql(conn)
+        _, names = self._sql(conn)
         fields_map = self.model._meta.fields_map
-        parameters = [
+        return instance, [
             fields_map[name].to_db_value(getattr(instance, name), instance) for name in names
         ]
-        row = await first_row_of_insert(conn, sql, parameters)
-        key = row[0] if row is not None else None
-        if key is None:
-            return None
-        instance.pk = key
-        instance._saved_in_db = True
-        return instance
+
+    async def insert(self, conn: BaseDBAsyncClient, **values: Any) -> ModelT | None:
+        """The new row, as `Model.create` would return it; None when its key is taken."""
+        instance, parameters = self.parameters(conn, **values)
+        row = await first_row_of_insert(conn, self.statement(conn), parameters)
+        return saved(instance, row[0] if row is not None else None)
+
+
+def saved(instance: ModelT, key: Any) -> ModelT | None:
+    """A new row's instance with the key the database gave it; None when it wrote nothing."""
+    if key is None:
+        return None
+    instance.pk = key
+    instance._saved_in_db = True
+    return instance
+
+
+def shifted(sql: str, by: int) -> str:
+    """SQL written with `$1…` whose parameters come after `by` others in a larger statement."""
+    return re.sub(r"\$(\d+)", lambda found: f"${int(found.group(1)) + by}", sql)
 
 
 def _registered(
-    spec: Partitioned, registry: Registry, names: list[str], columns: str, values: str, skip: bool
-) -> str:
+    registry: Registry, spec: Partitioned, fields: list[str], name: str, *, skip: bool
+) -> tuple[str, str]:
     """The insert of a partitioned ledger's row (wxmember/core/partitioning.py): its registry
-    row first, which gives the id and holds the unique keys, then the row itself, only if the
-    registry took it. With `skip` a taken key writes nothing; without, it raises."""
+    row first (the query `name`), which gives the id and holds the unique keys, then the row
+    itself, only if the registry took it. With `skip` a taken key writes nothing; without, it
+    raises."""
     unique = ", ".join(f'"{column}"' for column in registry.columns)
-    given = ", ".join(f"${names.index(column) + 1}" for column in registry.columns)
-    return (
-        f'WITH registered AS (INSERT INTO "{registry.table}" ("id", {unique})'
+    given = ", ".join(f"${fields.index(column) + 1}" for column in registry.columns)
+    first = (
+        f'{name} AS (INSERT INTO "{registry.table}" ("id", {unique})'
         f" VALUES (nextval('{spec.sequence}'), {given})"
         + (" ON CONFLICT DO NOTHING" if skip else "")
         + ' RETURNING "id")'
-        f' INSERT INTO "{spec.table}" ("id", {columns}) SELECT "id", {values} FROM registered '
     )
+    return first, f'SELECT "id", {_numbered(fields)} FROM {name}'
+
+
+def _numbered(fields: list[str]) -> str:
+    return ", ".join(f"${number}" for number in range(1, len(fields) + 1))
 
 
 # A column of a multi-row insert: name, field, auto_now, auto_now_add, default, callable default.
