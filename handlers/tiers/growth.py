@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
@@ -29,14 +30,22 @@ from wxmember.core.errors import (
     TierNotFound,
     UpstreamUnavailable,
 )
-from wxmember.core.kernel import LockedMember, MemberRef, continue_after, insert_once, member_lock
+from wxmember.core.kernel import LockedMember, MemberRef, continue_after, member_lock
 from wxmember.core.localtime import local_today
 from wxmember.core.models.growth import GrowthEntry, MemberPeriodGrowth
 from wxmember.core.models.members import Member
 from wxmember.core.models.operators import Operator
 from wxmember.core.models.tier_history import EvaluationRun, TierChange, TierChangeReason
 from wxmember.core.models.tiers import Tier
-from wxmember.core.prepared import RowsBy, placeholders, read_rows
+from wxmember.core.prepared import (
+    InsertRow,
+    RowsBy,
+    first_row_of_insert,
+    placeholders,
+    read_rows,
+    saved,
+    shifted,
+)
 
 __all__ = [
     "EvaluationReport",
@@ -125,8 +134,7 @@ async def add_growth(
     period = current_period(services.config.tiers.period, today)
     async with member_lock(member) as account:
         conn, row = account.conn, account.row
-        entry = await insert_once(
-            GrowthEntry,
+        entry, values = _INSERT_ENTRY.parameters(
             conn,
             member_id=row.id,
             amount=amount,
@@ -136,31 +144,90 @@ async def add_growth(
             period=month_key(today),
             created_at=now,
         )
-        if entry is None:
+        if conn.capabilities.dialect == "postgres":
+            growth = await _add_at_once(conn, entry, values, period)
+        else:
+            growth = await _add_step_by_step(conn, entry, values, period)
+        if growth is None:
             # Written before under this key: the same change again, or another one (a 409).
             existing = await GrowthEntry.get(idempotency_key=idempotency_key, using_db=conn)
             if existing.member_id != row.id or existing.amount != amount:
                 raise _key_reused()
             growth = await period_growth(row.id, period, conn)
             return GrowthResult(existing, True, row.growth_total, growth, row.tier_id)
-        await conn.execute_query(placeholders(conn, _ADD_TO_TOTAL), [amount, row.id])
         row.growth_total += amount
-        await conn.execute_query(
-            placeholders(conn, _ADD_TO_MONTH), [row.id, month_key(today), amount]
-        )
-        growth = await period_growth(row.id, period, conn)
         upgrade = None
         if amount > 0 and row.tier_id is not None:
             upgrade = await _upgrade(services, account, growth)
         return GrowthResult(entry, False, row.growth_total, growth, row.tier_id, upgrade)
 
 
+_INSERT_ENTRY = InsertRow(GrowthEntry, skip_taken=True)
 # The month's bucket is written by its first change and added to by the others: one statement.
-_ADD_TO_MONTH = """
-INSERT INTO "member_period_growth" ("member_id", "period", "total") VALUES ($1, $2, $3)
+_MONTH_BUCKET = 'INSERT INTO "member_period_growth" ("member_id", "period", "total")'
+_MONTH_CONFLICT = """
 ON CONFLICT ("member_id", "period") DO UPDATE
 SET "total" = "member_period_growth"."total" + excluded."total"
 """
+_ADD_TO_MONTH = f"{_MONTH_BUCKET} VALUES ($1, $2, $3) {_MONTH_CONFLICT}"
+_ADD_TO_MONTH_OF_NEW_ENTRY = f"{_MONTH_BUCKET} SELECT $1, $2, $3 FROM entry {_MONTH_CONFLICT}"
+
+
+async def _add_step_by_step(
+    conn: BaseDBAsyncClient, entry: GrowthEntry, values: list[Any], period: Period
+) -> int | None:
+    """Growth's writes one statement after another (SQLite, where a statement costs no round
+    trip): the entry, the member's total, the month's bucket; the period's growth after them,
+    or None when the entry's key is taken."""
+    row = await first_row_of_insert(conn, _INSERT_ENTRY.statement(conn), values)
+    if saved(entry, row[0] if row is not None else None) is None:
+        return None
+    member_id, amount = entry.member_id, entry.amount
+    await conn.execute_query(placeholders(conn, _ADD_TO_TOTAL), [amount, member_id])
+    await conn.execute_query(placeholders(conn, _ADD_TO_MONTH), [member_id, entry.period, amount])
+    return await period_growth(member_id, period, conn)
+
+
+async def _add_at_once(
+    conn: BaseDBAsyncClient, entry: GrowthEntry, values: list[Any], period: Period
+) -> int | None:
+    """`_add_step_by_step` in one PostgreSQL statement, which writes nothing when the entry's key
+    is taken. Its parts read the rows as they were before it, so the period's growth after it
+    is the sum it reads plus the amount."""
+    sql = _ADD_AT_ONCE.get("postgres")
+    if sql is None:
+        # The entry's parameters, then `_ADD_TO_TOTAL`'s two, the month's three, the period's three.
+        written, width = _INSERT_ENTRY.within(conn, "entry")
+        total = shifted(_ADD_TO_TOTAL, width) + " AND EXISTS (SELECT 1 FROM entry)"
+        month = _ADD_TO_MONTH_OF_NEW_ENTRY
+        sql = _ADD_AT_ONCE["postgres"] = (
+            f"WITH {written}, total AS ({total}), month AS ({shifted(month, width + 2)}) "
+            f'SELECT "id", ({shifted(_PERIOD_GROWTH, width + 5)}) FROM entry'
+        )
+    member_id, amount = entry.member_id, entry.amount
+    rows = await read_rows(
+        conn,
+        sql,
+        [
+            *values,
+            amount,
+            member_id,
+            member_id,
+            entry.period,
+            amount,
+            member_id,
+            period.first_month,
+            period.last_month,
+        ],
+    )
+    if not rows:
+        return None
+    key, before = rows[0]
+    saved(entry, key)
+    return int(before) + amount
+
+
+_ADD_AT_ONCE: dict[str, str] = {}  # built at first use, from the models' columns
 
 
 def _key_reused() -> IdempotencyKeyReused:
