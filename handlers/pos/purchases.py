@@ -112,11 +112,25 @@ async def record_purchase(
 
     `store` is the code of the store it was bought at (`handlers.stores.cashiers` says when a
     cashier may leave it out and which stores it may name)."""
+    purchase, points_after = await _record(services, actor, member_id, order_no, amount_fen, store)
+    return purchase, points_after is not None
+
+
+async def _record(
+    services: Services,
+    actor: Operator,
+    member_id: int,
+    order_no: str,
+    amount_fen: int,
+    store: str | None,
+) -> tuple[Purchase, tuple[int, int] | None]:
+    """`record_purchase`, with the member's balance and debt as its transaction left them;
+    None for a purchase recorded before."""
     _check(amount_fen, order_no=order_no)
     store = await store_for(actor, store)
     existing = await _BY_ORDER_NO.first(None, order_no)
     if existing is not None:
-        return _same_order(existing, member_id, amount_fen), False
+        return _same_order(existing, member_id, amount_fen), None
     settings = services.config.points
     yuan = amount_fen // 100
     key = f"purchase:{order_no}"
@@ -172,8 +186,8 @@ async def record_purchase(
         existing = await _BY_ORDER_NO.first(None, order_no)
         if existing is None:
             raise
-        return _same_order(existing, member_id, amount_fen), False
-    return purchase, True
+        return _same_order(existing, member_id, amount_fen), None
+    return purchase, (member.points_balance, member.points_debt)
 
 
 async def till_purchase(
@@ -186,11 +200,12 @@ async def till_purchase(
 ) -> tuple[dict[str, Any], bool]:
     """`record_purchase`, as the till shows it: the purchase, the member's points now, and
     whether it was a replay of a purchase already recorded; True when this call recorded it."""
-    purchase, created = await record_purchase(
-        services, actor, member_id, order_no, amount_fen, store
-    )
-    conn = Member._meta.db
-    [(balance, debt)] = await read_rows(conn, placeholders(conn, _POINTS), [purchase.member_id])
+    purchase, points_after = await _record(services, actor, member_id, order_no, amount_fen, store)
+    created = points_after is not None
+    if points_after is None:  # a replay: the member's points as they are now
+        conn = Member._meta.db
+        [points_after] = await read_rows(conn, placeholders(conn, _POINTS), [purchase.member_id])
+    balance, debt = points_after
     shown = purchase_public(purchase) | {
         "balance": balance,
         "debt": debt,

@@ -54,6 +54,21 @@ class TestPurchaseThroughTheTill:
         # 6000 + 125 for the purchases, 100 + 300 for reaching silver and gold.
         assert (await Member.get(id=member.id)).points_balance == 6525
 
+    async def test_the_till_shows_the_points_with_the_upgrade_gifts(
+        self, client: TestClient, cashier: dict[str, str], member_in: MemberIn
+    ) -> None:
+        """The balance the till answers is the member's after everything the purchase did,
+        the gifts of the tiers it reached included, and a replay answers the same."""
+        member = await member_in()
+        order = {"member_id": member.id, "order_no": "O-1", "amount_fen": 600_000}
+        first = await client.post(PURCHASES, json=order, headers=cashier)
+        again = await client.post(PURCHASES, json=order, headers=cashier)
+        stored = await Member.get(id=member.id)
+        assert stored.points_balance == 6000 + 100 + 300
+        for response, replayed in ((first, False), (again, True)):
+            body = await response.json()
+            assert (body["balance"], body["debt"], body["replayed"]) == (6400, 0, replayed)
+
     async def test_refund_takes_growth_back_and_keeps_the_tier(
         self,
         client: TestClient,
