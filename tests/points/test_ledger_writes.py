@@ -1,0 +1,115 @@
+"""A ledger change writes all of its rows or none of them.
+
+A credit writes its entry, the balance and the lots; growth its entry, the member's total and
+the month's bucket. On PostgreSQL each is one statement, on SQLite several: on both, a key
+already taken writes nothing, and a balance that changed under the member's lock stops the
+change before anything of it is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from tortoise.transactions import in_transaction
+
+from handlers import points
+from handlers.points.lots import LedgerBroken
+from handlers.tiers.growth import add_growth
+from tests.factories import create_member
+from tests.support.ledger import assert_ledger_consistent
+from tests.support.localtime import freeze
+from wxmember.core.context import Services
+from wxmember.core.kernel import lock_member
+from wxmember.core.models import Member
+from wxmember.core.models.growth import GrowthEntry, MemberPeriodGrowth
+from wxmember.core.models.points import PointsEntry, PointsLot
+
+
+async def _points(member_id: int) -> tuple[int, int, int, int]:
+    """Balance, debt, entries and lots of a member, as stored."""
+    member = await Member.get(id=member_id)
+    return (
+        member.points_balance,
+        member.points_debt,
+        await PointsEntry.filter(member_id=member_id).count(),
+        await PointsLot.filter(member_id=member_id).count(),
+    )
+
+
+class TestCredit:
+    async def test_a_taken_key_under_the_callers_lock_writes_nothing(
+        self, services: Services
+    ) -> None:
+        member = await create_member()
+        first = await points.earn(services, member.id, 50, reason="gift", idempotency_key="g")
+        async with in_transaction() as conn:
+            account = await lock_member(conn, member.id)
+            again = await points.earn(services, account, 50, reason="gift", idempotency_key="g")
+            assert (again.id, account.row.points_balance) == (first.id, 50)
+        assert await _points(member.id) == (50, 0, 1, 1)
+        await assert_ledger_consistent(member.id)
+
+    async def test_a_debt_changed_under_the_lock_keeps_nothing_of_the_credit(
+        self, services: Services
+    ) -> None:
+        member = await create_member()
+        await points.earn(services, member.id, 20, reason="gift", idempotency_key="g")
+        with pytest.raises(LedgerBroken):
+            async with in_transaction() as conn:
+                account = await lock_member(conn, member.id)
+                account.row.points_debt = 30  # not what the row holds: its update matches nothing
+                await points.earn(services, account, 50, reason="gift", idempotency_key="h")
+        assert await _points(member.id) == (20, 0, 1, 1)
+        assert not await PointsEntry.exists(idempotency_key="h")
+        await assert_ledger_consistent(member.id)
+
+    async def test_a_credit_in_parts_writes_a_lot_for_each(self, services: Services) -> None:
+        """A spend given back keeps each part's expiry: one lot per part, the debt settled from
+        the part that expires first."""
+        services.config = services.config.replace(points={"refund_shortfall": "debt"})
+        freeze(services, datetime(2025, 3, 1, 4, 0, tzinfo=UTC))
+        early = datetime(2025, 6, 30, 15, 59, 59, tzinfo=UTC)
+        member = await create_member()
+        await points.earn(
+            services, member.id, 30, reason="gift", idempotency_key="early", expires_at=early
+        )
+        await points.earn(services, member.id, 70, reason="gift", idempotency_key="late")
+        await points.spend(services, member.id, 100, reason="mall", idempotency_key="s")
+        await points.take_back(services, member.id, 10, reason="refund", idempotency_key="t")
+        entry = await points.refund_spend(services, "s", idempotency_key="r", reason="refund")
+        assert (entry.amount, entry.debt_change) == (90, -10)
+        lots = await PointsLot.filter(entry_id=entry.id).order_by("expires_at")
+        assert [(lot.amount, lot.remaining) for lot in lots] == [(20, 20), (70, 70)]
+        assert lots[0].expires_at == early
+        assert await _points(member.id) == (90, 0, 5, 2 + 2)  # two lots earned, two given back
+        await assert_ledger_consistent(member.id)
+
+
+class TestGrowth:
+    async def test_a_taken_key_under_the_callers_lock_writes_nothing(
+        self, services: Services
+    ) -> None:
+        member = await create_member()
+        await add_growth(services, member.id, 300, reason="purchase", idempotency_key="k")
+        async with in_transaction() as conn:
+            account = await lock_member(conn, member.id)
+            again = await add_growth(services, account, 300, reason="purchase", idempotency_key="k")
+            assert again.replayed and (again.growth_total, again.period_growth) == (300, 300)
+        assert (await Member.get(id=member.id)).growth_total == 300
+        assert await GrowthEntry.filter(member_id=member.id).count() == 1
+        totals = await MemberPeriodGrowth.filter(member_id=member.id).values_list(
+            "total", flat=True
+        )
+        assert totals == [300]
+
+    async def test_the_period_counts_a_month_once_with_its_new_growth(
+        self, services: Services
+    ) -> None:
+        freeze(services, datetime(2025, 6, 15, 4, 0, tzinfo=UTC))
+        member = await create_member()
+        await add_growth(services, member.id, 300, reason="purchase", idempotency_key="a")
+        second = await add_growth(services, member.id, 400, reason="purchase", idempotency_key="b")
+        third = await add_growth(services, member.id, -100, reason="refund", idempotency_key="c")
+        assert (second.period_growth, third.period_growth) == (700, 600)
+        assert (third.growth_total, (await Member.get(id=member.id)).growth_total) == (600, 600)
