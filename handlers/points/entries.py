@@ -11,6 +11,7 @@ instead of changing anything twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -164,11 +165,11 @@ async def credit(
         expires_at=min(expires_at for expires_at, _ in portions),
         created_at=now,
     )
-    lots = settle_portions(portions, settle)
+    writes = _Credit(entry, values, net, settle, settle_portions(portions, settle), now)
     if conn.capabilities.dialect == "postgres":
-        written = await _credit_at_once(conn, entry, values, net, settle, lots, now)
+        written = await _credit_at_once(conn, writes)
     else:
-        written = await _credit_step_by_step(conn, entry, values, net, settle, lots, now)
+        written = await _credit_step_by_step(conn, writes)
     if written is None:
         return await replay(account, key, kind, gross), False
     member.points_balance += net
@@ -179,38 +180,35 @@ async def credit(
 _INSERT_ENTRY = InsertRow(PointsEntry, skip_taken=True)
 
 
-async def _credit_step_by_step(
-    conn: BaseDBAsyncClient,
-    entry: PointsEntry,
-    values: list[Any],
-    net: int,
-    settle: int,
-    lots: Portions,
-    now: datetime,
-) -> PointsEntry | None:
+@dataclass(frozen=True)
+class _Credit:
+    """What a credit writes, worked out before it writes any of it."""
+
+    entry: PointsEntry  # the new entry, without its id
+    values: list[Any]  # the entry's values, as its insert takes them
+    net: int  # the points the balance gains
+    settle: int  # the debt they pay off first
+    lots: Portions  # the lots, after the debt took its part
+    now: datetime
+
+
+async def _credit_step_by_step(conn: BaseDBAsyncClient, writes: _Credit) -> PointsEntry | None:
     """A credit's writes one statement after another (SQLite, where a statement costs no round
     trip): the entry, or None when its key is taken; then the balance and the lots."""
-    row = await first_row_of_insert(conn, _INSERT_ENTRY.statement(conn), values)
+    entry = writes.entry
+    row = await first_row_of_insert(conn, _INSERT_ENTRY.statement(conn), writes.values)
     if saved(entry, row[0] if row is not None else None) is None:
         return None
     changed, _ = await conn.execute_query(
-        placeholders(conn, _CREDIT), [net, settle, entry.member_id]
+        placeholders(conn, _CREDIT), [writes.net, writes.settle, entry.member_id]
     )
     if changed != 1:
         raise LedgerBroken(f"member {entry.member_id}: debt changed under a lock")
-    await create_lots(conn, entry.member_id, entry, lots, now)
+    await create_lots(conn, entry.member_id, entry, writes.lots, writes.now)
     return entry
 
 
-async def _credit_at_once(
-    conn: BaseDBAsyncClient,
-    entry: PointsEntry,
-    values: list[Any],
-    net: int,
-    settle: int,
-    lots: Portions,
-    now: datetime,
-) -> PointsEntry | None:
+async def _credit_at_once(conn: BaseDBAsyncClient, writes: _Credit) -> PointsEntry | None:
     """A credit's writes in one PostgreSQL statement: the same entry, balance and lots as
     `_credit_step_by_step`, and nothing at all when the entry's key is taken."""
     sql = _CREDIT_AT_ONCE.get("postgres")
@@ -223,19 +221,20 @@ async def _credit_at_once(
             f"lots AS ({shifted(LOTS_OF_NEW_ENTRY, width + 3)}) "
             'SELECT "id", (SELECT COUNT(*) FROM balance) FROM entry'
         )
-    kept = [(expires_at, amount) for expires_at, amount in lots if amount > 0]
+    entry = writes.entry
+    kept = [(expires_at, amount) for expires_at, amount in writes.lots if amount > 0]
     moment = partial(db_moment, PointsLot, "expires_at")
     rows = await read_rows(
         conn,
         sql,
         [
-            *values,
-            net,
-            settle,
+            *writes.values,
+            writes.net,
+            writes.settle,
             entry.member_id,
             [amount for _, amount in kept],
             [moment(expires_at) for expires_at, _ in kept],
-            moment(now),
+            moment(writes.now),
             entry.member_id,
         ],
     )
