@@ -4,9 +4,10 @@ Each runs inside the operation's transaction with the member's row locked once
 (`wxmember.core.kernel.lock_member`) and passed down as a `LockedMember`. The first
 ledger change of a transaction expires the member's due lots (`open_account`), so the balance
 is spendable as is. The entry is inserted first, by an insert that does nothing on a taken key
-(`insert_once`): if a call with the same idempotency key committed first, the insert finds the
-key taken and the caller gets the entry that won (`credit`/`debit` return it with `False`)
-instead of changing anything twice.
+(`InsertRow` with `skip_taken`): if a call with the same idempotency key committed first, the
+insert finds the key taken and the caller gets the entry that won (`credit`/`debit` return it
+with `False`) instead of changing anything twice. The balance moves and a credit's lots are
+written only with the entry: on PostgreSQL in the same statement, on SQLite right after it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from handlers.points.lots import (
 )
 from wxmember.core.context import Services
 from wxmember.core.errors import IdempotencyKeyReused, InsufficientPoints, ValidationFailed
-from wxmember.core.kernel import LockedMember, insert_once
+from wxmember.core.kernel import LockedMember
 from wxmember.core.models import Member, Operator
 from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot
 from wxmember.core.prepared import (
@@ -165,11 +166,9 @@ async def credit(
         expires_at=min(expires_at for expires_at, _ in portions),
         created_at=now,
     )
-    writes = _Credit(entry, values, net, settle, settle_portions(portions, settle), now)
-    if conn.capabilities.dialect == "postgres":
-        written = await _credit_at_once(conn, writes)
-    else:
-        written = await _credit_step_by_step(conn, writes)
+    lots = settle_portions(portions, settle)
+    writes = _Change(entry, values, _CREDIT, [net, settle, member.id], lots, now)
+    written = await _write(conn, writes)
     if written is None:
         return await replay(account, key, kind, gross), False
     member.points_balance += net
@@ -181,72 +180,78 @@ _INSERT_ENTRY = InsertRow(PointsEntry, skip_taken=True)
 
 
 @dataclass(frozen=True)
-class _Credit:
-    """What a credit writes, worked out before it writes any of it."""
+class _Change:
+    """What a ledger change writes, worked out before it writes any of it: the entry, the move
+    of the member's balance and debt, and for a credit its lots."""
 
     entry: PointsEntry  # the new entry, without its id
     values: list[Any]  # the entry's values, as its insert takes them
-    net: int  # the points the balance gains
-    settle: int  # the debt they pay off first
-    lots: Portions  # the lots, after the debt took its part
+    move: str  # `_CREDIT` or `_DEBIT`
+    moved: list[Any]  # its parameters
+    lots: Portions  # a credit's lots, after the debt took its part
     now: datetime
 
 
-async def _credit_step_by_step(conn: BaseDBAsyncClient, writes: _Credit) -> PointsEntry | None:
-    """A credit's writes one statement after another (SQLite, where a statement costs no round
-    trip): the entry, or None when its key is taken; then the balance and the lots."""
-    entry = writes.entry
-    row = await first_row_of_insert(conn, _INSERT_ENTRY.statement(conn), writes.values)
+async def _write(conn: BaseDBAsyncClient, change: _Change) -> PointsEntry | None:
+    """The change's entry, balance and lots; None, with nothing written, when the entry's key is
+    taken. A move that matches no row (the row changed under the member's lock) stops it."""
+    if conn.capabilities.dialect == "postgres":
+        return await _write_at_once(conn, change)
+    return await _write_step_by_step(conn, change)
+
+
+def _moved_nothing(change: _Change) -> LedgerBroken:
+    return LedgerBroken(f"member {change.entry.member_id}: points changed under a lock")
+
+
+async def _write_step_by_step(conn: BaseDBAsyncClient, change: _Change) -> PointsEntry | None:
+    """One statement after another (SQLite, where a statement costs no round trip)."""
+    entry = change.entry
+    row = await first_row_of_insert(conn, _INSERT_ENTRY.statement(conn), change.values)
     if saved(entry, row[0] if row is not None else None) is None:
         return None
-    changed, _ = await conn.execute_query(
-        placeholders(conn, _CREDIT), [writes.net, writes.settle, entry.member_id]
-    )
-    if changed != 1:
-        raise LedgerBroken(f"member {entry.member_id}: debt changed under a lock")
-    await create_lots(conn, entry.member_id, entry, writes.lots, writes.now)
+    moved, _ = await conn.execute_query(placeholders(conn, change.move), change.moved)
+    if moved != 1:
+        raise _moved_nothing(change)
+    await create_lots(conn, entry.member_id, entry, change.lots, change.now)
     return entry
 
 
-async def _credit_at_once(conn: BaseDBAsyncClient, writes: _Credit) -> PointsEntry | None:
-    """A credit's writes in one PostgreSQL statement: the same entry, balance and lots as
-    `_credit_step_by_step`, and nothing at all when the entry's key is taken."""
-    sql = _CREDIT_AT_ONCE.get("postgres")
+async def _write_at_once(conn: BaseDBAsyncClient, change: _Change) -> PointsEntry | None:
+    """In one PostgreSQL statement, whose parts move the balance and write the lots only if the
+    entry was written."""
+    sql = _AT_ONCE.get(change.move)
     if sql is None:
-        # The entry's parameters first, then `_CREDIT`'s three, then the lots' four.
+        # The entry's parameters first, then the move's three, then the lots' four.
         written, width = _INSERT_ENTRY.within(conn, "entry")
-        balance = shifted(_CREDIT, width).rstrip() + " AND EXISTS (SELECT 1 FROM entry)"
-        sql = _CREDIT_AT_ONCE["postgres"] = (
-            f"WITH {written}, balance AS ({balance} RETURNING 1), "
-            f"lots AS ({shifted(LOTS_OF_NEW_ENTRY, width + 3)}) "
-            'SELECT "id", (SELECT COUNT(*) FROM balance) FROM entry'
+        move = shifted(change.move, width).rstrip() + " AND EXISTS (SELECT 1 FROM entry)"
+        lots = shifted(LOTS_OF_NEW_ENTRY, width + 3)
+        sql = _AT_ONCE[change.move] = (
+            f"WITH {written}, moved AS ({move} RETURNING 1)"
+            + (f", lots AS ({lots})" if change.move == _CREDIT else "")
+            + ' SELECT "id", (SELECT COUNT(*) FROM moved) FROM entry'
         )
-    entry = writes.entry
-    kept = [(expires_at, amount) for expires_at, amount in writes.lots if amount > 0]
-    moment = partial(db_moment, PointsLot, "expires_at")
-    rows = await read_rows(
-        conn,
-        sql,
-        [
-            *writes.values,
-            writes.net,
-            writes.settle,
-            entry.member_id,
+    entry = change.entry
+    parameters = [*change.values, *change.moved]
+    if change.move == _CREDIT:
+        kept = [(expires_at, amount) for expires_at, amount in change.lots if amount > 0]
+        moment = partial(db_moment, PointsLot, "expires_at")
+        parameters += [
             [amount for _, amount in kept],
             [moment(expires_at) for expires_at, _ in kept],
-            moment(writes.now),
+            moment(change.now),
             entry.member_id,
-        ],
-    )
+        ]
+    rows = await read_rows(conn, sql, parameters)
     if not rows:
         return None
-    key, changed = rows[0]
-    if changed != 1:
-        raise LedgerBroken(f"member {entry.member_id}: debt changed under a lock")
+    key, moved = rows[0]
+    if moved != 1:
+        raise _moved_nothing(change)
     return saved(entry, key)
 
 
-_CREDIT_AT_ONCE: dict[str, str] = {}  # built at first use, from the models' columns
+_AT_ONCE: dict[str, str] = {}  # by move, built at first use from the models' columns
 
 
 async def debit(
@@ -272,8 +277,7 @@ async def debit(
         if earlier is not None:
             return earlier, False
         raise InsufficientPoints(balance=member.points_balance, needed=amount)
-    entry = await insert_once(
-        PointsEntry,
+    entry, values = _INSERT_ENTRY.parameters(
         conn,
         member_id=member.id,
         kind=kind,
@@ -287,11 +291,11 @@ async def debit(
         operator=operator,
         created_at=now,
     )
-    if entry is None:
+    written = await _write(
+        conn, _Change(entry, values, _DEBIT, [taken, shortfall, member.id], [], now)
+    )
+    if written is None:
         return await replay(account, key, kind, -amount), False
-    changed, _ = await conn.execute_query(placeholders(conn, _DEBIT), [taken, shortfall, member.id])
-    if changed != 1:
-        raise LedgerBroken(f"member {member.id}: balance changed under a lock")
     member.points_balance -= taken
     member.points_debt += shortfall
     if taken:

@@ -33,7 +33,15 @@ from wxmember.core.models.points import (
     PointsEntry,
     PointsLot,
 )
-from wxmember.core.prepared import InsertRow, InsertRows, db_moment, ids_in, placeholders
+from wxmember.core.prepared import (
+    InsertRow,
+    InsertRows,
+    db_moment,
+    ids_in,
+    placeholders,
+    read_rows,
+    shifted,
+)
 
 _LOT_PAGE = 20
 _INSERT_LOT = InsertRow(PointsLot)
@@ -149,17 +157,15 @@ async def take_from_lots(
     created go first (a refunded purchase takes back its own points before any others).
     """
     need = amount
-    allocations: list[dict[str, int]] = []
     sources = [None] if first_from_entry_id is None else [first_from_entry_id, None]
     for source in sources:
         while need > 0:
             lots = await _open_lots(conn, member_id, source)
             if not lots:
                 break
-            need = await _consume(conn, lots, need, entry, allocations)
+            need = await _consume(conn, lots, need, entry)
     if need > 0:
         raise LedgerBroken(f"member {member_id}: lots hold less than the balance")
-    await _INSERT_ALLOCATIONS.insert(conn, allocations)
 
 
 async def _open_lots(
@@ -176,13 +182,17 @@ async def _open_lots(
 
 
 async def _consume(
-    conn: BaseDBAsyncClient,
-    lots: list[PointsLot],
-    need: int,
-    entry: PointsEntry,
-    allocations: list[dict[str, int]],
+    conn: BaseDBAsyncClient, lots: list[PointsLot], need: int, entry: PointsEntry
 ) -> int:
+    """Take up to `need` points from `lots`, in their order, for `entry`; what is still needed.
+
+    Every lot but the last taken from is emptied; the last may give part of what it holds. The
+    lots and the allocations that record where the points went are written together: on
+    PostgreSQL by one statement, on SQLite one after another.
+    """
     emptied: list[int] = []
+    part: tuple[int, int] | None = None  # lot, points taken from it
+    allocations: list[dict[str, int]] = []
     for lot in lots:
         if need == 0:
             break
@@ -192,16 +202,69 @@ async def _consume(
         if take == lot.remaining:
             emptied.append(lot.id)
         else:
-            changed, _ = await conn.execute_query(placeholders(conn, _TAKE_PART), [take, lot.id])
-            if changed != 1:
-                raise LedgerBroken(f"lot {lot.id} changed under a lock")
+            part = (lot.id, take)
+    if conn.capabilities.dialect == "postgres":
+        await _take_at_once(conn, entry.id, emptied, part, allocations)
+    else:
+        await _take_step_by_step(conn, emptied, part, allocations)
+    return need
+
+
+async def _take_step_by_step(
+    conn: BaseDBAsyncClient,
+    emptied: list[int],
+    part: tuple[int, int] | None,
+    allocations: list[dict[str, int]],
+) -> None:
+    if part is not None:
+        lot_id, take = part
+        changed, _ = await conn.execute_query(placeholders(conn, _TAKE_PART), [take, lot_id])
+        if changed != 1:
+            raise LedgerBroken(f"lot {lot_id} changed under a lock")
     if emptied:
         condition, ids = ids_in(conn, emptied)
         sql = placeholders(conn, _EMPTY.format(ids=condition))
         changed, _ = await conn.execute_query(sql, [ids])
         if changed != len(emptied):
             raise LedgerBroken("lots changed under a lock")
-    return need
+    await _INSERT_ALLOCATIONS.insert(conn, allocations)
+
+
+# `_take_step_by_step` as one statement: the emptied lots ($1), the part taken ($2) from a lot
+# ($3, NULL for none), the allocations of an entry ($4) to lots ($5) of amounts ($6).
+_TAKE_AT_ONCE = f"""
+WITH emptied AS ({_EMPTY.format(ids="= ANY($1::bigint[])")} RETURNING 1),
+part AS ({shifted(_TAKE_PART, 1)} RETURNING 1),
+taken AS (
+INSERT INTO "points_allocations" ("entry_id", "lot_id", "amount")
+SELECT $4, "taken"."lot", "taken"."amount"
+FROM unnest($5::bigint[], $6::integer[]) AS "taken" ("lot", "amount"))
+SELECT (SELECT COUNT(*) FROM emptied), (SELECT COUNT(*) FROM part)
+"""
+
+
+async def _take_at_once(
+    conn: BaseDBAsyncClient,
+    entry_id: int,
+    emptied: list[int],
+    part: tuple[int, int] | None,
+    allocations: list[dict[str, int]],
+) -> None:
+    lot_id, take = part if part is not None else (None, 0)
+    [(emptied_now, part_now)] = await read_rows(
+        conn,
+        _TAKE_AT_ONCE,
+        [
+            emptied,
+            take,
+            lot_id,
+            entry_id,
+            [allocation["lot_id"] for allocation in allocations],
+            [allocation["amount"] for allocation in allocations],
+        ],
+    )
+    if emptied_now != len(emptied) or part_now != (part is not None):
+        raise LedgerBroken("lots changed under a lock")
 
 
 async def expire_member_lots(
@@ -248,9 +311,7 @@ async def expire_member_lots(
     if changed != 1:
         raise LedgerBroken(f"member {member.id}: balance below its lots")
     member.points_balance -= total
-    allocations: list[dict[str, int]] = []
-    await _consume(conn, due, total, entry, allocations)
-    await _INSERT_ALLOCATIONS.insert(conn, allocations)
+    await _consume(conn, due, total, entry)
     return len(due)
 
 

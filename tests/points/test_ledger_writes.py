@@ -86,6 +86,46 @@ class TestCredit:
         await assert_ledger_consistent(member.id)
 
 
+class TestDebit:
+    async def test_a_taken_key_under_the_callers_lock_writes_nothing(
+        self, services: Services
+    ) -> None:
+        member = await create_member()
+        await points.earn(services, member.id, 50, reason="gift", idempotency_key="g")
+        first = await points.spend(services, member.id, 20, reason="mall", idempotency_key="s")
+        async with in_transaction() as conn:
+            account = await lock_member(conn, member.id)
+            again = await points.spend(services, account, 20, reason="mall", idempotency_key="s")
+            assert (again.id, account.row.points_balance) == (first.id, 30)
+        assert await _points(member.id) == (30, 0, 2, 1)
+        lot = await PointsLot.get(member_id=member.id)
+        assert lot.remaining == 30
+        await assert_ledger_consistent(member.id)
+
+    async def test_a_balance_changed_under_the_lock_keeps_nothing_of_the_spend(
+        self, services: Services
+    ) -> None:
+        member = await create_member()
+        await points.earn(services, member.id, 50, reason="gift", idempotency_key="g")
+        with pytest.raises(LedgerBroken):
+            async with in_transaction() as conn:
+                account = await lock_member(conn, member.id)
+                account.row.points_balance = 80  # not what the row holds
+                await points.spend(services, account, 70, reason="mall", idempotency_key="s")
+        assert await _points(member.id) == (50, 0, 1, 1)
+        assert not await PointsEntry.exists(idempotency_key="s")
+        await assert_ledger_consistent(member.id)
+
+    async def test_a_spend_across_lots_empties_all_but_the_last(self, services: Services) -> None:
+        member = await create_member()
+        for n, amount in enumerate((10, 20, 30)):
+            await points.earn(services, member.id, amount, reason="gift", idempotency_key=f"{n}")
+        await points.spend(services, member.id, 35, reason="mall", idempotency_key="s")
+        lots = await PointsLot.filter(member_id=member.id).order_by("id")
+        assert [lot.remaining for lot in lots] == [0, 0, 25]
+        await assert_ledger_consistent(member.id)
+
+
 class TestGrowth:
     async def test_a_taken_key_under_the_callers_lock_writes_nothing(
         self, services: Services
