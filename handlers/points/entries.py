@@ -167,8 +167,9 @@ async def credit(
         created_at=now,
     )
     lots = settle_portions(portions, settle)
-    writes = _Change(entry, values, _CREDIT, [net, settle, member.id], lots, now)
-    written = await _write(conn, writes)
+    written = await _write(
+        conn, _Change(entry, values, _CREDIT, [net, settle, member.id], lots, now)
+    )
     if written is None:
         return await replay(account, key, kind, gross), False
     member.points_balance += net
