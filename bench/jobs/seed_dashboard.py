@@ -57,7 +57,8 @@ SHARES = {
 
 # Common to every event statement: $1 start, $2 window in seconds, $3 rows, $4 members.
 # Row g happens at `at`, by one of the members whose card had opened by then (they open evenly
-# over the window in id order); `h` is a pseudo-random number of the row.
+# over the window in id order, the first at its start); `h` is a pseudo-random number of the
+# row.
 _EVENTS = """
 WITH g AS (
   SELECT n,
@@ -201,7 +202,9 @@ class DashboardSeeder:
         self.span = (now - self.start).total_seconds()
 
     def opened_at(self, member_id: int, members: int) -> datetime:
-        return self.start + timedelta(seconds=self.span * (member_id - 0.5) / members)
+        """Cards open evenly over the window, the first at its very start: no event of the
+        window comes before the first member, who opened the first card."""
+        return self.start + timedelta(seconds=self.span * (member_id - 1) / members)
 
     async def seed(
         self, conn: asyncpg.Connection, loader: Loader, members: int, ledger: int
