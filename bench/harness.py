@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+from bench.cpu import CpuMeter
 from bench.database import flush_redis, postgres_version, recreate_postgres
 from bench.load import (
     REPO_ROOT,
@@ -174,6 +175,7 @@ async def _load_target(
     target: Target,
     *,
     is_service: bool = False,
+    postgres: bool,
     scenario: Scenario,
     generator: GeneratorName,
     settings: Callable[..., LoadSettings],
@@ -199,7 +201,9 @@ async def _load_target(
             )
         # the stand-ins answer 200 to everything: only the service has the scenario's statuses
         ok = scenario.ok_statuses if is_service else BASELINE_OK
-        load = run_load(generator, settings(base_url=server.url, ok_statuses=ok))
+        # the database's CPU is the service's to answer for: the stand-ins touch none
+        meter = CpuMeter(server.pid, database=is_service and postgres)
+        load = run_load(generator, settings(base_url=server.url, ok_statuses=ok, meter=meter))
         if scenario.probe is None:
             result = await load
         else:
@@ -266,6 +270,7 @@ async def run_benchmark(options: RunOptions) -> Outcome:
             write_requests(requests_file, requests)
             load = partial(
                 _load_target,
+                postgres=options.backend == "postgres",
                 scenario=scenario,
                 generator=generator,
                 settings=partial(

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.cpu import CpuMeter
 from bench.processes import run_captured
 
 GeneratorName = Literal["wrk", "python"]
@@ -37,6 +38,8 @@ class LoadSettings:
     ok_statuses: frozenset[int]
     timeout: float = REQUEST_TIMEOUT_SECONDS
     requests: int | None = None  # a request-count run: exactly this many, then stop
+    # read just before and after the measured part (not the warm-up)
+    meter: CpuMeter | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,21 @@ class LoadResult:
     failures: dict[str, int] = field(default_factory=dict)
     # requests sent (warm-up included) after a connection's share of the list ran out
     repeated: int = 0
+    # CPU seconds each side spent on the measured requests (bench.cpu), where it was read
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
 
+    def cpu_ms_per_request(self) -> dict[str, float]:
+        if not self.requests:
+            return {}
+        return {side: 1000 * s / self.requests for side, s in self.cpu_seconds.items()}
+
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "rps": round(self.rps, 1)}
+        per_request = {side: round(ms, 3) for side, ms in self.cpu_ms_per_request().items()}
+        return {**asdict(self), "rps": round(self.rps, 1), "cpu_ms_per_request": per_request}
 
 
 def percentile(sorted_samples: list[float], pct: float) -> float:
@@ -113,6 +124,7 @@ async def run_python_generator(settings: LoadSettings) -> LoadResult:
         "warmup": settings.warmup,
         "timeout": settings.timeout,
         "requests": settings.requests,
+        "cpu": settings.meter.to_json() if settings.meter else None,
     }
     job_file = settings.requests_file.with_suffix(".pyload.json")
     job_file.write_text(json.dumps(job), encoding="utf-8")
@@ -130,4 +142,5 @@ async def run_python_generator(settings: LoadSettings) -> LoadResult:
         statuses=data["statuses"],
         failures=data["failures"],
         repeated=data["repeated"],
+        cpu_seconds=data["cpu_seconds"],
     )

@@ -64,6 +64,7 @@ class Server:
     name: str
     url: str
     log_file: Path
+    pid: int | None = None
     exit_code: int | None = None
 
 
@@ -126,6 +127,7 @@ async def running_server(
         proc = await asyncio.create_subprocess_exec(
             *command, cwd=cwd, env=dict(env), stdout=log, stderr=asyncio.subprocess.STDOUT
         )
+        server.pid = proc.pid
         try:
             await _wait_healthy(proc, server)
             if ready_path is not None:

@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.cpu import CpuMeter
 from bench.load import percentile
 from bench.prepared import Request, read_requests
 
@@ -126,20 +127,26 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=job["timeout"])
     tally = Tally()
     repeated = 0
+    meter = CpuMeter.from_json(job.get("cpu"))
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         if job.get("requests"):
             count = job["requests"]
             repeated = max(0, count - len(requests))
             batch = [requests[n % len(requests)] for n in range(count)]
             lists = [batch[k::connections] for k in range(min(connections, count))]
+            if meter:
+                meter.start()
             seconds = await _counted(session, job["base_url"], lists, tally)
         else:
             shares = [Share(share(requests, k, connections)) for k in range(connections)]
             iterators = [iter(s) for s in shares]
             if job["warmup"] > 0:
                 await _phase(session, job["base_url"], iterators, job["warmup"], None)
+            if meter:
+                meter.start()
             seconds = await _phase(session, job["base_url"], iterators, job["duration"], tally)
             repeated = sum(s.repeated for s in shares)
+    cpu_seconds = meter.stop() if meter else {}
     samples = sorted(tally.samples)
     return {
         "requests": len(samples),
@@ -151,6 +158,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
         "statuses": dict(tally.statuses),
         "failures": dict(tally.failures),
         "repeated": repeated,
+        "cpu_seconds": cpu_seconds,
     }
 
 

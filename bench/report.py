@@ -12,9 +12,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import DATABASE, SERVER
 from bench.load import LoadResult
 
-HEADERS = ("scenario", "target", "rps", "p50 ms", "p99 ms", "errors", "statuses")
+HEADERS = (
+    "scenario",
+    "target",
+    "rps",
+    "p50 ms",
+    "p99 ms",
+    "cpu ms/req",
+    "errors",
+    "statuses",
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,17 @@ class Report:
         }
 
 
+def _cpu_cell(result: LoadResult) -> str:
+    """The server's CPU per request, and the database's after it (`1.05 + db 0.85`)."""
+    spent = result.cpu_ms_per_request()
+    if SERVER not in spent:
+        return "-"
+    cell = f"{spent[SERVER]:.2f}"
+    if DATABASE in spent:
+        cell += f" + db {spent[DATABASE]:.2f}"
+    return cell
+
+
 def _cells(scenario: str, row: Row) -> tuple[str, ...]:
     result = row.result
     return (
@@ -55,6 +76,7 @@ def _cells(scenario: str, row: Row) -> tuple[str, ...]:
         f"{result.rps:.0f}",
         f"{result.p50_ms:.1f}",
         f"{result.p99_ms:.1f}",
+        _cpu_cell(result),
         str(result.errors),
         " ".join(f"{code}:{n}" for code, n in sorted(result.statuses.items())),
     )
@@ -64,7 +86,7 @@ def render_table(report: Report) -> str:
     """The plain-text table printed at the end of a run."""
     lines = [HEADERS, *(_cells(report.scenario, row) for row in report.rows)]
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADERS))]
-    numeric = {2, 3, 4, 5}
+    numeric = {2, 3, 4, 5, 6}
     out = []
     for line in lines:
         cells = [

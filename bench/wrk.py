@@ -98,7 +98,10 @@ async def run_wrk(settings: LoadSettings) -> LoadResult:
     starts = None
     if settings.warmup > 0:
         starts = (await _wrk(settings, data_file, settings.warmup))["positions"]
+    if settings.meter:
+        settings.meter.start()
     data = await _wrk(settings, data_file, settings.duration, starts)
+    cpu = settings.meter.stop() if settings.meter else {}
     failures = {kind: data[kind] for kind in ("connect", "read", "write", "timeout") if data[kind]}
     statuses = {str(code): n for code, n in data["statuses"].items()}
     return LoadResult(
@@ -113,4 +116,5 @@ async def run_wrk(settings: LoadSettings) -> LoadResult:
         statuses=statuses,
         failures=failures,
         repeated=data["repeated"],
+        cpu_seconds=cpu,
     )

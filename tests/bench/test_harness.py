@@ -63,6 +63,7 @@ def _assert_both_targets_answered(report: dict, service_target: str) -> None:
         assert row["requests"] > 0
         assert row["errors"] == 0
         assert row["statuses"] == {"200": row["requests"]}
+        assert row["cpu_ms_per_request"]["server"] > 0
 
 
 class TestRun:
@@ -81,6 +82,9 @@ class TestRun:
         )
 
         _assert_both_targets_answered(report, "wxmember/postgres")
+        baseline, service = report["results"]
+        assert "database" not in baseline["cpu_ms_per_request"]
+        assert "database" in service["cpu_ms_per_request"]
 
     async def test_one_gunicorn_worker_on_sqlite(self, tmp_path: Path) -> None:
         report = await _run(tmp_path, workers=1)
@@ -106,6 +110,8 @@ class TestRun:
         assert service["requests"] > 0
         assert service["statuses"] == {"201": service["requests"]}
         assert report["settings"]["workers"] == 2
+        assert service["cpu_ms_per_request"]["server"] > 0
+        assert service["cpu_ms_per_request"]["database"] > 0
 
     async def test_once_only_requests_are_not_sent_again_after_the_warm_up(
         self, tmp_path: Path
