@@ -34,7 +34,7 @@ from wxmember.core.kernel import LockedMember, lock_member
 from wxmember.core.localtime import local_today
 from wxmember.core.models import Member
 from wxmember.core.models.checkins import Checkin
-from wxmember.core.prepared import InsertRow, placeholders
+from wxmember.core.prepared import InsertRow, partition_key, placeholders
 
 __all__ = ["CheckinResult", "MakeupResult", "check_in", "checkin_growth", "make_up"]
 
@@ -166,7 +166,7 @@ async def _reward(
 
 _INSERT_CHECKIN = InsertRow(Checkin)
 _DAYS = """
-SELECT {columns} FROM "checkins" WHERE "member_id" = $1 AND "day" IN ($2, $3)
+SELECT {columns} FROM "checkins" WHERE "member_id" = $1 AND "day" IN ({first}, {second})
 """
 
 
@@ -175,10 +175,11 @@ async def _days(
 ) -> list[Checkin]:
     """The member's rows of two days, by one fixed statement (the check-in's hot read)."""
     columns = sorted(Checkin._meta.db_fields)
-    sql = placeholders(conn, _DAYS.format(columns=", ".join(f'"{c}"' for c in columns)))
-    to_db = Checkin._meta.fields_map["day"].to_db_value
-    days = [to_db(first, Checkin), to_db(second, Checkin)]
-    _, rows = await conn.execute_query(sql, [member_id, *days])
+    first_sql, first_value = partition_key(conn, Checkin, "day", first, 2)
+    second_sql, second_value = partition_key(conn, Checkin, "day", second, 3)
+    listed = ", ".join(f'"{c}"' for c in columns)
+    sql = placeholders(conn, _DAYS.format(columns=listed, first=first_sql, second=second_sql))
+    _, rows = await conn.execute_query(sql, [member_id, first_value, second_value])
     return [Checkin._init_from_db(**dict(zip(columns, row, strict=True))) for row in rows]
 
 

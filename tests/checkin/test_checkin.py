@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
-from handlers.checkin.daily import check_in
+from handlers.checkin.daily import _days, check_in
 from tests.checkin.kit import set_checkin_rules
 from tests.factories import auth_headers, create_member
 from tests.support.http import error_code
 from tests.support.ledger import assert_ledger_consistent
 from tests.support.localtime import freeze, local
+from tests.support.settings import requires_postgres
 from wxmember.core.context import Services
 from wxmember.core.models import Member
 from wxmember.core.models.checkins import Checkin
@@ -78,6 +80,44 @@ class TestCheckIn:
         clock.advance(days=2)
         body = await (await client.post(URL, headers=headers)).json()
         assert (body["streak"], body["points"]) == (1, 5)
+
+    async def test_the_streak_goes_on_into_the_next_month(
+        self, client: TestClient, services: Services
+    ) -> None:
+        # this month's last day and the next one's first: on PostgreSQL, rows of two partitions
+        today = date.today()
+        first_of_next = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+        last = first_of_next - timedelta(days=1)
+        clock = freeze(services, local(last.year, last.month, last.day, 21, 0))
+        member = await create_member()
+        headers = auth_headers(services, member)
+        assert (await (await client.post(URL, headers=headers)).json())["streak"] == 1
+        clock.advance(days=1)
+
+        body = await (await client.post(URL, headers=headers)).json()
+        again = await client.post(URL, headers=headers)
+
+        assert (body["day"], body["streak"]) == (first_of_next.isoformat(), 2)
+        error = (await again.json())["error"]
+        assert (error["code"], error["details"]["streak"]) == ("already_checked_in", 2)
+
+    @requires_postgres
+    async def test_the_days_read_is_planned_once_per_connection(self, services: Services) -> None:
+        """The two days name the partition key: sent as text and cast in the statement, they are
+        pruned when it starts, so PostgreSQL keeps one generic plan instead of planning each
+        check-in (`partition_key`)."""
+        member = await create_member()
+        today = date.today()
+        async with in_transaction() as conn:
+            for n in range(8):
+                await _days(conn, member.id, today - timedelta(days=n), today - timedelta(n + 1))
+            _, plans = await conn.execute_query(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                'WHERE statement LIKE \'%FROM "checkins" WHERE "member_id"%\' '
+                "AND statement NOT LIKE '%pg_prepared_statements%'"
+            )
+
+        assert [(row[0] > 0, row[1] <= 5) for row in plans] == [(True, True)]
 
     async def test_second_call_is_409_with_todays_result(
         self, client: TestClient, services: Services

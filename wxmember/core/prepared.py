@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -45,6 +45,24 @@ def ids_in(conn: BaseDBAsyncClient, ids: Sequence[int], number: int = 1) -> tupl
     if conn.capabilities.dialect == "postgres":
         return f"= ANY(${number}::bigint[])", list(ids)
     return f"IN (SELECT value FROM json_each(${number}))", json.dumps(list(ids))
+
+
+def partition_key(
+    conn: BaseDBAsyncClient, model: type[Model], column: str, value: date, number: int
+) -> tuple[str, object]:
+    """`$n` for a value of a partitioned table's key (a date or a moment), and the value to send.
+
+    PostgreSQL prunes partitions by a parameter's value when it plans a statement, so a
+    statement naming its table's partition key by parameter is planned anew at every call: a
+    generic plan, costed over every partition, never looks the cheaper (about 0.1-0.15 ms of the
+    database's CPU each time, measured on the check-in's read of two days). Sent as text and
+    cast in the statement, the value is a stable expression instead: the partitions are pruned
+    when the statement starts, and one plan serves every call. SQLite has no partitions.
+    """
+    if conn.capabilities.dialect == "postgres":
+        sql_type = "timestamptz" if isinstance(value, datetime) else "date"
+        return f"(${number}::text)::{sql_type}", value.isoformat()
+    return f"${number}", model._meta.fields_map[column].to_db_value(value, model)
 
 
 def db_moment(model: type[Model], column: str, value: datetime) -> object:
