@@ -232,8 +232,12 @@ async def _take_step_by_step(
 
 # `_take_step_by_step` as one statement: the emptied lots ($1), the part taken ($2) from a lot
 # ($3, NULL for none), the allocations of an entry ($4) to lots ($5) of amounts ($6).
+# The emptied lots' ids are read through a subquery: a plan for the ids as given (most often
+# none) always looked cheaper to PostgreSQL than one for any ids, so it planned every spend anew
+# (about 0.13 ms of its CPU each); the subquery is costed the same either way, and one plan
+# serves every call.
 _TAKE_AT_ONCE = f"""
-WITH emptied AS ({_EMPTY.format(ids="= ANY($1::bigint[])")} RETURNING 1),
+WITH emptied AS ({_EMPTY.format(ids="= ANY(ARRAY(SELECT unnest($1::bigint[])))")} RETURNING 1),
 part AS ({shifted(_TAKE_PART, 1)} RETURNING 1),
 taken AS (
 INSERT INTO "points_allocations" ("entry_id", "lot_id", "amount")

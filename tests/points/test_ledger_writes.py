@@ -19,6 +19,7 @@ from handlers.tiers.growth import add_growth
 from tests.factories import create_member
 from tests.support.ledger import assert_ledger_consistent
 from tests.support.localtime import freeze
+from tests.support.settings import requires_postgres
 from wxmember.core.context import Services
 from wxmember.core.kernel import lock_member
 from wxmember.core.models import Member
@@ -123,6 +124,39 @@ class TestDebit:
         await points.spend(services, member.id, 35, reason="mall", idempotency_key="s")
         lots = await PointsLot.filter(member_id=member.id).order_by("id")
         assert [lot.remaining for lot in lots] == [0, 0, 25]
+        await assert_ledger_consistent(member.id)
+
+    @requires_postgres
+    async def test_taking_lots_is_planned_once_per_connection(self, services: Services) -> None:
+        """Spends that empty no lot and spends that empty some share one plan of the lots'
+        statement (`_TAKE_AT_ONCE`), instead of PostgreSQL planning each one anew."""
+        member = await create_member()
+        for n in range(4):
+            await points.earn(services, member.id, 10, reason="gift", idempotency_key=f"{n}")
+        # a table the size of a shop's, as the planner knows it: with a handful of rows every
+        # plan costs the same, and the choice this is about is never made
+        others = await create_member()
+        entry = await points.earn(services, others.id, 1, reason="gift", idempotency_key="x")
+        await Member._meta.db.execute_script(
+            'INSERT INTO "points_lots" ("amount", "remaining", "expires_at", "created_at", '
+            '"entry_id", "member_id") SELECT 1, 1, now() + interval \'1 year\', now(), '
+            f"{entry.id}, {others.id} FROM generate_series(1, 20000); "
+            'ANALYZE "points_lots"'
+        )
+        async with in_transaction() as conn:
+            account = await lock_member(conn, member.id)
+            for n, amount in enumerate((1, 1, 1, 9, 1, 1, 10, 1)):
+                key = f"s{n}"
+                await points.spend(services, account, amount, reason="mall", idempotency_key=key)
+            _, plans = await conn.execute_query(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE '%WITH emptied AS%' "
+                "AND statement NOT LIKE '%pg_prepared_statements%'"
+            )
+
+        assert [(row[0] > 0, row[1] <= 5) for row in plans] == [(True, True)]
+        lots = await PointsLot.filter(member_id=member.id).order_by("id")
+        assert [lot.remaining for lot in lots] == [0, 0, 5, 10]
         await assert_ledger_consistent(member.id)
 
 
