@@ -9,7 +9,8 @@ measured part of a load; without `/proc` nothing is measured and the report leav
 - **server:** the process the harness started and its descendants (gunicorn's workers, the card
   faces' render processes);
 - **database:** every process named `postgres` on this machine: a server elsewhere is not seen,
-  and other databases' work on the same server is counted with the run's.
+  and other databases' work on the same server is counted with the run's;
+- **redis:** every process named `redis-server` on this machine, likewise.
 
 A process that starts during the measured part counts whole; one that ends during it is lost.
 """
@@ -24,6 +25,7 @@ from typing import Any
 PROC = Path("/proc")
 SERVER = "server"
 DATABASE = "database"
+REDIS = "redis"
 
 
 def _ticks_per_second() -> int:
@@ -84,14 +86,15 @@ class CpuMeter:
 
     server_pid: int | None
     database: bool
+    redis: bool = False
     _started: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"server_pid": self.server_pid, "database": self.database}
+        return {"server_pid": self.server_pid, "database": self.database, "redis": self.redis}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> CpuMeter | None:
-        return None if data is None else cls(data["server_pid"], data["database"])
+        return None if data is None else cls(data["server_pid"], data["database"], data["redis"])
 
     def _read(self) -> dict[str, dict[int, float]]:
         sides: dict[str, list[int]] = {}
@@ -99,6 +102,8 @@ class CpuMeter:
             sides[SERVER] = descendants(self.server_pid)
         if self.database:
             sides[DATABASE] = named("postgres")
+        if self.redis:
+            sides[REDIS] = named("redis-server")
         readings: dict[str, dict[int, float]] = {}
         for side, pids in sides.items():
             readings[side] = {}

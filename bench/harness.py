@@ -176,6 +176,7 @@ async def _load_target(
     *,
     is_service: bool = False,
     postgres: bool,
+    redis: bool,
     scenario: Scenario,
     generator: GeneratorName,
     settings: Callable[..., LoadSettings],
@@ -201,8 +202,8 @@ async def _load_target(
             )
         # the stand-ins answer 200 to everything: only the service has the scenario's statuses
         ok = scenario.ok_statuses if is_service else BASELINE_OK
-        # the database's CPU is the service's to answer for: the stand-ins touch none
-        meter = CpuMeter(server.pid, database=is_service and postgres)
+        # the database's and Redis's CPU is the service's to answer for: the stand-ins use none
+        meter = CpuMeter(server.pid, database=is_service and postgres, redis=is_service and redis)
         load = run_load(generator, settings(base_url=server.url, ok_statuses=ok, meter=meter))
         if scenario.probe is None:
             result = await load
@@ -271,6 +272,7 @@ async def run_benchmark(options: RunOptions) -> Outcome:
             load = partial(
                 _load_target,
                 postgres=options.backend == "postgres",
+                redis=bool(options.resolved_redis_url()),
                 scenario=scenario,
                 generator=generator,
                 settings=partial(

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.cpu import DATABASE, SERVER
+from bench.cpu import DATABASE, REDIS, SERVER
 from bench.load import LoadResult
 
 HEADERS = (
@@ -58,13 +58,16 @@ class Report:
 
 
 def _cpu_cell(result: LoadResult) -> str:
-    """The server's CPU per request, and the database's after it (`1.05 + db 0.85`)."""
+    """The server's CPU per request, then the database's and Redis's (`1.05 + db 0.85 + redis
+    0.02`)."""
     spent = result.cpu_ms_per_request()
     if SERVER not in spent:
         return "-"
     cell = f"{spent[SERVER]:.2f}"
     if DATABASE in spent:
         cell += f" + db {spent[DATABASE]:.2f}"
+    if REDIS in spent:
+        cell += f" + redis {spent[REDIS]:.2f}"
     return cell
 
 

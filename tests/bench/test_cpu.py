@@ -58,7 +58,7 @@ class TestCpuMeter:
         assert cpu_seconds(done.pid) is None
 
     def test_crosses_to_the_load_generators_process_and_back(self) -> None:
-        meter = CpuMeter(1234, database=True)
+        meter = CpuMeter(1234, database=True, redis=True)
 
         again = CpuMeter.from_json(meter.to_json())
 
