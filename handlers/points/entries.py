@@ -36,7 +36,6 @@ from wxmember.core.models.points import EntryKind, PointsEntry, PointsLot
 from wxmember.core.prepared import (
     InsertRow,
     db_moment,
-    first_row_of_insert,
     placeholders,
     read_rows,
     saved,
@@ -208,8 +207,7 @@ def _moved_nothing(change: _Change) -> LedgerBroken:
 async def _write_step_by_step(conn: BaseDBAsyncClient, change: _Change) -> PointsEntry | None:
     """One statement after another (SQLite, where a statement costs no round trip)."""
     entry = change.entry
-    row = await first_row_of_insert(conn, _INSERT_ENTRY.statement(conn), change.values)
-    if saved(entry, row[0] if row is not None else None) is None:
+    if await _INSERT_ENTRY.write(conn, entry, change.values) is None:
         return None
     moved, _ = await conn.execute_query(placeholders(conn, change.move), change.moved)
     if moved != 1:

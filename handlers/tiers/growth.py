@@ -40,7 +40,6 @@ from wxmember.core.models.tiers import Tier
 from wxmember.core.prepared import (
     InsertRow,
     RowsBy,
-    first_row_of_insert,
     placeholders,
     read_rows,
     saved,
@@ -179,8 +178,7 @@ async def _add_step_by_step(
     """Growth's writes one statement after another (SQLite, where a statement costs no round
     trip): the entry, the member's total, the month's bucket; the period's growth after them,
     or None when the entry's key is taken."""
-    row = await first_row_of_insert(conn, _INSERT_ENTRY.statement(conn), values)
-    if saved(entry, row[0] if row is not None else None) is None:
+    if await _INSERT_ENTRY.write(conn, entry, values) is None:
         return None
     member_id, amount = entry.member_id, entry.amount
     await conn.execute_query(placeholders(conn, _ADD_TO_TOTAL), [amount, member_id])

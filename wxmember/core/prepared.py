@@ -334,7 +334,13 @@ class InsertRow(Generic[ModelT]):
 
     async def insert(self, conn: BaseDBAsyncClient, **values: Any) -> ModelT | None:
         """The new row, as `Model.create` would return it; None when its key is taken."""
-        instance, parameters = self.parameters(conn, **values)
+        return await self.write(conn, *self.parameters(conn, **values))
+
+    async def write(
+        self, conn: BaseDBAsyncClient, instance: ModelT, parameters: list[Any]
+    ) -> ModelT | None:
+        """Insert a row built by `parameters` by its own statement: the row with its new key,
+        or None when its key is taken."""
         row = await first_row_of_insert(conn, self.statement(conn), parameters)
         return saved(instance, row[0] if row is not None else None)
 
