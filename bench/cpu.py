@@ -1,5 +1,5 @@
-"""The CPU each side of a run spends on the measured load: the server's processes, and a
-PostgreSQL server's on this machine.
+"""The CPU each side of a run spends on the measured load: the server's processes, and the
+PostgreSQL and Redis servers' on this machine.
 
 A ratio to the bare handler says how fast; the CPU per request says where a request's cost
 lies, and whether the server or the database is the one that runs out of core first on a
@@ -87,7 +87,7 @@ class CpuMeter:
     server_pid: int | None
     database: bool
     redis: bool = False
-    _started: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)
+    _started: dict[str, dict[int, float]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"server_pid": self.server_pid, "database": self.database, "redis": self.redis}

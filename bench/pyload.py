@@ -137,6 +137,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
             if meter:
                 meter.start()
             seconds = await _counted(session, job["base_url"], lists, tally)
+            cpu_seconds = meter.stop() if meter else {}
         else:
             shares = [Share(share(requests, k, connections)) for k in range(connections)]
             iterators = [iter(s) for s in shares]
@@ -145,8 +146,8 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
             if meter:
                 meter.start()
             seconds = await _phase(session, job["base_url"], iterators, job["duration"], tally)
+            cpu_seconds = meter.stop() if meter else {}
             repeated = sum(s.repeated for s in shares)
-    cpu_seconds = meter.stop() if meter else {}
     samples = sorted(tally.samples)
     return {
         "requests": len(samples),

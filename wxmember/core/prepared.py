@@ -50,7 +50,8 @@ def ids_in(conn: BaseDBAsyncClient, ids: Sequence[int], number: int = 1) -> tupl
 def partition_key(
     conn: BaseDBAsyncClient, model: type[Model], column: str, value: date, number: int
 ) -> tuple[str, object]:
-    """`$n` for a value of a partitioned table's key (a date or a moment), and the value to send.
+    """`$n` for a value of a partitioned table's key (a date or an aware moment), and the value
+    to send.
 
     PostgreSQL prunes partitions by a parameter's value when it plans a statement, so a
     statement naming its table's partition key by parameter is planned anew at every call: a
