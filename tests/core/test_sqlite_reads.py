@@ -4,8 +4,10 @@ still as consistent as PostgreSQL's (committed writes seen, open ones not)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from tortoise import Tortoise
@@ -101,3 +103,41 @@ class TestReadNow:
         assert conn._reader is None
         with pytest.raises(Exception, match="closed"):
             reader.execute("SELECT 1")
+
+    async def test_a_reader_that_cannot_be_made_read_only_is_closed_and_not_kept(
+        self, database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        opened: list[_RefusesPragmas] = []
+
+        def connect(*args: Any, **kwargs: Any) -> _RefusesPragmas:
+            opened.append(_RefusesPragmas(real_connect(*args, **kwargs)))
+            return opened[-1]
+
+        real_connect = sqlite3.connect
+        async with _notes_database(database_url) as conn:
+            monkeypatch.setattr(sqlite3, "connect", connect)
+            assert _now(conn, _NOTES) is None
+            assert await _bodies(conn) == []  # through the shared connection instead
+            monkeypatch.undo()
+
+            assert conn._reader is None
+            assert [reader.closed for reader in opened] == [True, True]  # one per read
+            assert _now(conn, _NOTES) == []  # the next read opens a reader that works
+
+
+class _RefusesPragmas:
+    """A connection whose `PRAGMA` fails, as one on a read-only or damaged file may."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.closed = False
+        self.row_factory: object = None
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql.startswith("PRAGMA"):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return self.connection.execute(sql, *args)
+
+    def close(self) -> None:
+        self.closed = True
+        self.connection.close()

@@ -80,12 +80,7 @@ class SqliteClient(_OwnRows, tortoise_sqlite.SqliteClient):
             return None
         try:
             if self._reader is None:
-                reader = sqlite3.connect(
-                    self.filename, timeout=0, isolation_level=None, check_same_thread=False
-                )
-                reader.row_factory = sqlite3.Row
-                reader.execute("PRAGMA query_only = ON")
-                self._reader = reader
+                self._reader = _open_reader(self.filename)
             rows = self._reader.execute(query, list(values)).fetchall()
         except sqlite3.Error:
             return None
@@ -97,6 +92,19 @@ class SqliteClient(_OwnRows, tortoise_sqlite.SqliteClient):
             self._reader.close()
             self._reader = None
         await super().close()
+
+
+def _open_reader(filename: str) -> sqlite3.Connection:
+    """A read-only connection of its own that never waits (closed again if it cannot be made
+    read-only)."""
+    reader = sqlite3.connect(filename, timeout=0, isolation_level=None, check_same_thread=False)
+    try:
+        reader.row_factory = sqlite3.Row
+        reader.execute("PRAGMA query_only = ON")
+    except sqlite3.Error:
+        reader.close()
+        raise
+    return reader
 
 
 client_class = SqliteClient
