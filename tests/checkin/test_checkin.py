@@ -110,7 +110,8 @@ class TestCheckIn:
         today = date.today()
         async with in_transaction() as conn:
             for n in range(8):
-                await _days(conn, member.id, today - timedelta(days=n), today - timedelta(n + 1))
+                day = today - timedelta(days=n)
+                await _days(conn, member.id, day, day - timedelta(days=1))
             _, plans = await conn.execute_query(
                 "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
                 'WHERE statement LIKE \'%FROM "checkins" WHERE "member_id"%\' '
