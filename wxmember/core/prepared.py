@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -63,11 +63,18 @@ def partition_key(
     if conn.capabilities.dialect == "postgres":
         sql_type = "timestamptz" if isinstance(value, datetime) else "date"
         return f"(${number}::text)::{sql_type}", value.isoformat()
-    return f"${number}", model._meta.fields_map[column].to_db_value(value, model)
+    return f"${number}", db_moment(model, column, value)
 
 
-def db_moment(model: type[Model], column: str, value: datetime) -> object:
-    """A datetime as the ORM stores it in this column (a text form on SQLite), for fixed SQL."""
+def db_moment(model: type[Model], column: str, value: date) -> object:
+    """A datetime or a date as the ORM stores it in this column, for fixed SQL.
+
+    On SQLite the column holds text, compared as text: an aware moment is given in UTC, as the
+    ORM writes every moment, so one written in another time zone still compares as the moment
+    it is.
+    """
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC)
     return model._meta.fields_map[column].to_db_value(value, model)
 
 
