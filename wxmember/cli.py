@@ -52,7 +52,7 @@ from wxmember.core.log import setup_logging
 from wxmember.core.models import Role
 from wxmember.demo import run_demo
 from wxmember.runner import run_rule_now, run_scheduler, running_services
-from wxmember.serving import new_event_loop
+from wxmember.serving import for_serving, new_event_loop
 
 log = logging.getLogger("wxmember")
 
@@ -106,7 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or config.server.port
     log.info("serving", extra={"host": host, "port": port})
     web.run_app(
-        create_app(config),
+        for_serving(create_app(config)),
         host=host,
         port=port,
         loop=new_event_loop(),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
+from collections.abc import Iterator
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from tortoise.context import get_current_context
@@ -13,6 +16,7 @@ from tests.support.http import error_code
 from wxmember.app import create_app
 from wxmember.core import keys
 from wxmember.core.config import Config
+from wxmember.serving import YOUNG_GENERATION_THRESHOLD, for_serving, settle_startup_heap
 
 
 class TestLifecycle:
@@ -32,6 +36,51 @@ class TestLifecycle:
         gc.collect()
         leftover = {t for t in asyncio.all_tasks() - before if not t.done()}
         assert leftover == set()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """Give the test process its collector back as it was."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+class TestServingHeap:
+    async def test_startup_heap_frozen_and_young_collections_rarer(
+        self, config: Config, collector: None
+    ) -> None:
+        app = for_serving(create_app(config))
+        assert gc.get_freeze_count() == 0
+        async with TestClient(TestServer(app)) as client:
+            assert gc.get_freeze_count() > 0
+            assert gc.get_threshold()[0] == YOUNG_GENERATION_THRESHOLD
+            # what startup made is out of every generation a collection walks
+            services = app[keys.SERVICES]
+            assert not any(o is services for o in gc.get_objects())
+            assert (await client.get("/healthz")).status == 200
+
+            cycle = _Cycle()
+            gone = weakref.ref(cycle)
+            del cycle
+            gc.collect()
+            assert gone() is None, "a cycle made after startup is still collected"
+
+    async def test_gunicorn_workers_settle_their_heap(
+        self, config: Config, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from wxmember import serving
+
+        monkeypatch.setattr(serving, "setup_logging", lambda level: None)
+        monkeypatch.setattr(serving, "load_config", lambda: config)
+        app = await serving.app()
+        assert settle_startup_heap in app.on_startup
 
 
 class TestOpsEndpoints:

@@ -45,7 +45,7 @@ from wxmember.demo.stores import seed as seed_stores
 from wxmember.demo.wallet_card import seed as seed_wallet_card
 from wxmember.demo.wallet_card import wallet_routes
 from wxmember.runner import running_services
-from wxmember.serving import new_event_loop
+from wxmember.serving import for_serving, new_event_loop
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def run_demo(loaded: Config, *, host: str | None, port: int | None, db_path: str
     print(f"staff logins: owner / operator / cashier, password {DEMO_PASSWORD}")
     print("walk-through: see README.md, section 'Demo walk-through'")
     web.run_app(
-        app,
+        for_serving(app),
         host=server.host,
         port=server.port,
         loop=new_event_loop(),
