@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tests.support.settings import REDIS_URL
@@ -93,6 +93,18 @@ async def test_an_error_reply_fails_its_own_batch_only(client: Redis, lane: Redi
     assert isinstance(failed, ResponseError)
     assert beside == [b"mine"]
     assert await lane.execute(("GET", "k")) == [b"mine"]  # not the reply after the error
+
+
+async def test_an_argument_redis_cannot_take_fails_its_own_caller_only(lane: RedisLane) -> None:
+    await lane.execute(("PING",))  # connected
+    bad, *good = await asyncio.gather(
+        lane.execute(("SET", "k", None)),  # type: ignore[arg-type]
+        *(lane.execute(("SET", f"k{n}", n), ("GET", f"k{n}")) for n in range(5)),
+        return_exceptions=True,
+    )
+    assert isinstance(bad, DataError)
+    assert good == [[b"OK", str(n).encode()] for n in range(5)]
+    assert await lane.execute(("GET", "k")) == [None]
 
 
 async def test_a_caller_that_stops_waiting_leaves_no_reply_for_the_next(

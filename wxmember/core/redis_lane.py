@@ -12,6 +12,8 @@ Under load, one write and one read carry the Redis work of many requests.
 
 Failures read as any Redis failure (`RedisError`), so callers keep their fail-open paths:
 
+- an argument the wire format cannot carry (a float, None) fails its caller at once: a batch is
+  put in the wire format when it is asked for (`packed`), never in the write of many;
 - an error reply fails its own batch only (the batch's other replies are still read);
 - a connection that breaks fails every batch waiting on it, and the next batch opens a new one;
   a batch that failed on a connection it did not open is tried once more on a new one (the
@@ -39,7 +41,7 @@ from typing import Any, TypeAlias
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import DataError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wxmember.core.redis import RedisClient
@@ -51,13 +53,34 @@ Command = tuple[str | bytes | int, ...]
 _readers: set[asyncio.Task[None]] = set()
 
 
+def packed(commands: Sequence[Command]) -> bytes:
+    """The commands in Redis's wire format (RESP), byte for byte what redis-py's `pack_commands`
+    writes for them, at a third of its cost: a command's name is one word, and each argument is
+    bytes, text (UTF-8) or an integer; anything else is a `DataError`."""
+    out: list[bytes] = []
+    for command in commands:
+        out.append(b"*%d\r\n" % len(command))
+        for arg in command:
+            if isinstance(arg, bytes):
+                data = arg
+            elif isinstance(arg, str):
+                data = arg.encode()
+            elif isinstance(arg, int) and not isinstance(arg, bool):
+                data = b"%d" % arg
+            else:
+                raise DataError(f"a Redis argument is bytes, str or int, not {type(arg).__name__}")
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
 class _Batch:
-    """The commands of one `execute`, and where their replies go."""
+    """The commands of one `execute` as written, and where their replies go."""
 
-    __slots__ = ("commands", "future", "replies", "retry", "sent_at")
+    __slots__ = ("expected", "future", "payload", "replies", "retry", "sent_at")
 
-    def __init__(self, commands: Sequence[Command], future: asyncio.Future[list[Any]]) -> None:
-        self.commands = commands
+    def __init__(self, payload: bytes, expected: int, future: asyncio.Future[list[Any]]) -> None:
+        self.payload = payload
+        self.expected = expected  # one reply per command
         self.future = future
         self.replies: list[Any] = []
         self.retry = False  # written on a connection it did not open: one more try if it breaks
@@ -103,11 +126,10 @@ class _Pipe:
         self.waiting.extend(batches)  # before the write: the reader must expect the replies
         if self._timer is None:
             self._timer = self._loop.call_at(now + self._timeout, self._check_deadline)
-        commands = [command for batch in batches for command in batch.commands]
         try:
             async with asyncio.timeout(self._timeout):  # a server that stops reading
                 await self.conn.send_packed_command(
-                    self.conn.pack_commands(commands), check_health=False
+                    [batch.payload for batch in batches], check_health=False
                 )
         except TimeoutError:
             raise RedisTimeoutError("Redis did not take the commands in time") from None
@@ -140,7 +162,7 @@ class _Pipe:
                     raise RedisConnectionError("Redis sent a reply nobody asked for")
                 batch = waiting[0]
                 batch.replies.append(reply)
-                if len(batch.replies) == len(batch.commands):
+                if len(batch.replies) == batch.expected:
                     waiting.popleft()
                     batch.finish()
         except (Exception, asyncio.CancelledError) as exc:  # cancelled by `break_` too
@@ -174,19 +196,20 @@ class RedisLane:
         """The replies to `commands`, sent together; a `RedisError` if any fails."""
         if not commands:
             return []
-        batch = self._ask(commands)
+        payload = packed(commands)
+        batch = self._ask(payload, len(commands))
         try:
             return await batch.future
         except RedisConnectionError:
             if not batch.retry:
                 raise
-        return await self._ask(commands).future  # once more, on a new connection
+        return await self._ask(payload, len(commands)).future  # once more, on a new connection
 
-    def _ask(self, commands: Sequence[Command]) -> _Batch:
+    def _ask(self, payload: bytes, expected: int) -> _Batch:
         if self._closed:
             raise RedisConnectionError("the Redis lane is closed")
         loop = asyncio.get_running_loop()
-        batch = _Batch(commands, loop.create_future())
+        batch = _Batch(payload, expected, loop.create_future())
         self._queue.append(batch)
         if self._flusher is None:
             # Runs after the callbacks the loop has ready now: what they ask goes in one write.
