@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass
 
 import segno
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from cards.fonts import load_font
 from handlers.members.numbers import group_card_number
@@ -87,15 +87,26 @@ def _fit(
     return load_font(font_path, smallest)
 
 
+# A QR module as a greyscale pixel: dark (1) black, light (0) white.
+_MODULE_SHADES = bytes([255, 0]) + bytes(254)
+QR_BORDER = 2  # light modules around the code
+
+
 def _qr_image(data: str, size: int) -> Image.Image:
-    """The QR code of `data`, a whole number of pixels per module, centred in `size`."""
+    """The QR code of `data`, a whole number of pixels per module, centred in `size`.
+
+    Drawn from the code's modules, scaled up by whole pixels: the same pixels as segno's own PNG
+    read back, without writing and decoding one (1 ms of a face's 15-18 ms; segno's choice of
+    the mask pattern takes most of the rest of the code's 4 ms, and stays)."""
     qr = segno.make(data, error="m", micro=False)
-    modules = qr.symbol_size(scale=1, border=2)[0]
-    drawn = io.BytesIO()
-    qr.save(drawn, kind="png", scale=max(1, size // modules), border=2)
-    code = Image.open(io.BytesIO(drawn.getvalue())).convert("RGB")
+    width = len(qr.matrix)
+    modules = width + 2 * QR_BORDER
+    scale = max(1, size // modules)
+    code = Image.frombytes("L", (width, width), b"".join(qr.matrix).translate(_MODULE_SHADES))
+    code = ImageOps.expand(code, QR_BORDER, fill=255)
+    code = code.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
     box = Image.new("RGB", (size, size), (255, 255, 255))
-    box.paste(code, ((size - code.width) // 2, (size - code.height) // 2))
+    box.paste(code.convert("RGB"), ((size - code.width) // 2, (size - code.height) // 2))
     return box
 
 

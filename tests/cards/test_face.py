@@ -13,9 +13,11 @@ from cards.face import (
     BAND_HEIGHT,
     HEIGHT,
     MARGIN,
+    QR_BORDER,
     QR_BOX,
     WIDTH,
     CardFace,
+    _qr_image,
     hex_to_rgb,
     render_card_face,
 )
@@ -141,6 +143,19 @@ class TestRender:
             for x, dark in enumerate(row):
                 centre = (origin_x + x * scale + scale // 2, origin_y + y * scale + scale // 2)
                 assert (image.getpixel(centre) < 128) == bool(dark), (x, y)
+
+    @pytest.mark.parametrize("length", [1, 24, 80, 300])
+    @pytest.mark.parametrize("size", [190, 30])
+    def test_qr_code_has_the_pixels_of_segnos_own_png(self, length: int, size: int) -> None:
+        data = ("WXMCARD:8123456789012345?n=" * 12)[:length]
+        qr = segno.make(data, error="m", micro=False)
+        modules = qr.symbol_size(scale=1, border=QR_BORDER)[0]
+        written = io.BytesIO()
+        qr.save(written, kind="png", scale=max(1, size // modules), border=QR_BORDER)
+        code = Image.open(io.BytesIO(written.getvalue())).convert("RGB")
+        expected = Image.new("RGB", (size, size), (255, 255, 255))
+        expected.paste(code, ((size - code.width) // 2, (size - code.height) // 2))
+        assert _qr_image(data, size).tobytes() == expected.tobytes()
 
     def test_renders_without_any_font(self) -> None:
         image = _image(render_card_face(FACE, None))
