@@ -11,6 +11,7 @@ Every test gets a fresh database and Redis, and a fake WeChat API server of its 
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,18 @@ def cheap_password_hashing() -> Iterator[None]:
             security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         )
         yield
+
+
+@pytest.fixture(autouse=True)
+def collector_as_it_was() -> Iterator[None]:
+    """A served app freezes its startup heap and collects young objects less often, for its whole
+    process (wxmember.serving); after a test that starts one, the suite's process gets its
+    collector back as it was."""
+    thresholds = gc.get_threshold()
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
-from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
@@ -43,19 +42,8 @@ class _Cycle:
         self.me = self
 
 
-@pytest.fixture
-def collector() -> Iterator[None]:
-    """Give the test process its collector back as it was."""
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
-
-
 class TestServingHeap:
-    async def test_startup_heap_frozen_and_young_collections_rarer(
-        self, config: Config, collector: None
-    ) -> None:
+    async def test_startup_heap_frozen_and_young_collections_rarer(self, config: Config) -> None:
         app = for_serving(create_app(config))
         assert gc.get_freeze_count() == 0
         async with TestClient(TestServer(app)) as client:
