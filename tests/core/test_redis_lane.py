@@ -223,25 +223,29 @@ async def test_a_server_that_does_not_answer_times_out() -> None:
 
 async def test_a_server_that_stops_reading_fails_the_write_in_time() -> None:
     connections = 0
+    big_arrives = asyncio.Event()
 
     async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """The first connection answers the handshake's two commands and then reads nothing;
-        the next ones answer every command OK."""
+        """The first connection answers the handshake's two commands, reads the first bytes of
+        the next write and then nothing more; the next ones answer every command OK."""
         nonlocal connections
         connections += 1
         answered, first = 0, connections == 1
-        while not first or answered < 2:
+        while True:
             data = await reader.read(65536)
             if not data:
+                return
+            if first and answered == 2:
+                big_arrives.set()
                 return
             commands = data.count(b"*") if not first else min(data.count(b"*"), 2 - answered)
             writer.write(b"+OK\r\n" * commands)
             answered += commands
 
-    started = time.monotonic()
     async with _lane_to(deaf, socket_timeout=0.3) as lane:
         big = asyncio.create_task(lane.execute(("SET", "big", b"x" * 32_000_000)))
-        await asyncio.sleep(0.05)  # written in part, the socket full
+        await asyncio.wait_for(big_arrives.wait(), 5)  # being written, and the socket fills
+        started = time.monotonic()
         # queued behind the stuck write (bounded here, so that a lane that hangs fails)
         behind = await asyncio.wait_for(lane.execute(("GET", "k")), 5)
         with pytest.raises(RedisTimeoutError):
