@@ -2,8 +2,8 @@
 
 A credit writes its entry, the balance and the lots; growth its entry, the member's total and
 the month's bucket. On PostgreSQL each is one statement, on SQLite several: on both, a key
-already taken writes nothing, and a balance that changed under the member's lock stops the
-change before anything of it is kept.
+already taken writes nothing, and a balance or a lot that changed under the member's lock stops
+the change before anything of it is kept.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from handlers import points
+from handlers.points import lots
 from handlers.points.lots import LedgerBroken
 from handlers.tiers.growth import add_growth
 from tests.factories import create_member
@@ -124,6 +126,36 @@ class TestDebit:
         await points.spend(services, member.id, 35, reason="mall", idempotency_key="s")
         lots = await PointsLot.filter(member_id=member.id).order_by("id")
         assert [lot.remaining for lot in lots] == [0, 0, 25]
+        await assert_ledger_consistent(member.id)
+
+    @pytest.mark.parametrize(
+        ("spent", "left_behind"),
+        [(50, 0), (20, 10)],
+        ids=["a-lot-to-empty-was-empty", "a-lot-to-take-from-held-too-little"],
+    )
+    async def test_a_lot_changed_after_it_was_read_keeps_nothing_of_the_spend(
+        self, services: Services, monkeypatch: pytest.MonkeyPatch, spent: int, left_behind: int
+    ) -> None:
+        """The lots are read, then taken from; a lot that no longer holds what was read (only a
+        writer ignoring the member's lock could do that) stops the spend, in one statement on
+        PostgreSQL and step by step on SQLite."""
+        member = await create_member()
+        await points.earn(services, member.id, 50, reason="gift", idempotency_key="g")
+        read = lots._open_lots
+
+        async def read_then_changed(
+            conn: BaseDBAsyncClient, member_id: int, entry_id: int | None
+        ) -> list[PointsLot]:
+            found = await read(conn, member_id, entry_id)
+            await PointsLot.filter(member_id=member_id).using_db(conn).update(remaining=left_behind)
+            return found
+
+        monkeypatch.setattr(lots, "_open_lots", read_then_changed)
+        with pytest.raises(LedgerBroken, match="changed under a lock"):
+            await points.spend(services, member.id, spent, reason="mall", idempotency_key="s")
+        assert await _points(member.id) == (50, 0, 1, 1)
+        assert (await PointsLot.get(member_id=member.id)).remaining == 50
+        assert not await PointsEntry.exists(idempotency_key="s")
         await assert_ledger_consistent(member.id)
 
     @requires_postgres
