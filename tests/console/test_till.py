@@ -173,6 +173,28 @@ class TestIdentify:
         # the cashier goes on with the amount
         expect(part(page, "本单消费").get_by_label("消费金额（元）")).to_be_focused()
 
+    def test_the_till_is_ready_for_the_next_keystroke_as_soon_as_the_member_shows(
+        self, page: Page, shopper: Shopper
+    ) -> None:
+        # A scanner types right after the answer: the first task after the swap already finds
+        # the amount field focused and the new forms live, not a beat later.
+        sign_in(page, "cashier")
+        page.evaluate(
+            """() => document.body.addEventListener("htmx:afterSwap", () => setTimeout(() => {
+                const coupon = document.querySelector("form[action$='/coupons/check']");
+                const htmxData = coupon ? coupon["htmx-internal-data"] : undefined;
+                window.readyAfterSwap = {
+                    focused: document.activeElement ? document.activeElement.id : "",
+                    live: Boolean(htmxData && htmxData.initHash),
+                };
+            }, 0), { once: true })"""
+        )
+        identify(page, shopper)
+        page.wait_for_function("() => window.readyAfterSwap !== undefined")
+        ready = page.evaluate("() => window.readyAfterSwap")
+        amount = part(page, "本单消费").get_by_label("消费金额（元）")
+        assert ready == {"focused": amount.get_attribute("id"), "live": True}
+
     def test_an_unknown_or_expired_code_is_refused_in_words(self, page: Page) -> None:
         sign_in(page, "cashier")
         page.get_by_label("会员码").fill("WXM1Z12345678")
