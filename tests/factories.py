@@ -34,7 +34,7 @@ async def create_member(
 ) -> Member:
     """A member, by default with an open card in the entry tier."""
     n = next(_numbers)
-    fields: dict[str, object] = {"openid": openid or f"openid-{n}-{secrets.token_hex(4)}"}
+    fields: dict[str, Any] = {"openid": openid or f"openid-{n}-{secrets.token_hex(4)}"}
     if with_card:
         fields |= {
             "name": name,

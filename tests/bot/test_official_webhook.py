@@ -219,7 +219,7 @@ class TestBadBodies:
             for _ in range(20):
                 yield b"<xml>" + b"y" * 8192
 
-        reply = await pusher.post(chunks(), pusher.query())  # type: ignore[arg-type]
+        reply = await pusher.post(chunks(), pusher.query())
         assert reply.status == 413
 
     @pytest.mark.parametrize("document", [BILLION_LAUGHS, EXTERNAL_ENTITY])

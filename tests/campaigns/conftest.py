@@ -99,6 +99,7 @@ def new_members(fake_wechat: FakeWeChat) -> MembersMaker:
                 [SubscribeGrant(member=m, template_id=TEMPLATE, remaining=grants) for m in members]
             )
             for member in members:
+                assert member.openid is not None
                 fake_wechat.grant_subscription(member.openid, TEMPLATE, grants)
         return members
 

@@ -82,7 +82,9 @@ class TestAThousandMembers:
         sends = Counter(message.touser for message in fake_wechat.sent)
         assert max(sends.values()) == 1
         assert set(sends) == {by_openid[row.member_id] for row in treated if row.state == "sent"}
-        states = Counter((row.state, row.reason) for row in treated)
+        states: Counter[tuple[str, str | None]] = Counter(
+            (row.state, row.reason) for row in treated
+        )
         assert states[("failed", "no_grant_at_wechat")] == 7
         assert states[("failed", "recipient_unavailable")] == 3
         assert states[("sent", None)] == len(treated) - 10

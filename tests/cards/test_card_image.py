@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import cast
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -26,7 +27,10 @@ def _dominant(png: bytes, box: tuple[int, int, int, int] | None = None) -> tuple
     image = Image.open(io.BytesIO(png)).convert("RGB")
     if box is not None:
         image = image.crop(box)
-    counted = image.getcolors(image.width * image.height) or []
+    # Pillow types an image's colours for any mode; an RGB image's are (r, g, b)
+    counted = cast(
+        list[tuple[int, tuple[int, int, int]]], image.getcolors(image.width * image.height) or []
+    )
     return max(counted)[1]
 
 
@@ -87,7 +91,9 @@ class TestCardImage:
         first = await client.get("/api/v1/card/image", headers=headers)
         stored = await services.redis.hgetall(f"wxmember:cardface:{member.id}")
         assert stored[b"png"] == await first.read()
-        assert stored[b"etag"].decode() == first.headers["ETag"].strip('"')
+        etag = stored[b"etag"]
+        assert isinstance(etag, bytes)
+        assert etag.decode() == first.headers["ETag"].strip('"')
 
 
 async def _gold_tier() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 import segno
@@ -53,7 +54,10 @@ def _draw(font: ImageFont.FreeTypeFont, char: str) -> Image.Image:
 
 def _colours(image: Image.Image) -> list[tuple[int, int, int]]:
     """Every colour in the image, most frequent first."""
-    counted = image.getcolors(image.width * image.height) or []
+    # Pillow types an image's colours for any mode; an RGB image's are (r, g, b)
+    counted = cast(
+        list[tuple[int, tuple[int, int, int]]], image.getcolors(image.width * image.height) or []
+    )
     return [colour for _, colour in sorted(counted, key=lambda item: -item[0])]
 
 
@@ -142,7 +146,9 @@ class TestRender:
         for y, row in enumerate(rows):
             for x, dark in enumerate(row):
                 centre = (origin_x + x * scale + scale // 2, origin_y + y * scale + scale // 2)
-                assert (image.getpixel(centre) < 128) == bool(dark), (x, y)
+                pixel = image.getpixel(centre)
+                assert isinstance(pixel, int)
+                assert (pixel < 128) == bool(dark), (x, y)
 
     @pytest.mark.parametrize("length", [1, 24, 80, 300])
     @pytest.mark.parametrize("size", [190, 30])

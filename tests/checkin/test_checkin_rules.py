@@ -90,6 +90,7 @@ class TestReplaceRules:
             "checkin_rules",
             "2025-03-11",
         )
+        assert entry.before is not None and entry.after is not None
         assert entry.before["base_points"] == 5
         assert entry.after["base_points"] == 10
         assert entry.after["effective_from"] == "2025-03-11"
@@ -104,7 +105,8 @@ class TestReplaceRules:
         assert (await response.json())["next"]["base_points"] == 7
         assert await CheckinRule.all().count() == 1
         second = await AuditEntry.filter(action="checkin_rules.replace").order_by("-id").first()
-        assert second is not None and second.before["base_points"] == 10
+        assert second is not None and second.before is not None
+        assert second.before["base_points"] == 10
 
     @pytest.mark.parametrize(
         ("change", "code"),

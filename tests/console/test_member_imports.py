@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.console.test_tags import sign_in_at
 from tests.member_import.kit import HEADER, card, phone, row
@@ -23,11 +23,11 @@ class TestMemberImportPage:
         upload = page.get_by_role("region", name="上传会员文件")
         upload.get_by_label("会员文件（CSV）").set_input_files(
             files=[
-                {
-                    "name": "旧系统会员.csv",
-                    "mimeType": "text/csv",
-                    "buffer": ("\ufeff" + "\r\n".join(rows) + "\r\n").encode(),
-                }
+                FilePayload(
+                    name="旧系统会员.csv",
+                    mimeType="text/csv",
+                    buffer=("\ufeff" + "\r\n".join(rows) + "\r\n").encode(),
+                )
             ]
         )
         upload.get_by_role("button", name="上传并导入").click()

@@ -254,7 +254,7 @@ class TestAdjustPoints:
     ) -> None:
         path = f"/console/members/{member['id']}"
         sign_in_to(page, "operator", path)
-        form = {
+        form: dict[str, str | float | bool] = {
             "csrf_token": csrf_token(page),
             "idempotency_key": page.locator("input[name=idempotency_key]").first.input_value(),
             "amount": "30",
@@ -300,7 +300,11 @@ class TestCoupons:
     ) -> None:
         path = f"/console/members/{member['id']}"
         sign_in_to(page, "operator", path)
-        form = {"csrf_token": csrf_token(page), "template_id": "", "reason": "x"}
+        form: dict[str, str | float | bool] = {
+            "csrf_token": csrf_token(page),
+            "template_id": "",
+            "reason": "x",
+        }
         assert page.request.post(f"{path}/coupons", form=form).status == 400
 
 
@@ -358,7 +362,7 @@ class TestRevealPhone:
         expect(page.get_by_role("button", name="导出数据（JSON）")).to_have_count(0)
         expect(page.get_by_role("button", name="注销账号")).to_have_count(0)
         expect(section(page, "操作日志")).to_have_count(0)
-        token = {"csrf_token": csrf_token(page)}
+        token: dict[str, str | float | bool] = {"csrf_token": csrf_token(page)}
         reveal = page.request.post(f"{path}/reveal", form=token)
         assert reveal.status == 403
         assert member["phone"] not in reveal.text()

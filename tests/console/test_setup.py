@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, FilePayload, Page, expect
 
 from console.views.setup.mall import read_codes
 from tests.console.conftest import DEMO_PASSWORD, ConsoleErrors
@@ -236,11 +236,11 @@ class TestMallItems:
         expect(stock.get_by_role("definition").first).to_have_text("0")
         page.get_by_label("兑换码文件（CSV）").set_input_files(
             files=[
-                {
-                    "name": "codes.csv",
-                    "mimeType": "text/csv",
-                    "buffer": b"code,batch\nVIP-0001,1\nVIP-0002,1\nVIP-0002,1\n\nVIP-0003,2\n",
-                }
+                FilePayload(
+                    name="codes.csv",
+                    mimeType="text/csv",
+                    buffer=b"code,batch\nVIP-0001,1\nVIP-0002,1\nVIP-0002,1\n\nVIP-0003,2\n",
+                )
             ]
         )
         page.get_by_role("button", name="上传兑换码").click()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.console.conftest import DEMO_PASSWORD, ConsoleErrors
 from tests.console.test_members import new_name, open_card
@@ -75,7 +75,7 @@ class TestBulkTagging:
         make_tag(page, tag)
         upload = page.get_by_role("region", name="批量打标签")
         upload.get_by_label("卡号文件（CSV）").set_input_files(
-            files=[{"name": "大.csv", "mimeType": "text/csv", "buffer": b"0" * (2 << 20)}]
+            files=[FilePayload(name="大.csv", mimeType="text/csv", buffer=b"0" * (2 << 20))]
         )
         upload.get_by_role("button", name="上传并执行").click()
         expect(page.get_by_role("alert")).to_have_text(
@@ -101,11 +101,11 @@ class TestBulkTagging:
         upload = page.get_by_role("region", name="批量打标签")
         upload.get_by_label("卡号文件（CSV）").set_input_files(
             files=[
-                {
-                    "name": "名单.csv",
-                    "mimeType": "text/csv",
-                    "buffer": ("\ufeff" + "\r\n".join(rows) + "\r\n").encode(),
-                }
+                FilePayload(
+                    name="名单.csv",
+                    mimeType="text/csv",
+                    buffer=("\ufeff" + "\r\n".join(rows) + "\r\n").encode(),
+                )
             ]
         )
         upload.get_by_role("button", name="上传并执行").click()

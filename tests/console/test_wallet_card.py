@@ -4,7 +4,7 @@ is refused next to its field."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from console.i18n import catalogue
 from tests.console.conftest import ConsoleErrors, sign_in
@@ -20,7 +20,7 @@ class TestWalletCard:
         page.get_by_role("link", name="微信会员卡").click()
         expect(page.get_by_role("heading", name="微信会员卡", level=1)).to_be_visible()
         page.get_by_label("logo 图片").set_input_files(
-            files=[{"name": "logo.png", "mimeType": "image/png", "buffer": PNG}]
+            files=[FilePayload(name="logo.png", mimeType="image/png", buffer=PNG)]
         )
         page.get_by_role("button", name="上传 logo").click()
         expect(page.get_by_role("status")).to_have_text("logo 已上传。保存一次即可提交到微信。")

@@ -40,7 +40,7 @@ class TestPool:
         async with open_database(await _one_connection_config()):
             conn = Tortoise.get_connection("default")
             await conn.execute_query("SELECT 1")  # the pool opens with the first statement
-            pool = conn._pool  # type: ignore[attr-defined]
+            pool = conn._pool
             connection = await pool.acquire()
             await connection.execute("BEGIN")
             await connection.execute("CREATE TABLE left_open (id int)")

@@ -37,6 +37,7 @@ def test_a_staff_key_is_optional_but_checked_when_sent() -> None:
 def test_the_published_schema_is_the_rule_that_is_checked(header: Header) -> None:
     schema = header.schema()
     pattern = re.compile(str(schema["pattern"]))
+    assert isinstance(schema["minLength"], int) and isinstance(schema["maxLength"], int)
     for raw in ["abcdefgh", "a", "x" * 64, "x" * 65, "a b c d e f", "a.b:c-d-e"]:
         published = bool(pattern.fullmatch(raw)) and int(schema["minLength"]) <= len(raw) <= int(
             schema["maxLength"]

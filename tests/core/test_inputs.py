@@ -43,7 +43,7 @@ class Sample(Body):
 
 def path_request(raw: str) -> Any:
     request = make_mocked_request("GET", "/things/x")
-    request._match_info = {"thing_id": raw}  # type: ignore[attr-defined]
+    request._match_info = {"thing_id": raw}  # type: ignore[assignment]
     return request
 
 

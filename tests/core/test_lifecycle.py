@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
 from tortoise.context import get_current_context
 
 from tests.support.http import error_code
@@ -29,6 +31,7 @@ class TestLifecycle:
             redis = app[keys.REDIS]
         await asyncio.sleep(0)
         assert session.closed
+        assert isinstance(redis, Redis)
         assert not redis.connection_pool._in_use_connections
         context = get_current_context()
         assert context is None or context._connections is None, "database left open"
@@ -85,7 +88,7 @@ class TestOpsEndpoints:
         async def broken_ping() -> None:
             raise ConnectionError("redis down")
 
-        redis.ping = broken_ping  # type: ignore[method-assign]
+        redis.ping = broken_ping
         response = await client.get("/readyz")
         assert response.status == 503
         body = await response.json()
@@ -115,7 +118,7 @@ class TestOpsEndpoints:
         assert await error_code(response) == "not_found"
 
     async def test_unexpected_error_is_500_with_request_id_only(
-        self, config: Config, aiohttp_client
+        self, config: Config, aiohttp_client: Callable[..., Awaitable[TestClient]]
     ) -> None:
         app = create_app(config)
 

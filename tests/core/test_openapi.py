@@ -144,6 +144,7 @@ def _raised_codes() -> dict[str, set[int]]:
                         and isinstance(keyword.value, ast.Constant)
                         and node.func.id in statuses
                     ):
+                        assert isinstance(keyword.value.value, str)
                         found.setdefault(keyword.value.value, set()).add(statuses[node.func.id])
     return found
 

@@ -94,7 +94,7 @@ def _base() -> Json:
     }
 
 
-def _changed(change: Callable[[Json], None]) -> Json:
+def _changed(change: Callable[[Json], object]) -> Json:
     document = copy.deepcopy(_base())
     change(document)
     return document
@@ -104,7 +104,7 @@ def _schemas(document: Json) -> Json:
     return document["components"]["schemas"]
 
 
-BREAKING: dict[str, tuple[Callable[[Json], None], str]] = {
+BREAKING: dict[str, tuple[Callable[[Json], object], str]] = {
     "an operation removed": (lambda d: d["paths"]["/items"].pop("post"), "POST /items: removed"),
     "a path removed": (lambda d: d["paths"].pop("/items"), "GET /items: removed"),
     "a success status removed": (

@@ -250,6 +250,7 @@ class TestOperatorGrant:
         assert again.status == 200
         assert (await again.json())["id"] == (await first.json())["id"]
         entry = await AuditEntry.get(action="coupon.grant")
+        assert entry.after is not None
         assert entry.after["reason"] == "客诉补偿"
         assert entry.after["member_id"] == member.id
         assert await AuditEntry.filter(action="coupon.grant").count() == 1

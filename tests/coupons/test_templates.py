@@ -8,6 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers.coupons.issuing import issue_coupon
+from tests.conftest import StaffLogin
 from tests.coupons.conftest import MemberMaker, TemplateMaker, cash_fields
 from tests.support.http import error_code
 from wxmember.core.context import Services
@@ -36,6 +37,7 @@ class TestCreate:
         entry = await AuditEntry.get(action="coupon_template.create")
         assert entry.actor == "op-coupons"
         assert entry.target_id == str(body["id"])
+        assert entry.after is not None
         assert entry.after["value"] == 1000
 
     @pytest.mark.parametrize(
@@ -166,7 +168,9 @@ class TestCreate:
             assert await error_code(response) == code
 
     @pytest.mark.parametrize(("role", "status"), [("owner", 201), ("cashier", 403)])
-    async def test_roles(self, client: TestClient, login_as, role: str, status: int) -> None:
+    async def test_roles(
+        self, client: TestClient, login_as: StaffLogin, role: str, status: int
+    ) -> None:
         headers = await login_as(role)
         response = await client.post(BASE, json=cash_fields(), headers=headers)
         assert response.status == status
@@ -214,6 +218,7 @@ class TestUpdate:
         assert body["title"] == "满50减10元"
         assert body["value"] == 1000
         entry = await AuditEntry.get(action="coupon_template.update")
+        assert entry.before is not None and entry.after is not None
         assert entry.before["title"] == "满50减10"
         assert entry.after["terms"] == "周末可用"
 

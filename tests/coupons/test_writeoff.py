@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers.coupons.issuing import issue_coupon
+from tests.conftest import StaffLogin
 from tests.coupons.conftest import NOW, MemberMaker, TemplateMaker
 from tests.support.http import error_code
 from wxmember.core.clock import FrozenClock
@@ -71,6 +72,7 @@ class TestRedeem:
         assert (stored.status, stored.order_no, stored.discount_fen) == ("used", "SO-1", discount)
         entry = await AuditEntry.get(action="coupon.redeem")
         assert entry.actor == "till-1"
+        assert entry.after is not None
         assert entry.after["discount_fen"] == discount
 
     async def test_code_is_forgiving_when_typed(
@@ -163,7 +165,7 @@ class TestRedeem:
         self,
         client: TestClient,
         services: Services,
-        login_as,
+        login_as: StaffLogin,
         new_template: TemplateMaker,
         new_member: MemberMaker,
     ) -> None:
@@ -273,6 +275,7 @@ class TestVoid:
         )
         assert again.status == 200
         entry = await AuditEntry.get(action="coupon.void")
+        assert entry.before is not None
         assert entry.before["order_no"] == "SO-1"
         mine = await (await client.get("/api/v1/coupons?status=used", headers=headers)).json()
         assert mine["items"][0]["order_no"] == "SO-2"

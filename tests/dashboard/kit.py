@@ -151,7 +151,7 @@ async def direct(services: Services, day: date) -> dict[str, Any]:
     used = {"used_at__gte": start, "used_at__lt": end}
     entries = await PointsEntry.filter(**span).values_list("kind", "amount", "debt_change")
     everything = await PointsEntry.filter(created_at__lt=end).values_list("amount", flat=True)
-    active: set[int] = set()
+    active: set[Any] = set()  # tortoise types flat values_list rows as tuples
     active |= set(await Checkin.filter(**span).values_list("member_id", flat=True))
     active |= set(await Purchase.filter(**span).values_list("member_id", flat=True))
     active |= set(await Coupon.filter(source="claim", **span).values_list("member_id", flat=True))

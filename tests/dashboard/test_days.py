@@ -59,7 +59,7 @@ class TestADay:
         assert sum(today.tiers.values()) == today.members == 4
         live = await Member.filter(card_no__isnull=False).values_list("tier_id", flat=True)
         assert today.tiers == {str(t): list(live).count(t) for t in set(live)}
-        balances = await Member.all().values_list("points_balance", flat=True)
+        balances: list[Any] = await Member.all().values_list("points_balance", flat=True)
         assert today.points_liability == sum(balances)
 
     async def test_without_stored_days_a_day_is_counted_from_the_first_record(

@@ -18,6 +18,7 @@ import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -69,7 +70,7 @@ def _free_block(size: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
-STACK_SETTINGS = {
+STACK_SETTINGS: dict[str, dict[str, Any]] = {
     # Short enough that a takeover happens within a scenario, long enough to renew under load.
     "scheduler": {"lease_seconds": 6.0},
     # A reminder run slow enough to be caught in the middle; one cut off, or refused as busy,

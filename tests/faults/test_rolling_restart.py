@@ -14,7 +14,7 @@ from aiohttp import web
 
 from stack import Stack
 from tests.faults.invariants import assert_invariants
-from tests.faults.load import cycle, run_load, wait_until
+from tests.faults.load import Outcome, cycle, run_load, wait_until
 from tests.faults.shop import EVERYDAY_REFUSALS, everyday, members_headers, sale
 from wxmember.core import keys
 
@@ -52,7 +52,11 @@ async def test_workers_replaced_under_load_fail_no_request(
     tally = await load
 
     for began, ended in windows:  # the load went on while the workers were replaced
-        assert len(tally.where(lambda o, b=began, e=ended: b <= o.sent_at <= e)) > 20
+
+        def within(o: Outcome, b: float = began, e: float = ended) -> bool:
+            return b <= o.sent_at <= e
+
+        assert len(tally.where(within)) > 20
     assert tally.failures(EVERYDAY_REFUSALS) == [], tally.counts()
     print(
         f"\nrolling restart: {len(tally.outcomes)} requests, none failed; "

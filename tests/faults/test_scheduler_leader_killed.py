@@ -40,7 +40,9 @@ async def test_another_scheduler_finishes_the_run_and_nobody_gets_two(
 
 async def _leader_killed_mid_run(stack: Stack, services: Services, openids: list[str]) -> None:
     second = stack.spawn_scheduler("scheduler-2")
-    leader_pid = int(str(await services.redis.get(LEASE_KEY), "utf-8").split(":")[1])
+    lease = await services.redis.get(LEASE_KEY)
+    assert isinstance(lease, bytes)
+    leader_pid = int(str(lease, "utf-8").split(":")[1])
     assert leader_pid != second
     rule = await birthday_rule(stack, services, "生日祝福", TEMPLATE)
 
@@ -68,6 +70,7 @@ async def _leader_killed_mid_run(stack: Stack, services: Services, openids: list
 
     async def new_leader() -> bool:
         holder = await services.redis.get(LEASE_KEY)
+        assert not isinstance(holder, str)
         return holder is not None and int(str(holder, "utf-8").split(":")[1]) == second
 
     while not await new_leader():

@@ -48,6 +48,7 @@ class TestDemoReminders:
         assert member.points_balance == 100  # the birthday gift
         await pay_birthday_gifts(services)  # the tier's own birthday gift comes on top
         await member.fetch_related("tier")
+        assert member.tier is not None
         [tier_gift] = [b["points"] for b in member.tier.benefits if b["kind"] == "birthday_gift"]
         await member.refresh_from_db()
         assert member.points_balance == 100 + tier_gift

@@ -7,6 +7,7 @@ before it, as `wxmember demo` runs them.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -55,10 +56,11 @@ class TestDemoActivity:
         opened = [m.card_opened_at for m in await Member.filter(openid__startswith="demo-act-")]
         days = {moment.astimezone(tz).date() for moment in opened if moment is not None}
         assert min(days) >= today - timedelta(days=20) and len(days) > 5  # over time
-        assert max(opened) <= services.clock.now()
-        checkin_days = set(await Checkin.all().values_list("day", flat=True))
+        assert None not in opened
+        assert max(moment for moment in opened if moment is not None) <= services.clock.now()
+        checkin_days: set[Any] = set(await Checkin.all().values_list("day", flat=True))
         assert len(checkin_days) > 5 and max(checkin_days) <= today
-        stored = await DashboardDay.all().order_by("day").values_list("day", flat=True)
+        stored: list[Any] = await DashboardDay.all().order_by("day").values_list("day", flat=True)
         assert stored[0] == min(days) and stored[-1] == today - timedelta(days=1)
         assert len(stored) == (stored[-1] - stored[0]).days + 1
         for seed in SEEDS:  # a second start adds nothing

@@ -15,7 +15,7 @@ class TestSeedMall:
         await seed_tiers(services)
         await seed_mall(services)
         await seed_mall(services)
-        items = {item.kind: item for item in await MallItem.all()}
+        items: dict[str, MallItem] = {item.kind: item for item in await MallItem.all()}
         assert sorted(items) == ["coupon", "physical", "virtual"]
         assert all(item.active for item in items.values())
         virtual = items["virtual"]

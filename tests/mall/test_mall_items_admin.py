@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.conftest import StaffLogin
 from tests.mall.kit import MallKit
 from tests.support.http import error_code
 from wxmember.core.models import AuditEntry, Tier
@@ -21,7 +22,9 @@ def physical(**fields: Any) -> dict[str, Any]:
 
 
 class TestCreateItem:
-    async def test_creates_an_item_and_audits_it(self, client: TestClient, login_as) -> None:
+    async def test_creates_an_item_and_audits_it(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         headers = await login_as("operator", "olga")
         body = physical(
             description="350ml",
@@ -46,14 +49,15 @@ class TestCreateItem:
         entry = await AuditEntry.get(action="mall_item.create")
         assert entry.actor == "olga"
         assert entry.target_id == str(item["id"])
+        assert entry.after is not None
         assert entry.after["points_price"] == 3000
 
-    async def test_items_start_off(self, client: TestClient, login_as) -> None:
+    async def test_items_start_off(self, client: TestClient, login_as: StaffLogin) -> None:
         response = await client.post(ITEMS, json=physical(), headers=await login_as("owner"))
         assert (await response.json())["active"] is False
 
     async def test_coupon_item_names_an_existing_template(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         headers = await login_as("operator")
         template = await mall.coupon_template()
@@ -65,7 +69,7 @@ class TestCreateItem:
             assert await error_code(response) == "invalid_coupon_template_id"
 
     async def test_only_coupon_items_have_a_template(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         template = await mall.coupon_template()
         response = await client.post(
@@ -98,7 +102,7 @@ class TestCreateItem:
         ],
     )
     async def test_bad_fields_are_400(
-        self, client: TestClient, login_as, fields: dict[str, Any], code: str
+        self, client: TestClient, login_as: StaffLogin, fields: dict[str, Any], code: str
     ) -> None:
         response = await client.post(
             ITEMS, json=physical(**fields), headers=await login_as("operator")
@@ -107,7 +111,9 @@ class TestCreateItem:
         assert await error_code(response) == code
         assert not await MallItem.exists()
 
-    async def test_sale_window_must_end_after_it_starts(self, client: TestClient, login_as) -> None:
+    async def test_sale_window_must_end_after_it_starts(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         body = physical(
             sale_starts_at="2025-02-01T00:00:00+08:00", sale_ends_at="2025-01-01T00:00:00+08:00"
         )
@@ -115,7 +121,9 @@ class TestCreateItem:
         assert response.status == 400
         assert await error_code(response) == "invalid_sale_window"
 
-    async def test_tier_levels_must_be_tiers(self, client: TestClient, login_as) -> None:
+    async def test_tier_levels_must_be_tiers(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         headers = await login_as("operator")
         await Tier.create(name="银卡", level=1)
         ok = await client.post(ITEMS, json=physical(tier_levels=[1]), headers=headers)
@@ -126,7 +134,7 @@ class TestCreateItem:
             assert await error_code(response) == "invalid_tier_levels"
 
     async def test_virtual_items_get_stock_from_codes_only(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         headers = await login_as("operator")
         response = await client.post(ITEMS, json=physical(kind="virtual"), headers=headers)
@@ -135,7 +143,7 @@ class TestCreateItem:
         empty = await client.post(ITEMS, json=physical(kind="virtual", stock=0), headers=headers)
         assert empty.status == 201
 
-    async def test_cashiers_may_not(self, client: TestClient, login_as) -> None:
+    async def test_cashiers_may_not(self, client: TestClient, login_as: StaffLogin) -> None:
         response = await client.post(ITEMS, json=physical(), headers=await login_as("cashier"))
         assert response.status == 403
         assert await error_code(response) == "role_not_allowed"
@@ -143,7 +151,7 @@ class TestCreateItem:
 
 class TestListAndShowItems:
     async def test_newest_first_with_paging_and_filters(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         headers = await login_as("operator")
         ids = [(await mall.item(title=f"物品{n}", active=n % 2 == 0)).id for n in range(5)]
@@ -169,13 +177,15 @@ class TestListAndShowItems:
         ],
     )
     async def test_bad_filters_are_400(
-        self, client: TestClient, login_as, query: str, code: str
+        self, client: TestClient, login_as: StaffLogin, query: str, code: str
     ) -> None:
         response = await client.get(f"{ITEMS}?{query}", headers=await login_as("operator"))
         assert response.status == 400
         assert await error_code(response) == code
 
-    async def test_one_item_or_404(self, client: TestClient, login_as, mall: MallKit) -> None:
+    async def test_one_item_or_404(
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
+    ) -> None:
         headers = await login_as("owner")
         item = await mall.item()
         response = await client.get(f"{ITEMS}/{item.id}", headers=headers)
@@ -190,7 +200,7 @@ class TestListAndShowItems:
 
 class TestUpdateItem:
     async def test_changes_are_audited_with_before_and_after(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         headers = await login_as("operator", "olga")
         item = await mall.item(points_price=100, limit_count=3)
@@ -203,12 +213,13 @@ class TestUpdateItem:
         body = await response.json()
         assert (body["points_price"], body["limit_count"], body["title"]) == (150, None, "新杯子")
         entry = await AuditEntry.get(action="mall_item.update")
+        assert entry.before is not None and entry.after is not None
         assert entry.before["points_price"] == 100
         assert entry.after["points_price"] == 150
         assert entry.before["limit_count"] == 3
 
     async def test_kind_and_stock_cannot_be_patched(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         headers = await login_as("operator")
         item = await mall.item()
@@ -218,7 +229,7 @@ class TestUpdateItem:
             assert await error_code(response) == code
 
     async def test_window_is_checked_against_the_stored_end(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         from datetime import UTC, datetime
 
@@ -231,7 +242,7 @@ class TestUpdateItem:
         assert response.status == 400
         assert await error_code(response) == "invalid_sale_window"
 
-    async def test_unknown_item_is_404(self, client: TestClient, login_as) -> None:
+    async def test_unknown_item_is_404(self, client: TestClient, login_as: StaffLogin) -> None:
         response = await client.patch(
             f"{ITEMS}/42", json={"active": True}, headers=await login_as("operator")
         )
@@ -241,7 +252,7 @@ class TestUpdateItem:
 
 class TestStock:
     async def test_adds_and_withdraws_stock_audited(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         headers = await login_as("operator")
         item = await mall.item(stock=10)
@@ -250,10 +261,13 @@ class TestStock:
         taken = await client.post(f"{ITEMS}/{item.id}/stock", json={"add": -5}, headers=headers)
         assert (await taken.json())["stock"] == 20
         entries = await AuditEntry.filter(action="mall_item.stock").order_by("id")
-        assert [(e.before["stock"], e.after["stock"]) for e in entries] == [(10, 25), (25, 20)]
+        assert [((e.before or {})["stock"], (e.after or {})["stock"]) for e in entries] == [
+            (10, 25),
+            (25, 20),
+        ]
 
     async def test_concurrent_additions_all_count(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         headers = await login_as("operator")
         item = await mall.item(stock=0)
@@ -276,7 +290,13 @@ class TestStock:
         ],
     )
     async def test_refused_changes_leave_stock_alone(
-        self, client: TestClient, login_as, mall: MallKit, add: float, status: int, code: str
+        self,
+        client: TestClient,
+        login_as: StaffLogin,
+        mall: MallKit,
+        add: float,
+        status: int,
+        code: str,
     ) -> None:
         item = await mall.item(stock=10)
         response = await client.post(
@@ -287,7 +307,7 @@ class TestStock:
         assert (await MallItem.get(id=item.id)).stock == 10
 
     async def test_virtual_stock_comes_from_codes(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         item = await mall.virtual_item(["A-1"])
         response = await client.post(
@@ -296,7 +316,7 @@ class TestStock:
         assert response.status == 409
         assert await error_code(response) == "stock_from_codes"
 
-    async def test_unknown_item_is_404(self, client: TestClient, login_as) -> None:
+    async def test_unknown_item_is_404(self, client: TestClient, login_as: StaffLogin) -> None:
         response = await client.post(
             f"{ITEMS}/9/stock", json={"add": 5}, headers=await login_as("operator")
         )
@@ -306,7 +326,7 @@ class TestStock:
 
 class TestUploadCodes:
     async def test_adds_new_codes_to_the_pool_and_stock(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         headers = await login_as("operator")
         item = await mall.virtual_item(["OLD-1"])
@@ -325,7 +345,7 @@ class TestUploadCodes:
         assert "NEW-1" not in str(entry.after)
 
     async def test_concurrent_uploads_of_the_same_codes_count_once(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         headers = await login_as("operator")
         item = await mall.virtual_item([])
@@ -342,7 +362,7 @@ class TestUploadCodes:
         assert (await MallItem.get(id=item.id)).stock == 55
 
     async def test_only_virtual_items_take_codes(
-        self, client: TestClient, login_as, mall: MallKit
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit
     ) -> None:
         item = await mall.item()
         response = await client.post(
@@ -353,7 +373,7 @@ class TestUploadCodes:
 
     @pytest.mark.parametrize("codes", [[], [""], ["x" * 65], "ABC"])
     async def test_bad_codes_are_400(
-        self, client: TestClient, login_as, mall: MallKit, codes: object
+        self, client: TestClient, login_as: StaffLogin, mall: MallKit, codes: object
     ) -> None:
         item = await mall.virtual_item([])
         response = await client.post(
@@ -362,7 +382,7 @@ class TestUploadCodes:
         assert response.status == 400
         assert await error_code(response) == "invalid_codes"
 
-    async def test_unknown_item_is_404(self, client: TestClient, login_as) -> None:
+    async def test_unknown_item_is_404(self, client: TestClient, login_as: StaffLogin) -> None:
         response = await client.post(
             f"{ITEMS}/5/codes", json={"codes": ["A"]}, headers=await login_as("owner")
         )

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers import points
+from tests.conftest import StaffLogin
 from tests.mall.kit import ADDRESS, MallKit, Shopper, balance
 from tests.support.http import error_code
 from tests.support.ledger import assert_ledger_consistent
@@ -147,7 +148,7 @@ class TestMemberCancel:
 class TestOrderPhoneReveal:
     @pytest.mark.parametrize("role", ["owner", "operator"])
     async def test_the_phone_is_masked_by_default(
-        self, client: TestClient, mall: MallKit, login_as, role: str
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin, role: str
     ) -> None:
         order = await physical_order(mall, await mall.shopper(1000))
         response = await client.get(f"{ADMIN}/{order['id']}", headers=await login_as(role))
@@ -156,7 +157,7 @@ class TestOrderPhoneReveal:
         assert await AuditEntry.all().count() == 0
 
     async def test_an_owner_reveals_it_and_the_reveal_is_audited(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         headers = await login_as("owner", "olivia")
         order = await physical_order(mall, await mall.shopper(1000))
@@ -177,7 +178,7 @@ class TestOrderPhoneReveal:
         assert "13812345678" not in str([entry.before, entry.after])
 
     async def test_an_operator_may_not_reveal_it(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         order = await physical_order(mall, await mall.shopper(1000))
         response = await client.get(
@@ -188,7 +189,7 @@ class TestOrderPhoneReveal:
         assert await AuditEntry.all().count() == 0
 
     async def test_only_the_phone_can_be_revealed(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         order = await physical_order(mall, await mall.shopper(1000))
         response = await client.get(
@@ -198,7 +199,7 @@ class TestOrderPhoneReveal:
         assert await error_code(response) == "invalid_reveal"
 
     async def test_an_order_without_an_address_reveals_nothing(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         shopper = await mall.shopper(1000)
         order = await mall.redeemed(shopper, (await mall.item(kind=ItemKind.COUPON)).id)
@@ -211,7 +212,7 @@ class TestOrderPhoneReveal:
 
 class TestAdminOrders:
     async def test_lists_by_state_with_masked_phones(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         headers = await login_as("operator")
         shopper = await mall.shopper(10_000)
@@ -225,7 +226,7 @@ class TestAdminOrders:
         everything = await client.get(f"{ADMIN}?member_id={shopper.id}", headers=headers)
         assert len((await everything.json())["items"]) == 2
 
-    async def test_cashiers_may_not(self, client: TestClient, login_as) -> None:
+    async def test_cashiers_may_not(self, client: TestClient, login_as: StaffLogin) -> None:
         response = await client.get(ADMIN, headers=await login_as("cashier"))
         assert response.status == 403
 
@@ -234,13 +235,13 @@ class TestAdminOrders:
         [("state=lost", "invalid_state_filter"), ("member_id=x", "invalid_member_id")],
     )
     async def test_bad_filters_are_400(
-        self, client: TestClient, login_as, query: str, code: str
+        self, client: TestClient, login_as: StaffLogin, query: str, code: str
     ) -> None:
         response = await client.get(f"{ADMIN}?{query}", headers=await login_as("operator"))
         assert response.status == 400
         assert await error_code(response) == code
 
-    async def test_unknown_order_is_404(self, client: TestClient, login_as) -> None:
+    async def test_unknown_order_is_404(self, client: TestClient, login_as: StaffLogin) -> None:
         response = await client.get(f"{ADMIN}/77", headers=await login_as("operator"))
         assert response.status == 404
         assert await error_code(response) == "order_not_found"
@@ -248,7 +249,7 @@ class TestAdminOrders:
 
 class TestShipAndComplete:
     async def test_pending_to_shipped_to_completed_audited(
-        self, client: TestClient, mall: MallKit, login_as, services: Services
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin, services: Services
     ) -> None:
         headers = await login_as("operator", "olga")
         shopper = await mall.shopper(1000)
@@ -273,10 +274,11 @@ class TestShipAndComplete:
             ("mall_order.ship", "olga"),
             ("mall_order.complete", "olga"),
         ]
+        assert actions[0].after is not None
         assert actions[0].after["tracking_no"] == "SF1234567890"
 
     async def test_invalid_transitions_are_409(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         headers = await login_as("operator")
         shopper = await mall.shopper(1000)
@@ -297,7 +299,7 @@ class TestShipAndComplete:
         assert await error_code(coupon_ship) == "invalid_state"
 
     async def test_a_cancel_racing_a_shipment_has_one_winner(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         headers = await login_as("operator")
         shopper = await mall.shopper(1500)
@@ -325,7 +327,7 @@ class TestShipAndComplete:
         ],
     )
     async def test_bad_shipments_are_400(
-        self, client: TestClient, mall: MallKit, login_as, body: dict, code: str
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin, body: dict, code: str
     ) -> None:
         shopper = await mall.shopper(1000)
         order = await physical_order(mall, shopper)
@@ -335,7 +337,7 @@ class TestShipAndComplete:
         assert response.status == 400
         assert await error_code(response) == code
 
-    async def test_unknown_orders_are_404(self, client: TestClient, login_as) -> None:
+    async def test_unknown_orders_are_404(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("operator")
         ship = {"carrier": "顺丰", "tracking_no": "SF1234567890"}
         for path, body in (("ship", ship), ("complete", None), ("cancel", {"reason": "x"})):
@@ -346,7 +348,7 @@ class TestShipAndComplete:
 
 class TestOperatorCancel:
     async def test_cancels_with_a_reason_audited_and_refunds(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         headers = await login_as("owner", "oscar")
         shopper = await mall.shopper(1000)
@@ -366,7 +368,9 @@ class TestOperatorCancel:
         assert await error_code(again) == "invalid_state"
         await assert_ledger_consistent(shopper.id)
 
-    async def test_reason_is_required(self, client: TestClient, mall: MallKit, login_as) -> None:
+    async def test_reason_is_required(
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
+    ) -> None:
         shopper = await mall.shopper(1000)
         order = await physical_order(mall, shopper)
         response = await client.post(
@@ -378,7 +382,7 @@ class TestOperatorCancel:
 
 class TestForgetMember:
     async def test_account_deletion_wipes_addresses_and_cancels_pending(
-        self, client: TestClient, mall: MallKit, login_as, services: Services
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin, services: Services
     ) -> None:
         from handlers.mall.orders import forget_member
 

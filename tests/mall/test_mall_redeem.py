@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.conftest import StaffLogin
 from tests.mall.kit import ADDRESS, MallKit, Shopper, balance, new_key
 from tests.support.http import error_code
 from tests.support.ledger import assert_ledger_consistent
@@ -79,6 +80,7 @@ class TestRedeemPhysical:
         item = await mall.item()
         order = await mall.redeemed(shopper, item.id, address=ADDRESS)
         stored = await MallOrder.get(id=order["id"])
+        assert stored.phone_enc is not None
         assert "13812345678" not in stored.phone_enc
         assert services.cipher.decrypt(stored.phone_enc) == "13812345678"
 
@@ -339,7 +341,7 @@ class TestRefusals:
 
 class TestPriceChanges:
     async def test_orders_keep_the_price_they_paid(
-        self, client: TestClient, mall: MallKit, login_as
+        self, client: TestClient, mall: MallKit, login_as: StaffLogin
     ) -> None:
         shopper = await mall.shopper(1000)
         item = await mall.item(kind=ItemKind.COUPON, points_price=100)
@@ -370,7 +372,7 @@ class TestFailureAfterSpending:
         ],
     )
     async def test_coupon_that_cannot_be_issued_leaves_no_trace(
-        self, mall: MallKit, breakage: dict | str, code: str
+        self, mall: MallKit, breakage: dict[str, Any] | str, code: str
     ) -> None:
         shopper = await mall.shopper(1000)
         template = await mall.coupon_template()
@@ -378,6 +380,7 @@ class TestFailureAfterSpending:
         if breakage == "delete":
             await template.delete()
         else:
+            assert isinstance(breakage, dict)
             await CouponTemplate.filter(id=template.id).update(**breakage)
         response = await mall.redeem(shopper, item.id, key="broken-coupon-1")
         assert response.status == 409

@@ -67,6 +67,7 @@ class TestImportMembers:
         )
         member = await Member.get(card_no=card(1)).prefetch_related("tier")
         assert member.openid is None
+        assert member.tier is not None
         assert (member.name, member.tier.name) == ("会员1", "金卡会员")
         opening = await StoreCardOpening.get(member_id=member.id).prefetch_related("store")
         assert (opening.store.code, opening.source, opening.opened_at) == (
@@ -287,11 +288,11 @@ class TestImportMembers:
                 )
                 == buckets
             )
-            assert member.tier_id == (tier_id or entry_tier_id)  # type: ignore[attr-defined]
+            assert member.tier_id == (tier_id or entry_tier_id)
             changes = await TierChange.filter(member_id=member.id).values_list(
                 "reason", "to_tier_id", "growth"
             )
-            assert changes == [("import", member.tier_id, buckets.get("2025-06", 0))]  # type: ignore[attr-defined]
+            assert changes == [("import", member.tier_id, buckets.get("2025-06", 0))]
 
     async def test_card_numbers_drawn_for_rows_without_one_skip_every_number_in_use(
         self, services: Services, monkeypatch: pytest.MonkeyPatch

@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers.member_import import reading
+from tests.conftest import StaffLogin
 from tests.factories import entry_tier
 from tests.member_import.kit import card, file_of, row, the_store
 from tests.support.http import error_code
@@ -30,7 +31,7 @@ class TestPermissions:
         ],
     )
     async def test_cashiers_and_anonymous_callers_are_refused(
-        self, client: TestClient, login_as, method: str, path: str
+        self, client: TestClient, login_as: StaffLogin, method: str, path: str
     ) -> None:
         cashier = await login_as("cashier")
         response = await client.request(method, API + path, headers=cashier, json={"csv": "x"})
@@ -40,7 +41,7 @@ class TestPermissions:
 
 class TestImportMembersRoute:
     async def test_imports_and_serves_the_summary_and_the_report(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         await entry_tier()
         await the_store()
@@ -79,7 +80,7 @@ class TestImportMembersRoute:
     async def test_a_file_refused_as_a_whole_is_a_4xx_and_writes_nothing(
         self,
         client: TestClient,
-        login_as,
+        login_as: StaffLogin,
         monkeypatch: pytest.MonkeyPatch,
         text: str,
         status: int,
@@ -92,7 +93,7 @@ class TestImportMembersRoute:
         assert (response.status, await error_code(response)) == (status, code)
         assert not await MemberImport.exists()
 
-    async def test_an_unknown_import_is_404(self, client: TestClient, login_as) -> None:
+    async def test_an_unknown_import_is_404(self, client: TestClient, login_as: StaffLogin) -> None:
         owner = await login_as("owner")
         for path in ("/member-imports/999", "/member-imports/999/problems.csv"):
             response = await client.get(API + path, headers=owner)

@@ -23,7 +23,9 @@ async def _ladder() -> None:
 
 
 async def _tier_of(n: int) -> str:
-    return (await Member.get(card_no=card(n)).prefetch_related("tier")).tier.name
+    member = await Member.get(card_no=card(n)).prefetch_related("tier")
+    assert member.tier is not None
+    return member.tier.name
 
 
 class TestImportedGrowthAtTheNextEvaluation:

@@ -61,6 +61,7 @@ class TestOpenCard:
         assert member.code_secret and len(member.code_secret) == 40
         assert member.card_opened_at is not None
         assert PHONE not in (member.phone_enc or "")
+        assert member.phone_enc is not None
         assert services.cipher.decrypt(member.phone_enc) == PHONE
         assert member.phone_hash == services.cipher.lookup_hash(PHONE)
         login = await client.post(
@@ -208,6 +209,7 @@ class TestOpenCard:
         )
         assert card["phone"] == "+85*****4567"
         member = await Member.get(openid="o-hk")
+        assert member.phone_enc is not None
         assert services.cipher.decrypt(member.phone_enc) == "+85291234567"
 
     async def test_twenty_concurrent_openings_issue_one_card(
@@ -338,12 +340,15 @@ class TestMemberCode:
         assert body["period_seconds"] == 60
         assert body["qr_svg"].startswith("<svg")
 
-        assert (await resolve_member_code(services, code)).card_no == card["card_no"]
+        found = await resolve_member_code(services, code)
+        assert found is not None and found.card_no == card["card_no"]
         assert (await find_member_for_pos(services, code)).card_no == card["card_no"]
         clock.advance(seconds=60)
-        assert (await resolve_member_code(services, code)).card_no == card["card_no"]
+        found = await resolve_member_code(services, code)
+        assert found is not None and found.card_no == card["card_no"]
         newer = (await (await client.get("/api/v1/card/code", headers=headers)).json())["code"]
         assert newer != code
         clock.advance(seconds=60)
         assert await resolve_member_code(services, code) is None
-        assert (await resolve_member_code(services, newer)).card_no == card["card_no"]
+        found = await resolve_member_code(services, newer)
+        assert found is not None and found.card_no == card["card_no"]

@@ -100,6 +100,7 @@ class TestUpdateProfile:
         assert Counter(status for status, _ in results) == {200: 1, 409: 9}
         winner = next(body["birthday"] for status, body in results if status == 200)
         member = await Member.get(openid="o-member-1")
+        assert member.birthday is not None
         assert member.birthday.isoformat() == winner
         assert (member.birth_month, member.birth_day) == (1, int(winner[-2:]))
         assert member.birthday_changes == 1

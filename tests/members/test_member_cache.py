@@ -225,11 +225,11 @@ class TestOneRequest:
             return await Member.get_or_none(id=member_id).select_related("tier")
 
         first = await cache.get(member.id, load)
-        assert first is not None
+        assert first is not None and first.tier is not None
         first.points_balance = 999
         first.tier.name = "changed by a caller"
         again = await cache.get(member.id, load)
-        assert again is not None and again is not first
+        assert again is not None and again is not first and again.tier is not None
         assert (again.points_balance, again.tier.name) == (10, gold.name)
         assert again.tier is not first.tier
 

@@ -76,9 +76,11 @@ class TestResolve:
     ) -> None:
         member = await create_member()
         code = issue_member_code(services, member).payload
-        assert (await resolve_member_code(services, code)).id == member.id
+        found = await resolve_member_code(services, code)
+        assert found is not None and found.id == member.id
         clock.advance(seconds=60)
-        assert (await resolve_member_code(services, code)).id == member.id
+        found = await resolve_member_code(services, code)
+        assert found is not None and found.id == member.id
         clock.advance(seconds=60)
         assert await resolve_member_code(services, code) is None
 

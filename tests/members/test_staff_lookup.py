@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.conftest import StaffLogin
 from tests.factories import create_member
 from wxmember.core.context import Services
 from wxmember.core.models import AuditEntry, Member
@@ -47,7 +48,9 @@ async def people(services: Services) -> dict[str, Member]:
 
 
 class TestSearch:
-    async def test_by_card_number(self, client: TestClient, login_as, people) -> None:
+    async def test_by_card_number(
+        self, client: TestClient, login_as: StaffLogin, people: dict[str, Member]
+    ) -> None:
         headers = await login_as("operator")
         for typed in ("4111111111111111", "4111 1111 1111 1111"):
             status, body = await _get(client, f"/admin/api/v1/members?card_no={typed}", headers)
@@ -69,7 +72,12 @@ class TestSearch:
         ],
     )
     async def test_by_phone(
-        self, client: TestClient, login_as, people, typed: str, who: str
+        self,
+        client: TestClient,
+        login_as: StaffLogin,
+        people: dict[str, Member],
+        typed: str,
+        who: str,
     ) -> None:
         headers = await login_as("owner")
         status, body = await _get(client, f"/admin/api/v1/members?phone={typed}", headers)
@@ -78,7 +86,7 @@ class TestSearch:
         assert "****" in body["items"][0]["phone"]
 
     async def test_by_name_contains_newest_first(
-        self, client: TestClient, login_as, people
+        self, client: TestClient, login_as: StaffLogin, people: dict[str, Member]
     ) -> None:
         headers = await login_as("operator")
         _, body = await _get(client, "/admin/api/v1/members?name=张", headers)
@@ -86,7 +94,9 @@ class TestSearch:
         _, body = await _get(client, "/admin/api/v1/members?name=%25", headers)
         assert body["items"] == []  # LIKE wildcards are literal
 
-    async def test_criteria_combine(self, client: TestClient, login_as, people) -> None:
+    async def test_criteria_combine(
+        self, client: TestClient, login_as: StaffLogin, people: dict[str, Member]
+    ) -> None:
         headers = await login_as("operator")
         path = f"/admin/api/v1/members?name=张&phone={PHONE}"
         assert [i["id"] for i in (await _get(client, path, headers))[1]["items"]] == [
@@ -95,7 +105,9 @@ class TestSearch:
         path = "/admin/api/v1/members?name=李&phone=13812345678"
         assert (await _get(client, path, headers))[1]["items"] == []
 
-    async def test_paged(self, client: TestClient, login_as, people) -> None:
+    async def test_paged(
+        self, client: TestClient, login_as: StaffLogin, people: dict[str, Member]
+    ) -> None:
         headers = await login_as("operator")
         seen = []
         path = "/admin/api/v1/members?limit=2"
@@ -108,7 +120,11 @@ class TestSearch:
         assert seen == sorted((m.id for m in people.values()), reverse=True)
 
     async def test_deleted_members_are_not_listed(
-        self, client: TestClient, login_as, people, services: Services
+        self,
+        client: TestClient,
+        login_as: StaffLogin,
+        people: dict[str, Member],
+        services: Services,
     ) -> None:
         await Member.filter(id=people["li"].id).update(deleted_at=services.clock.now())
         headers = await login_as("operator")
@@ -131,13 +147,13 @@ class TestSearch:
         ],
     )
     async def test_bad_queries_are_400(
-        self, client: TestClient, login_as, query: str, code: str
+        self, client: TestClient, login_as: StaffLogin, query: str, code: str
     ) -> None:
         headers = await login_as("operator")
         status, body = await _get(client, f"/admin/api/v1/members?{query}", headers)
         assert (status, body["error"]["code"]) == (400, code)
 
-    async def test_cashiers_may_not_search(self, client: TestClient, login_as) -> None:
+    async def test_cashiers_may_not_search(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("cashier")
         status, body = await _get(client, "/admin/api/v1/members", headers)
         assert (status, body["error"]["code"]) == (403, "role_not_allowed")
@@ -145,7 +161,9 @@ class TestSearch:
 
 
 class TestDetail:
-    async def test_masked_by_default(self, client: TestClient, login_as, people) -> None:
+    async def test_masked_by_default(
+        self, client: TestClient, login_as: StaffLogin, people: dict[str, Member]
+    ) -> None:
         headers = await login_as("operator")
         status, body = await _get(client, f"/admin/api/v1/members/{people['zhang'].id}", headers)
         assert status == 200
@@ -157,7 +175,7 @@ class TestDetail:
         assert await AuditEntry.all().count() == 0
 
     async def test_owner_reveals_the_phone_and_it_is_audited(
-        self, client: TestClient, login_as, people
+        self, client: TestClient, login_as: StaffLogin, people: dict[str, Member]
     ) -> None:
         headers = await login_as("owner", "olivia")
         member_id = people["zhang"].id
@@ -181,7 +199,9 @@ class TestDetail:
         await _get(client, f"/admin/api/v1/members/{member_id}?reveal=phone", headers)
         assert await AuditEntry.filter(action="member.reveal_phone").count() == 2
 
-    async def test_operators_may_not_reveal(self, client: TestClient, login_as, people) -> None:
+    async def test_operators_may_not_reveal(
+        self, client: TestClient, login_as: StaffLogin, people: dict[str, Member]
+    ) -> None:
         headers = await login_as("operator")
         path = f"/admin/api/v1/members/{people['zhang'].id}?reveal=phone"
         status, body = await _get(client, path, headers)
@@ -189,7 +209,7 @@ class TestDetail:
         assert await AuditEntry.all().count() == 0
 
     async def test_nothing_to_reveal_is_not_audited(
-        self, client: TestClient, login_as, services: Services
+        self, client: TestClient, login_as: StaffLogin, services: Services
     ) -> None:
         member = await _member(services, "无号")
         headers = await login_as("owner")
@@ -208,13 +228,21 @@ class TestDetail:
         ],
     )
     async def test_unknown_or_bad(
-        self, client: TestClient, login_as, people, path: str, status: int, code: str
+        self,
+        client: TestClient,
+        login_as: StaffLogin,
+        people: dict[str, Member],
+        path: str,
+        status: int,
+        code: str,
     ) -> None:
         headers = await login_as("owner")
         got, body = await _get(client, path, headers)
         assert (got, body["error"]["code"]) == (status, code)
 
-    async def test_cashiers_may_not_see_members(self, client: TestClient, login_as, people) -> None:
+    async def test_cashiers_may_not_see_members(
+        self, client: TestClient, login_as: StaffLogin, people: dict[str, Member]
+    ) -> None:
         headers = await login_as("cashier")
         status, _ = await _get(client, f"/admin/api/v1/members/{people['zhang'].id}", headers)
         assert status == 403

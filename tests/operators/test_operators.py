@@ -9,7 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers.operators.accounts import create_operator
+from tests.conftest import StaffLogin
 from tests.support.http import bearer, error_code
+from wxmember.core.context import Services
 from wxmember.core.errors import Conflict
 from wxmember.core.models import AuditEntry, Operator, Role
 from wxmember.core.security import verify_password
@@ -180,7 +182,7 @@ class TestUsernames:
         assert await _login(client, "alice", PASSWORD) == 200
 
     async def test_a_username_taken_in_another_case_is_409(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         headers = await login_as("owner", "owner")
         response = await client.post(
@@ -203,7 +205,7 @@ class TestUsernames:
 
 
 class TestLogout:
-    async def test_logout_revokes_the_token(self, client: TestClient, login_as) -> None:
+    async def test_logout_revokes_the_token(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("cashier", "cash9")
         response = await client.post("/admin/api/v1/logout", headers=headers)
         assert response.status == 204
@@ -213,7 +215,7 @@ class TestLogout:
         assert (await client.post("/admin/api/v1/logout", headers=headers)).status == 401
 
     async def test_logout_ends_every_session_and_a_new_login_works(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         laptop = await login_as("operator", "olga")
         response = await client.post(LOGIN, json={"username": "olga", "password": PASSWORD})
@@ -224,7 +226,7 @@ class TestLogout:
         fresh = bearer((await response.json())["token"])
         assert (await client.get("/admin/api/v1/me", headers=fresh)).status == 200
 
-    async def test_logout_is_audited(self, client: TestClient, login_as) -> None:
+    async def test_logout_is_audited(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("owner", "olivia")
         await client.post("/admin/api/v1/logout", headers=headers | {"X-Request-Id": "req-bye-01"})
         entry = await AuditEntry.get(action="operator.logout")
@@ -255,7 +257,7 @@ class TestRoles:
         ],
     )
     async def test_role_allowed_or_refused(
-        self, client: TestClient, login_as, role: str, path: str, expected: int
+        self, client: TestClient, login_as: StaffLogin, role: str, path: str, expected: int
     ) -> None:
         headers = await login_as(role)
         response = await client.get(path, headers=headers)
@@ -272,7 +274,7 @@ class TestRoles:
         assert response.status == 401
 
     async def test_member_token_is_not_an_operator_token(
-        self, client: TestClient, services
+        self, client: TestClient, services: Services
     ) -> None:
         operator = await create_operator("eve", PASSWORD, Role.OWNER)
         token = services.tokens.sign("member", operator.id, 1, 60)
@@ -288,7 +290,7 @@ class TestRoles:
 
 
 class TestOperatorWrites:
-    async def test_create_is_audited(self, client: TestClient, login_as) -> None:
+    async def test_create_is_audited(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("owner", "olivia")
         response = await client.post(
             "/admin/api/v1/operators",
@@ -300,6 +302,7 @@ class TestOperatorWrites:
         assert entry.actor == "olivia"
         assert entry.target_type == "operator"
         assert entry.before is None
+        assert entry.after is not None
         assert entry.after["username"] == "cash1"
         assert "password_hash" not in entry.after
         assert entry.request_id == "req-create-cash1"
@@ -307,7 +310,7 @@ class TestOperatorWrites:
         assert (await log.json())["items"][0]["action"] == "operator.create"
 
     async def test_update_revokes_tokens_and_records_before_after(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         owner = await login_as("owner")
         cashier = await login_as("cashier", "cash2")
@@ -318,10 +321,13 @@ class TestOperatorWrites:
         assert response.status == 200
         assert (await client.get("/admin/api/v1/me", headers=cashier)).status == 401
         entry = await AuditEntry.get(action="operator.update")
+        assert entry.before is not None and entry.after is not None
         assert entry.before["role"] == "cashier"
         assert entry.after["role"] == "operator"
 
-    async def test_duplicate_username_is_409(self, client: TestClient, login_as) -> None:
+    async def test_duplicate_username_is_409(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         headers = await login_as("owner", "olivia")
         response = await client.post(
             "/admin/api/v1/operators",
@@ -331,7 +337,9 @@ class TestOperatorWrites:
         assert response.status == 409
         assert await error_code(response) == "username_taken"
 
-    async def test_weak_password_and_bad_role(self, client: TestClient, login_as) -> None:
+    async def test_weak_password_and_bad_role(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         headers = await login_as("owner")
         weak = await client.post(
             "/admin/api/v1/operators",
@@ -347,7 +355,9 @@ class TestOperatorWrites:
         assert await error_code(role) == "invalid_role"
         assert await AuditEntry.all().count() == 0
 
-    async def test_owner_cannot_lock_self_out(self, client: TestClient, login_as) -> None:
+    async def test_owner_cannot_lock_self_out(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         headers = await login_as("owner", "olivia")
         me = await Operator.get(username="olivia")
         response = await client.patch(
@@ -355,7 +365,7 @@ class TestOperatorWrites:
         )
         assert response.status == 409
 
-    async def test_unknown_operator_is_404(self, client: TestClient, login_as) -> None:
+    async def test_unknown_operator_is_404(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("owner")
         for path in ("/admin/api/v1/operators/999", "/admin/api/v1/operators/abc"):
             response = await client.patch(path, json={"active": True}, headers=headers)

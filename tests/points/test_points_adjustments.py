@@ -41,6 +41,7 @@ class TestAdjustment:
             str(member.id),
         )
         assert audit.before == {"points_balance": 0, "points_debt": 0}
+        assert audit.after is not None
         assert audit.after["points_balance"] == 300
         assert audit.after["amount"] == 300
         await assert_ledger_consistent(member.id)

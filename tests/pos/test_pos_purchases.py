@@ -47,6 +47,7 @@ class TestPurchase:
         )
         assert (await Member.get(id=member.id)).growth_total == 123
         audit = await AuditEntry.get(action="pos.purchase")
+        assert audit.after is not None
         assert (audit.actor, audit.after["order_no"]) == ("cathy", "NO-0001")
         await assert_ledger_consistent(member.id)
 

@@ -58,6 +58,7 @@ class TestRefund:
         assert (purchase.points_taken_back, purchase.growth_taken_back) == (100, 100)
         audit = await AuditEntry.filter(action="pos.refund").order_by("id").first()
         assert audit is not None and audit.actor == "cathy"
+        assert audit.before is not None and audit.after is not None
         assert (audit.before["refunded_fen"], audit.after["refunded_fen"]) == (0, 3_333)
 
     async def test_refunds_never_exceed_the_purchase(

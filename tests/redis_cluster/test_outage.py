@@ -63,6 +63,7 @@ class TestAPrimaryRestarted:
         lease = LeaderLease(redis, holder="me", seconds=30)
         assert await lease.acquire()
         holder = redis.get_node_from_key(LEASE_KEY)
+        assert holder is not None
         [node] = [node for node in own_cluster.nodes if node.port == holder.port]
 
         node.stop()

@@ -41,6 +41,7 @@ class TestSettings:
         assert (saved["version"], saved["invitee_coupon_template_id"]) == (1, template.id)
         assert await (await client.get(SETTINGS, headers=owner)).json() == saved
         audit = await AuditEntry.get(action="referral_settings.replace")
+        assert audit.after is not None
         assert (audit.actor, audit.before, audit.after["referrer_points"]) == ("olivia", None, 200)
 
     async def test_a_coupon_that_cannot_be_given_is_refused(
@@ -121,6 +122,7 @@ class TestVoid:
         )
         assert {reward["state"] for reward in shown["rewards"]} == {"cancelled"}
         audit = await AuditEntry.get(action="referral.void")
+        assert audit.before is not None and audit.after is not None
         assert (audit.before["status"], audit.after["rewards_cancelled"]) == ("pending", 2)
 
         cashier = await login_as("cashier")

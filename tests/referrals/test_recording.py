@@ -238,7 +238,7 @@ class TestMonthlyLimit:
         clock.set(local(2026, 4, 1, 0, 30))
         await invitee(client, fake_wechat, "o-3", code)
         assert await _referral_points(friend.id) == [100, 100]
-        months = await Referral.all().order_by("id").values_list("month", flat=True)
+        months: list[Any] = await Referral.all().order_by("id").values_list("month", flat=True)
         assert [month.isoformat() for month in months] == ["2026-03-01"] * 2 + ["2026-04-01"]
 
     async def test_concurrent_invitees_of_one_referrer_stay_within_the_limit(

@@ -66,7 +66,7 @@ class TestCrashBetweenClaimAndSend:
         assert fake_wechat.sent == []
         await run_due_reminders(services)
         await run_due_reminders(services)
-        assert sorted(m.touser for m in fake_wechat.sent) == sorted(m.openid for m in members)
+        assert sorted(m.touser for m in fake_wechat.sent) == sorted(m.openid or "" for m in members)
         assert await states() == [("sent", None)] * 2
 
     async def test_claiming_again_claims_nothing(
@@ -94,7 +94,7 @@ class TestConcurrentRunners:
         ]
         results = await asyncio.gather(*(run_due_reminders(services) for _ in range(3)))
         assert sum(r.outcomes["sent"] for r in results) == 6
-        assert sorted(m.touser for m in fake_wechat.sent) == sorted(m.openid for m in members)
+        assert sorted(m.touser for m in fake_wechat.sent) == sorted(m.openid or "" for m in members)
         assert await states() == [("sent", None)] * 6
 
 

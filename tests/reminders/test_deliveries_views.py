@@ -68,6 +68,7 @@ class TestPreview:
         await run_due_reminders(services)
         sent = {message.touser: message.data for message in fake_wechat.sent}
         assert sent == {m.openid: previews[m.id]["data"] for m in with_grant}
+        assert with_grant[0].openid is not None
         assert sent[with_grant[0].openid]["thing2"] == "66积分"
         after = await get(client, f"/reminder-rules/{rule.id}/preview?date=2026-05-17", staff)
         assert {item["status"] for item in after["items"]} == {"already_sent", "already_skipped"}

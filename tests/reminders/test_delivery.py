@@ -64,6 +64,7 @@ class TestMiniappSubscribe:
         )
         assert row.msgid == str(message.msgid)
         assert await grants_left(member) == 1
+        assert member.openid is not None
         assert fake_wechat.grants[(member.openid, "tpl-birthday")] == 1
 
     async def test_no_grant_is_skipped_without_calling_wechat(
@@ -94,6 +95,7 @@ class TestMiniappSubscribe:
     ) -> None:
         await new_rule("birthday")
         member = await new_member(date(1990, 5, 17), grants={"tpl-birthday": 3})
+        assert member.openid is not None
         fake_wechat.grants[(member.openid, "tpl-birthday")] = 0  # refused in WeChat since
         await run_due_reminders(services)
         row = await only_delivery()
@@ -187,6 +189,7 @@ class TestRetries:
         await run_due_reminders(services)
         row = await only_delivery()
         assert (row.state, row.errcode, row.reason, row.attempts) == ("claimed", -1, "retrying", 1)
+        assert row.next_attempt_at is not None
         assert (row.next_attempt_at - clock.now()).total_seconds() == 60
         await run_due_reminders(services)  # not due yet
         assert fake_wechat.sent == []
@@ -267,7 +270,7 @@ class TestOfficialTemplate:
         await Follower.create(openid="oa-openid-2", member=member, subscribed=False)
         unlinked = await new_member(date(1991, 5, 17))
         await run_due_reminders(services)
-        rows = {r.member_id: r for r in await ReminderDelivery.all()}  # type: ignore[attr-defined]
+        rows = {r.member_id: r for r in await ReminderDelivery.all()}
         assert (rows[member.id].state, rows[member.id].reason) == ("skipped", "unsubscribed")
         assert (rows[unlinked.id].state, rows[unlinked.id].reason) == ("skipped", "no_openid")
         assert fake_wechat.calls[TEMPLATE] == 0
@@ -389,7 +392,7 @@ class TestForgetMember:
         later = await new_rule("birthday", name="再次", template_id="tpl-again")
         await claim_rule_day(services, later, TODAY)
         await forget_member(member.id)
-        rows = {r.rule_id: r for r in await ReminderDelivery.all()}  # type: ignore[attr-defined]
+        rows = {r.rule_id: r for r in await ReminderDelivery.all()}
         assert (rows[birthday.id].state, rows[birthday.id].payload) == ("sent", {})
         assert (rows[later.id].state, rows[later.id].reason) == ("skipped", "member_deleted")
         assert "李小满" not in str(rows[later.id].payload)

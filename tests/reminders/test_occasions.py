@@ -18,6 +18,7 @@ from tests.support.localtime import local
 from wxmember.core.clock import FrozenClock
 from wxmember.core.context import Services
 from wxmember.core.fake_wechat import FakeWeChat
+from wxmember.core.models.coupons import CouponStatus
 
 
 @pytest.fixture
@@ -249,7 +250,7 @@ class TestCouponsExpiring:
         await give_coupon(member, template, local(2026, 5, 20, 0, 0))  # ends the 19th
         await give_coupon(member, template, local(2026, 5, 21, 0, 0, 1))  # into the 21st
         used = await give_coupon(member, template, local(2026, 5, 21, 0, 0))
-        used.status = "used"
+        used.status = CouponStatus.USED
         await used.save()
         items = await previewed(client, staff, rule.id, "2026-05-17")
         assert [i["occasion"] for i in items] == [f"coupon:{due.id}", f"coupon:{also_due.id}"]

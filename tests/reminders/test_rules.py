@@ -44,6 +44,7 @@ class TestCreate:
         assert body["enabled"] is True and body["version"] == 1
         entry = await AuditEntry.get(action="reminder_rule.create")
         assert entry.actor == "op-reminders"
+        assert entry.after is not None
         assert entry.after["template_id"] == "tpl-birthday"
 
     @pytest.mark.parametrize("kind", ["points_expiring", "coupon_expiring"])
@@ -199,6 +200,7 @@ class TestUpdate:
         body = await response.json()
         assert (body["send_time"], body["enabled"], body["version"]) == ("10:30", False, 2)
         entry = await AuditEntry.get(action="reminder_rule.update")
+        assert entry.before is not None and entry.after is not None
         assert entry.before["send_time"] == "09:00"
         assert entry.after["send_time"] == "10:30"
 

@@ -16,7 +16,7 @@ from wxmember.core.models.saved_segments import SavedSegment
 from wxmember.core.models.tags import MemberTag, Tag
 
 API = "/admin/api/v1"
-ROUTES = [
+ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/segments", None),
     ("POST", "/segments", {"name": "五月生日", "filter": {"birth_months": [5]}}),
     ("POST", "/segments/preview", {"filter": {}}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -185,7 +186,7 @@ class TestEachCriterion:
 
 class TestCombinations:
     async def test_criteria_are_all_required(self, services: Services, world: World) -> None:
-        wanted = {"birth_months": [5], "purchase_count": {"min": 1}}
+        wanted: dict[str, Any] = {"birth_months": [5], "purchase_count": {"min": 1}}
         assert await selected(services, world, wanted) == {"a"}
         wanted = {"tier_ids": [world.silver.id], "tags_none": [world.lapsed.id]}
         assert await selected(services, world, wanted) == {"b"}
@@ -306,7 +307,7 @@ def _day(rng: random.Random) -> date:
 def random_criteria(
     rng: random.Random, tiers: list[Tier], tags: list[Tag], stores: list[str]
 ) -> dict[str, Any]:
-    makers = {
+    makers: dict[str, Callable[[], Any]] = {
         "tier_ids": lambda: [t.id for t in rng.sample(tiers, rng.randint(1, 2))],
         "rfm_segments": lambda: [str(s) for s in rng.sample(list(Segment), 3)],
         "r_score": lambda: _range(rng, 1, 5),

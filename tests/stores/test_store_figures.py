@@ -65,12 +65,15 @@ async def _records(services: Services) -> None:
         await Coupon.filter(id=coupon.id).update(
             status=CouponStatus.USED, used_at=at, store=store, discount_fen=1000, order_no=f"C{n}"
         )
-    for n, (store, at) in enumerate(
+    for n, (opened_in, at) in enumerate(
         [(a, local(2025, 6, 10, 11)), (a, local(2025, 6, 7, 11)), (b, local(2025, 6, 10, 11))]
     ):
         opened = await create_member(name=f"会员{n}")
         await StoreCardOpening.create(
-            member_id=opened.id, store_id=store.id, source=OpeningSource.MINIAPP_SCENE, opened_at=at
+            member_id=opened.id,
+            store_id=opened_in.id,
+            source=OpeningSource.MINIAPP_SCENE,
+            opened_at=at,
         )
 
 

@@ -28,6 +28,7 @@ class TestCreateStore:
         assert body["active"] is True
         audit = await AuditEntry.get(action="store.create")
         assert (audit.actor, audit.target_id) == ("olga", str(body["id"]))
+        assert audit.after is not None
         assert audit.after["code"] == "SH-001"
 
     async def test_a_taken_code_is_refused(self, client: TestClient, login_as: Any) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from tortoise.functions import Sum
+from tortoise.models import Model
 
 from wxmember.core.models import Member
 from wxmember.core.models.points import PointsAllocation, PointsEntry, PointsLot
 
 
-async def _total(model: type, column: str, **filters: object) -> int:
+async def _total(model: type[Model], column: str, **filters: object) -> int:
     row = await model.filter(**filters).annotate(total=Sum(column)).first().values("total")
     return int(row["total"] or 0) if row else 0
 

@@ -15,9 +15,17 @@ from wxmember.core.context import Services
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def local(*parts: int) -> datetime:
+def local(
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    microsecond: int = 0,
+) -> datetime:
     """A Shanghai wall-clock time: local(2025, 3, 1, 9, 30)."""
-    return datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=SHANGHAI)
 
 
 def freeze(services: Services, at: datetime) -> FrozenClock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -19,7 +20,7 @@ OFFICIAL_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 DATA_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Callable[..., object] | type)
 
 
 def requires_postgres(test: T) -> T:

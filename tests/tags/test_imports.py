@@ -160,7 +160,8 @@ class TestApplyFile:
         )
         assert (record.changed, record.unchanged) == (2, 1)
         assert not await MemberTag.exists()
-        assert (await AuditEntry.get(action="tag.import")).after["action"] == "remove"
+        entry = await AuditEntry.get(action="tag.import")
+        assert entry.after is not None and entry.after["action"] == "remove"
 
     async def test_deleted_members_count_as_unknown(self) -> None:
         olga = await staff()

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handlers.tags import imports
+from tests.conftest import StaffLogin
 from tests.support.http import error_code
 from tests.tags.kit import carded_member, csv_of
 from wxmember.core.models import AuditEntry
@@ -42,7 +43,7 @@ class TestPermissions:
         ],
     )
     async def test_cashiers_are_refused_and_anonymous_callers_too(
-        self, client: TestClient, login_as, method: str, path: str
+        self, client: TestClient, login_as: StaffLogin, method: str, path: str
     ) -> None:
         cashier = await login_as("cashier")
         response = await client.request(method, API + path, headers=cashier, json={"name": "x"})
@@ -51,7 +52,9 @@ class TestPermissions:
         response = await client.request(method, API + path)
         assert response.status == 401
 
-    async def test_operators_and_owners_manage_tags(self, client: TestClient, login_as) -> None:
+    async def test_operators_and_owners_manage_tags(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         for role in ("operator", "owner"):
             tag = await created_tag(client, await login_as(role), name=f"{role} 的标签")
             assert tag["members"] == 0
@@ -59,7 +62,7 @@ class TestPermissions:
 
 class TestTagsRoutes:
     async def test_create_show_rename_and_list_with_counts(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         headers = await login_as("operator", "olga")
         tag = await created_tag(client, headers, colour="#00AA00", description="高价值")
@@ -99,7 +102,7 @@ class TestTagsRoutes:
         ],
     )
     async def test_bad_fields_are_400_with_their_code(
-        self, client: TestClient, login_as, body: dict[str, Any], code: str
+        self, client: TestClient, login_as: StaffLogin, body: dict[str, Any], code: str
     ) -> None:
         response = await client.post(f"{API}/tags", json=body, headers=await login_as("owner"))
         assert response.status == 400
@@ -107,7 +110,7 @@ class TestTagsRoutes:
         assert not await Tag.exists()
 
     async def test_a_taken_name_is_409_on_create_and_rename(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         headers = await login_as("owner")
         await created_tag(client, headers, name="VIP")
@@ -119,7 +122,7 @@ class TestTagsRoutes:
         )
         assert (response.status, await error_code(response)) == (409, "tag_name_taken")
 
-    async def test_unknown_tags_are_404(self, client: TestClient, login_as) -> None:
+    async def test_unknown_tags_are_404(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("owner")
         for method, path in (
             ("GET", "/tags/9"),
@@ -132,7 +135,7 @@ class TestTagsRoutes:
             assert (response.status, await error_code(response)) == (404, "tag_not_found")
 
     async def test_deleting_a_tag_in_use_reports_how_many_members_lost_it(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         headers = await login_as("operator")
         tag = await created_tag(client, headers)
@@ -146,7 +149,7 @@ class TestTagsRoutes:
 
 
 class TestMemberTagRoutes:
-    async def test_tag_twice_list_and_untag(self, client: TestClient, login_as) -> None:
+    async def test_tag_twice_list_and_untag(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("operator", "olga")
         tag, member = await created_tag(client, headers), await carded_member()
         path = f"{API}/members/{member.id}/tags/{tag['id']}"
@@ -170,7 +173,9 @@ class TestMemberTagRoutes:
         actions = await AuditEntry.filter(target_type="member").values_list("action", flat=True)
         assert sorted(actions) == ["member.tag", "member.untag"]
 
-    async def test_unknown_member_or_tag_is_404(self, client: TestClient, login_as) -> None:
+    async def test_unknown_member_or_tag_is_404(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         headers = await login_as("owner")
         tag, member = await created_tag(client, headers), await carded_member()
         for path, code in (
@@ -185,7 +190,9 @@ class TestMemberTagRoutes:
 
 
 class TestImportRoutes:
-    async def test_an_upload_its_summary_and_its_report(self, client: TestClient, login_as) -> None:
+    async def test_an_upload_its_summary_and_its_report(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         headers = await login_as("operator", "olga")
         tag = await created_tag(client, headers)
         members = [await carded_member() for _ in range(2)]
@@ -225,7 +232,7 @@ class TestImportRoutes:
         assert not await MemberTag.exists()
 
     async def test_a_file_beyond_the_row_limit_is_413_and_writes_nothing(
-        self, client: TestClient, login_as
+        self, client: TestClient, login_as: StaffLogin
     ) -> None:
         headers = await login_as("owner")
         tag = await created_tag(client, headers)
@@ -236,7 +243,9 @@ class TestImportRoutes:
         assert not await TagImport.exists()
         assert not await MemberTag.exists()
 
-    async def test_a_file_beyond_the_size_limit_is_413(self, client: TestClient, login_as) -> None:
+    async def test_a_file_beyond_the_size_limit_is_413(
+        self, client: TestClient, login_as: StaffLogin
+    ) -> None:
         headers = await login_as("owner")
         tag = await created_tag(client, headers)
         body = {"csv": "8" * (imports.MAX_CHARS + 1)}
@@ -253,7 +262,7 @@ class TestImportRoutes:
         ],
     )
     async def test_a_file_that_cannot_be_read_is_400(
-        self, client: TestClient, login_as, body: dict[str, Any], code: str
+        self, client: TestClient, login_as: StaffLogin, body: dict[str, Any], code: str
     ) -> None:
         headers = await login_as("owner")
         tag = await created_tag(client, headers)
@@ -261,7 +270,7 @@ class TestImportRoutes:
         assert (response.status, await error_code(response)) == (400, code)
         assert not await AuditEntry.filter(action="tag.import").exists()
 
-    async def test_an_unknown_import_is_404(self, client: TestClient, login_as) -> None:
+    async def test_an_unknown_import_is_404(self, client: TestClient, login_as: StaffLogin) -> None:
         headers = await login_as("owner")
         for path in ("/tag-imports/5", "/tag-imports/5/problems.csv"):
             response = await client.get(API + path, headers=headers)

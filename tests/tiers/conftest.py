@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -39,7 +40,7 @@ async def ladder(client: TestClient) -> dict[str, Tier]:
     for key, (name, level, color, growth, retention, multiplier, gift) in zip(
         ("entry", "silver", "gold", "diamond"), LADDER, strict=True
     ):
-        values = {
+        values: dict[str, Any] = {
             "name": name,
             "color": color,
             "growth_threshold": growth,

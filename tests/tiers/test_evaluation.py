@@ -50,6 +50,7 @@ async def _tier_names(*members: Member) -> list[str]:
     names = []
     for member in members:
         stored = await Member.get(id=member.id).prefetch_related("tier")
+        assert stored.tier is not None
         names.append(stored.tier.name)
     return names
 

@@ -283,6 +283,7 @@ class TestUpdateTier:
         assert (await response.json())["multiplier_percent"] == 130
         assert (await Tier.get(id=gold.id)).growth_threshold == 5000
         audit = await AuditEntry.get(action="tier.update")
+        assert audit.before is not None and audit.after is not None
         assert (audit.before["multiplier_percent"], audit.after["multiplier_percent"]) == (125, 130)
 
     async def test_put_replaces_the_tier(

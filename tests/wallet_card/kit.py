@@ -52,7 +52,15 @@ class _Capture(BaseAdapter):
         self.answer = answer
         self.sent: list[requests.PreparedRequest] = []
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
         self.sent.append(request)
         response = requests.Response()
         response.status_code = 200
@@ -77,7 +85,7 @@ def wechatpy_request(
         warnings.simplefilter("ignore", DeprecationWarning)
         call(client)
     [request] = capture.sent
-    assert request.body is not None
+    assert isinstance(request.body, bytes | str)
     body = request.body if isinstance(request.body, bytes) else request.body.encode()
     path = str(request.path_url).split("?")[0]
     return path, json.loads(body.decode("utf-8"))

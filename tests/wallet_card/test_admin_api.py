@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -69,10 +70,10 @@ class TestDefinition:
         assert fake_wechat.cards[shown["card_id"]].member_card["base_info"]["notice"] == "到店出示"
         assert shown["version"] == first["version"] + 1 == shown["synced_version"]
         assert await AuditEntry.filter(action="wallet_card.replace").count() == 2
-        outcomes = await AuditEntry.filter(action="wallet_card.send").values_list(
+        outcomes: list[Any] = await AuditEntry.filter(action="wallet_card.send").values_list(
             "after", flat=True
         )
-        assert [after["outcome"] for after in outcomes] == ["created", "updated"]  # type: ignore[index]
+        assert [after["outcome"] for after in outcomes] == ["created", "updated"]
 
     async def test_an_operator_may_too(self, client: TestClient, login_as: StaffLogin) -> None:
         operator = await login_as("operator")
