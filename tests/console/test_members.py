@@ -80,6 +80,8 @@ def sign_in_to(page: Page, username: str, path: str = "/console/members") -> Non
     page.get_by_label("密码").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    # The address changes when the page starts to arrive; its scripts run by the load event.
+    page.wait_for_load_state()
 
 
 def search(page: Page, text: str) -> None:

@@ -26,6 +26,8 @@ def open_as(page: Page, username: str, path: str, password: str = DEMO_PASSWORD)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    # The address changes when the page starts to arrive; its scripts run by the load event.
+    page.wait_for_load_state()
 
 
 def brand_today() -> str:
