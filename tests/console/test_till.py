@@ -180,14 +180,18 @@ class TestIdentify:
         # the amount field focused and the new forms live, not a beat later.
         sign_in(page, "cashier")
         page.evaluate(
-            """() => document.body.addEventListener("htmx:afterSwap", () => setTimeout(() => {
-                const coupon = document.querySelector("form[action$='/coupons/check']");
-                const htmxData = coupon ? coupon["htmx-internal-data"] : undefined;
-                window.readyAfterSwap = {
-                    focused: document.activeElement ? document.activeElement.id : "",
-                    live: Boolean(htmxData && htmxData.initHash),
-                };
-            }, 0), { once: true })"""
+            """() => {
+                let live = false;
+                document.body.addEventListener("htmx:afterProcessNode", (event) => {
+                    live ||= event.target.matches("form[action$='/coupons/check']");
+                });
+                document.body.addEventListener("htmx:afterSwap", () => setTimeout(() => {
+                    window.readyAfterSwap = {
+                        focused: document.activeElement ? document.activeElement.id : "",
+                        live,
+                    };
+                }, 0), { once: true });
+            }"""
         )
         identify(page, shopper)
         page.wait_for_function("() => window.readyAfterSwap !== undefined")
